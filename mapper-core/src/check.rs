@@ -1,0 +1,1 @@
+//! TODO: check (being written).

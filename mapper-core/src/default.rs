@@ -1,0 +1,1 @@
+//! TODO: default (being written).

@@ -1,0 +1,1 @@
+//! TODO: interp (being written).

@@ -1,0 +1,80 @@
+//! The shape of a machine as a mapper sees it: how many nodes, and how many processors of each
+//! kind and memories of each kind per node. Full descriptions (capacities, bandwidths, latencies)
+//! live in the runtime, which derives a [`MachineShape`] from them.
+
+use crate::kinds::{MemKind, ProcKind};
+use std::fmt;
+
+/// Number of processors of each kind on every node, and which memory kinds exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MachineShape {
+    /// Number of nodes.
+    pub nodes: u32,
+    /// Processors per node, indexed by `ProcKind as usize`.
+    pub procs_per_node: [u32; 6],
+    /// Memory kinds present on every node.
+    pub mems: Vec<MemKind>,
+}
+
+impl MachineShape {
+    /// A machine of `nodes` nodes with `cpus` CPUs and `gpus` GPUs each (plus one OMP group per
+    /// node when `cpus > 1`), SYSMEM everywhere and FBMEM/ZCMEM when there are GPUs.
+    pub fn new(nodes: u32, cpus: u32, gpus: u32) -> Self {
+        let mut procs_per_node = [0; 6];
+        procs_per_node[ProcKind::Cpu as usize] = cpus;
+        procs_per_node[ProcKind::Gpu as usize] = gpus;
+        procs_per_node[ProcKind::Omp as usize] = u32::from(cpus > 1);
+        let mut mems = vec![MemKind::Sysmem];
+        if gpus > 0 {
+            mems.push(MemKind::Fbmem);
+            mems.push(MemKind::Zcmem);
+        }
+        MachineShape { nodes, procs_per_node, mems }
+    }
+
+    /// Processors of `kind` per node.
+    pub fn per_node(&self, kind: ProcKind) -> u32 {
+        self.procs_per_node[kind as usize]
+    }
+
+    /// Total processors of `kind`.
+    pub fn count(&self, kind: ProcKind) -> u64 {
+        u64::from(self.nodes) * u64::from(self.per_node(kind))
+    }
+
+    /// True if the machine has at least one processor of `kind`.
+    pub fn has(&self, kind: ProcKind) -> bool {
+        self.nodes > 0 && self.per_node(kind) > 0
+    }
+}
+
+/// One processor: node, kind and index among the processors of that kind on the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProcId {
+    /// Node index.
+    pub node: u32,
+    /// Processor kind.
+    pub kind: ProcKind,
+    /// Index among processors of `kind` on `node`.
+    pub index: u32,
+}
+
+impl fmt::Display for ProcId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}[{}, {}]", self.kind, self.node, self.index)
+    }
+}
+
+/// Where a placement function sends a task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Placement {
+    /// Exactly this processor.
+    Proc(ProcId),
+    /// Any processor of `kind` on `node` (`m[i, *]`): the runtime picks round-robin.
+    AnyOnNode {
+        /// Node index.
+        node: u32,
+        /// Processor kind.
+        kind: ProcKind,
+    },
+}

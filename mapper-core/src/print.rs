@@ -1,0 +1,1 @@
+//! TODO: print (being written).
