@@ -359,14 +359,13 @@ pub enum ExprKind {
     Var(String),
     /// `Machine(KIND)`: the machine space of processors of a kind.
     Machine(Spanned<ProcKind>),
-    /// `(a, b, ...)`; a one-element tuple is written `(a,)`. Elements may be [`ExprKind::Splat`].
+    /// `(a, b, ...)`; a one-element tuple is written `(a,)`; `(e)` is just `e` (the printer adds
+    /// parentheses where precedence needs them). Elements may be [`ExprKind::Splat`].
     Tuple(Vec<Expr>),
     /// `*e`: splat a tuple into the enclosing tuple, index list or argument list.
     Splat(Box<Expr>),
     /// `*` as an index of a machine space: `m[i, *]`.
     Wildcard,
-    /// `(e)`: kept so printing preserves the author's grouping.
-    Paren(Box<Expr>),
     /// Unary operation.
     Unary(UnOp, Box<Expr>),
     /// Binary operation.

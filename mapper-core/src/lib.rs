@@ -4,10 +4,12 @@
 //! tokens) -> [`ast`] -> [`check`] (names, kinds, types, signatures; all errors collected) ->
 //! back ends: [`eval`]/[`interp`] (the interpreter, behind the [`mapper::Mapper`] trait) and
 //! [`expand`] (Rust code generation for `mapper!`). [`print`] gives the canonical text form.
-//! [`space`] implements machine spaces and their transforms; [`default`] the runtime defaults.
+//! [`bind`] resolves the statement tables (kinds, memories, layouts, limits) shared by both back
+//! ends. [`space`] implements machine spaces and their transforms; [`default`] the runtime defaults.
 
 pub mod app;
 pub mod ast;
+pub mod bind;
 pub mod check;
 pub mod default;
 pub mod diag;

@@ -1,0 +1,1 @@
+//! TODO: bind (being written).
