@@ -21,7 +21,7 @@ use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use std::str::FromStr;
 
 /// Deepest expression nesting the parser accepts (operators, parentheses, postfix chains).
-pub const MAX_EXPR_DEPTH: usize = 128;
+pub const MAX_EXPR_DEPTH: usize = 64;
 
 /// Every keyword of the language (case-sensitive); none can be used as a name.
 pub const KEYWORDS: &[&str] = &[
@@ -1679,26 +1679,7 @@ impl<'t> Parser<'t> {
                 e = self.index(e)?;
             } else if self.is_punct(self.pos, '.') {
                 self.deeper()?;
-                self.pos += 1;
-                let name = match self.peek() {
-                    Some(Tk::Ident(s)) => Spanned::new(s.clone(), self.tok_span(self.pos)),
-                    _ => {
-                        return self.expected(
-                            "field or method name after `.`",
-                            Some("index tuples with `t[i]`".into()),
-                        )
-                    }
-                };
-                self.pos += 1;
-                if self.is_open(self.pos, '(') {
-                    let close = self.close(self.pos);
-                    let args = self.args()?;
-                    let span = e.span.to(self.tok_span(close));
-                    e = Expr::new(ExprKind::Method(Box::new(e), name, args), span);
-                } else {
-                    let span = e.span.to(name.span);
-                    e = Expr::new(ExprKind::Field(Box::new(e), name), span);
-                }
+                e = self.dot(e)?;
             } else if self.is_open(self.pos, '(') {
                 return self.fail(
                     self.here(),
@@ -1713,6 +1694,33 @@ impl<'t> Parser<'t> {
         }
         self.depth = saved;
         Ok(e)
+    }
+
+    /// `.field` or `.method(args)` after `recv`, at `pos` (the `.`).
+    fn dot(&mut self, recv: Expr) -> PResult<Expr> {
+        self.pos += 1;
+        let name = match self.peek() {
+            Some(Tk::Ident(s)) => Spanned::new(s.clone(), self.tok_span(self.pos)),
+            _ => {
+                return self.expected(
+                    "field or method name after `.`",
+                    Some("index tuples with `t[i]`".into()),
+                )
+            }
+        };
+        self.pos += 1;
+        if self.is_open(self.pos, '(') {
+            let close = self.close(self.pos);
+            let args = self.args()?;
+            let span = recv.span.to(self.tok_span(close));
+            Ok(Expr::new(
+                ExprKind::Method(Box::new(recv), name, args),
+                span,
+            ))
+        } else {
+            let span = recv.span.to(name.span);
+            Ok(Expr::new(ExprKind::Field(Box::new(recv), name), span))
+        }
     }
 
     /// `x[...]` at `pos` (the `[`): an index list or a slice.
@@ -1818,18 +1826,71 @@ impl<'t> Parser<'t> {
     }
 
     fn primary(&mut self) -> PResult<Expr> {
-        let i = self.pos;
-        let span = self.tok_span(i);
-        let Some(tok) = self.peek() else {
-            return self.expected("expression", None);
-        };
-        match tok {
-            Tk::Int(v) => {
+        match self.peek() {
+            Some(Tk::Int(v)) => {
+                let e = Expr::new(ExprKind::Int(*v), self.tok_span(self.pos));
                 self.pos += 1;
-                Ok(Expr::new(ExprKind::Int(*v), span))
+                Ok(e)
             }
-            Tk::BadLit { .. } => self.bad_literal(),
-            Tk::Str(_) => self.fail(
+            Some(Tk::Open('(')) => self.paren(),
+            Some(Tk::Ident(_)) => self.ident_expr(),
+            _ => self.primary_error(),
+        }
+    }
+
+    /// `(e)` (just `e`, its span widened to the parentheses) or a tuple.
+    fn paren(&mut self) -> PResult<Expr> {
+        let i = self.pos;
+        let full = self.range(i, self.close(i));
+        let (mut elems, trailing) = self.elements("tuple")?;
+        if elems.len() == 1 && !trailing {
+            let mut e = elems.remove(0);
+            e.span = full;
+            Ok(e)
+        } else {
+            Ok(Expr::new(ExprKind::Tuple(elems), full))
+        }
+    }
+
+    /// An expression starting with an identifier: a keyword form, a call or a variable.
+    fn ident_expr(&mut self) -> PResult<Expr> {
+        let span = self.tok_span(self.pos);
+        let Some(name) = self.ident_at(self.pos) else {
+            return self.primary_error();
+        };
+        match name {
+            "True" | "False" => {
+                self.pos += 1;
+                Ok(Expr::new(ExprKind::Bool(name == "True"), span))
+            }
+            "Machine" => self.machine(),
+            "tuple" => self.tuple_comp(),
+            _ if is_keyword(name) => self.primary_error(),
+            _ => {
+                self.pos += 1;
+                if self.is_open(self.pos, '(') {
+                    let close = self.close(self.pos);
+                    let args = self.args()?;
+                    let id = Spanned::new(name.to_string(), span);
+                    Ok(Expr::new(
+                        ExprKind::Call(id, args),
+                        span.to(self.tok_span(close)),
+                    ))
+                } else {
+                    Ok(Expr::new(ExprKind::Var(name.to_string()), span))
+                }
+            }
+        }
+    }
+
+    /// Reports a token that cannot start an expression.
+    #[cold]
+    #[inline(never)]
+    fn primary_error(&mut self) -> PResult<Expr> {
+        let span = self.here();
+        match self.peek() {
+            Some(Tk::BadLit { .. }) => self.bad_literal(),
+            Some(Tk::Str(_)) => self.fail(
                 span,
                 "string literal outside `print`",
                 Some(
@@ -1837,46 +1898,12 @@ impl<'t> Parser<'t> {
                         .into(),
                 ),
             ),
-            Tk::Open('(') => {
-                let close = self.close(i);
-                let full = self.range(i, close);
-                let (mut elems, trailing) = self.elements("tuple")?;
-                if elems.len() == 1 && !trailing {
-                    let mut e = elems.remove(0);
-                    e.span = full;
-                    Ok(e)
-                } else {
-                    Ok(Expr::new(ExprKind::Tuple(elems), full))
-                }
-            }
-            Tk::Ident(name) => match name.as_str() {
-                "True" | "False" => {
-                    self.pos += 1;
-                    Ok(Expr::new(ExprKind::Bool(name == "True"), span))
-                }
-                "Machine" => self.machine(),
-                "tuple" => self.tuple_comp(),
-                kw if is_keyword(kw) => self.fail(
-                    span,
-                    format!("expected expression, found keyword `{kw}`"),
-                    None,
-                ),
-                _ => {
-                    let id = Spanned::new(name.clone(), span);
-                    self.pos += 1;
-                    if self.is_open(self.pos, '(') {
-                        let close = self.close(self.pos);
-                        let args = self.args()?;
-                        Ok(Expr::new(
-                            ExprKind::Call(id, args),
-                            span.to(self.tok_span(close)),
-                        ))
-                    } else {
-                        Ok(Expr::new(ExprKind::Var(name.clone()), span))
-                    }
-                }
-            },
-            Tk::Punct('*', _) => self.expected(
+            Some(Tk::Ident(kw)) => self.fail(
+                span,
+                format!("expected expression, found keyword `{kw}`"),
+                None,
+            ),
+            Some(Tk::Punct('*', _)) => self.expected(
                 "expression",
                 Some("`*t` splats a tuple only inside `( )`, `[ ]` or call arguments".into()),
             ),
