@@ -956,7 +956,7 @@ impl<'t> Parser<'t> {
                 let span = self.end_stmt(start)?;
                 Ok(Some(Stmt::ControlReplicate { tasks, span }))
             }
-            "def" => Ok(self.def()?.map(Stmt::Def)),
+            "def" => Ok(Some(Stmt::Def(self.def()?))),
             "return" | "print" => self.fail(
                 self.here(),
                 format!("`{name}` outside of a function"),
@@ -1314,8 +1314,9 @@ impl<'t> Parser<'t> {
 
     // ----- functions -----
 
-    /// `def NAME(TYPE ARG, ...) { BODY }`. Returns `None` when the definition is unusable.
-    fn def(&mut self) -> PResult<Option<FuncDef>> {
+    /// `def NAME(TYPE ARG, ...) { BODY }`. Errors in the header mark the definition broken;
+    /// broken body statements are left out of the body.
+    fn def(&mut self) -> PResult<FuncDef> {
         let start = self.pos;
         let def_tok = self.toks.get(start).map(|t| t.lo).unwrap_or_default();
         self.pos += 1;
@@ -1356,12 +1357,12 @@ impl<'t> Parser<'t> {
         self.pos = close + 1;
         self.broken = header_broken;
         let span = self.range(start, close);
-        Ok(Some(FuncDef {
+        Ok(FuncDef {
             name,
             params,
             body,
             span,
-        }))
+        })
     }
 
     /// After `def f(...):` without braces: skip the rest of the line and every following line
@@ -1384,23 +1385,27 @@ impl<'t> Parser<'t> {
     fn params(&mut self) -> Vec<Param> {
         let (close, saved) = self.enter();
         let mut params = Vec::new();
-        let r: PResult<()> = (|| {
-            while !self.at_end() {
-                params.push(self.param()?);
-                if self.at_end() {
-                    break;
-                }
-                if !self.is_punct(self.pos, ',') {
-                    return self.expected("`,` or `)` after parameter", None);
-                }
-                self.pos += 1;
-            }
-            Ok(())
-        })();
-        let _ = r;
+        // An error has been reported (and the header marked broken); the rest of the list is
+        // skipped below either way.
+        let _ = self.param_list(&mut params);
         self.end = saved;
         self.pos = close + 1;
         params
+    }
+
+    /// `TYPE NAME, ...` up to the end of the enclosing group.
+    fn param_list(&mut self, params: &mut Vec<Param>) -> PResult<()> {
+        while !self.at_end() {
+            params.push(self.param()?);
+            if self.at_end() {
+                break;
+            }
+            if !self.is_punct(self.pos, ',') {
+                return self.expected("`,` or `)` after parameter", None);
+            }
+            self.pos += 1;
+        }
+        Ok(())
     }
 
     fn param(&mut self) -> PResult<Param> {
@@ -1415,6 +1420,13 @@ impl<'t> Parser<'t> {
             );
         };
         self.pos += 1;
+        if (self.at_end() || self.is_punct(self.pos, ',')) && ParamType::parse(ty).is_some() {
+            return self.fail(
+                span,
+                format!("missing name for parameter of type `{ty}`"),
+                Some(format!("parameters are written `TYPE NAME`, e.g. `{ty} x`")),
+            );
+        }
         if self.at_end() || self.is_punct(self.pos, ',') {
             return self.fail(
                 span,
