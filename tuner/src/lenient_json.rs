@@ -76,7 +76,7 @@ impl Reader {
         match self.peek() {
             Some('{') => self.object(depth),
             Some('[') => self.array(depth),
-            Some('"') | Some('\'') => self.string().map(Value::String),
+            Some('"') | Some('\'') => self.string(false).map(Value::String),
             Some(c) if c == '-' || c == '+' || c == '.' || c.is_ascii_digit() => self.number(),
             Some(c) if c.is_alphabetic() || c == '_' => {
                 let w = self.word();
@@ -142,7 +142,7 @@ impl Reader {
                 _ => {}
             }
             let key = match self.peek() {
-                Some('"') | Some('\'') => self.string()?,
+                Some('"') | Some('\'') => self.string(true)?,
                 Some(c) if c.is_alphanumeric() || c == '_' || c == '$' => self.word(),
                 _ => return Err(self.err("expected an object key")),
             };
@@ -205,7 +205,8 @@ impl Reader {
         true
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    /// Reads a string; a key ends at its first closing quote, a value only where it can end.
+    fn string(&mut self, key: bool) -> Result<String, String> {
         let q = self.peek().unwrap_or('"');
         let start = self.i;
         let triple = self.peek_at(1) == Some(q) && self.peek_at(2) == Some(q);
@@ -221,7 +222,7 @@ impl Reader {
                     return Ok(out);
                 }
             } else if c == q {
-                if q == '\'' || self.can_close_here() {
+                if key || q == '\'' || self.can_close_here() {
                     self.i += 1;
                     return Ok(out);
                 }
