@@ -17,12 +17,20 @@ pub struct Attempt {
 impl Attempt {
     /// A failed attempt (no score) with its feedback.
     pub fn failed(mapper: impl Into<String>, feedback: impl Into<String>) -> Self {
-        Attempt { mapper: mapper.into(), score: None, feedback: feedback.into() }
+        Attempt {
+            mapper: mapper.into(),
+            score: None,
+            feedback: feedback.into(),
+        }
     }
 
     /// A measured attempt.
     pub fn scored(mapper: impl Into<String>, score: f64, feedback: impl Into<String>) -> Self {
-        Attempt { mapper: mapper.into(), score: Some(score), feedback: feedback.into() }
+        Attempt {
+            mapper: mapper.into(),
+            score: Some(score),
+            feedback: feedback.into(),
+        }
     }
 
     /// True if the attempt has a finite positive score.

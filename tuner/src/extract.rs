@@ -13,11 +13,27 @@ use crate::validate::check_text;
 use serde_json::Value;
 
 /// JSON field names that may hold the mapper, most likely first.
-const MAPPER_FIELDS: &[&str] =
-    &["mapper", "code", "answer", "solution", "program", "dsl", "new_mapper", "improved_mapper", "text", "value"];
+const MAPPER_FIELDS: &[&str] = &[
+    "mapper",
+    "code",
+    "answer",
+    "solution",
+    "program",
+    "dsl",
+    "new_mapper",
+    "improved_mapper",
+    "text",
+    "value",
+];
 
 /// JSON field names that may hold the model's explanation.
-const REASONING_FIELDS: &[&str] = &["reasoning", "explanation", "analysis", "thoughts", "rationale"];
+const REASONING_FIELDS: &[&str] = &[
+    "reasoning",
+    "explanation",
+    "analysis",
+    "thoughts",
+    "rationale",
+];
 
 /// Statement keywords that start a DSL line.
 const STMT_KEYWORDS: &[&str] = &[
@@ -121,7 +137,8 @@ pub fn extract_mapper(reply: &str) -> Result<Extracted, ExtractError> {
     // 2. Fenced blocks: JSON inside a fence, or DSL.
     let blocks = fenced_blocks(reply);
     for b in &blocks {
-        let looks_json = b.info.eq_ignore_ascii_case("json") || b.body.trim_start().starts_with('{');
+        let looks_json =
+            b.info.eq_ignore_ascii_case("json") || b.body.trim_start().starts_with('{');
         if looks_json {
             if let Some((m, r)) = json_mapper(b.body.trim()) {
                 cands.push((m, Strategy::FencedJson, r));
@@ -133,7 +150,10 @@ pub fn extract_mapper(reply: &str) -> Result<Extracted, ExtractError> {
         }
     }
     // 3. A JSON object embedded in prose: from a `{` to the last `}`.
-    if cands.iter().all(|c| c.1 != Strategy::Json && c.1 != Strategy::FencedJson) {
+    if cands
+        .iter()
+        .all(|c| c.1 != Strategy::Json && c.1 != Strategy::FencedJson)
+    {
         if let (Some(lo), Some(hi)) = (trimmed.find('{'), trimmed.rfind('}')) {
             if lo < hi && lo > 0 {
                 if let Some((m, r)) = json_mapper(&trimmed[lo..=hi]) {
@@ -162,7 +182,12 @@ pub fn extract_mapper(reply: &str) -> Result<Extracted, ExtractError> {
         if c.statement_count() == 0 && c.error_count() == 0 {
             continue; // empty program
         }
-        let e = Extracted { errors: c.error_count(), text, strategy, reasoning };
+        let e = Extracted {
+            errors: c.error_count(),
+            text,
+            strategy,
+            reasoning,
+        };
         let better = match &best {
             None => true,
             Some(b) => (e.errors, e.strategy.rank()) < (b.errors, b.strategy.rank()),
@@ -171,7 +196,9 @@ pub fn extract_mapper(reply: &str) -> Result<Extracted, ExtractError> {
             best = Some(e);
         }
     }
-    best.ok_or_else(|| ExtractError::NoMapper { preview: preview(trimmed, 200) })
+    best.ok_or_else(|| ExtractError::NoMapper {
+        preview: preview(trimmed, 200),
+    })
 }
 
 /// Cleans a candidate: strips a fence inside a JSON string, undoes double escaping, trims.
@@ -182,9 +209,15 @@ fn normalize(text: &str) -> String {
         t = b.body.clone();
     }
     if !t.contains('\n') && t.contains("\\n") {
-        t = t.replace("\\n", "\n").replace("\\t", "\t").replace("\\\"", "\"");
+        t = t
+            .replace("\\n", "\n")
+            .replace("\\t", "\t")
+            .replace("\\\"", "\"");
     }
-    let mut out = t.trim_matches(|c: char| c == '\n' || c == '\r').trim_end().to_string();
+    let mut out = t
+        .trim_matches(|c: char| c == '\n' || c == '\r')
+        .trim_end()
+        .to_string();
     out.push('\n');
     // Leading indentation common to all lines is noise; drop it.
     dedent(&out)
@@ -226,7 +259,9 @@ fn find_field(v: &Value, names: &[&str], depth: usize) -> Option<String> {
             if k.eq_ignore_ascii_case(name) {
                 match val {
                     Value::String(s) if !s.trim().is_empty() => return Some(s.clone()),
-                    Value::Array(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
+                    Value::Array(items)
+                        if !items.is_empty() && items.iter().all(Value::is_string) =>
+                    {
                         let lines: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
                         return Some(lines.join("\n"));
                     }
@@ -275,12 +310,21 @@ fn fenced_blocks(text: &str) -> Vec<Block> {
                 if let Some(end) = rest.find(fence) {
                     let inner = rest[..end].trim();
                     if !inner.is_empty() {
-                        blocks.push(Block { info: String::new(), body: format!("{inner}\n") });
+                        blocks.push(Block {
+                            info: String::new(),
+                            body: format!("{inner}\n"),
+                        });
                     }
                     continue;
                 }
                 let info = rest.trim_start_matches(['`', '~']).trim().to_string();
-                open = Some((fence, Block { info, body: String::new() }));
+                open = Some((
+                    fence,
+                    Block {
+                        info,
+                        body: String::new(),
+                    },
+                ));
             }
             Some((fence, block)) => {
                 if t.starts_with(*fence) && t.trim_start_matches(['`', '~']).trim().is_empty() {
@@ -339,7 +383,10 @@ fn strip_decoration(line: &str) -> &str {
 
 /// True for `KEYWORD ...;`, `def NAME(...) {`, and `NAME = EXPR;`.
 fn looks_like_statement(t: &str) -> bool {
-    let first = t.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
+    let first = t
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .next()
+        .unwrap_or("");
     if first == "def" {
         return t.contains('(') && t.trim_end().ends_with('{');
     }
@@ -378,7 +425,10 @@ mod tests {
 
     #[test]
     fn json_reply() {
-        let e = extract_mapper(r#"{"reasoning": "use GPUs", "mapper": "Task * GPU;\nRegion * * GPU FBMEM;"}"#).unwrap();
+        let e = extract_mapper(
+            r#"{"reasoning": "use GPUs", "mapper": "Task * GPU;\nRegion * * GPU FBMEM;"}"#,
+        )
+        .unwrap();
         assert_eq!(e.text, "Task * GPU;\nRegion * * GPU FBMEM;\n");
         assert_eq!(e.strategy, Strategy::Json);
         assert_eq!(e.errors, 0);
@@ -388,24 +438,39 @@ mod tests {
     #[test]
     fn malformed_json_reply() {
         let e = extract_mapper("{'reasoning': 'x', 'code': 'Task * CPU;',}").unwrap();
-        assert_eq!((e.text.as_str(), e.strategy), ("Task * CPU;\n", Strategy::Json));
-        let e = extract_mapper("{\"answer\": {\"mapper\": [\"Task * GPU;\", \"Layout * * * AOS;\"]}}").unwrap();
+        assert_eq!(
+            (e.text.as_str(), e.strategy),
+            ("Task * CPU;\n", Strategy::Json)
+        );
+        let e =
+            extract_mapper("{\"answer\": {\"mapper\": [\"Task * GPU;\", \"Layout * * * AOS;\"]}}")
+                .unwrap();
         assert_eq!(e.text, "Task * GPU;\nLayout * * * AOS;\n");
     }
 
     #[test]
     fn json_in_fence_and_in_prose() {
-        let e = extract_mapper("Here:\n```json\n{\"mapper\": \"Task * GPU;\"}\n```\nDone.").unwrap();
-        assert_eq!((e.text.as_str(), e.strategy), ("Task * GPU;\n", Strategy::FencedJson));
+        let e =
+            extract_mapper("Here:\n```json\n{\"mapper\": \"Task * GPU;\"}\n```\nDone.").unwrap();
+        assert_eq!(
+            (e.text.as_str(), e.strategy),
+            ("Task * GPU;\n", Strategy::FencedJson)
+        );
         let e = extract_mapper("Sure! {\"mapper\": \"Task * OMP;\"} Hope it helps.").unwrap();
-        assert_eq!((e.text.as_str(), e.strategy), ("Task * OMP;\n", Strategy::EmbeddedJson));
+        assert_eq!(
+            (e.text.as_str(), e.strategy),
+            ("Task * OMP;\n", Strategy::EmbeddedJson)
+        );
     }
 
     #[test]
     fn fenced_blocks_pick_best() {
         let reply = "Old one:\n```\nTask * GPX;\n```\nNew one:\n```mapper\nTask * GPU;\nmgpu = Machine(GPU);\n```\n";
         let e = extract_mapper(reply).unwrap();
-        assert_eq!((e.text.as_str(), e.strategy, e.errors), ("Task * GPU;\nmgpu = Machine(GPU);\n", Strategy::Fenced, 0));
+        assert_eq!(
+            (e.text.as_str(), e.strategy, e.errors),
+            ("Task * GPU;\nmgpu = Machine(GPU);\n", Strategy::Fenced, 0)
+        );
         // An unclosed fence runs to the end.
         let e = extract_mapper("```\nTask * CPU;\n").unwrap();
         assert_eq!(e.text, "Task * CPU;\n");
@@ -419,7 +484,10 @@ mod tests {
                      Region * * GPU FBMEM;\nand map points:\ndef f(Task t) {\n    return m[0, 0];\n}\nThat is all.";
         let e = extract_mapper(reply).unwrap();
         assert_eq!(e.strategy, Strategy::Prose);
-        assert_eq!(e.text, "Task * GPU;\nRegion * * GPU FBMEM;\ndef f(Task t) {\n    return m[0, 0];\n}\n");
+        assert_eq!(
+            e.text,
+            "Task * GPU;\nRegion * * GPU FBMEM;\ndef f(Task t) {\n    return m[0, 0];\n}\n"
+        );
     }
 
     #[test]

@@ -20,15 +20,26 @@ impl JsonlLog {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot create log directory {}: {e}", dir.display()))
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot create log directory {}: {e}", dir.display()),
+                )
             })?;
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot open log file {}: {e}", path.display())))?;
-        Ok(JsonlLog { path, file: Mutex::new(file) })
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot open log file {}: {e}", path.display()),
+                )
+            })?;
+        Ok(JsonlLog {
+            path,
+            file: Mutex::new(file),
+        })
     }
 
     /// The file this log writes to.
@@ -40,7 +51,10 @@ impl JsonlLog {
     pub fn append(&self, record: &serde_json::Value) -> io::Result<()> {
         let mut line = serde_json::to_string(record).map_err(io::Error::other)?;
         line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         file.write_all(line.as_bytes())?;
         file.flush()
     }
@@ -48,7 +62,9 @@ impl JsonlLog {
 
 /// The current time as an RFC 3339 UTC timestamp with milliseconds, e.g. `2026-01-31T12:00:00.123Z`.
 pub fn timestamp_now() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format_timestamp(d.as_secs(), d.subsec_millis())
 }
 
@@ -87,7 +103,10 @@ mod tests {
     fn timestamps() {
         assert_eq!(format_timestamp(0, 0), "1970-01-01T00:00:00.000Z");
         assert_eq!(format_timestamp(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(format_timestamp(1_700_000_000, 999), "2023-11-14T22:13:20.999Z");
+        assert_eq!(
+            format_timestamp(1_700_000_000, 999),
+            "2023-11-14T22:13:20.999Z"
+        );
     }
 
     #[test]

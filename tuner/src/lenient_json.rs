@@ -14,11 +14,17 @@ pub fn parse(src: &str) -> Result<Value, String> {
     if let Ok(v) = serde_json::from_str(src) {
         return Ok(v);
     }
-    let mut p = Reader { s: src.chars().collect(), i: 0 };
+    let mut p = Reader {
+        s: src.chars().collect(),
+        i: 0,
+    };
     let v = p.value(0)?;
     p.skip_ws();
     if p.i < p.s.len() {
-        return Err(format!("unexpected `{}` after the JSON value at character {}", p.s[p.i], p.i));
+        return Err(format!(
+            "unexpected `{}` after the JSON value at character {}",
+            p.s[p.i], p.i
+        ));
     }
     Ok(v)
 }
@@ -51,7 +57,9 @@ impl Reader {
                 }
                 Some('/') if self.peek_at(1) == Some('*') => {
                     self.i += 2;
-                    while self.i < self.s.len() && !(self.peek() == Some('*') && self.peek_at(1) == Some('/')) {
+                    while self.i < self.s.len()
+                        && !(self.peek() == Some('*') && self.peek_at(1) == Some('/'))
+                    {
                         self.i += 1;
                     }
                     self.i = (self.i + 2).min(self.s.len());
@@ -273,28 +281,57 @@ mod tests {
 
     #[test]
     fn strict_json() {
-        assert_eq!(parse(r#"{"a": [1, 2.5, "x\n"]}"#).unwrap(), json!({"a": [1, 2.5, "x\n"]}));
+        assert_eq!(
+            parse(r#"{"a": [1, 2.5, "x\n"]}"#).unwrap(),
+            json!({"a": [1, 2.5, "x\n"]})
+        );
     }
 
     #[test]
     fn common_mistakes() {
-        assert_eq!(parse("{'mapper': 'Task * GPU;',}").unwrap(), json!({"mapper": "Task * GPU;"}));
-        assert_eq!(parse("{mapper: \"a\nb\", ok: True, n: None,}").unwrap(), json!({"mapper": "a\nb", "ok": true, "n": null}));
+        assert_eq!(
+            parse("{'mapper': 'Task * GPU;',}").unwrap(),
+            json!({"mapper": "Task * GPU;"})
+        );
+        assert_eq!(
+            parse("{mapper: \"a\nb\", ok: True, n: None,}").unwrap(),
+            json!({"mapper": "a\nb", "ok": true, "n": null})
+        );
         assert_eq!(
             parse("{\"mapper\": \"\"\"Task * GPU;\nRegion * * GPU FBMEM;\"\"\"}").unwrap(),
             json!({"mapper": "Task * GPU;\nRegion * * GPU FBMEM;"})
         );
-        assert_eq!(parse("{\"a\": [1, 2,], // c\n \"b\": 'it\\'s'}").unwrap(), json!({"a": [1, 2], "b": "it's"}));
-        assert_eq!(parse(r#"{"m": "print("x") ok"}"#).unwrap(), json!({"m": "print(\"x\") ok"}));
+        assert_eq!(
+            parse("{\"a\": [1, 2,], // c\n \"b\": 'it\\'s'}").unwrap(),
+            json!({"a": [1, 2], "b": "it's"})
+        );
+        assert_eq!(
+            parse(r#"{"m": "print("x") ok"}"#).unwrap(),
+            json!({"m": "print(\"x\") ok"})
+        );
         assert_eq!(parse(r#"{"m": "a\qb"}"#).unwrap(), json!({"m": "a\\qb"}));
     }
 
     #[test]
     fn errors() {
-        assert_eq!(parse("{\"a\": 1").unwrap_err(), "unclosed `{` at the end of the input");
-        assert_eq!(parse("{\"a\" 1}").unwrap_err(), "expected `:` after key `a` at character 5, found `1`");
-        assert_eq!(parse("{\"a\": \"x").unwrap_err(), "unterminated string starting at character 6");
-        assert!(parse("[".repeat(100).as_str()).unwrap_err().contains("nested too deeply"));
-        assert_eq!(parse("{} x").unwrap_err(), "unexpected `x` after the JSON value at character 3");
+        assert_eq!(
+            parse("{\"a\": 1").unwrap_err(),
+            "unclosed `{` at the end of the input"
+        );
+        assert_eq!(
+            parse("{\"a\" 1}").unwrap_err(),
+            "expected `:` after key `a` at character 5, found `1`"
+        );
+        assert_eq!(
+            parse("{\"a\": \"x").unwrap_err(),
+            "unterminated string starting at character 6"
+        );
+        assert!(parse("[".repeat(100).as_str())
+            .unwrap_err()
+            .contains("nested too deeply"));
+        assert_eq!(
+            parse("{} x").unwrap_err(),
+            "unexpected `x` after the JSON value at character 3"
+        );
     }
 }

@@ -20,5 +20,7 @@ pub mod validate;
 pub use attempt::{best_attempt, Attempt};
 pub use extract::{extract_mapper, ExtractError, Extracted, Strategy};
 pub use llm::{ChatBackend, LlmClient, LlmConfig, LlmError, Message, Role};
-pub use optimizer::{continue_loop, run_loop, LlmOptimizer, LoopResult, Optimizer, OptimizerError, PromptMode};
+pub use optimizer::{
+    continue_loop, run_loop, LlmOptimizer, LoopResult, Optimizer, OptimizerError, PromptMode,
+};
 pub use prompt::{AppDescription, ArgDescription, PromptBuilder, TaskDescription};

@@ -44,17 +44,26 @@ pub struct Message {
 impl Message {
     /// A system message.
     pub fn system(content: impl Into<String>) -> Self {
-        Message { role: Role::System, content: content.into() }
+        Message {
+            role: Role::System,
+            content: content.into(),
+        }
     }
 
     /// A user message.
     pub fn user(content: impl Into<String>) -> Self {
-        Message { role: Role::User, content: content.into() }
+        Message {
+            role: Role::User,
+            content: content.into(),
+        }
     }
 
     /// An assistant message.
     pub fn assistant(content: impl Into<String>) -> Self {
-        Message { role: Role::Assistant, content: content.into() }
+        Message {
+            role: Role::Assistant,
+            content: content.into(),
+        }
     }
 }
 
@@ -95,7 +104,8 @@ impl LlmConfig {
         base_url: Option<String>,
         model: Option<String>,
     ) -> Option<LlmConfig> {
-        let nonempty = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let nonempty =
+            |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let api_key = nonempty(api_key);
         let base_url = match (nonempty(base_url), &api_key) {
             (Some(b), _) => b,
@@ -131,7 +141,11 @@ impl LlmConfig {
             "LLM optimizer: model {} at {}{}",
             self.model,
             self.endpoint(),
-            if self.api_key.is_some() { " (with API key)" } else { "" }
+            if self.api_key.is_some() {
+                " (with API key)"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -195,7 +209,10 @@ pub trait ChatBackend {
 /// Result of one HTTP attempt.
 enum AttemptOutcome {
     Reply(String),
-    Retry { err: LlmError, retry_after: Option<Duration> },
+    Retry {
+        err: LlmError,
+        retry_after: Option<Duration>,
+    },
     Fatal(LlmError),
 }
 
@@ -223,7 +240,13 @@ impl LlmClient {
             None => None,
         };
         let url = config.endpoint();
-        Ok(LlmClient { config, http, log, url, requests: AtomicU64::new(0) })
+        Ok(LlmClient {
+            config,
+            http,
+            log,
+            url,
+            requests: AtomicU64::new(0),
+        })
     }
 
     /// The configuration in use.
@@ -233,7 +256,10 @@ impl LlmClient {
 
     /// The backoff before retry number `retry` (1-based), with jitter in `[d/2, d]`.
     fn backoff(&self, retry: u32) -> Duration {
-        let exp = self.config.backoff_base.saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+        let exp = self
+            .config
+            .backoff_base
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(20));
         let d = exp.min(self.config.backoff_max);
         let half = d / 2;
         half + half.mul_f64(fastrand::f64())
@@ -264,7 +290,12 @@ impl LlmClient {
         if status.is_success() {
             return (parse_completion(&self.url, &text), Some(code));
         }
-        let err = LlmError::Status { url: self.url.clone(), status: code, body: preview(&text, 500), attempts: 0 };
+        let err = LlmError::Status {
+            url: self.url.clone(),
+            status: code,
+            body: preview(&text, 500),
+            attempts: 0,
+        };
         let outcome = if code == 429 || status.is_server_error() || code == 408 {
             AttemptOutcome::Retry { err, retry_after }
         } else {
@@ -275,17 +306,31 @@ impl LlmClient {
 
     fn transport_error(&self, e: reqwest::Error) -> AttemptOutcome {
         let err = if e.is_timeout() {
-            LlmError::Timeout { url: self.url.clone(), secs: self.config.timeout.as_secs_f64(), attempts: 0 }
+            LlmError::Timeout {
+                url: self.url.clone(),
+                secs: self.config.timeout.as_secs_f64(),
+                attempts: 0,
+            }
         } else {
-            LlmError::Network { url: self.url.clone(), message: error_chain(&e), attempts: 0 }
+            LlmError::Network {
+                url: self.url.clone(),
+                message: error_chain(&e),
+                attempts: 0,
+            }
         };
-        AttemptOutcome::Retry { err, retry_after: None }
+        AttemptOutcome::Retry {
+            err,
+            retry_after: None,
+        }
     }
 
     fn log_attempt(&self, entry: serde_json::Value) {
         if let Some(log) = &self.log {
             if let Err(e) = log.append(&entry) {
-                eprintln!("warning: cannot write LLM log {}: {e}", log.path().display());
+                eprintln!(
+                    "warning: cannot write LLM log {}: {e}",
+                    log.path().display()
+                );
             }
         }
     }
@@ -306,7 +351,9 @@ impl ChatBackend for LlmClient {
             let latency_ms = start.elapsed().as_secs_f64() * 1000.0;
             let (reply, error) = match &outcome {
                 AttemptOutcome::Reply(r) => (Some(r.as_str()), None),
-                AttemptOutcome::Retry { err, .. } | AttemptOutcome::Fatal(err) => (None, Some(err.to_string())),
+                AttemptOutcome::Retry { err, .. } | AttemptOutcome::Fatal(err) => {
+                    (None, Some(err.to_string()))
+                }
             };
             self.log_attempt(serde_json::json!({
                 "timestamp": timestamp_now(),
@@ -348,31 +395,64 @@ impl ChatBackend for LlmClient {
 /// Sets the attempt count of an error.
 fn with_attempts(e: LlmError, n: u32) -> LlmError {
     match e {
-        LlmError::Status { url, status, body, .. } => LlmError::Status { url, status, body, attempts: n },
-        LlmError::Timeout { url, secs, .. } => LlmError::Timeout { url, secs, attempts: n },
-        LlmError::Network { url, message, .. } => LlmError::Network { url, message, attempts: n },
+        LlmError::Status {
+            url, status, body, ..
+        } => LlmError::Status {
+            url,
+            status,
+            body,
+            attempts: n,
+        },
+        LlmError::Timeout { url, secs, .. } => LlmError::Timeout {
+            url,
+            secs,
+            attempts: n,
+        },
+        LlmError::Network { url, message, .. } => LlmError::Network {
+            url,
+            message,
+            attempts: n,
+        },
         other => other,
     }
 }
 
 /// Reads `choices[0].message.content` from a chat-completion body.
 fn parse_completion(url: &str, text: &str) -> AttemptOutcome {
-    let bad = |message: String| AttemptOutcome::Fatal(LlmError::BadReply { url: url.to_string(), message });
+    let bad = |message: String| {
+        AttemptOutcome::Fatal(LlmError::BadReply {
+            url: url.to_string(),
+            message,
+        })
+    };
     let v: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => return bad(format!("body is not JSON ({e}): {}", preview(text, 200))),
     };
     if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
-        return bad(format!("server reported an error: {}", preview(&err.to_string(), 300)));
+        return bad(format!(
+            "server reported an error: {}",
+            preview(&err.to_string(), 300)
+        ));
     }
-    let content = v.get("choices").and_then(|c| c.get(0)).and_then(|c| c.get("message")).and_then(|m| m.get("content"));
+    let content = v
+        .get("choices")
+        .and_then(|c| c.get(0))
+        .and_then(|c| c.get("message"))
+        .and_then(|m| m.get("content"));
     match content {
         Some(serde_json::Value::String(s)) => AttemptOutcome::Reply(s.clone()),
         // Some servers send content as a list of parts: [{"type": "text", "text": "..."}].
-        Some(serde_json::Value::Array(parts)) => {
-            AttemptOutcome::Reply(parts.iter().filter_map(|p| p.get("text").and_then(|t| t.as_str())).collect())
-        }
-        _ => bad(format!("no `choices[0].message.content` text in {}", preview(text, 200))),
+        Some(serde_json::Value::Array(parts)) => AttemptOutcome::Reply(
+            parts
+                .iter()
+                .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+                .collect(),
+        ),
+        _ => bad(format!(
+            "no `choices[0].message.content` text in {}",
+            preview(text, 200)
+        )),
     }
 }
 
@@ -407,23 +487,38 @@ mod tests {
     #[test]
     fn config_from_values() {
         assert_eq!(LlmConfig::from_values(None, None, Some("m".into())), None);
-        assert_eq!(LlmConfig::from_values(Some("  ".into()), Some("".into()), None), None);
+        assert_eq!(
+            LlmConfig::from_values(Some("  ".into()), Some("".into()), None),
+            None
+        );
         let c = LlmConfig::from_values(Some("k".into()), None, None).unwrap();
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
         assert_eq!(c.model, DEFAULT_MODEL);
         assert_eq!(c.endpoint(), "https://api.openai.com/v1/chat/completions");
-        let c = LlmConfig::from_values(None, Some("http://127.0.0.1:8000/v1/".into()), Some("llama".into())).unwrap();
+        let c = LlmConfig::from_values(
+            None,
+            Some("http://127.0.0.1:8000/v1/".into()),
+            Some("llama".into()),
+        )
+        .unwrap();
         assert_eq!(c.api_key, None);
         assert_eq!(c.model, "llama");
         assert_eq!(c.endpoint(), "http://127.0.0.1:8000/v1/chat/completions");
-        assert_eq!(c.describe(), "LLM optimizer: model llama at http://127.0.0.1:8000/v1/chat/completions");
-        let c = LlmConfig::from_values(None, Some("http://h/v1/chat/completions".into()), None).unwrap();
+        assert_eq!(
+            c.describe(),
+            "LLM optimizer: model llama at http://127.0.0.1:8000/v1/chat/completions"
+        );
+        let c = LlmConfig::from_values(None, Some("http://h/v1/chat/completions".into()), None)
+            .unwrap();
         assert_eq!(c.endpoint(), "http://h/v1/chat/completions");
     }
 
     #[test]
     fn completion_parsing() {
-        match parse_completion("u", r#"{"choices":[{"message":{"role":"assistant","content":"hi"}}]}"#) {
+        match parse_completion(
+            "u",
+            r#"{"choices":[{"message":{"role":"assistant","content":"hi"}}]}"#,
+        ) {
             AttemptOutcome::Reply(r) => assert_eq!(r, "hi"),
             _ => panic!("expected a reply"),
         }
@@ -447,11 +542,20 @@ mod tests {
         let client = LlmClient::new(c).unwrap();
         for _ in 0..20 {
             let b1 = client.backoff(1);
-            assert!(b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100), "{b1:?}");
+            assert!(
+                b1 >= Duration::from_millis(50) && b1 <= Duration::from_millis(100),
+                "{b1:?}"
+            );
             let b3 = client.backoff(3);
-            assert!(b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400), "{b3:?}");
+            assert!(
+                b3 >= Duration::from_millis(200) && b3 <= Duration::from_millis(400),
+                "{b3:?}"
+            );
             let b10 = client.backoff(10);
-            assert!(b10 >= Duration::from_millis(500) && b10 <= Duration::from_millis(1000), "{b10:?}");
+            assert!(
+                b10 >= Duration::from_millis(500) && b10 <= Duration::from_millis(1000),
+                "{b10:?}"
+            );
         }
     }
 

@@ -63,9 +63,21 @@ pub struct LlmOptimizer<B: ChatBackend> {
 
 impl<B: ChatBackend> LlmOptimizer<B> {
     /// An optimizer starting from `initial` (e.g. the app's expert or default mapper).
-    pub fn new(backend: B, prompts: PromptBuilder, mode: PromptMode, initial: impl Into<String>) -> Self {
+    pub fn new(
+        backend: B,
+        prompts: PromptBuilder,
+        mode: PromptMode,
+        initial: impl Into<String>,
+    ) -> Self {
         let name = format!("llm-{mode}");
-        LlmOptimizer { backend, prompts, mode, initial: initial.into(), name, last_extraction: None }
+        LlmOptimizer {
+            backend,
+            prompts,
+            mode,
+            initial: initial.into(),
+            name,
+            last_extraction: None,
+        }
     }
 
     /// The messages the next proposal would send.
@@ -74,7 +86,11 @@ impl<B: ChatBackend> LlmOptimizer<B> {
             PromptMode::OptoPrime => {
                 // The variable is the latest proposal; the starting mapper until there is one.
                 let has_proposal = history.iter().any(|a| !a.mapper.trim().is_empty());
-                let current = if has_proposal { None } else { Some(self.initial.as_str()) };
+                let current = if has_proposal {
+                    None
+                } else {
+                    Some(self.initial.as_str())
+                };
                 self.prompts.optoprime(current, history)
             }
             PromptMode::Opro => self.prompts.opro(history),
@@ -127,7 +143,12 @@ where
 }
 
 /// Like [`run_loop`], continuing from an existing history (e.g. the evaluated starting mapper).
-pub fn continue_loop<O, E>(optimizer: &mut O, mut evaluate: E, iterations: usize, mut history: Vec<Attempt>) -> LoopResult
+pub fn continue_loop<O, E>(
+    optimizer: &mut O,
+    mut evaluate: E,
+    iterations: usize,
+    mut history: Vec<Attempt>,
+) -> LoopResult
 where
     O: Optimizer + ?Sized,
     E: FnMut(&str) -> Attempt,
@@ -143,7 +164,10 @@ where
         };
         history.push(attempt);
     }
-    LoopResult { best: best_attempt(&history).cloned(), history }
+    LoopResult {
+        best: best_attempt(&history).cloned(),
+        history,
+    }
 }
 
 #[cfg(test)]
@@ -161,8 +185,16 @@ mod tests {
     impl ChatBackend for Scripted {
         fn chat(&self, messages: &[Message]) -> Result<String, LlmError> {
             self.seen.borrow_mut().push(messages.to_vec());
-            let next = if self.replies.borrow().is_empty() { Err("script ended".into()) } else { self.replies.borrow_mut().remove(0) };
-            next.map_err(|m| LlmError::Network { url: "fake".into(), message: m, attempts: 1 })
+            let next = if self.replies.borrow().is_empty() {
+                Err("script ended".into())
+            } else {
+                self.replies.borrow_mut().remove(0)
+            };
+            next.map_err(|m| LlmError::Network {
+                url: "fake".into(),
+                message: m,
+                attempts: 1,
+            })
         }
         fn model(&self) -> &str {
             "scripted"
@@ -189,22 +221,38 @@ mod tests {
             ]),
             seen: RefCell::new(Vec::new()),
         };
-        let mut opt = LlmOptimizer::new(backend, PromptBuilder::new(AppDescription::default()), PromptMode::OptoPrime, "Task * CPU;");
+        let mut opt = LlmOptimizer::new(
+            backend,
+            PromptBuilder::new(AppDescription::default()),
+            PromptMode::OptoPrime,
+            "Task * CPU;",
+        );
         assert_eq!(opt.name(), "llm-optoprime");
         let r = run_loop(&mut opt, eval, 6);
         assert_eq!(r.history.len(), 6);
-        assert_eq!(r.best.as_ref().map(|a| a.mapper.as_str()), Some("Task * GPU;\nRegion * * GPU FBMEM;\n"));
+        assert_eq!(
+            r.best.as_ref().map(|a| a.mapper.as_str()),
+            Some("Task * GPU;\nRegion * * GPU FBMEM;\n")
+        );
         assert_eq!(
             r.history[1].feedback,
             "The llm-optoprime optimizer produced no mapper: cannot reach LLM server fake after 1 attempt(s): connection refused; check OPENAI_BASE_URL"
         );
-        assert!(r.history[2].feedback.contains("no mapper found in the reply"));
+        assert!(r.history[2]
+            .feedback
+            .contains("no mapper found in the reply"));
         assert!(r.history[3].score.is_none() && r.history[3].feedback.contains("GPX"));
         let seen = opt.backend().seen.borrow();
-        assert!(seen[0][1].content.contains("(mapper) mapper:\n```\nTask * CPU;\n```"));
-        assert!(seen[1][1].content.contains("(mapper) mapper:\n```\nTask * GPU;\n```"));
+        assert!(seen[0][1]
+            .content
+            .contains("(mapper) mapper:\n```\nTask * CPU;\n```"));
+        assert!(seen[1][1]
+            .content
+            .contains("(mapper) mapper:\n```\nTask * GPU;\n```"));
         // After a failure without a mapper, the variable stays the last real proposal.
-        assert!(seen[2][1].content.contains("(mapper) mapper:\n```\nTask * GPU;\n```"));
+        assert!(seen[2][1]
+            .content
+            .contains("(mapper) mapper:\n```\nTask * GPU;\n```"));
         assert!(seen[2][1].content.contains("produced no mapper"));
     }
 
@@ -225,10 +273,21 @@ mod tests {
 
     #[test]
     fn loop_stops_when_exhausted() {
-        let r = continue_loop(&mut Exhausting(2), eval, 10, vec![Attempt::failed("x", "y")]);
+        let r = continue_loop(
+            &mut Exhausting(2),
+            eval,
+            10,
+            vec![Attempt::failed("x", "y")],
+        );
         assert_eq!(r.history.len(), 3);
         assert_eq!(r.best.map(|a| a.score), Some(Some(11.0)));
         let r = run_loop(&mut Exhausting(0), eval, 10);
-        assert_eq!(r, LoopResult { best: None, history: vec![] });
+        assert_eq!(
+            r,
+            LoopResult {
+                best: None,
+                history: vec![]
+            }
+        );
     }
 }

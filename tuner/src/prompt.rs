@@ -80,7 +80,13 @@ impl AppDescription {
             })
             .collect();
         let regions = app.region_names().into_iter().map(str::to_string).collect();
-        AppDescription { name: app.name.clone(), summary: String::new(), tasks, regions, machine: machine.into() }
+        AppDescription {
+            name: app.name.clone(),
+            summary: String::new(),
+            tasks,
+            regions,
+            machine: machine.into(),
+        }
     }
 
     /// The application section of a prompt.
@@ -96,10 +102,18 @@ impl AppDescription {
                 Some(d) => format!("index launch over {d}"),
                 None => "single launch".to_string(),
             };
-            let _ = writeln!(out, "- {} (variants: {}; {launch})", t.name, t.variants.join(", "));
+            let _ = writeln!(
+                out,
+                "- {} (variants: {}; {launch})",
+                t.name,
+                t.variants.join(", ")
+            );
             for (i, a) in t.args.iter().enumerate() {
-                let regions =
-                    if a.regions.is_empty() { String::new() } else { format!(", launched with {}", a.regions.join(", ")) };
+                let regions = if a.regions.is_empty() {
+                    String::new()
+                } else {
+                    format!(", launched with {}", a.regions.join(", "))
+                };
                 let _ = writeln!(out, "    arg {i} `{}`: {}{regions}", a.name, a.privilege);
             }
         }
@@ -163,7 +177,11 @@ impl PromptBuilder {
 
     fn constraints_text(&self) -> String {
         let mut out = String::new();
-        for c in BASE_CONSTRAINTS.iter().copied().chain(self.constraints.iter().map(String::as_str)) {
+        for c in BASE_CONSTRAINTS
+            .iter()
+            .copied()
+            .chain(self.constraints.iter().map(String::as_str))
+        {
             let _ = writeln!(out, "- {c}");
         }
         out
@@ -175,7 +193,13 @@ impl PromptBuilder {
         let last = history.last();
         let current_text = current
             .map(str::to_string)
-            .or_else(|| history.iter().rev().find(|a| !a.mapper.trim().is_empty()).map(|a| a.mapper.clone()))
+            .or_else(|| {
+                history
+                    .iter()
+                    .rev()
+                    .find(|a| !a.mapper.trim().is_empty())
+                    .map(|a| a.mapper.clone())
+            })
             .unwrap_or_default();
         let mut u = String::new();
         let _ = writeln!(
@@ -189,7 +213,11 @@ impl PromptBuilder {
         let _ = writeln!(u, "#Documentation\n{}", DSL_SUMMARY.trim_end());
         let _ = writeln!(u, "\n#Application\n{}", self.app.render().trim_end());
         let _ = writeln!(u, "\n#Machine\n{}", self.app.machine.trim_end());
-        let _ = writeln!(u, "\n#Variables\n(mapper) mapper:\n```\n{}\n```", current_text.trim_end());
+        let _ = writeln!(
+            u,
+            "\n#Variables\n(mapper) mapper:\n```\n{}\n```",
+            current_text.trim_end()
+        );
         let _ = writeln!(u, "\n#Constraints\n{}", self.constraints_text().trim_end());
         let feedback = match last {
             None => "No evaluation yet: this is the starting mapper.".to_string(),
@@ -247,8 +275,12 @@ impl PromptBuilder {
         scored.sort_by(|x, y| y.1.total_cmp(&x.1));
         scored.truncate(self.opro_max);
         scored.reverse();
-        let failed: Vec<&Attempt> =
-            history.iter().rev().filter(|a| !a.is_valid() && !a.mapper.trim().is_empty()).take(3).collect();
+        let failed: Vec<&Attempt> = history
+            .iter()
+            .rev()
+            .filter(|a| !a.is_valid() && !a.mapper.trim().is_empty())
+            .take(3)
+            .collect();
 
         let mut u = String::new();
         let _ = writeln!(
@@ -268,7 +300,12 @@ impl PromptBuilder {
                 "\nBelow are previous mappers with their scores, in ascending order of score (higher is better).\n"
             );
             for a in failed.iter().rev() {
-                let why = a.feedback.lines().find(|l| !l.trim().is_empty()).unwrap_or("failed").trim();
+                let why = a
+                    .feedback
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("failed")
+                    .trim();
                 let _ = writeln!(
                     u,
                     "mapper:\n```\n{}\n```\nscore: 0 (failed: {})\n",
@@ -321,7 +358,10 @@ pub fn cut_middle(s: &str, max: usize) -> String {
     let keep = max / 2;
     let head: String = s.chars().take(keep).collect();
     let tail: String = s.chars().skip(n - keep).collect();
-    format!("{head}\n[... {} characters omitted ...]\n{tail}", n - 2 * keep)
+    format!(
+        "{head}\n[... {} characters omitted ...]\n{tail}",
+        n - 2 * keep
+    )
 }
 
 #[cfg(test)]
@@ -335,8 +375,16 @@ mod tests {
             tasks: vec![TaskDescription {
                 name: "stencil".into(),
                 args: vec![
-                    ArgDescription { name: "out".into(), privilege: "write".into(), regions: vec!["p_private".into()] },
-                    ArgDescription { name: "inp".into(), privilege: "read".into(), regions: vec![] },
+                    ArgDescription {
+                        name: "out".into(),
+                        privilege: "write".into(),
+                        regions: vec!["p_private".into()],
+                    },
+                    ArgDescription {
+                        name: "inp".into(),
+                        privilege: "read".into(),
+                        regions: vec![],
+                    },
                 ],
                 variants: vec!["CPU".into(), "GPU".into()],
                 launch_domain: Some("(2, 2)".into()),
@@ -362,7 +410,16 @@ mod tests {
         let m = b.optoprime(Some("Task * GPU;\n"), &[]);
         assert_eq!(m.len(), 2);
         let u = &m[1].content;
-        for s in ["#Instruction", "#Documentation", "#Application", "#Machine", "#Variables", "#Constraints", "#Feedback", "#Reply"] {
+        for s in [
+            "#Instruction",
+            "#Documentation",
+            "#Application",
+            "#Machine",
+            "#Variables",
+            "#Constraints",
+            "#Feedback",
+            "#Reply",
+        ] {
             assert!(u.contains(s), "missing {s}");
         }
         assert!(u.contains("(mapper) mapper:\n```\nTask * GPU;\n```"));
@@ -374,7 +431,9 @@ mod tests {
         ];
         let u = b.optoprime(None, &h)[1].content.clone();
         assert!(u.contains("(mapper) mapper:\n```\nTask * GPX;\n```"), "{u}");
-        assert!(u.contains("#Feedback\nScore of the last attempt: 0 (failed)\nerror: unknown processor kind `GPX`"));
+        assert!(u.contains(
+            "#Feedback\nScore of the last attempt: 0 (failed)\nerror: unknown processor kind `GPX`"
+        ));
         assert!(u.contains("Best mapper so far (score 1.500):\n```\nTask * CPU;\n```"));
         assert!(u.contains("Attempt 1 (score 1.500):"));
     }
@@ -391,15 +450,22 @@ mod tests {
         ];
         let u = b.opro(&h)[1].content.clone();
         let pos = |s: &str| u.find(s).unwrap_or_else(|| panic!("missing {s}"));
-        assert!(pos("score: 0 (failed: error: unknown kind)") < pos("Task * CPU;\n```\nscore: 2.000"));
+        assert!(
+            pos("score: 0 (failed: error: unknown kind)") < pos("Task * CPU;\n```\nscore: 2.000")
+        );
         assert!(pos("score: 2.000") < pos("score: 3.000"));
         assert!(pos("score: 3.000") < pos("score: 5.000"));
-        assert!(!u.contains("score: 1.000"), "duplicates keep their best score");
+        assert!(
+            !u.contains("score: 1.000"),
+            "duplicates keep their best score"
+        );
         let mut b2 = b.clone();
         b2.opro_max = 1;
         let u = b2.opro(&h)[1].content.clone();
         assert!(u.contains("score: 5.000") && !u.contains("score: 3.000"));
-        assert!(b.opro(&[])[1].content.contains("No mapper has been evaluated yet."));
+        assert!(b.opro(&[])[1]
+            .content
+            .contains("No mapper has been evaluated yet."));
     }
 
     #[test]
@@ -407,7 +473,10 @@ mod tests {
         assert_eq!(fmt_score(1234.5678), "1235");
         assert_eq!(fmt_score(0.012346), "0.01235");
         assert_eq!(fmt_score(2e12), "2.000e12");
-        assert_eq!(cut_middle("abcdefghij", 4), "ab\n[... 6 characters omitted ...]\nij");
+        assert_eq!(
+            cut_middle("abcdefghij", 4),
+            "ab\n[... 6 characters omitted ...]\nij"
+        );
         assert_eq!(cut_middle("abc", 4), "abc");
     }
 }

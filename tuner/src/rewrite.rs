@@ -153,7 +153,10 @@ fn lex(src: &str) -> Result<Vec<Tok>, LexError> {
                 }
             }
             if depth > 0 {
-                return Err(LexError { at: start, message: "unterminated block comment".into() });
+                return Err(LexError {
+                    at: start,
+                    message: "unterminated block comment".into(),
+                });
             }
         } else if c == b'"' {
             i = skip_string(b, i)?;
@@ -200,7 +203,10 @@ fn lex(src: &str) -> Result<Vec<Tok>, LexError> {
             }
             toks.push(Tok::Ident(start..i));
         } else if c.is_ascii_digit() {
-            while i < n && (is_ident(b[i]) || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))) {
+            while i < n
+                && (is_ident(b[i])
+                    || (b[i] == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)))
+            {
                 i += 1;
             }
             toks.push(Tok::Literal);
@@ -229,19 +235,28 @@ fn skip_string(b: &[u8], i: usize) -> Result<usize, LexError> {
             _ => j += 1,
         }
     }
-    Err(LexError { at: i, message: "unterminated string literal".into() })
+    Err(LexError {
+        at: i,
+        message: "unterminated string literal".into(),
+    })
 }
 
 /// Skips `r#"..."#` whose quote is at `q`, with `hashes` hashes.
 fn skip_raw_string(b: &[u8], start: usize, q: usize, hashes: usize) -> Result<usize, LexError> {
     let mut j = q + 1;
     while j < b.len() {
-        if b[j] == b'"' && b.len() >= j + 1 + hashes && b[j + 1..j + 1 + hashes].iter().all(|&h| h == b'#') {
+        if b[j] == b'"'
+            && b.len() >= j + 1 + hashes
+            && b[j + 1..j + 1 + hashes].iter().all(|&h| h == b'#')
+        {
             return Ok(j + 1 + hashes);
         }
         j += 1;
     }
-    Err(LexError { at: start, message: "unterminated raw string literal".into() })
+    Err(LexError {
+        at: start,
+        message: "unterminated raw string literal".into(),
+    })
 }
 
 /// Skips a char literal (`'a'`, `'\n'`, `'\u{1F600}'`) or a lifetime (`'a`) starting at `i`.
@@ -256,7 +271,10 @@ fn skip_quote(b: &[u8], i: usize) -> Result<usize, LexError> {
                 }
                 j += 1;
             }
-            Err(LexError { at: i, message: "unterminated char literal".into() })
+            Err(LexError {
+                at: i,
+                message: "unterminated char literal".into(),
+            })
         }
         Some(&c) => {
             // One (possibly multi-byte) character followed by a quote is a char literal.
@@ -282,12 +300,21 @@ fn utf8_len(first: u8) -> usize {
 
 /// 1-based line of a byte offset.
 fn line_of(src: &str, at: usize) -> usize {
-    src.as_bytes().iter().take(at).filter(|&&c| c == b'\n').count() + 1
+    src.as_bytes()
+        .iter()
+        .take(at)
+        .filter(|&&c| c == b'\n')
+        .count()
+        + 1
 }
 
 /// Every `mapper!` invocation with a `[pub] NAME [for PATH];` header, in source order.
 pub fn find_mappers(src: &str, file: &str) -> Result<Vec<MapperSite>, RewriteError> {
-    let malformed = |at: usize, message: String| RewriteError::Malformed { file: file.to_string(), line: line_of(src, at), message };
+    let malformed = |at: usize, message: String| RewriteError::Malformed {
+        file: file.to_string(),
+        line: line_of(src, at),
+        message,
+    };
     let toks = lex(src).map_err(|e| malformed(e.at, e.message))?;
     let ident = |t: &Tok| match t {
         Tok::Ident(r) => Some(&src[r.clone()]),
@@ -296,7 +323,9 @@ pub fn find_mappers(src: &str, file: &str) -> Result<Vec<MapperSite>, RewriteErr
     let mut sites = Vec::new();
     let mut k = 0;
     while k + 2 < toks.len() {
-        let (Tok::Ident(name_r), Tok::Punct('!', _), Tok::Open(d, open_at)) = (&toks[k], &toks[k + 1], &toks[k + 2]) else {
+        let (Tok::Ident(name_r), Tok::Punct('!', _), Tok::Open(d, open_at)) =
+            (&toks[k], &toks[k + 1], &toks[k + 2])
+        else {
             k += 1;
             continue;
         };
@@ -318,7 +347,10 @@ pub fn find_mappers(src: &str, file: &str) -> Result<Vec<MapperSite>, RewriteErr
                         _ => ']',
                     };
                     if *c != want {
-                        return Err(malformed(*at, format!("mismatched `{c}` (expected `{want}`)")));
+                        return Err(malformed(
+                            *at,
+                            format!("mismatched `{c}` (expected `{want}`)"),
+                        ));
                     }
                     if stack.is_empty() {
                         close_at = Some((*at, j));
@@ -330,7 +362,10 @@ pub fn find_mappers(src: &str, file: &str) -> Result<Vec<MapperSite>, RewriteErr
             j += 1;
         }
         let Some((close_at, close_k)) = close_at else {
-            return Err(malformed(*open_at, "unclosed `mapper!` invocation".to_string()));
+            return Err(malformed(
+                *open_at,
+                "unclosed `mapper!` invocation".to_string(),
+            ));
         };
         // Header: [pub [(..)]] NAME [for PATH] ;
         let inner = &toks[k + 3..close_k];
@@ -381,7 +416,11 @@ pub fn find_mapper(src: &str, file: &str, name: &str) -> Result<MapperSite, Rewr
             file: file.to_string(),
             found: sites.iter().map(|s| s.name.clone()).collect(),
         }),
-        count => Err(RewriteError::Ambiguous { name: name.to_string(), file: file.to_string(), count }),
+        count => Err(RewriteError::Ambiguous {
+            name: name.to_string(),
+            file: file.to_string(),
+            count,
+        }),
     }
 }
 
@@ -389,15 +428,24 @@ pub fn find_mapper(src: &str, file: &str, name: &str) -> Result<MapperSite, Rewr
 pub fn replace_body(src: &str, file: &str, name: &str, text: &str) -> Result<String, RewriteError> {
     let site = find_mapper(src, file, name)?;
     let nl = if src.contains("\r\n") { "\r\n" } else { "\n" };
-    let line_start = src[..site.invocation.start].rfind('\n').map_or(0, |p| p + 1);
-    let base: String = src[line_start..site.invocation.start].chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+    let line_start = src[..site.invocation.start]
+        .rfind('\n')
+        .map_or(0, |p| p + 1);
+    let base: String = src[line_start..site.invocation.start]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
     // Keep the body's own indentation if it has one, else the base plus four spaces.
     let old_body = &src[site.body.clone()];
     let indent = old_body
         .split('\n')
         .skip(1)
         .find(|l| !l.trim().is_empty())
-        .map(|l| l.chars().take_while(|c| *c == ' ' || *c == '\t').collect::<String>())
+        .map(|l| {
+            l.chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect::<String>()
+        })
         .filter(|i| i.len() > base.len())
         .unwrap_or_else(|| format!("{base}    "));
     let mut body = String::new();
@@ -424,8 +472,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let mut tmp = tempfile::Builder::new().prefix(&format!(".{file_name}.")).suffix(".tmp").tempfile_in(&dir)?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
     if let Ok(meta) = std::fs::metadata(path) {
         tmp.as_file().set_permissions(meta.permissions())?;
@@ -474,7 +528,12 @@ impl CommandVerifier {
     pub fn cargo_check(dir: impl Into<PathBuf>, package: &str) -> Self {
         CommandVerifier {
             program: "cargo".into(),
-            args: vec!["check".into(), "-p".into(), package.into(), "--message-format=short".into()],
+            args: vec![
+                "check".into(),
+                "-p".into(),
+                package.into(),
+                "--message-format=short".into(),
+            ],
             dir: dir.into(),
             timeout: Duration::from_secs(600),
         }
@@ -514,8 +573,18 @@ impl Verify for CommandVerifier {
                 String::from_utf8_lossy(&s).into_owned()
             })
         };
-        let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
-        let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn std::io::Read + Send>));
+        let out = reader(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        );
+        let err = reader(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn std::io::Read + Send>),
+        );
         let start = Instant::now();
         let status = loop {
             match child.try_wait() {
@@ -523,7 +592,11 @@ impl Verify for CommandVerifier {
                 Ok(None) if start.elapsed() >= self.timeout => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    break Err(format!("`{}` did not finish within {} s and was killed", self.describe(), self.timeout.as_secs()));
+                    break Err(format!(
+                        "`{}` did not finish within {} s and was killed",
+                        self.describe(),
+                        self.timeout.as_secs()
+                    ));
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 Err(e) => break Err(format!("cannot wait for `{}`: {e}", self.describe())),
@@ -561,20 +634,40 @@ pub struct RewriteOutcome {
 
 /// Replaces the body of mapper `name` in `path` with the canonical form of `mapper_text`,
 /// atomically, then verifies; restores the original bytes if verification fails.
-pub fn rewrite_mapper(path: &Path, name: &str, mapper_text: &str, verifier: &dyn Verify) -> Result<RewriteOutcome, RewriteError> {
+pub fn rewrite_mapper(
+    path: &Path,
+    name: &str,
+    mapper_text: &str,
+    verifier: &dyn Verify,
+) -> Result<RewriteOutcome, RewriteError> {
     let file = path.display().to_string();
     let canonical = canonicalize(mapper_text).map_err(RewriteError::InvalidMapper)?;
-    let original = std::fs::read(path).map_err(|source| RewriteError::Io { op: "read", path: path.to_path_buf(), source })?;
+    let original = std::fs::read(path).map_err(|source| RewriteError::Io {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
     let src = String::from_utf8(original.clone()).map_err(|e| RewriteError::Malformed {
         file: file.clone(),
-        line: line_of(&String::from_utf8_lossy(&original), e.utf8_error().valid_up_to()),
+        line: line_of(
+            &String::from_utf8_lossy(&original),
+            e.utf8_error().valid_up_to(),
+        ),
         message: "the file is not valid UTF-8".to_string(),
     })?;
     let new_src = replace_body(&src, &file, name, &canonical)?;
     if new_src == src {
-        return Ok(RewriteOutcome { path: path.to_path_buf(), mapper: canonical, changed: false });
+        return Ok(RewriteOutcome {
+            path: path.to_path_buf(),
+            mapper: canonical,
+            changed: false,
+        });
     }
-    write_atomic(path, new_src.as_bytes()).map_err(|source| RewriteError::Io { op: "write", path: path.to_path_buf(), source })?;
+    write_atomic(path, new_src.as_bytes()).map_err(|source| RewriteError::Io {
+        op: "write",
+        path: path.to_path_buf(),
+        source,
+    })?;
     if let Err(output) = verifier.verify() {
         let (restore, restored) = match write_atomic(path, &original) {
             Ok(()) => ("the original file was restored".to_string(), true),
@@ -584,7 +677,10 @@ pub fn rewrite_mapper(path: &Path, name: &str, mapper_text: &str, verifier: &dyn
                     Ok(()) => format!("the original is saved in {}", backup.display()),
                     Err(e2) => format!("saving it to {} failed too: {e2}", backup.display()),
                 };
-                (format!("restoring the original failed: {e}; {saved}"), false)
+                (
+                    format!("restoring the original failed: {e}; {saved}"),
+                    false,
+                )
             }
         };
         return Err(RewriteError::VerificationFailed {
@@ -595,7 +691,11 @@ pub fn rewrite_mapper(path: &Path, name: &str, mapper_text: &str, verifier: &dyn
             restored,
         });
     }
-    Ok(RewriteOutcome { path: path.to_path_buf(), mapper: canonical, changed: true })
+    Ok(RewriteOutcome {
+        path: path.to_path_buf(),
+        mapper: canonical,
+        changed: true,
+    })
 }
 
 #[cfg(test)]
@@ -621,18 +721,34 @@ mapper! { pub Real for crate::x; Task * GPU; }
     fn delimiters_and_errors() {
         let src = "mapper!( X; def f(Task t) { return m[0, (1 + 2)]; } IndexTaskMap * f; );\nmapper![pub(crate) Y; Task * CPU;];";
         let sites = find_mappers(src, "t.rs").unwrap();
-        assert_eq!(sites.iter().map(|s| (s.name.as_str(), s.delimiter)).collect::<Vec<_>>(), vec![("X", '('), ("Y", '[')]);
-        assert_eq!(&src[sites[0].body.clone()], " def f(Task t) { return m[0, (1 + 2)]; } IndexTaskMap * f; ");
+        assert_eq!(
+            sites
+                .iter()
+                .map(|s| (s.name.as_str(), s.delimiter))
+                .collect::<Vec<_>>(),
+            vec![("X", '('), ("Y", '[')]
+        );
+        assert_eq!(
+            &src[sites[0].body.clone()],
+            " def f(Task t) { return m[0, (1 + 2)]; } IndexTaskMap * f; "
+        );
         let e = find_mappers("fn a() {}\nmapper! { X; Task * GPU;", "t.rs").unwrap_err();
         assert_eq!(e.to_string(), "t.rs:2: unclosed `mapper!` invocation");
         let e = find_mappers("let s = \"abc;", "t.rs").unwrap_err();
         assert_eq!(e.to_string(), "t.rs:1: unterminated string literal");
         let e = find_mapper("mapper! { X; }", "t.rs", "Z").unwrap_err();
-        assert_eq!(e.to_string(), "no `mapper!` invocation named `Z` in t.rs; found: X");
+        assert_eq!(
+            e.to_string(),
+            "no `mapper!` invocation named `Z` in t.rs; found: X"
+        );
         let e = find_mapper("mapper! { X; } mapper! { X; }", "t.rs", "X").unwrap_err();
         assert_eq!(e.to_string(), "2 `mapper!` invocations are named `X` in t.rs; rename one so the target is unambiguous");
         // Not a mapper! invocation: other macro names, missing header.
-        assert!(find_mappers("my_mapper! { X; } mapper! { Task * GPU; }", "t.rs").unwrap().is_empty());
+        assert!(
+            find_mappers("my_mapper! { X; } mapper! { Task * GPU; }", "t.rs")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -642,7 +758,13 @@ mapper! { pub Real for crate::x; Task * GPU; }
         assert_eq!(out, "mod m {\n    mapper! {\n        pub A for p;\n        Task * GPU;\n\n        mgpu = Machine(GPU);\n    }\n}\n");
         let out = replace_body("mapper!{A; Task * CPU;}", "t.rs", "A", "Task * GPU;\n").unwrap();
         assert_eq!(out, "mapper!{A;\n    Task * GPU;\n}");
-        let out = replace_body("mapper! {\r\n    A;\r\n    Task * CPU;\r\n}\r\n", "t.rs", "A", "Task * GPU;\n").unwrap();
+        let out = replace_body(
+            "mapper! {\r\n    A;\r\n    Task * CPU;\r\n}\r\n",
+            "t.rs",
+            "A",
+            "Task * GPU;\n",
+        )
+        .unwrap();
         assert_eq!(out, "mapper! {\r\n    A;\r\n    Task * GPU;\r\n}\r\n");
     }
 }

@@ -27,7 +27,11 @@ impl Checked {
 
     /// Number of errors.
     pub fn error_count(&self) -> usize {
-        self.parsed.diagnostics.iter().filter(|d| d.is_error()).count()
+        self.parsed
+            .diagnostics
+            .iter()
+            .filter(|d| d.is_error())
+            .count()
     }
 
     /// Number of top-level statements recovered.
@@ -43,7 +47,9 @@ impl Checked {
 
 /// Parses (and checks) a mapper text.
 pub fn check_text(text: &str) -> Checked {
-    Checked { parsed: parse_text(text) }
+    Checked {
+        parsed: parse_text(text),
+    }
 }
 
 /// The diagnostics of `text`, rendered in rustc style (empty when there are none).
@@ -86,7 +92,10 @@ mod tests {
     #[test]
     fn invalid() {
         assert!(!check_text("").is_valid());
-        assert_eq!(canonicalize("  ").unwrap_err(), "error: the mapper has no statements");
+        assert_eq!(
+            canonicalize("  ").unwrap_err(),
+            "error: the mapper has no statements"
+        );
         let c = check_text("Task * GPX;");
         assert!(!c.is_valid());
         let r = render_diagnostics("Task * GPX;");

@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tuner::llm::ChatBackend;
 use tuner::validate::canonicalize;
-use tuner::{run_loop, AppDescription, Attempt, LlmClient, LlmConfig, LlmOptimizer, Message, PromptBuilder, PromptMode};
+use tuner::{
+    run_loop, AppDescription, Attempt, LlmClient, LlmConfig, LlmOptimizer, Message, PromptBuilder,
+    PromptMode,
+};
 
 /// One scripted response.
 #[derive(Clone)]
@@ -27,7 +30,11 @@ fn content(s: &str) -> Reply {
 }
 
 fn status(code: u16) -> Reply {
-    Reply::Http(code, vec![], format!("{{\"error\": {{\"message\": \"scripted {code}\"}}}}"))
+    Reply::Http(
+        code,
+        vec![],
+        format!("{{\"error\": {{\"message\": \"scripted {code}\"}}}}"),
+    )
 }
 
 /// A fake server: answers request number i with `script[i]`, records request bodies.
@@ -51,7 +58,10 @@ impl FakeServer {
                 std::thread::spawn(move || handle(stream, &seen, &script));
             }
         });
-        FakeServer { base_url: format!("http://{addr}/v1"), requests }
+        FakeServer {
+            base_url: format!("http://{addr}/v1"),
+            requests,
+        }
     }
 
     fn count(&self) -> usize {
@@ -64,7 +74,10 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<serde_json::Value>>, script: &[Rep
     let mut len = 0usize;
     let mut request_line = String::new();
     reader.read_line(&mut request_line).unwrap();
-    assert!(request_line.starts_with("POST /v1/chat/completions "), "{request_line}");
+    assert!(
+        request_line.starts_with("POST /v1/chat/completions "),
+        "{request_line}"
+    );
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
@@ -113,7 +126,12 @@ fn handle(stream: TcpStream, seen: &Mutex<Vec<serde_json::Value>>, script: &[Rep
 }
 
 fn config(server: &FakeServer, log: &std::path::Path) -> LlmConfig {
-    let mut c = LlmConfig::from_values(None, Some(server.base_url.clone()), Some("fake-model".into())).unwrap();
+    let mut c = LlmConfig::from_values(
+        None,
+        Some(server.base_url.clone()),
+        Some("fake-model".into()),
+    )
+    .unwrap();
     c.timeout = Duration::from_millis(500);
     c.max_retries = 2;
     c.backoff_base = Duration::ZERO;
@@ -165,7 +183,11 @@ fn loop_survives_every_failure_and_returns_the_best() {
         // 1: valid mapper A.
         content(&json_reply(A)),
         // 2-3: rate limited once, then the best mapper B.
-        Reply::Http(429, vec![("Retry-After", "0")], "{\"error\": \"slow down\"}".into()),
+        Reply::Http(
+            429,
+            vec![("Retry-After", "0")],
+            "{\"error\": \"slow down\"}".into(),
+        ),
         content(&json_reply(B)),
         // 4: malformed JSON (single quotes, trailing comma) holding C.
         content("{'reasoning': 'zero-copy', 'mapper': 'Task * GPU;\nRegion * * GPU ZCMEM;',}"),
@@ -194,39 +216,98 @@ fn loop_survives_every_failure_and_returns_the_best() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("llm.jsonl");
     let client = LlmClient::new(config(&server, &log)).unwrap();
-    let mut opt = LlmOptimizer::new(client, PromptBuilder::new(app()), PromptMode::OptoPrime, "Task * CPU;");
+    let mut opt = LlmOptimizer::new(
+        client,
+        PromptBuilder::new(app()),
+        PromptMode::OptoPrime,
+        "Task * CPU;",
+    );
     let result = run_loop(&mut opt, evaluator(), 10);
 
-    assert_eq!(server.count(), n, "every scripted response was requested once");
+    assert_eq!(
+        server.count(),
+        n,
+        "every scripted response was requested once"
+    );
     let h = &result.history;
     assert_eq!(h.len(), 10);
     let scores: Vec<Option<f64>> = h.iter().map(|a| a.score).collect();
-    assert_eq!(scores, vec![Some(1.0), Some(5.0), Some(3.0), None, Some(2.0), None, Some(4.0), Some(2.5), None, None]);
+    assert_eq!(
+        scores,
+        vec![
+            Some(1.0),
+            Some(5.0),
+            Some(3.0),
+            None,
+            Some(2.0),
+            None,
+            Some(4.0),
+            Some(2.5),
+            None,
+            None
+        ]
+    );
     let best = result.best.expect("a valid mapper");
     assert_eq!(best.mapper, canonicalize(B).unwrap());
     assert_eq!(best.score, Some(5.0));
 
     // Failures became feedback.
-    assert!(h[3].feedback.starts_with("The llm-optoprime optimizer produced no mapper: no mapper found in the reply"), "{}", h[3].feedback);
+    assert!(
+        h[3].feedback.starts_with(
+            "The llm-optoprime optimizer produced no mapper: no mapper found in the reply"
+        ),
+        "{}",
+        h[3].feedback
+    );
     assert!(h[5].feedback.contains("GPX"), "{}", h[5].feedback);
-    assert!(h[8].feedback.contains("failed with HTTP 500 after 3 attempt(s)"), "{}", h[8].feedback);
-    assert!(h[9].feedback.contains("unexpected reply: body is not JSON"), "{}", h[9].feedback);
+    assert!(
+        h[8].feedback
+            .contains("failed with HTTP 500 after 3 attempt(s)"),
+        "{}",
+        h[8].feedback
+    );
+    assert!(
+        h[9].feedback.contains("unexpected reply: body is not JSON"),
+        "{}",
+        h[9].feedback
+    );
 
     // The prompts carried the feedback of the previous attempt.
     let requests = server.requests.lock().unwrap();
-    let user = |i: usize| requests[i]["messages"][1]["content"].as_str().unwrap().to_string();
+    let user = |i: usize| {
+        requests[i]["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
     assert_eq!(requests[0]["model"], "fake-model");
-    assert!(user(3).contains("Score of the last attempt: 5.000"), "{}", user(3));
+    assert!(
+        user(3).contains("Score of the last attempt: 5.000"),
+        "{}",
+        user(3)
+    );
     assert!(user(6).contains("Score of the last attempt: 2.000"));
-    assert!(user(7).contains("GPX"), "the diagnostics of the invalid mapper are fed back");
+    assert!(
+        user(7).contains("GPX"),
+        "the diagnostics of the invalid mapper are fed back"
+    );
     drop(requests);
 
     // One log line per HTTP request, in order, with the attempt numbers of the retries.
     let text = std::fs::read_to_string(&log).unwrap();
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(lines.len(), n);
-    let attempts: Vec<u64> = lines.iter().map(|l| l["attempt"].as_u64().unwrap()).collect();
-    assert_eq!(attempts, vec![1, 1, 2, 1, 1, 1, 1, 1, 2, 3, 1, 2, 1, 2, 3, 1]);
+    let attempts: Vec<u64> = lines
+        .iter()
+        .map(|l| l["attempt"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        attempts,
+        vec![1, 1, 2, 1, 1, 1, 1, 1, 2, 3, 1, 2, 1, 2, 3, 1]
+    );
     let statuses: Vec<Option<u64>> = lines.iter().map(|l| l["status"].as_u64()).collect();
     assert_eq!(statuses[1], Some(429));
     assert_eq!(statuses[10], None, "the timed-out attempt has no status");
@@ -236,13 +317,24 @@ fn loop_survives_every_failure_and_returns_the_best() {
     assert_eq!(lines[0]["messages"][0]["role"], "system");
     assert!(lines[0]["timestamp"].as_str().unwrap().ends_with('Z'));
     assert!(lines[0]["latency_ms"].as_f64().is_some());
-    let requests: Vec<u64> = lines.iter().map(|l| l["request"].as_u64().unwrap()).collect();
-    assert_eq!(requests, vec![1, 2, 2, 3, 4, 5, 6, 7, 7, 7, 8, 8, 9, 9, 9, 10]);
+    let requests: Vec<u64> = lines
+        .iter()
+        .map(|l| l["request"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        requests,
+        vec![1, 2, 2, 3, 4, 5, 6, 7, 7, 7, 8, 8, 9, 9, 9, 10]
+    );
 }
 
 #[test]
 fn opro_prompt_lists_past_mappers_ascending() {
-    let script = vec![content(&json_reply(D)), content(&json_reply(B)), content(&json_reply(A)), content(&json_reply(C))];
+    let script = vec![
+        content(&json_reply(D)),
+        content(&json_reply(B)),
+        content(&json_reply(A)),
+        content(&json_reply(C)),
+    ];
     let server = FakeServer::start(script);
     let dir = tempfile::tempdir().unwrap();
     let client = LlmClient::new(config(&server, &dir.path().join("log.jsonl"))).unwrap();
@@ -253,7 +345,10 @@ fn opro_prompt_lists_past_mappers_ascending() {
     let requests = server.requests.lock().unwrap();
     assert_eq!(requests.len(), 4);
     let last = requests[3]["messages"][1]["content"].as_str().unwrap();
-    let pos = |s: &str| last.find(s).unwrap_or_else(|| panic!("missing {s:?} in {last}"));
+    let pos = |s: &str| {
+        last.find(s)
+            .unwrap_or_else(|| panic!("missing {s:?} in {last}"))
+    };
     assert!(pos("Task * CPU;\n```\nscore: 1.000") < pos("Task * OMP;\n```\nscore: 2.000"));
     assert!(pos("score: 2.000") < pos("Region * * GPU FBMEM;\n```\nscore: 5.000"));
 }
@@ -261,7 +356,11 @@ fn opro_prompt_lists_past_mappers_ascending() {
 #[test]
 fn client_errors_are_clear() {
     // A non-retryable status: one request, no retry.
-    let server = FakeServer::start(vec![Reply::Http(401, vec![], "{\"error\": \"bad key\"}".into())]);
+    let server = FakeServer::start(vec![Reply::Http(
+        401,
+        vec![],
+        "{\"error\": \"bad key\"}".into(),
+    )]);
     let dir = tempfile::tempdir().unwrap();
     let client = LlmClient::new(config(&server, &dir.path().join("log.jsonl"))).unwrap();
     let err = client.chat(&[Message::user("hi")]).unwrap_err();
@@ -286,12 +385,20 @@ fn client_errors_are_clear() {
     assert_eq!(server.count(), 3);
 
     // Nothing listens: a network error after all attempts.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut c = LlmConfig::from_values(None, Some(format!("http://127.0.0.1:{port}/v1")), None).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c =
+        LlmConfig::from_values(None, Some(format!("http://127.0.0.1:{port}/v1")), None).unwrap();
     c.max_retries = 1;
     c.backoff_base = Duration::ZERO;
     c.timeout = Duration::from_millis(500);
-    let err = LlmClient::new(c).unwrap().chat(&[Message::user("hi")]).unwrap_err();
+    let err = LlmClient::new(c)
+        .unwrap()
+        .chat(&[Message::user("hi")])
+        .unwrap_err();
     let msg = err.to_string();
     assert!(msg.starts_with(&format!("cannot reach LLM server http://127.0.0.1:{port}/v1/chat/completions after 2 attempt(s)")), "{msg}");
     assert!(msg.ends_with("check OPENAI_BASE_URL"), "{msg}");
