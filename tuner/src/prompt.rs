@@ -156,7 +156,7 @@ impl PromptBuilder {
     pub fn new(app: AppDescription) -> Self {
         PromptBuilder {
             app,
-            objective: "the application's throughput on the machine (higher is better)".to_string(),
+            objective: "the application's throughput on the machine, higher is better".to_string(),
             constraints: Vec::new(),
             memory: 5,
             opro_max: 20,
@@ -205,7 +205,7 @@ impl PromptBuilder {
         let _ = writeln!(
             u,
             "#Instruction\nChange the value of the variable `mapper` in #Variables to improve the score \
-             ({}) according to #Feedback. Learn from #Memory: keep what worked, avoid what failed, and \
+             according to #Feedback; the score is {}. Learn from #Memory: keep what worked, avoid what failed, and \
              fix every error the feedback reports. Think about where the time goes (computation, \
              copies between memories, idle processors) before you change anything.\n",
             self.objective
