@@ -1,1 +1,383 @@
-//! TODO: bind (being written).
+//! Statement tables: the per-(task, argument, kind) decisions of a mapper's statements, resolved
+//! once for an application and a machine, shared by the interpreted and the generated mappers.
+//!
+//! Precedence (DSL.md §2): for a given (task, region, kind) the most specific matching statement
+//! wins — a named task beats `*`, then a named region (or argument index) beats `*`, then a named
+//! kind beats `*` — and among equally specific statements the later one wins.
+//!
+//! Decisions where the spec leaves room:
+//! - **Processor kind.** The best `Task` statement's list is scanned for the first kind the task
+//!   has a variant for and the machine has processors of. If none qualifies, a statement naming
+//!   the task is an error; a `*` statement falls back to the default order (GPU, OMP, CPU, then
+//!   IO, PY, PROC) so that `Task * GPU;` still runs CPU-only tasks and still runs on machines
+//!   without GPUs.
+//! - **Memory visibility.** A GPU can use FBMEM and ZCMEM; every other processor kind can use
+//!   SYSMEM, SOCKMEM, ZCMEM and RDMEM. VIRTUAL (no physical instance) is usable by every kind.
+//!   A memory list keeps the mapper's kinds that are visible and present on the machine, in order,
+//!   then appends the default memory as a fallback (never empty).
+//! - **Default memory.** GPU: FBMEM, else ZCMEM. OMP: SOCKMEM, else SYSMEM. Others: SYSMEM, else
+//!   SOCKMEM. If none is present, the first visible memory the machine has; else SYSMEM.
+//! - **Layout.** `Layout::default().with(constraints)` of the best matching statement; its KIND
+//!   column matches the memory kind or the processor kind.
+//! - **CollectMemory** applies to read-only arguments only.
+
+use crate::app::{AppInfo, TaskId, TaskInfo};
+use crate::ast::{LayoutTarget, ProcSel, Program, RegionSel, Stmt, TaskNames, TaskSel};
+use crate::check;
+use crate::diag::Diagnostic;
+use crate::kinds::{Constraint, Layout, MemKind, ProcKind};
+use crate::machine::MachineShape;
+use crate::span::Span;
+
+/// Number of processor kinds (table stride).
+const NPROC: usize = 6;
+/// Number of memory kinds (table stride).
+const NMEM: usize = 6;
+
+/// Memories a GPU can use.
+const GPU_MEMS: &[MemKind] = &[MemKind::Fbmem, MemKind::Zcmem, MemKind::Virtual];
+/// Memories every other processor kind can use.
+const HOST_MEMS: &[MemKind] = &[MemKind::Sysmem, MemKind::Sockmem, MemKind::Zcmem, MemKind::Rdmem, MemKind::Virtual];
+
+/// Memory kinds processors of `kind` can use (VIRTUAL last).
+pub fn visible_mems(kind: ProcKind) -> &'static [MemKind] {
+    let all = if kind == ProcKind::Gpu { GPU_MEMS } else { HOST_MEMS };
+    // Suggestions name only physical memories.
+    &all[..all.len() - 1]
+}
+
+/// True if processors of `kind` can use memories of kind `mem`.
+pub fn visible(kind: ProcKind, mem: MemKind) -> bool {
+    if kind == ProcKind::Gpu { GPU_MEMS } else { HOST_MEMS }.contains(&mem)
+}
+
+/// The default processor-kind order (DSL.md §5, then the remaining kinds).
+pub const DEFAULT_KIND_ORDER: &[ProcKind] =
+    &[ProcKind::Gpu, ProcKind::Omp, ProcKind::Cpu, ProcKind::Io, ProcKind::Py, ProcKind::Proc];
+
+/// The default memory for processors of `kind` on machine `m` (DSL.md §5).
+pub fn default_memory(kind: ProcKind, m: &MachineShape) -> MemKind {
+    let prefs: &[MemKind] = match kind {
+        ProcKind::Gpu => &[MemKind::Fbmem, MemKind::Zcmem],
+        ProcKind::Omp => &[MemKind::Sockmem, MemKind::Sysmem],
+        _ => &[MemKind::Sysmem, MemKind::Sockmem],
+    };
+    prefs
+        .iter()
+        .chain(visible_mems(kind))
+        .copied()
+        .find(|k| m.mems.contains(k))
+        .unwrap_or(MemKind::Sysmem)
+}
+
+/// Resolved statement tables for one application on one machine. All lookups are array indexing
+/// (out-of-range ids give the defaults instead of panicking).
+#[derive(Clone, Debug)]
+pub struct Tables {
+    /// Processor kind per task.
+    kinds: Vec<ProcKind>,
+    /// Index of each task's first argument in the per-argument tables.
+    arg_base: Vec<usize>,
+    /// Range into `mem_pool` per (global argument, processor kind).
+    mem_ranges: Vec<(u32, u32)>,
+    /// Concatenated memory lists.
+    mem_pool: Vec<MemKind>,
+    /// Layout per (global argument, processor kind, memory kind).
+    layouts: Vec<Layout>,
+    /// Instance limit per (task, processor kind).
+    limits: Vec<Option<u32>>,
+    /// Early collection per global argument.
+    collect: Vec<bool>,
+    /// Index-launch placement function per task (index into `funcs`).
+    index_funcs: Vec<Option<usize>>,
+    /// Single-launch placement function per task (index into `funcs`).
+    single_funcs: Vec<Option<usize>>,
+    /// Names of placement functions.
+    funcs: Vec<String>,
+    /// Default memory list per processor kind (fallback for out-of-range lookups).
+    fallback_mems: Vec<MemKind>,
+}
+
+/// Specificity of a statement for precedence: (task named, region named, kind named).
+type Rank = (bool, bool, bool);
+
+fn task_matches(sel: &TaskSel, t: &TaskInfo) -> Option<bool> {
+    match sel {
+        TaskSel::Any(_) => Some(false),
+        TaskSel::Named(n) => (n.node == t.name).then_some(true),
+    }
+}
+
+fn names_match(sel: &TaskNames, t: &TaskInfo) -> Option<bool> {
+    match sel {
+        TaskNames::Any(_) => Some(false),
+        TaskNames::List(v) => v.iter().any(|n| n.node == t.name).then_some(true),
+    }
+}
+
+fn region_matches(sel: &RegionSel, t: &TaskInfo, arg: usize) -> Option<bool> {
+    match sel {
+        RegionSel::Any(_) => Some(false),
+        RegionSel::Named(n) => t.arg_matches(arg, &n.node).then_some(true),
+        RegionSel::Index(i) => (i.node as usize == arg).then_some(true),
+    }
+}
+
+fn proc_matches(sel: Option<&ProcSel>, k: ProcKind) -> Option<bool> {
+    match sel {
+        None | Some(ProcSel::Any(_)) => Some(false),
+        Some(ProcSel::Kind(x)) => (x.node == k).then_some(true),
+    }
+}
+
+/// Picks the best of `(rank, value)` candidates in statement order: highest rank, later wins.
+fn best<T>(cands: impl Iterator<Item = (Rank, T)>) -> Option<T> {
+    let mut out: Option<(Rank, T)> = None;
+    for (r, v) in cands {
+        if out.as_ref().is_none_or(|(br, _)| r >= *br) {
+            out = Some((r, v));
+        }
+    }
+    out.map(|(_, v)| v)
+}
+
+impl Tables {
+    /// Resolves `p` for `app` on machine `m`. Fails with every error of [`check::check`] (with
+    /// the application) plus binding errors (a named task with no runnable variant in its list,
+    /// a task with no runnable variant at all).
+    pub fn resolve(p: &Program, app: &AppInfo, m: &MachineShape) -> Result<Tables, Vec<Diagnostic>> {
+        let mut errors: Vec<Diagnostic> = check::check(p, Some(app)).into_iter().filter(Diagnostic::is_error).collect();
+        let stmts = &p.stmts;
+        let ntasks = app.tasks.len();
+
+        // Processor kinds.
+        let mut kinds = Vec::with_capacity(ntasks);
+        for t in &app.tasks {
+            let runnable = |k: ProcKind| t.variants.contains(&k) && m.has(k);
+            let chosen = best(stmts.iter().filter_map(|s| match s {
+                Stmt::Task { tasks, kinds, span } => names_match(tasks, t).map(|n| ((n, false, false), (kinds, *span, n))),
+                _ => None,
+            }));
+            let from_stmt = chosen.and_then(|(list, span, named)| {
+                match list.iter().map(|k| k.node).find(|&k| runnable(k)) {
+                    Some(k) => Some(Ok(k)),
+                    None if named => {
+                        let names: Vec<&str> = list.iter().map(|k| k.node.as_str()).collect();
+                        Some(Err(Diagnostic::error(
+                            span,
+                            format!("task `{}` has no variant for any of {} on this machine", t.name, names.join(", ")),
+                        )
+                        .with_help(variant_help(t, m))))
+                    }
+                    None => None,
+                }
+            });
+            let kind = match from_stmt {
+                Some(Ok(k)) => k,
+                Some(Err(d)) => {
+                    errors.push(d);
+                    ProcKind::Cpu
+                }
+                None => match DEFAULT_KIND_ORDER.iter().copied().find(|&k| runnable(k)) {
+                    Some(k) => k,
+                    None => {
+                        errors.push(
+                            Diagnostic::error(
+                                Span::default(),
+                                format!("task `{}` has no variant that can run on this machine", t.name),
+                            )
+                            .with_help(variant_help(t, m)),
+                        );
+                        ProcKind::Cpu
+                    }
+                },
+            };
+            kinds.push(kind);
+        }
+
+        // Per-argument tables.
+        let mut arg_base = Vec::with_capacity(ntasks);
+        let mut nargs = 0usize;
+        for t in &app.tasks {
+            arg_base.push(nargs);
+            nargs += t.args.len();
+        }
+        let mut mem_ranges = Vec::with_capacity(nargs * NPROC);
+        let mut mem_pool = Vec::new();
+        let mut layouts = Vec::with_capacity(nargs * NPROC * NMEM);
+        let mut collect = Vec::with_capacity(nargs);
+        for t in &app.tasks {
+            for (a, info) in t.args.iter().enumerate() {
+                for &k in ProcKind::ALL {
+                    let list = best(stmts.iter().filter_map(|s| match s {
+                        Stmt::Region { task, region, proc, mems, .. } => {
+                            let r = (task_matches(task, t)?, region_matches(region, t, a)?, proc_matches(Some(proc), k)?);
+                            Some((r, mems))
+                        }
+                        _ => None,
+                    }));
+                    let start = mem_pool.len();
+                    for mk in list.into_iter().flatten().map(|x| x.node) {
+                        if visible(k, mk) && m.mems.contains(&mk) && !mem_pool[start..].contains(&mk) {
+                            mem_pool.push(mk);
+                        }
+                    }
+                    let def = default_memory(k, m);
+                    if !mem_pool[start..].contains(&def) {
+                        mem_pool.push(def);
+                    }
+                    mem_ranges.push((start as u32, (mem_pool.len() - start) as u32));
+                    for &mk in MemKind::ALL {
+                        let cs = best(stmts.iter().filter_map(|s| match s {
+                            Stmt::Layout { task, region, target, constraints, .. } => {
+                                let kind_rank = match target {
+                                    LayoutTarget::Any(_) => false,
+                                    LayoutTarget::Mem(x) => (x.node == mk).then_some(true)?,
+                                    LayoutTarget::Proc(x) => (x.node == k).then_some(true)?,
+                                };
+                                let r = (task_matches(task, t)?, region_matches(region, t, a)?, kind_rank);
+                                Some((r, constraints))
+                            }
+                            _ => None,
+                        }));
+                        let cs: Vec<Constraint> = cs.into_iter().flatten().map(|c| c.node).collect();
+                        layouts.push(Layout::default().with(&cs));
+                    }
+                }
+                let any = stmts.iter().any(|s| match s {
+                    Stmt::CollectMemory { task, region, .. } => {
+                        task_matches(task, t).is_some() && region_matches(region, t, a).is_some()
+                    }
+                    _ => false,
+                });
+                collect.push(any && info.read_only);
+            }
+        }
+
+        // Instance limits.
+        let mut limits = Vec::with_capacity(ntasks * NPROC);
+        for t in &app.tasks {
+            for &k in ProcKind::ALL {
+                let lim = best(stmts.iter().filter_map(|s| match s {
+                    Stmt::InstanceLimit { task, proc, limit, .. } => {
+                        let r = (task_matches(task, t)?, false, proc_matches(proc.as_ref(), k)?);
+                        Some((r, limit.node))
+                    }
+                    _ => None,
+                }));
+                limits.push(lim.and_then(|v| u32::try_from(v).ok()).filter(|&v| v > 0));
+            }
+        }
+
+        // Placement functions.
+        let mut funcs: Vec<String> = Vec::new();
+        let mut func_id = |name: &str| match funcs.iter().position(|f| f == name) {
+            Some(i) => i,
+            None => {
+                funcs.push(name.to_string());
+                funcs.len() - 1
+            }
+        };
+        let mut index_funcs = Vec::with_capacity(ntasks);
+        let mut single_funcs = Vec::with_capacity(ntasks);
+        for t in &app.tasks {
+            let idx = best(stmts.iter().filter_map(|s| match s {
+                Stmt::IndexTaskMap { tasks, func, .. } => Some(((names_match(tasks, t)?, false, false), func)),
+                _ => None,
+            }));
+            let single = best(stmts.iter().filter_map(|s| match s {
+                Stmt::SingleTaskMap { tasks, func, .. } => Some(((names_match(tasks, t)?, false, false), func)),
+                _ => None,
+            }));
+            index_funcs.push(idx.map(|f| func_id(&f.node)));
+            single_funcs.push(single.map(|f| func_id(&f.node)));
+        }
+
+        let fallback_mems = ProcKind::ALL.iter().map(|&k| default_memory(k, m)).collect();
+        if errors.is_empty() {
+            Ok(Tables {
+                kinds,
+                arg_base,
+                mem_ranges,
+                mem_pool,
+                layouts,
+                limits,
+                collect,
+                index_funcs,
+                single_funcs,
+                funcs,
+                fallback_mems,
+            })
+        } else {
+            errors.sort_by_key(|d| (d.span.lo.line, d.span.lo.col));
+            errors.truncate(crate::diag::MAX_DIAGNOSTICS);
+            Err(errors)
+        }
+    }
+
+    fn garg(&self, task: TaskId, arg: usize) -> Option<usize> {
+        let base = *self.arg_base.get(task)?;
+        let end = self.arg_base.get(task + 1).copied().unwrap_or(self.collect.len());
+        let g = base.checked_add(arg)?;
+        (g < end).then_some(g)
+    }
+
+    /// The processor kind `task` runs on.
+    pub fn proc_kind(&self, task: TaskId) -> ProcKind {
+        self.kinds.get(task).copied().unwrap_or(ProcKind::Cpu)
+    }
+
+    /// Memory-kind priority list for argument `arg` of `task` on `kind` (never empty).
+    pub fn memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> &[MemKind] {
+        let range = self.garg(task, arg).and_then(|g| self.mem_ranges.get(g * NPROC + kind as usize));
+        match range {
+            Some(&(start, len)) => {
+                let (s, e) = (start as usize, start as usize + len as usize);
+                self.mem_pool.get(s..e).unwrap_or(&[])
+            }
+            None => self.fallback_mems.get(kind as usize..kind as usize + 1).unwrap_or(&[MemKind::Sysmem]),
+        }
+    }
+
+    /// Layout of argument `arg` of `task` on `kind` in memory `mem`.
+    pub fn layout(&self, task: TaskId, arg: usize, kind: ProcKind, mem: MemKind) -> Layout {
+        self.garg(task, arg)
+            .and_then(|g| self.layouts.get((g * NPROC + kind as usize) * NMEM + mem as usize))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Instance limit of `task` on `kind`, if any.
+    pub fn instance_limit(&self, task: TaskId, kind: ProcKind) -> Option<u32> {
+        self.limits.get(task * NPROC + kind as usize).copied().flatten()
+    }
+
+    /// True if read-only instances of argument `arg` of `task` are collected after the task.
+    pub fn collect(&self, task: TaskId, arg: usize) -> bool {
+        self.garg(task, arg).and_then(|g| self.collect.get(g)).copied().unwrap_or(false)
+    }
+
+    /// The placement function for index launches of `task`, if a statement names one.
+    pub fn index_func(&self, task: TaskId) -> Option<&str> {
+        let i = (*self.index_funcs.get(task)?)?;
+        self.funcs.get(i).map(String::as_str)
+    }
+
+    /// The placement function for single launches of `task`, if a statement names one.
+    pub fn single_func(&self, task: TaskId) -> Option<&str> {
+        let i = (*self.single_funcs.get(task)?)?;
+        self.funcs.get(i).map(String::as_str)
+    }
+}
+
+/// "`x` has variants for CPU; this machine has CPU, OMP": what to tell a user whose task cannot run.
+fn variant_help(t: &TaskInfo, m: &MachineShape) -> String {
+    let vars: Vec<&str> = t.variants.iter().map(|k| k.as_str()).collect();
+    let has: Vec<&str> = ProcKind::ALL.iter().filter(|&&k| m.has(k)).map(|k| k.as_str()).collect();
+    format!(
+        "`{}` has variants for {}; this machine has {}",
+        t.name,
+        if vars.is_empty() { "no kind".to_string() } else { vars.join(", ") },
+        if has.is_empty() { "no processors".to_string() } else { has.join(", ") }
+    )
+}

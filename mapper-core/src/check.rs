@@ -1,1 +1,1373 @@
-//! TODO: check (being written).
+//! The static checker: names, placement-function signatures, a small type inference over
+//! expressions, statement sanity (limits, layouts, priority lists) and, when an [`AppInfo`] is
+//! given, task and region names. Every problem is collected (not just the first), each with the
+//! span of the offending tokens, a one-line message and, where possible, a `help:`.
+//!
+//! Scoping rules (the spec is silent; these follow how the original DSL evaluates a mapper):
+//! top-level expressions see globals assigned *earlier* in the file; function bodies see their
+//! parameters, their own locals assigned earlier in the body, every global of the file and every
+//! function (globals are all bound before any placement function runs). Placement statements may
+//! name a function defined anywhere in the file.
+
+use crate::app::AppInfo;
+use crate::ast::{
+    BinOp, Expr, ExprKind, FnStmt, FuncDef, ParamType, ProcSel, Program, RegionSel,
+    Stmt, TaskNames, TaskSel, UnOp,
+};
+use crate::bind::{visible, visible_mems};
+use crate::diag::{closest, Diagnostic, MAX_DIAGNOSTICS};
+use crate::kinds::{AlignOp, Constraint, ProcKind};
+use crate::span::{Ident, Span};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// Checks `p` (and, with `app`, its task and region names); returns errors and warnings sorted
+/// in source order, at most [`MAX_DIAGNOSTICS`] of them.
+pub fn check(p: &Program, app: Option<&AppInfo>) -> Vec<Diagnostic> {
+    let mut c = Checker::new(p, app);
+    c.run();
+    let mut diags = c.diags;
+    diags.sort_by_key(|d| (d.span.lo.line, d.span.lo.col));
+    diags.truncate(MAX_DIAGNOSTICS);
+    diags
+}
+
+/// True if any diagnostic is an error.
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(Diagnostic::is_error)
+}
+
+/// Statically known type of an expression (`Unknown` when the checker cannot tell).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ty {
+    Int,
+    Bool,
+    Str,
+    /// A tuple of integers, with its length when known.
+    Tuple(Option<usize>),
+    /// A machine space, with its number of dimensions when known.
+    Space(Option<usize>),
+    Proc,
+    Task,
+    Unknown,
+}
+
+impl fmt::Display for Ty {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ty::Int => "int",
+            Ty::Bool => "bool",
+            Ty::Str => "string",
+            Ty::Tuple(_) => "tuple",
+            Ty::Space(_) => "machine space",
+            Ty::Proc => "processor",
+            Ty::Task => "task",
+            Ty::Unknown => "unknown",
+        })
+    }
+}
+
+impl Ty {
+    fn of_param(t: ParamType) -> Ty {
+        match t {
+            ParamType::Task => Ty::Task,
+            ParamType::Int => Ty::Int,
+            ParamType::Bool => Ty::Bool,
+            ParamType::IPoint | ParamType::ISpace | ParamType::Tuple => Ty::Tuple(None),
+            ParamType::MSpace => Ty::Space(None),
+        }
+    }
+
+    /// True if a value of type `self` may be passed where `want` is declared.
+    fn fits(self, want: ParamType) -> bool {
+        match (self, Ty::of_param(want)) {
+            (Ty::Unknown, _) => true,
+            (Ty::Tuple(_), Ty::Tuple(_)) | (Ty::Space(_), Ty::Space(_)) => true,
+            (a, b) => a == b,
+        }
+    }
+
+    /// "a machine space", "a task", "a value of type int": how messages name a receiver.
+    fn describe(self) -> String {
+        match self {
+            Ty::Space(_) => "a machine space".to_string(),
+            Ty::Task => "a task".to_string(),
+            other => format!("a value of type {other}"),
+        }
+    }
+
+    fn join(a: Ty, b: Ty) -> Ty {
+        match (a, b) {
+            (Ty::Tuple(x), Ty::Tuple(y)) => Ty::Tuple(if x == y { x } else { None }),
+            (Ty::Space(x), Ty::Space(y)) => Ty::Space(if x == y { x } else { None }),
+            (x, y) if x == y => x,
+            _ => Ty::Unknown,
+        }
+    }
+}
+
+/// Fields of a task object.
+const TASK_FIELDS: &[&str] = &["ipoint", "ispace", "parent"];
+/// Methods of a task object.
+const TASK_METHODS: &[&str] = &["processor"];
+/// Fields of a machine space.
+const SPACE_FIELDS: &[&str] = &["size", "len", "volume"];
+/// Machine-space transforms and their arities.
+const TRANSFORMS: &[(&str, usize)] = &[
+    ("merge", 2),
+    ("split", 2),
+    ("swap", 2),
+    ("slice", 3),
+    ("reverse", 1),
+    ("balance_split", 2),
+    ("auto_split", 2),
+    ("decompose", 2),
+    ("greedy_split", 2),
+];
+
+/// "1 argument", "2 arguments".
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+/// "1 was", "3 were".
+fn was_were(n: usize) -> String {
+    if n == 1 {
+        format!("{n} was")
+    } else {
+        format!("{n} were")
+    }
+}
+
+/// Joins names as "a, b or c".
+fn or_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Joins names as "`a`, `b`, `c`", eliding after `max`.
+fn tick_list(items: &[&str], max: usize) -> String {
+    let mut v: Vec<String> = items.iter().take(max).map(|s| format!("`{s}`")).collect();
+    if items.len() > max {
+        v.push(format!("... ({} more)", items.len() - max));
+    }
+    v.join(", ")
+}
+
+/// The processor kind a name like `mgpu` or `mcpu` suggests (`m` + a kind spelling).
+fn machine_like(name: &str) -> Option<ProcKind> {
+    let rest = name.strip_prefix('m')?;
+    ProcKind::parse(&rest.to_ascii_uppercase())
+}
+
+/// Value of a constant integer expression (literals, negation and arithmetic on them).
+pub(crate) fn const_int(e: &Expr) -> Option<i64> {
+    match &e.kind {
+        ExprKind::Int(v) => Some(*v),
+        ExprKind::Unary(UnOp::Neg, x) => const_int(x)?.checked_neg(),
+        ExprKind::Binary(op, a, b) => {
+            let (a, b) = (const_int(a)?, const_int(b)?);
+            match op {
+                BinOp::Add => a.checked_add(b),
+                BinOp::Sub => a.checked_sub(b),
+                BinOp::Mul => a.checked_mul(b),
+                BinOp::Div => a.checked_div(b),
+                BinOp::Rem => a.checked_rem(b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Number of `{}` placeholders in a print format.
+fn placeholders(fmt: &str) -> usize {
+    fmt.matches("{}").count()
+}
+
+/// A scope of local names (parameters, locals, comprehension variables), innermost last.
+struct Scope<'a> {
+    locals: Vec<(&'a str, Ty)>,
+    /// True inside a function body.
+    in_function: bool,
+    /// Names assigned later in the current body (for "used before it is defined").
+    later: HashMap<&'a str, Span>,
+    /// Globals visible here (top level: those assigned so far).
+    globals: HashMap<&'a str, Ty>,
+}
+
+impl<'a> Scope<'a> {
+    fn lookup(&self, name: &str) -> Option<Ty> {
+        self.locals.iter().rev().find(|(n, _)| *n == name).map(|(_, t)| *t)
+    }
+}
+
+/// What the checker learned about a function's body.
+#[derive(Clone, Copy)]
+struct FnInfo {
+    /// Type of the first `return`, and the span of its value.
+    ret: Option<(Ty, Span)>,
+}
+
+struct Checker<'a> {
+    prog: &'a Program,
+    app: Option<&'a AppInfo>,
+    diags: Vec<Diagnostic>,
+    /// Suppresses diagnostics while inferring a function's return type out of order.
+    quiet: u32,
+    funcs: HashMap<&'a str, &'a FuncDef>,
+    /// Type of each global after the whole file ran (what function bodies see).
+    globals_final: HashMap<&'a str, Ty>,
+    /// Line of the first top-level assignment of each global.
+    global_def: HashMap<&'a str, Span>,
+    infos: HashMap<&'a str, FnInfo>,
+    in_progress: HashSet<&'a str>,
+    used: HashSet<&'a str>,
+    /// True while computing `globals_final` (calls are not resolved yet).
+    prepass: bool,
+}
+
+impl<'a> Checker<'a> {
+    fn new(prog: &'a Program, app: Option<&'a AppInfo>) -> Self {
+        Checker {
+            prog,
+            app,
+            diags: Vec::new(),
+            quiet: 0,
+            funcs: HashMap::new(),
+            globals_final: HashMap::new(),
+            global_def: HashMap::new(),
+            infos: HashMap::new(),
+            in_progress: HashSet::new(),
+            used: HashSet::new(),
+            prepass: false,
+        }
+    }
+
+    fn emit(&mut self, d: Diagnostic) {
+        if self.quiet == 0 && !self.prepass {
+            self.diags.push(d);
+        }
+    }
+
+    fn err(&mut self, span: Span, msg: impl Into<String>) {
+        self.emit(Diagnostic::error(span, msg));
+    }
+
+    fn err_help(&mut self, span: Span, msg: impl Into<String>, help: impl Into<String>) {
+        self.emit(Diagnostic::error(span, msg).with_help(help));
+    }
+
+    fn run(&mut self) {
+        // Functions, and duplicate definitions.
+        for s in &self.prog.stmts {
+            if let Stmt::Def(f) = s {
+                if let Some(first) = self.funcs.get(f.name.node.as_str()) {
+                    let line = first.name.span.lo.line;
+                    self.err_help(
+                        f.name.span,
+                        format!("function `{}` is defined more than once", f.name.node),
+                        format!("the first definition is at line {line}; rename or remove one of them"),
+                    );
+                } else {
+                    self.funcs.insert(&f.name.node, f);
+                }
+            }
+        }
+        // Global types after the whole file (what function bodies see).
+        self.prepass = true;
+        let mut sc = self.top_scope(HashMap::new());
+        for s in &self.prog.stmts {
+            if let Stmt::Assign { name, value, .. } = s {
+                let t = self.expr(value, &mut sc);
+                sc.globals.insert(&name.node, t);
+                self.global_def.entry(&name.node).or_insert(name.span);
+            }
+        }
+        self.globals_final = sc.globals;
+        self.prepass = false;
+
+        let mut placement: Vec<&'a Ident> = Vec::new();
+        let mut globals: HashMap<&'a str, Ty> = HashMap::new();
+        for s in &self.prog.stmts {
+            match s {
+                Stmt::Task { tasks, kinds, .. } => {
+                    self.task_names(tasks);
+                    self.dup_list(kinds.iter().map(|k| (k.node.as_str(), k.span)));
+                }
+                Stmt::Region { task, region, proc, mems, span } => {
+                    self.task_sel(task);
+                    self.region_sel(task, region);
+                    if mems.is_empty() {
+                        self.err_help(
+                            *span,
+                            "a Region statement needs at least one memory kind",
+                            "list memory kinds after the processor kind, e.g. `Region * * GPU FBMEM;`",
+                        );
+                    }
+                    self.dup_list(mems.iter().map(|m| (m.node.as_str(), m.span)));
+                    if let ProcSel::Kind(k) = proc {
+                        if let Some(d) = region_visibility(k.node, mems) {
+                            self.emit(d);
+                        }
+                    }
+                }
+                Stmt::Layout { task, region, constraints, .. } => {
+                    self.task_sel(task);
+                    self.region_sel(task, region);
+                    self.layout(constraints);
+                }
+                Stmt::InstanceLimit { task, limit, .. } => {
+                    self.task_sel(task);
+                    if limit.node <= 0 {
+                        self.err_help(
+                            limit.span,
+                            format!("InstanceLimit must be positive, found {}", limit.node),
+                            "use a limit of at least 1, or remove the statement",
+                        );
+                    } else if limit.node > i64::from(u32::MAX) {
+                        self.err_help(
+                            limit.span,
+                            format!("InstanceLimit {} is too large", limit.node),
+                            format!("the largest limit is {}", u32::MAX),
+                        );
+                    }
+                }
+                Stmt::CollectMemory { task, region, span } => {
+                    self.task_sel(task);
+                    self.region_sel(task, region);
+                    self.collect_readonly(task, region, *span);
+                }
+                Stmt::IndexTaskMap { tasks, func, .. } | Stmt::SingleTaskMap { tasks, func, .. } => {
+                    self.task_names(tasks);
+                    placement.push(func);
+                }
+                Stmt::ControlReplicate { tasks, span } => {
+                    self.task_names(tasks);
+                    self.emit(
+                        Diagnostic::warning(*span, "ControlReplicate has no effect on a single-node run")
+                            .with_help("the statement is accepted and ignored until multi-node execution exists"),
+                    );
+                }
+                Stmt::Assign { name, value, .. } => {
+                    if self.funcs.contains_key(name.node.as_str()) {
+                        self.err_help(
+                            name.span,
+                            format!("`{}` is already defined as a function", name.node),
+                            "give the variable a different name",
+                        );
+                    }
+                    let mut sc = self.top_scope(globals.clone());
+                    let t = self.expr(value, &mut sc);
+                    globals.insert(&name.node, t);
+                }
+                Stmt::Def(f) => self.def(f),
+            }
+        }
+        // Placement functions: existence, signature, return.
+        let mut sig_done: HashSet<&str> = HashSet::new();
+        for func in placement {
+            let name = func.node.as_str();
+            let Some(&f) = self.funcs.get(name) else {
+                let help = match closest(name, self.funcs.keys().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!("define it with `def {name}(Task task) {{ ... }}`"),
+                };
+                self.err_help(func.span, format!("{name} is not defined"), help);
+                continue;
+            };
+            self.used.insert(&f.name.node);
+            if !sig_done.insert(name) {
+                continue;
+            }
+            let ok = f.params.len() == 1 && f.params.first().is_some_and(|p| p.ty.node == ParamType::Task);
+            if !ok {
+                let span = match (f.params.first(), f.params.last()) {
+                    (Some(a), Some(b)) => a.ty.span.to(b.name.span),
+                    _ => f.name.span,
+                };
+                self.err_help(
+                    span,
+                    format!("placement function `{name}` must take exactly one parameter of type `Task`"),
+                    format!("declare it as `def {name}(Task task)`"),
+                );
+            }
+            if let Some(FnInfo { ret: Some((t, span)) }) = self.infos.get(name).copied() {
+                if !matches!(t, Ty::Proc | Ty::Unknown) {
+                    self.err_help(
+                        span,
+                        format!("placement function `{name}` returns {}, not a processor", t.describe()),
+                        "return a point of a machine space, e.g. `m[i, j]`",
+                    );
+                }
+            }
+        }
+        // Used functions that can finish without returning.
+        let mut missing: Vec<&FuncDef> = self
+            .used
+            .iter()
+            .filter_map(|n| self.funcs.get(n).copied())
+            .filter(|f| !f.body.iter().any(|s| matches!(s, FnStmt::Return { .. })))
+            .collect();
+        missing.sort_by_key(|f| (f.name.span.lo.line, f.name.span.lo.col));
+        for f in missing {
+            self.err_help(
+                f.name.span,
+                format!("function `{}` can finish without returning a value", f.name.node),
+                format!("end `{}` with a `return` statement", f.name.node),
+            );
+        }
+    }
+
+    fn top_scope(&self, globals: HashMap<&'a str, Ty>) -> Scope<'a> {
+        Scope { locals: Vec::new(), in_function: false, later: HashMap::new(), globals }
+    }
+
+    /// Warns about repeated entries of a priority list.
+    fn dup_list<'s>(&mut self, items: impl Iterator<Item = (&'s str, Span)>) {
+        let mut seen: Vec<&str> = Vec::new();
+        for (name, span) in items {
+            if seen.contains(&name) {
+                self.emit(
+                    Diagnostic::warning(span, format!("`{name}` is listed more than once"))
+                        .with_help(format!("remove the repeated `{name}`")),
+                );
+            } else {
+                seen.push(name);
+            }
+        }
+    }
+
+    fn layout(&mut self, cs: &[crate::span::Spanned<Constraint>]) {
+        let group = |c: &Constraint| match c {
+            Constraint::Soa | Constraint::Aos => 0,
+            Constraint::COrder | Constraint::FOrder => 1,
+            Constraint::Align(..) | Constraint::NoAlign => 2,
+            Constraint::Compact => 3,
+            Constraint::Exact => 4,
+        };
+        for (i, c) in cs.iter().enumerate() {
+            if let Constraint::Align(op, n) = c.node {
+                if n <= 0 {
+                    self.err_help(
+                        c.span,
+                        format!("alignment must be positive, found {n}"),
+                        "use a power of two such as `Align==128`, or `No_Align`",
+                    );
+                } else if n > 1 << 20 {
+                    self.err_help(c.span, format!("alignment {n} is too large"), "the largest alignment is 1048576 bytes");
+                } else if matches!(op, AlignOp::Eq | AlignOp::Ge | AlignOp::Gt) && (n & (n - 1)) != 0 {
+                    self.err_help(
+                        c.span,
+                        format!("alignment must be a power of two, found {n}"),
+                        "use a power of two such as `Align==128`",
+                    );
+                }
+            }
+            let earlier = cs.iter().take(i).find(|e| group(&e.node) == group(&c.node));
+            if let Some(e) = earlier {
+                if e.node == c.node {
+                    self.emit(
+                        Diagnostic::warning(c.span, format!("layout constraint `{}` is given more than once", c.node))
+                            .with_help(format!("remove the repeated `{}`", c.node)),
+                    );
+                } else if group(&c.node) <= 2 {
+                    self.err_help(
+                        c.span,
+                        format!("conflicting layout constraints `{}` and `{}`", e.node, c.node),
+                        "keep only one of them",
+                    );
+                }
+            }
+        }
+    }
+
+    // ----- application-aware checks -------------------------------------------------------
+
+    fn task_names(&mut self, tasks: &TaskNames) {
+        if let TaskNames::List(names) = tasks {
+            let mut seen: Vec<&str> = Vec::new();
+            for n in names {
+                if seen.contains(&n.node.as_str()) {
+                    self.emit(
+                        Diagnostic::warning(n.span, format!("task `{}` is listed more than once", n.node))
+                            .with_help(format!("remove the repeated `{}`", n.node)),
+                    );
+                } else {
+                    seen.push(&n.node);
+                }
+                self.task_name(n);
+            }
+        }
+    }
+
+    fn task_sel(&mut self, t: &TaskSel) {
+        if let TaskSel::Named(n) = t {
+            self.task_name(n);
+        }
+    }
+
+    fn task_name(&mut self, n: &Ident) {
+        let Some(app) = self.app else { return };
+        if app.task_id(&n.node).is_some() {
+            return;
+        }
+        let names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
+        let help = match closest(&n.node, names.iter().copied()) {
+            Some(c) => format!("did you mean `{c}`?"),
+            None if names.is_empty() => format!("application `{}` has no tasks", app.name),
+            None => format!("the tasks of `{}` are {}", app.name, tick_list(&names, 8)),
+        };
+        self.err_help(n.span, format!("unknown task `{}`", n.node), help);
+    }
+
+    fn region_sel(&mut self, task: &TaskSel, region: &RegionSel) {
+        let Some(app) = self.app else { return };
+        let named_task = match task {
+            TaskSel::Named(n) => match app.task_id(&n.node).and_then(|id| app.tasks.get(id)) {
+                Some(t) => Some(t),
+                None => return, // already reported as an unknown task
+            },
+            TaskSel::Any(_) => None,
+        };
+        match (region, named_task) {
+            (RegionSel::Any(_), _) => {}
+            (RegionSel::Named(r), Some(t)) => {
+                if (0..t.args.len()).any(|i| t.arg_matches(i, &r.node)) {
+                    return;
+                }
+                let mut names: Vec<&str> = t
+                    .args
+                    .iter()
+                    .flat_map(|a| std::iter::once(a.name.as_str()).chain(a.regions.iter().map(String::as_str)))
+                    .collect();
+                names.sort_unstable();
+                names.dedup();
+                let help = match closest(&r.node, names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None if t.args.is_empty() => format!("task `{}` has no region arguments", t.name),
+                    None => {
+                        let args: Vec<&str> = t.args.iter().map(|a| a.name.as_str()).collect();
+                        format!("the arguments of `{}` are {}", t.name, tick_list(&args, 8))
+                    }
+                };
+                self.err_help(r.span, format!("unknown region `{}` for task `{}`", r.node, t.name), help);
+            }
+            (RegionSel::Named(r), None) => {
+                let names = app.region_names();
+                if names.contains(&r.node.as_str()) {
+                    return;
+                }
+                let help = match closest(&r.node, names.iter().copied()) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!("no task of `{}` has an argument or region with this name", app.name),
+                };
+                self.err_help(r.span, format!("unknown region `{}`", r.node), help);
+            }
+            (RegionSel::Index(i), Some(t)) => {
+                let n = t.args.len();
+                if (i.node as usize) < n {
+                    return;
+                }
+                let help = if n == 0 {
+                    format!("task `{}` has no region arguments", t.name)
+                } else {
+                    format!("`{}` has {} (indices 0 to {})", t.name, plural(n, "region argument"), n - 1)
+                };
+                self.err_help(
+                    i.span,
+                    format!("argument index {} is out of range for task `{}`", i.node, t.name),
+                    help,
+                );
+            }
+            (RegionSel::Index(i), None) => {
+                let max = app.tasks.iter().map(|t| t.args.len()).max().unwrap_or(0);
+                if (i.node as usize) >= max {
+                    self.emit(
+                        Diagnostic::warning(i.span, format!("no task has a region argument with index {}", i.node))
+                            .with_help(format!("the most arguments any task of `{}` has is {max}", app.name)),
+                    );
+                }
+            }
+        }
+    }
+
+    fn collect_readonly(&mut self, task: &TaskSel, region: &RegionSel, span: Span) {
+        let Some(app) = self.app else { return };
+        let TaskSel::Named(tn) = task else { return };
+        let Some(t) = app.task_id(&tn.node).and_then(|id| app.tasks.get(id)) else { return };
+        let matched: Vec<usize> = (0..t.args.len())
+            .filter(|&i| match region {
+                RegionSel::Any(_) => true,
+                RegionSel::Named(r) => t.arg_matches(i, &r.node),
+                RegionSel::Index(x) => x.node as usize == i,
+            })
+            .collect();
+        if matched.is_empty() || matched.iter().any(|&i| t.args.get(i).is_some_and(|a| a.read_only)) {
+            return;
+        }
+        let msg = match region {
+            RegionSel::Any(_) => format!("CollectMemory has no effect on task `{}`: it has no read-only arguments", t.name),
+            _ => {
+                let arg = matched.first().and_then(|&i| t.args.get(i)).map_or("?", |a| a.name.as_str());
+                format!("CollectMemory has no effect on `{arg}` of task `{}`: the task writes it", t.name)
+            }
+        };
+        self.emit(Diagnostic::warning(span, msg).with_help("only read-only arguments are collected early"));
+    }
+
+    // ----- functions and expressions ------------------------------------------------------
+
+    /// Checks a function body with diagnostics and records its return type.
+    fn def(&mut self, f: &'a FuncDef) {
+        let info = self.body(f);
+        // Keep the info of the first definition (the one calls resolve to).
+        if self.funcs.get(f.name.node.as_str()).is_some_and(|g| std::ptr::eq(*g, f)) {
+            self.infos.insert(&f.name.node, info);
+        }
+    }
+
+    fn body(&mut self, f: &'a FuncDef) -> FnInfo {
+        let mut sc = Scope {
+            locals: Vec::new(),
+            in_function: true,
+            later: HashMap::new(),
+            globals: self.globals_final.clone(),
+        };
+        for p in &f.params {
+            if sc.locals.iter().any(|(n, _)| *n == p.name.node) {
+                self.err_help(
+                    p.name.span,
+                    format!("parameter `{}` is declared more than once", p.name.node),
+                    "give each parameter a different name",
+                );
+            }
+            sc.locals.push((&p.name.node, Ty::of_param(p.ty.node)));
+        }
+        for s in &f.body {
+            if let FnStmt::Assign { name, .. } = s {
+                sc.later.entry(&name.node).or_insert(name.span);
+            }
+        }
+        let mut ret: Option<(Ty, Span)> = None;
+        let mut warned_unreachable = false;
+        for s in &f.body {
+            if ret.is_some() && !warned_unreachable {
+                warned_unreachable = true;
+                let span = match s {
+                    FnStmt::Assign { span, .. } | FnStmt::Return { span, .. } | FnStmt::Print { span, .. } => *span,
+                };
+                self.emit(
+                    Diagnostic::warning(span, "unreachable statement").with_help("it comes after a `return`"),
+                );
+            }
+            match s {
+                FnStmt::Assign { name, value, .. } => {
+                    let t = self.expr(value, &mut sc);
+                    // Names assigned later stay "later" only until their first assignment.
+                    if sc.later.get(name.node.as_str()).is_some_and(|sp| sp.lo == name.span.lo) {
+                        sc.later.remove(name.node.as_str());
+                    }
+                    sc.locals.push((&name.node, t));
+                }
+                FnStmt::Return { value, .. } => {
+                    let t = self.expr(value, &mut sc);
+                    if ret.is_none() {
+                        ret = Some((t, value.span));
+                    }
+                }
+                FnStmt::Print { format, args, .. } => {
+                    let want = placeholders(&format.node);
+                    if want != args.len() {
+                        self.err_help(
+                            format.span,
+                            format!(
+                                "format string has {} but {} given",
+                                plural(want, "placeholder"),
+                                was_were_arg(args.len())
+                            ),
+                            "give one argument for each `{}`",
+                        );
+                    }
+                    for a in args {
+                        if !matches!(a.kind, ExprKind::Str(_)) {
+                            self.expr(a, &mut sc);
+                        }
+                    }
+                }
+            }
+        }
+        FnInfo { ret }
+    }
+
+    /// The return type of a function (inferring it quietly if its body was not checked yet).
+    fn ret_type(&mut self, f: &'a FuncDef) -> Ty {
+        let name = f.name.node.as_str();
+        if let Some(info) = self.infos.get(name) {
+            return info.ret.map_or(Ty::Unknown, |r| r.0);
+        }
+        if self.prepass || !self.in_progress.insert(name) {
+            return Ty::Unknown;
+        }
+        self.quiet += 1;
+        let info = self.body(f);
+        self.quiet -= 1;
+        self.in_progress.remove(name);
+        info.ret.map_or(Ty::Unknown, |r| r.0)
+    }
+
+    fn undefined(&mut self, name: &str, span: Span, sc: &Scope<'a>) {
+        if let Some(def) = (!sc.in_function).then(|| self.global_def.get(name)).flatten() {
+            let line = def.lo.line;
+            self.err_help(
+                span,
+                format!("{name} is used before it is defined"),
+                format!("`{name}` is assigned at line {line}; move that statement above this use"),
+            );
+            return;
+        }
+        if let Some(def) = sc.later.get(name) {
+            let line = def.lo.line;
+            self.err_help(
+                span,
+                format!("{name} is used before it is defined"),
+                format!("`{name}` is assigned at line {line}; assign it before this use"),
+            );
+            return;
+        }
+        let help = if let Some(k) = machine_like(name) {
+            Some(format!("add `{name} = Machine({k});` before its first use"))
+        } else {
+            let mut cands: Vec<&str> = sc.locals.iter().map(|(n, _)| *n).collect();
+            cands.extend(sc.globals.keys().copied());
+            closest(name, cands).map(|c| format!("did you mean `{c}`?"))
+        };
+        let d = Diagnostic::error(span, format!("{name} is not defined"));
+        self.emit(match help {
+            Some(h) => d.with_help(h),
+            None => d,
+        });
+    }
+
+    /// Length contributed by a list element (`Some(1)` for a plain element, the tuple length for
+    /// a splat when known, `None` when unknown).
+    fn list_len(&mut self, items: &'a [Expr], sc: &mut Scope<'a>, ctx: ListCtx) -> (Option<usize>, Vec<Ty>) {
+        let mut len = Some(0usize);
+        let mut tys = Vec::with_capacity(items.len());
+        for it in items {
+            match &it.kind {
+                ExprKind::Splat(inner) => {
+                    let t = self.expr(inner, sc);
+                    let n = match t {
+                        Ty::Tuple(n) => n,
+                        Ty::Unknown => None,
+                        other => {
+                            self.err_help(
+                                inner.span,
+                                format!("cannot splat {}", other.describe()),
+                                "only tuples can be splatted with `*`",
+                            );
+                            None
+                        }
+                    };
+                    len = len.zip(n).map(|(a, b)| a + b);
+                    tys.push(Ty::Unknown);
+                }
+                ExprKind::Wildcard if ctx == ListCtx::SpaceIndex => {
+                    len = len.map(|a| a + 1);
+                    tys.push(Ty::Int);
+                }
+                _ => {
+                    let t = self.expr(it, sc);
+                    len = len.map(|a| a + 1);
+                    tys.push(t);
+                }
+            }
+        }
+        (len, tys)
+    }
+
+    fn expr(&mut self, e: &'a Expr, sc: &mut Scope<'a>) -> Ty {
+        match &e.kind {
+            ExprKind::Int(_) => Ty::Int,
+            ExprKind::Bool(_) => Ty::Bool,
+            ExprKind::Str(_) => {
+                self.err_help(
+                    e.span,
+                    "string literals are only allowed in `print`",
+                    "use a string only as the format or an argument of `print(...)`",
+                );
+                Ty::Str
+            }
+            ExprKind::Var(name) => {
+                if let Some(t) = sc.lookup(name) {
+                    return t;
+                }
+                if let Some(t) = sc.globals.get(name.as_str()) {
+                    return *t;
+                }
+                if self.funcs.contains_key(name.as_str()) {
+                    self.err_help(
+                        e.span,
+                        format!("function `{name}` used as a value"),
+                        format!("call it: `{name}(...)`"),
+                    );
+                    return Ty::Unknown;
+                }
+                self.undefined(name, e.span, sc);
+                Ty::Unknown
+            }
+            ExprKind::Machine(_) => Ty::Space(Some(2)),
+            ExprKind::Tuple(items) => {
+                let (len, tys) = self.list_len(items, sc, ListCtx::Tuple);
+                for (it, t) in items.iter().zip(tys) {
+                    if !matches!(t, Ty::Int | Ty::Unknown) {
+                        self.err_help(
+                            it.span,
+                            format!("a tuple element must be an int, found {t}"),
+                            "tuples hold integers; use `*t` to splat a tuple into another",
+                        );
+                    }
+                }
+                Ty::Tuple(len)
+            }
+            ExprKind::Splat(inner) => {
+                self.err(e.span, "`*` splat is only allowed inside a tuple, an index or call arguments");
+                self.expr(inner, sc);
+                Ty::Unknown
+            }
+            ExprKind::Wildcard => {
+                self.err(e.span, "`*` can only be used as an index of a machine space");
+                Ty::Unknown
+            }
+            ExprKind::Unary(op, x) => {
+                let t = self.expr(x, sc);
+                match (op, t) {
+                    (_, Ty::Unknown) => Ty::Unknown,
+                    (UnOp::Neg, Ty::Int | Ty::Tuple(_)) => t,
+                    (UnOp::Not, Ty::Bool | Ty::Int) => Ty::Bool,
+                    (op, t) => {
+                        let sym = if *op == UnOp::Neg { "-" } else { "!" };
+                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                        Ty::Unknown
+                    }
+                }
+            }
+            ExprKind::Binary(op, a, b) => self.binary(*op, a, b, sc),
+            ExprKind::Ternary(c, a, b) => {
+                let ct = self.expr(c, sc);
+                if !matches!(ct, Ty::Bool | Ty::Int | Ty::Unknown) {
+                    self.err(c.span, format!("mismatched types: expected bool, found {ct}"));
+                }
+                let ta = self.expr(a, sc);
+                let tb = self.expr(b, sc);
+                Ty::join(ta, tb)
+            }
+            ExprKind::Index(base, idx) => self.index(base, idx, sc),
+            ExprKind::Slice(base, lo, hi) => {
+                let t = self.expr(base, sc);
+                for bound in [lo, hi].into_iter().flatten() {
+                    let bt = self.expr(bound, sc);
+                    self.expect_int(bt, bound.span);
+                }
+                match t {
+                    Ty::Tuple(_) | Ty::Space(_) => {
+                        let n = match t {
+                            Ty::Tuple(n) | Ty::Space(n) => n,
+                            _ => None,
+                        };
+                        Ty::Tuple(slice_len(n, lo.as_deref(), hi.as_deref()))
+                    }
+                    Ty::Unknown => Ty::Tuple(None),
+                    other => {
+                        self.err(base.span, format!("cannot slice {}", other.describe()));
+                        Ty::Unknown
+                    }
+                }
+            }
+            ExprKind::Field(base, field) => {
+                let t = self.expr(base, sc);
+                self.field(t, field)
+            }
+            ExprKind::Method(base, m, args) => {
+                let t = self.expr(base, sc);
+                self.method(t, m, args, e.span, sc)
+            }
+            ExprKind::Call(f, args) => self.call(f, args, e.span, sc),
+            ExprKind::TupleComp { body, var, iter } => {
+                let it = self.expr(iter, sc);
+                let n = match it {
+                    Ty::Tuple(n) => n,
+                    Ty::Unknown => None,
+                    other => {
+                        self.err(iter.span, format!("mismatched types: expected tuple, found {other}"));
+                        None
+                    }
+                };
+                sc.locals.push((&var.node, Ty::Int));
+                let bt = self.expr(body, sc);
+                sc.locals.pop();
+                if !matches!(bt, Ty::Int | Ty::Unknown) {
+                    self.err_help(
+                        body.span,
+                        format!("a tuple element must be an int, found {bt}"),
+                        "the expression of `tuple(...)` must give an integer",
+                    );
+                }
+                Ty::Tuple(n)
+            }
+        }
+    }
+
+    fn expect_int(&mut self, t: Ty, span: Span) {
+        if !matches!(t, Ty::Int | Ty::Unknown) {
+            self.err(span, format!("mismatched types: expected int, found {t}"));
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, a: &'a Expr, b: &'a Expr, sc: &mut Scope<'a>) -> Ty {
+        let ta = self.expr(a, sc);
+        let tb = self.expr(b, sc);
+        let sym = op.as_str();
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => {
+                let mut bad = false;
+                for (t, x) in [(ta, a), (tb, b)] {
+                    if !matches!(t, Ty::Int | Ty::Tuple(_) | Ty::Unknown) {
+                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                        bad = true;
+                    }
+                }
+                if matches!(op, BinOp::Div | BinOp::Rem) && const_int(b) == Some(0) {
+                    self.err_help(b.span, "division by zero", "the divisor is always 0");
+                }
+                if bad {
+                    return Ty::Unknown;
+                }
+                match (ta, tb) {
+                    (Ty::Int, Ty::Int) => Ty::Int,
+                    (Ty::Tuple(x), Ty::Tuple(y)) => {
+                        if let (Some(x), Some(y)) = (x, y) {
+                            if x != y {
+                                self.err_help(
+                                    a.span.to(b.span),
+                                    format!("tuple length mismatch: `{sym}` of tuples of length {x} and {y}"),
+                                    "elementwise operations need tuples of equal length",
+                                );
+                                return Ty::Tuple(None);
+                            }
+                        }
+                        Ty::Tuple(x.or(y))
+                    }
+                    (Ty::Tuple(x), _) | (_, Ty::Tuple(x)) => Ty::Tuple(x),
+                    _ => Ty::Unknown,
+                }
+            }
+            BinOp::Eq | BinOp::Ne => Ty::Bool,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                for (t, x) in [(ta, a), (tb, b)] {
+                    if !matches!(t, Ty::Int | Ty::Tuple(_) | Ty::Unknown) {
+                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                    }
+                }
+                Ty::Bool
+            }
+            BinOp::And | BinOp::Or => {
+                for (t, x) in [(ta, a), (tb, b)] {
+                    if !matches!(t, Ty::Bool | Ty::Int | Ty::Unknown) {
+                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                    }
+                }
+                Ty::Bool
+            }
+        }
+    }
+
+    fn index(&mut self, base: &'a Expr, idx: &'a [Expr], sc: &mut Scope<'a>) -> Ty {
+        let t = self.expr(base, sc);
+        match t {
+            Ty::Space(dims) => {
+                let (n, tys) = self.list_len(idx, sc, ListCtx::SpaceIndex);
+                for (it, ty) in idx.iter().zip(tys) {
+                    if matches!(ty, Ty::Tuple(_)) {
+                        self.err_help(
+                            it.span,
+                            "mismatched types: expected int, found tuple",
+                            "use `*t` to splat a tuple into the index list",
+                        );
+                    } else {
+                        self.expect_int(ty, it.span);
+                    }
+                }
+                if let (Some(d), Some(n)) = (dims, n) {
+                    if d != n {
+                        let span = match (idx.first(), idx.last()) {
+                            (Some(a), Some(b)) => a.span.to(b.span),
+                            _ => base.span,
+                        };
+                        self.err_help(
+                            span,
+                            format!("a {d}-dimensional machine space takes {} but {} given", plural(d, "index"), was_were_idx(n)),
+                            "give one index per dimension",
+                        );
+                    }
+                }
+                Ty::Proc
+            }
+            Ty::Tuple(len) => {
+                if idx.iter().any(|i| matches!(i.kind, ExprKind::Wildcard)) {
+                    for i in idx.iter().filter(|i| matches!(i.kind, ExprKind::Wildcard)) {
+                        self.err(i.span, "`*` can only be used as an index of a machine space");
+                    }
+                    return Ty::Unknown;
+                }
+                let (n, tys) = self.list_len(idx, sc, ListCtx::Tuple);
+                for (it, ty) in idx.iter().zip(tys) {
+                    self.expect_int(ty, it.span);
+                }
+                if n.is_some_and(|n| n != 1) {
+                    let span = match (idx.first(), idx.last()) {
+                        (Some(a), Some(b)) => a.span.to(b.span),
+                        _ => base.span,
+                    };
+                    self.err(span, format!("a tuple takes 1 index but {} given", was_were_idx(n.unwrap_or(0))));
+                    return Ty::Int;
+                }
+                if let (Some(len), [only]) = (len, idx) {
+                    if let Some(i) = const_int(only) {
+                        let ok = if i >= 0 { (i as u64) < len as u64 } else { i.unsigned_abs() <= len as u64 };
+                        if !ok {
+                            self.err_help(
+                                only.span,
+                                format!("index {i} is out of range for a tuple of length {len}"),
+                                format!("valid indices are 0 to {}", len.saturating_sub(1)),
+                            );
+                        }
+                    }
+                }
+                Ty::Int
+            }
+            Ty::Unknown => {
+                self.list_len(idx, sc, ListCtx::SpaceIndex);
+                Ty::Unknown
+            }
+            other => {
+                self.err_help(
+                    base.span,
+                    format!("cannot index {}", other.describe()),
+                    "only tuples and machine spaces can be indexed",
+                );
+                self.list_len(idx, sc, ListCtx::SpaceIndex);
+                Ty::Unknown
+            }
+        }
+    }
+
+    fn field(&mut self, t: Ty, field: &Ident) -> Ty {
+        let name = field.node.as_str();
+        match t {
+            Ty::Task => match name {
+                "ipoint" | "ispace" => Ty::Tuple(None),
+                "parent" => Ty::Task,
+                _ => {
+                    let help = if TASK_METHODS.contains(&name) {
+                        format!("`{name}` is a method: call `task.{name}(m)`")
+                    } else {
+                        did_you_mean(name, TASK_FIELDS, "task fields are `ipoint`, `ispace` and `parent`")
+                    };
+                    self.err_help(field.span, format!("no field `{name}` on a task"), help);
+                    Ty::Unknown
+                }
+            },
+            Ty::Space(d) => match name {
+                "size" => Ty::Tuple(d),
+                "len" | "volume" => Ty::Int,
+                _ => {
+                    let help = if TRANSFORMS.iter().any(|(m, _)| *m == name) {
+                        format!("`{name}` is a method: call it with arguments, e.g. `m.{name}(...)`")
+                    } else {
+                        did_you_mean(name, SPACE_FIELDS, "machine spaces have fields `size`, `len` and `volume`")
+                    };
+                    self.err_help(field.span, format!("no field `{name}` on a machine space"), help);
+                    Ty::Unknown
+                }
+            },
+            Ty::Unknown => Ty::Unknown,
+            other => {
+                self.err(field.span, format!("no field `{name}` on {}", other.describe()));
+                Ty::Unknown
+            }
+        }
+    }
+
+    fn method(&mut self, t: Ty, m: &Ident, args: &'a [Expr], call_span: Span, sc: &mut Scope<'a>) -> Ty {
+        let name = m.node.as_str();
+        let (n, tys) = self.list_len(args, sc, ListCtx::Args);
+        let arity_err = |this: &mut Self, want: usize| {
+            if let Some(n) = n {
+                if n != want {
+                    this.err(
+                        call_span_after(m.span, call_span),
+                        format!("{name} takes {} but {} given", plural(want, "argument"), was_were(n)),
+                    );
+                    return true;
+                }
+            }
+            false
+        };
+        match t {
+            Ty::Task => {
+                if name != "processor" {
+                    let help = if TASK_FIELDS.contains(&name) {
+                        format!("`{name}` is a field: write `task.{name}`")
+                    } else {
+                        did_you_mean(name, TASK_METHODS, "the task method is `processor(m)`")
+                    };
+                    self.err_help(m.span, format!("no method `{name}` on a task"), help);
+                    return Ty::Unknown;
+                }
+                if arity_err(self, 1) {
+                    return Ty::Tuple(None);
+                }
+                match tys.first() {
+                    Some(Ty::Space(d)) => Ty::Tuple(*d),
+                    Some(Ty::Unknown) | None => Ty::Tuple(None),
+                    Some(other) => {
+                        if let Some(a) = args.first() {
+                            self.err(a.span, format!("mismatched types: expected machine space, found {other}"));
+                        }
+                        Ty::Tuple(None)
+                    }
+                }
+            }
+            Ty::Space(dims) => {
+                let Some(&(_, want)) = TRANSFORMS.iter().find(|(t, _)| *t == name) else {
+                    let names: Vec<&str> = TRANSFORMS.iter().map(|(t, _)| *t).collect();
+                    let help = if SPACE_FIELDS.contains(&name) {
+                        format!("`{name}` is a field: write `m.{name}`")
+                    } else {
+                        did_you_mean(name, &names, "machine-space transforms are merge, split, swap, slice, reverse, balance_split, auto_split, decompose and greedy_split")
+                    };
+                    self.err_help(m.span, format!("no method `{name}` on a machine space"), help);
+                    return Ty::Space(None);
+                };
+                if arity_err(self, want) {
+                    return Ty::Space(None);
+                }
+                if n.is_none() {
+                    return Ty::Space(None);
+                }
+                self.transform(name, dims, args, &tys)
+            }
+            Ty::Unknown => Ty::Unknown,
+            other => {
+                self.err(m.span, format!("no method `{name}` on {}", other.describe()));
+                Ty::Unknown
+            }
+        }
+    }
+
+    /// Checks the arguments of a transform with the right arity; returns the resulting space.
+    fn transform(&mut self, name: &str, dims: Option<usize>, args: &'a [Expr], tys: &[Ty]) -> Ty {
+        // Which arguments are dimensions, which are integers and which are tuples.
+        let (dim_args, tuple_arg): (&[usize], Option<usize>) = match name {
+            "merge" | "swap" => (&[0, 1], None),
+            "auto_split" | "decompose" | "greedy_split" => (&[0], Some(1)),
+            _ => (&[0], None),
+        };
+        for (i, (a, t)) in args.iter().zip(tys).enumerate() {
+            if Some(i) == tuple_arg {
+                if !matches!(t, Ty::Tuple(_) | Ty::Unknown) {
+                    self.err(a.span, format!("mismatched types: expected tuple, found {t}"));
+                }
+            } else {
+                self.expect_int(*t, a.span);
+            }
+        }
+        let mut ok = true;
+        for &i in dim_args {
+            if let (Some(a), Some(d)) = (args.get(i), dims) {
+                if let Some(v) = const_int(a) {
+                    if v < 0 || v as u64 >= d as u64 {
+                        ok = false;
+                        self.err_help(
+                            a.span,
+                            format!("{name}: dimension {v} is out of range for a {d}-dimensional machine space"),
+                            format!("dimensions are numbered 0 to {}", d.saturating_sub(1)),
+                        );
+                    }
+                }
+            }
+        }
+        let arg = |i: usize| args.get(i).and_then(const_int);
+        match name {
+            "merge" => {
+                if let (Some(x), Some(y), Some(a)) = (arg(0), arg(1), args.get(1)) {
+                    if x == y {
+                        self.err_help(a.span, "merge needs two different dimensions", format!("dimension {x} is given twice"));
+                        return Ty::Space(None);
+                    }
+                }
+                Ty::Space(dims.filter(|_| ok).and_then(|d| d.checked_sub(1)))
+            }
+            "split" => {
+                if let (Some(f), Some(a)) = (arg(1), args.get(1)) {
+                    if f <= 0 {
+                        self.err(a.span, format!("split: the factor must be positive, found {f}"));
+                    }
+                }
+                Ty::Space(dims.filter(|_| ok).map(|d| d + 1))
+            }
+            "balance_split" => match (arg(1), args.get(1)) {
+                (Some(k @ (2 | 3)), _) => Ty::Space(dims.filter(|_| ok).map(|d| d + k as usize - 1)),
+                (Some(k), Some(a)) => {
+                    self.err_help(a.span, format!("balance_split: the number of parts must be 2 or 3, found {k}"), "use `balance_split(d, 2)` or `balance_split(d, 3)`");
+                    Ty::Space(None)
+                }
+                _ => Ty::Space(None),
+            },
+            "auto_split" | "decompose" | "greedy_split" => match tys.get(1) {
+                Some(Ty::Tuple(Some(0))) => {
+                    if let Some(a) = args.get(1) {
+                        self.err(a.span, format!("{name}: the extents tuple must not be empty"));
+                    }
+                    Ty::Space(None)
+                }
+                Some(Ty::Tuple(Some(n))) => Ty::Space(dims.filter(|_| ok).map(|d| d + n - 1)),
+                _ => Ty::Space(None),
+            },
+            _ => Ty::Space(dims.filter(|_| ok)),
+        }
+    }
+
+    fn call(&mut self, f: &Ident, args: &'a [Expr], call_span: Span, sc: &mut Scope<'a>) -> Ty {
+        let name = f.node.as_str();
+        let (n, tys) = self.list_len(args, sc, ListCtx::Args);
+        let Some(&def) = self.funcs.get(name) else {
+            if sc.lookup(name).is_some() || sc.globals.contains_key(name) {
+                self.err(f.span, format!("`{name}` is not a function"));
+                return Ty::Unknown;
+            }
+            let help = match closest(name, self.funcs.keys().copied()) {
+                Some(c) => format!("did you mean `{c}`?"),
+                None => format!("define it with `def {name}(...) {{ ... }}`"),
+            };
+            self.err_help(f.span, format!("{name} is not defined"), help);
+            return Ty::Unknown;
+        };
+        if !self.prepass && self.quiet == 0 {
+            self.used.insert(&def.name.node);
+        }
+        let want = def.params.len();
+        if let Some(n) = n {
+            if n != want {
+                let sig: Vec<String> =
+                    def.params.iter().map(|p| format!("{} {}", p.ty.node.as_str(), p.name.node)).collect();
+                self.err_help(
+                    call_span_after(f.span, call_span),
+                    format!("function `{name}` takes {} but {} given", plural(want, "argument"), was_were(n)),
+                    format!("`{name}` is declared as `def {name}({})`", sig.join(", ")),
+                );
+                return self.ret_type(def);
+            }
+            for ((a, t), p) in args.iter().zip(&tys).zip(&def.params) {
+                if !t.fits(p.ty.node) {
+                    self.err(
+                        a.span,
+                        format!(
+                            "mismatched types: parameter `{}` of `{name}` is {}, found {t}",
+                            p.name.node,
+                            p.ty.node.as_str()
+                        ),
+                    );
+                }
+            }
+        }
+        self.ret_type(def)
+    }
+}
+
+/// Where a list element sits (what a `*` element means there).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ListCtx {
+    Tuple,
+    SpaceIndex,
+    Args,
+}
+
+/// "1 index was", "2 indices were".
+fn was_were_idx(n: usize) -> String {
+    if n == 1 {
+        "1 index was".to_string()
+    } else {
+        format!("{n} indices were")
+    }
+}
+
+/// "1 argument was", "2 arguments were".
+fn was_were_arg(n: usize) -> String {
+    if n == 1 {
+        "1 argument was".to_string()
+    } else {
+        format!("{n} arguments were")
+    }
+}
+
+/// The span from a method or function name to the end of its call.
+fn call_span_after(name: Span, call: Span) -> Span {
+    Span { lo: name.lo, hi: call.hi, tok_lo: name.tok_lo, tok_hi: call.tok_hi }
+}
+
+fn did_you_mean(name: &str, cands: &[&str], fallback: &str) -> String {
+    match closest(name, cands.iter().copied()) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => fallback.to_string(),
+    }
+}
+
+/// Length of `x[lo:hi]` for a known length and constant bounds.
+fn slice_len(n: Option<usize>, lo: Option<&Expr>, hi: Option<&Expr>) -> Option<usize> {
+    let n = i64::try_from(n?).ok()?;
+    let norm = |v: i64| if v < 0 { (n + v).max(0) } else { v.min(n) };
+    let lo = match lo {
+        Some(e) => norm(const_int(e)?),
+        None => 0,
+    };
+    let hi = match hi {
+        Some(e) => norm(const_int(e)?),
+        None => n,
+    };
+    usize::try_from((hi - lo).max(0)).ok()
+}
+
+/// The diagnostic for a `Region` statement with processor kind `kind` naming memories that
+/// processors of that kind cannot use: an error if none is usable, else a warning per unusable
+/// entry (those entries are skipped).
+pub(crate) fn region_visibility(
+    kind: ProcKind,
+    mems: &[crate::span::Spanned<crate::kinds::MemKind>],
+) -> Option<Diagnostic> {
+    let bad: Vec<&crate::span::Spanned<crate::kinds::MemKind>> =
+        mems.iter().filter(|m| !visible(kind, m.node)).collect();
+    let (first, last) = (bad.first()?, bad.last()?);
+    let names: Vec<&str> = bad.iter().map(|m| m.node.as_str()).collect();
+    let usable: Vec<&str> = visible_mems(kind).iter().map(|m| m.as_str()).collect();
+    if bad.len() == mems.len() {
+        Some(
+            Diagnostic::error(first.span.to(last.span), format!("{kind} tasks cannot use {}", or_list(&names)))
+                .with_help(format!("use {}", or_list(&usable))),
+        )
+    } else {
+        Some(
+            Diagnostic::warning(first.span.to(last.span), format!("{kind} tasks cannot use {}", or_list(&names)))
+                .with_help(format!("{} skipped; {kind} tasks can use {}", if names.len() == 1 { "it is" } else { "they are" }, or_list(&usable))),
+        )
+    }
+}
