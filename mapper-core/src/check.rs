@@ -11,8 +11,8 @@
 
 use crate::app::AppInfo;
 use crate::ast::{
-    BinOp, Expr, ExprKind, FnStmt, FuncDef, ParamType, ProcSel, Program, RegionSel,
-    Stmt, TaskNames, TaskSel, UnOp,
+    BinOp, Expr, ExprKind, FnStmt, FuncDef, ParamType, ProcSel, Program, RegionSel, Stmt,
+    TaskNames, TaskSel, UnOp,
 };
 use crate::bind::{visible, visible_mems};
 use crate::diag::{closest, Diagnostic, MAX_DIAGNOSTICS};
@@ -205,7 +205,11 @@ struct Scope<'a> {
 
 impl<'a> Scope<'a> {
     fn lookup(&self, name: &str) -> Option<Ty> {
-        self.locals.iter().rev().find(|(n, _)| *n == name).map(|(_, t)| *t)
+        self.locals
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
     }
 }
 
@@ -274,7 +278,9 @@ impl<'a> Checker<'a> {
                     self.err_help(
                         f.name.span,
                         format!("function `{}` is defined more than once", f.name.node),
-                        format!("the first definition is at line {line}; rename or remove one of them"),
+                        format!(
+                            "the first definition is at line {line}; rename or remove one of them"
+                        ),
                     );
                 } else {
                     self.funcs.insert(&f.name.node, f);
@@ -302,7 +308,13 @@ impl<'a> Checker<'a> {
                     self.task_names(tasks);
                     self.dup_list(kinds.iter().map(|k| (k.node.as_str(), k.span)));
                 }
-                Stmt::Region { task, region, proc, mems, span } => {
+                Stmt::Region {
+                    task,
+                    region,
+                    proc,
+                    mems,
+                    span,
+                } => {
                     self.task_sel(task);
                     self.region_sel(task, region);
                     if mems.is_empty() {
@@ -319,7 +331,12 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                Stmt::Layout { task, region, constraints, .. } => {
+                Stmt::Layout {
+                    task,
+                    region,
+                    constraints,
+                    ..
+                } => {
                     self.task_sel(task);
                     self.region_sel(task, region);
                     self.layout(constraints);
@@ -345,7 +362,8 @@ impl<'a> Checker<'a> {
                     self.region_sel(task, region);
                     self.collect_readonly(task, region, *span);
                 }
-                Stmt::IndexTaskMap { tasks, func, .. } | Stmt::SingleTaskMap { tasks, func, .. } => {
+                Stmt::IndexTaskMap { tasks, func, .. }
+                | Stmt::SingleTaskMap { tasks, func, .. } => {
                     self.task_names(tasks);
                     placement.push(func);
                 }
@@ -387,7 +405,10 @@ impl<'a> Checker<'a> {
             if !sig_done.insert(name) {
                 continue;
             }
-            let ok = f.params.len() == 1 && f.params.first().is_some_and(|p| p.ty.node == ParamType::Task);
+            let ok = f.params.len() == 1
+                && f.params
+                    .first()
+                    .is_some_and(|p| p.ty.node == ParamType::Task);
             if !ok {
                 let span = match (f.params.first(), f.params.last()) {
                     (Some(a), Some(b)) => a.ty.span.to(b.name.span),
@@ -399,11 +420,17 @@ impl<'a> Checker<'a> {
                     format!("declare it as `def {name}(Task task)`"),
                 );
             }
-            if let Some(FnInfo { ret: Some((t, span)) }) = self.infos.get(name).copied() {
+            if let Some(FnInfo {
+                ret: Some((t, span)),
+            }) = self.infos.get(name).copied()
+            {
                 if !matches!(t, Ty::Proc | Ty::Unknown) {
                     self.err_help(
                         span,
-                        format!("placement function `{name}` returns {}, not a processor", t.describe()),
+                        format!(
+                            "placement function `{name}` returns {}, not a processor",
+                            t.describe()
+                        ),
                         "return a point of a machine space, e.g. `m[i, j]`",
                     );
                 }
@@ -420,14 +447,22 @@ impl<'a> Checker<'a> {
         for f in missing {
             self.err_help(
                 f.name.span,
-                format!("function `{}` can finish without returning a value", f.name.node),
+                format!(
+                    "function `{}` can finish without returning a value",
+                    f.name.node
+                ),
                 format!("end `{}` with a `return` statement", f.name.node),
             );
         }
     }
 
     fn top_scope(&self, globals: HashMap<&'a str, Ty>) -> Scope<'a> {
-        Scope { locals: Vec::new(), in_function: false, later: HashMap::new(), globals }
+        Scope {
+            locals: Vec::new(),
+            in_function: false,
+            later: HashMap::new(),
+            globals,
+        }
     }
 
     /// Warns about repeated entries of a priority list.
@@ -462,8 +497,14 @@ impl<'a> Checker<'a> {
                         "use a power of two such as `Align==128`, or `No_Align`",
                     );
                 } else if n > 1 << 20 {
-                    self.err_help(c.span, format!("alignment {n} is too large"), "the largest alignment is 1048576 bytes");
-                } else if matches!(op, AlignOp::Eq | AlignOp::Ge | AlignOp::Gt) && (n & (n - 1)) != 0 {
+                    self.err_help(
+                        c.span,
+                        format!("alignment {n} is too large"),
+                        "the largest alignment is 1048576 bytes",
+                    );
+                } else if matches!(op, AlignOp::Eq | AlignOp::Ge | AlignOp::Gt)
+                    && (n & (n - 1)) != 0
+                {
                     self.err_help(
                         c.span,
                         format!("alignment must be a power of two, found {n}"),
@@ -475,13 +516,19 @@ impl<'a> Checker<'a> {
             if let Some(e) = earlier {
                 if e.node == c.node {
                     self.emit(
-                        Diagnostic::warning(c.span, format!("layout constraint `{}` is given more than once", c.node))
-                            .with_help(format!("remove the repeated `{}`", c.node)),
+                        Diagnostic::warning(
+                            c.span,
+                            format!("layout constraint `{}` is given more than once", c.node),
+                        )
+                        .with_help(format!("remove the repeated `{}`", c.node)),
                     );
                 } else if group(&c.node) <= 2 {
                     self.err_help(
                         c.span,
-                        format!("conflicting layout constraints `{}` and `{}`", e.node, c.node),
+                        format!(
+                            "conflicting layout constraints `{}` and `{}`",
+                            e.node, c.node
+                        ),
                         "keep only one of them",
                     );
                 }
@@ -497,8 +544,11 @@ impl<'a> Checker<'a> {
             for n in names {
                 if seen.contains(&n.node.as_str()) {
                     self.emit(
-                        Diagnostic::warning(n.span, format!("task `{}` is listed more than once", n.node))
-                            .with_help(format!("remove the repeated `{}`", n.node)),
+                        Diagnostic::warning(
+                            n.span,
+                            format!("task `{}` is listed more than once", n.node),
+                        )
+                        .with_help(format!("remove the repeated `{}`", n.node)),
                     );
                 } else {
                     seen.push(&n.node);
@@ -546,19 +596,27 @@ impl<'a> Checker<'a> {
                 let mut names: Vec<&str> = t
                     .args
                     .iter()
-                    .flat_map(|a| std::iter::once(a.name.as_str()).chain(a.regions.iter().map(String::as_str)))
+                    .flat_map(|a| {
+                        std::iter::once(a.name.as_str()).chain(a.regions.iter().map(String::as_str))
+                    })
                     .collect();
                 names.sort_unstable();
                 names.dedup();
                 let help = match closest(&r.node, names.iter().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),
-                    None if t.args.is_empty() => format!("task `{}` has no region arguments", t.name),
+                    None if t.args.is_empty() => {
+                        format!("task `{}` has no region arguments", t.name)
+                    }
                     None => {
                         let args: Vec<&str> = t.args.iter().map(|a| a.name.as_str()).collect();
                         format!("the arguments of `{}` are {}", t.name, tick_list(&args, 8))
                     }
                 };
-                self.err_help(r.span, format!("unknown region `{}` for task `{}`", r.node, t.name), help);
+                self.err_help(
+                    r.span,
+                    format!("unknown region `{}` for task `{}`", r.node, t.name),
+                    help,
+                );
             }
             (RegionSel::Named(r), None) => {
                 let names = app.region_names();
@@ -567,7 +625,10 @@ impl<'a> Checker<'a> {
                 }
                 let help = match closest(&r.node, names.iter().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),
-                    None => format!("no task of `{}` has an argument or region with this name", app.name),
+                    None => format!(
+                        "no task of `{}` has an argument or region with this name",
+                        app.name
+                    ),
                 };
                 self.err_help(r.span, format!("unknown region `{}`", r.node), help);
             }
@@ -579,11 +640,19 @@ impl<'a> Checker<'a> {
                 let help = if n == 0 {
                     format!("task `{}` has no region arguments", t.name)
                 } else {
-                    format!("`{}` has {} (indices 0 to {})", t.name, plural(n, "region argument"), n - 1)
+                    format!(
+                        "`{}` has {} (indices 0 to {})",
+                        t.name,
+                        plural(n, "region argument"),
+                        n - 1
+                    )
                 };
                 self.err_help(
                     i.span,
-                    format!("argument index {} is out of range for task `{}`", i.node, t.name),
+                    format!(
+                        "argument index {} is out of range for task `{}`",
+                        i.node, t.name
+                    ),
                     help,
                 );
             }
@@ -591,8 +660,14 @@ impl<'a> Checker<'a> {
                 let max = app.tasks.iter().map(|t| t.args.len()).max().unwrap_or(0);
                 if (i.node as usize) >= max {
                     self.emit(
-                        Diagnostic::warning(i.span, format!("no task has a region argument with index {}", i.node))
-                            .with_help(format!("the most arguments any task of `{}` has is {max}", app.name)),
+                        Diagnostic::warning(
+                            i.span,
+                            format!("no task has a region argument with index {}", i.node),
+                        )
+                        .with_help(format!(
+                            "the most arguments any task of `{}` has is {max}",
+                            app.name
+                        )),
                     );
                 }
             }
@@ -602,7 +677,9 @@ impl<'a> Checker<'a> {
     fn collect_readonly(&mut self, task: &TaskSel, region: &RegionSel, span: Span) {
         let Some(app) = self.app else { return };
         let TaskSel::Named(tn) = task else { return };
-        let Some(t) = app.task_id(&tn.node).and_then(|id| app.tasks.get(id)) else { return };
+        let Some(t) = app.task_id(&tn.node).and_then(|id| app.tasks.get(id)) else {
+            return;
+        };
         let matched: Vec<usize> = (0..t.args.len())
             .filter(|&i| match region {
                 RegionSel::Any(_) => true,
@@ -610,17 +687,33 @@ impl<'a> Checker<'a> {
                 RegionSel::Index(x) => x.node as usize == i,
             })
             .collect();
-        if matched.is_empty() || matched.iter().any(|&i| t.args.get(i).is_some_and(|a| a.read_only)) {
+        if matched.is_empty()
+            || matched
+                .iter()
+                .any(|&i| t.args.get(i).is_some_and(|a| a.read_only))
+        {
             return;
         }
         let msg = match region {
-            RegionSel::Any(_) => format!("CollectMemory has no effect on task `{}`: it has no read-only arguments", t.name),
+            RegionSel::Any(_) => format!(
+                "CollectMemory has no effect on task `{}`: it has no read-only arguments",
+                t.name
+            ),
             _ => {
-                let arg = matched.first().and_then(|&i| t.args.get(i)).map_or("?", |a| a.name.as_str());
-                format!("CollectMemory has no effect on `{arg}` of task `{}`: the task writes it", t.name)
+                let arg = matched
+                    .first()
+                    .and_then(|&i| t.args.get(i))
+                    .map_or("?", |a| a.name.as_str());
+                format!(
+                    "CollectMemory has no effect on `{arg}` of task `{}`: the task writes it",
+                    t.name
+                )
             }
         };
-        self.emit(Diagnostic::warning(span, msg).with_help("only read-only arguments are collected early"));
+        self.emit(
+            Diagnostic::warning(span, msg)
+                .with_help("only read-only arguments are collected early"),
+        );
     }
 
     // ----- functions and expressions ------------------------------------------------------
@@ -629,7 +722,11 @@ impl<'a> Checker<'a> {
     fn def(&mut self, f: &'a FuncDef) {
         let info = self.body(f);
         // Keep the info of the first definition (the one calls resolve to).
-        if self.funcs.get(f.name.node.as_str()).is_some_and(|g| std::ptr::eq(*g, f)) {
+        if self
+            .funcs
+            .get(f.name.node.as_str())
+            .is_some_and(|g| std::ptr::eq(*g, f))
+        {
             self.infos.insert(&f.name.node, info);
         }
     }
@@ -662,17 +759,24 @@ impl<'a> Checker<'a> {
             if ret.is_some() && !warned_unreachable {
                 warned_unreachable = true;
                 let span = match s {
-                    FnStmt::Assign { span, .. } | FnStmt::Return { span, .. } | FnStmt::Print { span, .. } => *span,
+                    FnStmt::Assign { span, .. }
+                    | FnStmt::Return { span, .. }
+                    | FnStmt::Print { span, .. } => *span,
                 };
                 self.emit(
-                    Diagnostic::warning(span, "unreachable statement").with_help("it comes after a `return`"),
+                    Diagnostic::warning(span, "unreachable statement")
+                        .with_help("it comes after a `return`"),
                 );
             }
             match s {
                 FnStmt::Assign { name, value, .. } => {
                     let t = self.expr(value, &mut sc);
                     // Names assigned later stay "later" only until their first assignment.
-                    if sc.later.get(name.node.as_str()).is_some_and(|sp| sp.lo == name.span.lo) {
+                    if sc
+                        .later
+                        .get(name.node.as_str())
+                        .is_some_and(|sp| sp.lo == name.span.lo)
+                    {
                         sc.later.remove(name.node.as_str());
                     }
                     sc.locals.push((&name.node, t));
@@ -724,7 +828,10 @@ impl<'a> Checker<'a> {
     }
 
     fn undefined(&mut self, name: &str, span: Span, sc: &Scope<'a>) {
-        if let Some(def) = (!sc.in_function).then(|| self.global_def.get(name)).flatten() {
+        if let Some(def) = (!sc.in_function)
+            .then(|| self.global_def.get(name))
+            .flatten()
+        {
             let line = def.lo.line;
             self.err_help(
                 span,
@@ -758,7 +865,12 @@ impl<'a> Checker<'a> {
 
     /// Length contributed by a list element (`Some(1)` for a plain element, the tuple length for
     /// a splat when known, `None` when unknown).
-    fn list_len(&mut self, items: &'a [Expr], sc: &mut Scope<'a>, ctx: ListCtx) -> (Option<usize>, Vec<Ty>) {
+    fn list_len(
+        &mut self,
+        items: &'a [Expr],
+        sc: &mut Scope<'a>,
+        ctx: ListCtx,
+    ) -> (Option<usize>, Vec<Ty>) {
         let mut len = Some(0usize);
         let mut tys = Vec::with_capacity(items.len());
         for it in items {
@@ -839,12 +951,18 @@ impl<'a> Checker<'a> {
                 Ty::Tuple(len)
             }
             ExprKind::Splat(inner) => {
-                self.err(e.span, "`*` splat is only allowed inside a tuple, an index or call arguments");
+                self.err(
+                    e.span,
+                    "`*` splat is only allowed inside a tuple, an index or call arguments",
+                );
                 self.expr(inner, sc);
                 Ty::Unknown
             }
             ExprKind::Wildcard => {
-                self.err(e.span, "`*` can only be used as an index of a machine space");
+                self.err(
+                    e.span,
+                    "`*` can only be used as an index of a machine space",
+                );
                 Ty::Unknown
             }
             ExprKind::Unary(op, x) => {
@@ -864,7 +982,10 @@ impl<'a> Checker<'a> {
             ExprKind::Ternary(c, a, b) => {
                 let ct = self.expr(c, sc);
                 if !matches!(ct, Ty::Bool | Ty::Int | Ty::Unknown) {
-                    self.err(c.span, format!("mismatched types: expected bool, found {ct}"));
+                    self.err(
+                        c.span,
+                        format!("mismatched types: expected bool, found {ct}"),
+                    );
                 }
                 let ta = self.expr(a, sc);
                 let tb = self.expr(b, sc);
@@ -907,7 +1028,10 @@ impl<'a> Checker<'a> {
                     Ty::Tuple(n) => n,
                     Ty::Unknown => None,
                     other => {
-                        self.err(iter.span, format!("mismatched types: expected tuple, found {other}"));
+                        self.err(
+                            iter.span,
+                            format!("mismatched types: expected tuple, found {other}"),
+                        );
                         None
                     }
                 };
@@ -1014,7 +1138,11 @@ impl<'a> Checker<'a> {
                         };
                         self.err_help(
                             span,
-                            format!("a {d}-dimensional machine space takes {} but {} given", plural(d, "index"), was_were_idx(n)),
+                            format!(
+                                "a {d}-dimensional machine space takes {} but {} given",
+                                indices(d),
+                                was_were_idx(n)
+                            ),
                             "give one index per dimension",
                         );
                     }
@@ -1024,7 +1152,10 @@ impl<'a> Checker<'a> {
             Ty::Tuple(len) => {
                 if idx.iter().any(|i| matches!(i.kind, ExprKind::Wildcard)) {
                     for i in idx.iter().filter(|i| matches!(i.kind, ExprKind::Wildcard)) {
-                        self.err(i.span, "`*` can only be used as an index of a machine space");
+                        self.err(
+                            i.span,
+                            "`*` can only be used as an index of a machine space",
+                        );
                     }
                     return Ty::Unknown;
                 }
@@ -1037,12 +1168,22 @@ impl<'a> Checker<'a> {
                         (Some(a), Some(b)) => a.span.to(b.span),
                         _ => base.span,
                     };
-                    self.err(span, format!("a tuple takes 1 index but {} given", was_were_idx(n.unwrap_or(0))));
+                    self.err(
+                        span,
+                        format!(
+                            "a tuple takes 1 index but {} given",
+                            was_were_idx(n.unwrap_or(0))
+                        ),
+                    );
                     return Ty::Int;
                 }
                 if let (Some(len), [only]) = (len, idx) {
                     if let Some(i) = const_int(only) {
-                        let ok = if i >= 0 { (i as u64) < len as u64 } else { i.unsigned_abs() <= len as u64 };
+                        let ok = if i >= 0 {
+                            (i as u64) < len as u64
+                        } else {
+                            i.unsigned_abs() <= len as u64
+                        };
                         if !ok {
                             self.err_help(
                                 only.span,
@@ -1080,34 +1221,58 @@ impl<'a> Checker<'a> {
                     let help = if TASK_METHODS.contains(&name) {
                         format!("`{name}` is a method: call `task.{name}(m)`")
                     } else {
-                        did_you_mean(name, TASK_FIELDS, "task fields are `ipoint`, `ispace` and `parent`")
+                        did_you_mean(
+                            name,
+                            TASK_FIELDS,
+                            "task fields are `ipoint`, `ispace` and `parent`",
+                        )
                     };
                     self.err_help(field.span, format!("no field `{name}` on a task"), help);
                     Ty::Unknown
                 }
             },
-            Ty::Space(d) => match name {
-                "size" => Ty::Tuple(d),
-                "len" | "volume" => Ty::Int,
-                _ => {
-                    let help = if TRANSFORMS.iter().any(|(m, _)| *m == name) {
-                        format!("`{name}` is a method: call it with arguments, e.g. `m.{name}(...)`")
-                    } else {
-                        did_you_mean(name, SPACE_FIELDS, "machine spaces have fields `size`, `len` and `volume`")
-                    };
-                    self.err_help(field.span, format!("no field `{name}` on a machine space"), help);
-                    Ty::Unknown
+            Ty::Space(d) => {
+                match name {
+                    "size" => Ty::Tuple(d),
+                    "len" | "volume" => Ty::Int,
+                    _ => {
+                        let help = if TRANSFORMS.iter().any(|(m, _)| *m == name) {
+                            format!("`{name}` is a method: call it with arguments, e.g. `m.{name}(...)`")
+                        } else {
+                            did_you_mean(
+                                name,
+                                SPACE_FIELDS,
+                                "machine spaces have fields `size`, `len` and `volume`",
+                            )
+                        };
+                        self.err_help(
+                            field.span,
+                            format!("no field `{name}` on a machine space"),
+                            help,
+                        );
+                        Ty::Unknown
+                    }
                 }
-            },
+            }
             Ty::Unknown => Ty::Unknown,
             other => {
-                self.err(field.span, format!("no field `{name}` on {}", other.describe()));
+                self.err(
+                    field.span,
+                    format!("no field `{name}` on {}", other.describe()),
+                );
                 Ty::Unknown
             }
         }
     }
 
-    fn method(&mut self, t: Ty, m: &Ident, args: &'a [Expr], call_span: Span, sc: &mut Scope<'a>) -> Ty {
+    fn method(
+        &mut self,
+        t: Ty,
+        m: &Ident,
+        args: &'a [Expr],
+        call_span: Span,
+        sc: &mut Scope<'a>,
+    ) -> Ty {
         let name = m.node.as_str();
         let (n, tys) = self.list_len(args, sc, ListCtx::Args);
         let arity_err = |this: &mut Self, want: usize| {
@@ -1115,7 +1280,11 @@ impl<'a> Checker<'a> {
                 if n != want {
                     this.err(
                         call_span_after(m.span, call_span),
-                        format!("{name} takes {} but {} given", plural(want, "argument"), was_were(n)),
+                        format!(
+                            "{name} takes {} but {} given",
+                            plural(want, "argument"),
+                            was_were(n)
+                        ),
                     );
                     return true;
                 }
@@ -1141,7 +1310,10 @@ impl<'a> Checker<'a> {
                     Some(Ty::Unknown) | None => Ty::Tuple(None),
                     Some(other) => {
                         if let Some(a) = args.first() {
-                            self.err(a.span, format!("mismatched types: expected machine space, found {other}"));
+                            self.err(
+                                a.span,
+                                format!("mismatched types: expected machine space, found {other}"),
+                            );
                         }
                         Ty::Tuple(None)
                     }
@@ -1155,7 +1327,11 @@ impl<'a> Checker<'a> {
                     } else {
                         did_you_mean(name, &names, "machine-space transforms are merge, split, swap, slice, reverse, balance_split, auto_split, decompose and greedy_split")
                     };
-                    self.err_help(m.span, format!("no method `{name}` on a machine space"), help);
+                    self.err_help(
+                        m.span,
+                        format!("no method `{name}` on a machine space"),
+                        help,
+                    );
                     return Ty::Space(None);
                 };
                 if arity_err(self, want) {
@@ -1168,7 +1344,10 @@ impl<'a> Checker<'a> {
             }
             Ty::Unknown => Ty::Unknown,
             other => {
-                self.err(m.span, format!("no method `{name}` on {}", other.describe()));
+                self.err(
+                    m.span,
+                    format!("no method `{name}` on {}", other.describe()),
+                );
                 Ty::Unknown
             }
         }
@@ -1185,7 +1364,10 @@ impl<'a> Checker<'a> {
         for (i, (a, t)) in args.iter().zip(tys).enumerate() {
             if Some(i) == tuple_arg {
                 if !matches!(t, Ty::Tuple(_) | Ty::Unknown) {
-                    self.err(a.span, format!("mismatched types: expected tuple, found {t}"));
+                    self.err(
+                        a.span,
+                        format!("mismatched types: expected tuple, found {t}"),
+                    );
                 }
             } else {
                 self.expect_int(*t, a.span);
@@ -1211,7 +1393,11 @@ impl<'a> Checker<'a> {
             "merge" => {
                 if let (Some(x), Some(y), Some(a)) = (arg(0), arg(1), args.get(1)) {
                     if x == y {
-                        self.err_help(a.span, "merge needs two different dimensions", format!("dimension {x} is given twice"));
+                        self.err_help(
+                            a.span,
+                            "merge needs two different dimensions",
+                            format!("dimension {x} is given twice"),
+                        );
                         return Ty::Space(None);
                     }
                 }
@@ -1220,15 +1406,24 @@ impl<'a> Checker<'a> {
             "split" => {
                 if let (Some(f), Some(a)) = (arg(1), args.get(1)) {
                     if f <= 0 {
-                        self.err(a.span, format!("split: the factor must be positive, found {f}"));
+                        self.err(
+                            a.span,
+                            format!("split: the factor must be positive, found {f}"),
+                        );
                     }
                 }
                 Ty::Space(dims.filter(|_| ok).map(|d| d + 1))
             }
             "balance_split" => match (arg(1), args.get(1)) {
-                (Some(k @ (2 | 3)), _) => Ty::Space(dims.filter(|_| ok).map(|d| d + k as usize - 1)),
+                (Some(k @ (2 | 3)), _) => {
+                    Ty::Space(dims.filter(|_| ok).map(|d| d + k as usize - 1))
+                }
                 (Some(k), Some(a)) => {
-                    self.err_help(a.span, format!("balance_split: the number of parts must be 2 or 3, found {k}"), "use `balance_split(d, 2)` or `balance_split(d, 3)`");
+                    self.err_help(
+                        a.span,
+                        format!("balance_split: the number of parts must be 2 or 3, found {k}"),
+                        "use `balance_split(d, 2)` or `balance_split(d, 3)`",
+                    );
                     Ty::Space(None)
                 }
                 _ => Ty::Space(None),
@@ -1236,7 +1431,10 @@ impl<'a> Checker<'a> {
             "auto_split" | "decompose" | "greedy_split" => match tys.get(1) {
                 Some(Ty::Tuple(Some(0))) => {
                     if let Some(a) = args.get(1) {
-                        self.err(a.span, format!("{name}: the extents tuple must not be empty"));
+                        self.err(
+                            a.span,
+                            format!("{name}: the extents tuple must not be empty"),
+                        );
                     }
                     Ty::Space(None)
                 }
@@ -1268,11 +1466,18 @@ impl<'a> Checker<'a> {
         let want = def.params.len();
         if let Some(n) = n {
             if n != want {
-                let sig: Vec<String> =
-                    def.params.iter().map(|p| format!("{} {}", p.ty.node.as_str(), p.name.node)).collect();
+                let sig: Vec<String> = def
+                    .params
+                    .iter()
+                    .map(|p| format!("{} {}", p.ty.node.as_str(), p.name.node))
+                    .collect();
                 self.err_help(
                     call_span_after(f.span, call_span),
-                    format!("function `{name}` takes {} but {} given", plural(want, "argument"), was_were(n)),
+                    format!(
+                        "function `{name}` takes {} but {} given",
+                        plural(want, "argument"),
+                        was_were(n)
+                    ),
                     format!("`{name}` is declared as `def {name}({})`", sig.join(", ")),
                 );
                 return self.ret_type(def);
@@ -1302,6 +1507,15 @@ enum ListCtx {
     Args,
 }
 
+/// "1 index", "2 indices".
+fn indices(n: usize) -> String {
+    if n == 1 {
+        "1 index".to_string()
+    } else {
+        format!("{n} indices")
+    }
+}
+
 /// "1 index was", "2 indices were".
 fn was_were_idx(n: usize) -> String {
     if n == 1 {
@@ -1322,7 +1536,12 @@ fn was_were_arg(n: usize) -> String {
 
 /// The span from a method or function name to the end of its call.
 fn call_span_after(name: Span, call: Span) -> Span {
-    Span { lo: name.lo, hi: call.hi, tok_lo: name.tok_lo, tok_hi: call.tok_hi }
+    Span {
+        lo: name.lo,
+        hi: call.hi,
+        tok_lo: name.tok_lo,
+        tok_hi: call.tok_hi,
+    }
 }
 
 fn did_you_mean(name: &str, cands: &[&str], fallback: &str) -> String {
@@ -1361,13 +1580,558 @@ pub(crate) fn region_visibility(
     let usable: Vec<&str> = visible_mems(kind).iter().map(|m| m.as_str()).collect();
     if bad.len() == mems.len() {
         Some(
-            Diagnostic::error(first.span.to(last.span), format!("{kind} tasks cannot use {}", or_list(&names)))
-                .with_help(format!("use {}", or_list(&usable))),
+            Diagnostic::error(
+                first.span.to(last.span),
+                format!("{kind} tasks cannot use {}", or_list(&names)),
+            )
+            .with_help(format!("use {}", or_list(&usable))),
         )
     } else {
         Some(
-            Diagnostic::warning(first.span.to(last.span), format!("{kind} tasks cannot use {}", or_list(&names)))
-                .with_help(format!("{} skipped; {kind} tasks can use {}", if names.len() == 1 { "it is" } else { "they are" }, or_list(&usable))),
+            Diagnostic::warning(
+                first.span.to(last.span),
+                format!("{kind} tasks cannot use {}", or_list(&names)),
+            )
+            .with_help(format!(
+                "{} skipped; {kind} tasks can use {}",
+                if names.len() == 1 {
+                    "it is"
+                } else {
+                    "they are"
+                },
+                or_list(&usable)
+            )),
         )
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Unit tests over hand-built ASTs (the text-based tests live in `tests/check.rs`).
+    use super::*;
+    use crate::app::{ArgInfo, TaskInfo};
+    use crate::ast::Param;
+    use crate::kinds::MemKind;
+    use crate::span::{Pos, Spanned};
+
+    /// A span on line `l`, column `c`, one character wide.
+    pub fn at(l: u32, c: u32) -> Span {
+        Span {
+            lo: Pos { line: l, col: c },
+            hi: Pos {
+                line: l,
+                col: c + 1,
+            },
+            tok_lo: 0,
+            tok_hi: 0,
+        }
+    }
+    pub fn id(s: &str) -> Ident {
+        Spanned::new(s.to_string(), Span::default())
+    }
+    pub fn ex(k: ExprKind) -> Expr {
+        Expr::new(k, Span::default())
+    }
+    pub fn var(s: &str) -> Expr {
+        ex(ExprKind::Var(s.into()))
+    }
+    pub fn int(v: i64) -> Expr {
+        ex(ExprKind::Int(v))
+    }
+    pub fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+        ex(ExprKind::Binary(op, Box::new(a), Box::new(b)))
+    }
+    pub fn field(b: Expr, f: &str) -> Expr {
+        ex(ExprKind::Field(Box::new(b), id(f)))
+    }
+    pub fn method(b: Expr, m: &str, args: Vec<Expr>) -> Expr {
+        ex(ExprKind::Method(Box::new(b), id(m), args))
+    }
+    pub fn index(b: Expr, i: Vec<Expr>) -> Expr {
+        ex(ExprKind::Index(Box::new(b), i))
+    }
+    pub fn call(f: &str, args: Vec<Expr>) -> Expr {
+        ex(ExprKind::Call(id(f), args))
+    }
+    pub fn tuple(v: Vec<Expr>) -> Expr {
+        ex(ExprKind::Tuple(v))
+    }
+    pub fn machine(k: ProcKind) -> Expr {
+        ex(ExprKind::Machine(Spanned::new(k, Span::default())))
+    }
+    pub fn assign(n: &str, v: Expr) -> Stmt {
+        Stmt::Assign {
+            name: id(n),
+            value: v,
+            span: Span::default(),
+        }
+    }
+    pub fn ret(v: Expr) -> FnStmt {
+        FnStmt::Return {
+            value: v,
+            span: Span::default(),
+        }
+    }
+    pub fn local(n: &str, v: Expr) -> FnStmt {
+        FnStmt::Assign {
+            name: id(n),
+            value: v,
+            span: Span::default(),
+        }
+    }
+    pub fn def(n: &str, params: &[(ParamType, &str)], body: Vec<FnStmt>) -> Stmt {
+        Stmt::Def(FuncDef {
+            name: id(n),
+            params: params
+                .iter()
+                .map(|(t, p)| Param {
+                    ty: Spanned::new(*t, Span::default()),
+                    name: id(p),
+                })
+                .collect(),
+            body,
+            span: Span::default(),
+        })
+    }
+    pub fn itm(tasks: &[&str], f: &str) -> Stmt {
+        Stmt::IndexTaskMap {
+            tasks: names(tasks),
+            func: id(f),
+            span: Span::default(),
+        }
+    }
+    pub fn names(tasks: &[&str]) -> TaskNames {
+        if tasks == ["*"] {
+            TaskNames::Any(Span::default())
+        } else {
+            TaskNames::List(tasks.iter().map(|t| id(t)).collect())
+        }
+    }
+    /// `mgpu = Machine(GPU);` and `def f(Task task) { return mgpu[0, 0]; }`.
+    fn good_prelude() -> Vec<Stmt> {
+        vec![
+            assign("mgpu", machine(ProcKind::Gpu)),
+            def(
+                "f",
+                &[(ParamType::Task, "task")],
+                vec![ret(index(var("mgpu"), vec![int(0), int(0)]))],
+            ),
+        ]
+    }
+    fn msgs(stmts: Vec<Stmt>) -> Vec<(String, Option<String>)> {
+        check(&Program { stmts }, None)
+            .into_iter()
+            .map(|d| (d.message, d.help))
+            .collect()
+    }
+    fn one(stmts: Vec<Stmt>) -> (String, Option<String>) {
+        let v = msgs(stmts);
+        assert_eq!(v.len(), 1, "{v:?}");
+        v.into_iter().next().unwrap_or_default()
+    }
+    fn in_fn(e: Expr) -> Vec<Stmt> {
+        let mut v = good_prelude();
+        v.push(def(
+            "g",
+            &[(ParamType::Task, "task")],
+            vec![local("x", e), ret(index(var("mgpu"), vec![int(0), int(0)]))],
+        ));
+        v
+    }
+
+    #[test]
+    fn clean_program_has_no_diagnostics() {
+        let mut p = good_prelude();
+        p.push(itm(&["a", "b"], "f"));
+        assert_eq!(msgs(p), vec![]);
+    }
+
+    #[test]
+    fn undefined_machine_like_name_suggests_machine() {
+        let p = vec![def(
+            "f",
+            &[(ParamType::Task, "task")],
+            vec![ret(index(var("mgpu"), vec![int(0), int(0)]))],
+        )];
+        assert_eq!(
+            one(p),
+            (
+                "mgpu is not defined".into(),
+                Some("add `mgpu = Machine(GPU);` before its first use".into())
+            )
+        );
+    }
+
+    #[test]
+    fn undefined_name_suggests_closest() {
+        assert_eq!(
+            one(in_fn(var("tsk"))),
+            (
+                "tsk is not defined".into(),
+                Some("did you mean `task`?".into())
+            )
+        );
+    }
+
+    #[test]
+    fn use_before_definition_at_top_level() {
+        let mut a = assign("y", var("x"));
+        if let Stmt::Assign { value, .. } = &mut a {
+            value.span = at(1, 5);
+        }
+        let mut b = assign("x", int(1));
+        if let Stmt::Assign { name, .. } = &mut b {
+            name.span = at(2, 1);
+        }
+        assert_eq!(
+            one(vec![a, b]),
+            (
+                "x is used before it is defined".into(),
+                Some("`x` is assigned at line 2; move that statement above this use".into())
+            )
+        );
+    }
+
+    #[test]
+    fn placement_signature_and_missing_return() {
+        let p = vec![
+            assign("mgpu", machine(ProcKind::Gpu)),
+            def("f", &[(ParamType::Int, "x")], vec![local("y", var("x"))]),
+            itm(&["a"], "f"),
+        ];
+        assert_eq!(
+            msgs(p),
+            vec![
+                (
+                    "placement function `f` must take exactly one parameter of type `Task`".into(),
+                    Some("declare it as `def f(Task task)`".into())
+                ),
+                (
+                    "function `f` can finish without returning a value".into(),
+                    Some("end `f` with a `return` statement".into())
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn unused_function_without_return_is_fine() {
+        assert_eq!(
+            msgs(vec![def(
+                "f",
+                &[(ParamType::Int, "x")],
+                vec![local("y", var("x"))]
+            )]),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn placement_function_must_exist() {
+        let mut p = good_prelude();
+        p.push(itm(&["a"], "g"));
+        assert_eq!(
+            one(p),
+            ("g is not defined".into(), Some("did you mean `f`?".into()))
+        );
+    }
+
+    #[test]
+    fn call_arity() {
+        let mut p = in_fn(call("h", vec![int(1), int(2), int(3)]));
+        p.push(def(
+            "h",
+            &[(ParamType::Int, "a"), (ParamType::Int, "b")],
+            vec![ret(var("a"))],
+        ));
+        assert_eq!(
+            one(p),
+            (
+                "function `h` takes 2 arguments but 3 were given".into(),
+                Some("`h` is declared as `def h(int a, int b)`".into())
+            )
+        );
+    }
+
+    #[test]
+    fn type_errors() {
+        assert_eq!(
+            one(in_fn(index(int(3), vec![int(0)]))),
+            (
+                "cannot index a value of type int".into(),
+                Some("only tuples and machine spaces can be indexed".into())
+            )
+        );
+        let t2 = tuple(vec![int(1), int(2)]);
+        let t3 = tuple(vec![int(1), int(2), int(3)]);
+        assert_eq!(
+            one(in_fn(bin(BinOp::Add, t2, t3))).0,
+            "tuple length mismatch: `+` of tuples of length 2 and 3"
+        );
+        assert_eq!(
+            one(in_fn(field(var("mgpu"), "sise"))),
+            (
+                "no field `sise` on a machine space".into(),
+                Some("did you mean `size`?".into())
+            )
+        );
+        assert_eq!(
+            one(in_fn(method(var("mgpu"), "splt", vec![int(0), int(2)]))),
+            (
+                "no method `splt` on a machine space".into(),
+                Some("did you mean `split`?".into())
+            )
+        );
+        assert_eq!(
+            one(in_fn(method(var("mgpu"), "split", vec![int(0)]))).0,
+            "split takes 2 arguments but 1 was given"
+        );
+        assert_eq!(
+            one(in_fn(field(var("task"), "ipont"))),
+            (
+                "no field `ipont` on a task".into(),
+                Some("did you mean `ipoint`?".into())
+            )
+        );
+        assert_eq!(
+            one(in_fn(ex(ExprKind::Str("s".into())))).0,
+            "string literals are only allowed in `print`"
+        );
+        assert_eq!(
+            one(in_fn(bin(BinOp::Div, int(1), int(0)))),
+            (
+                "division by zero".into(),
+                Some("the divisor is always 0".into())
+            )
+        );
+        assert_eq!(
+            one(in_fn(index(var("mgpu"), vec![int(0)]))).0,
+            "a 2-dimensional machine space takes 2 indices but 1 index was given"
+        );
+        assert_eq!(
+            one(in_fn(method(var("mgpu"), "merge", vec![int(0), int(2)]))).0,
+            "merge: dimension 2 is out of range for a 2-dimensional machine space"
+        );
+    }
+
+    #[test]
+    fn space_dimensions_are_tracked_through_transforms() {
+        // mgpu.split(1, 2) is 3-D, so indexing it with 3 indices is fine and with 2 is not.
+        let s = method(var("mgpu"), "split", vec![int(1), int(2)]);
+        assert_eq!(
+            msgs(in_fn(index(s.clone(), vec![int(0), int(0), int(0)]))),
+            vec![]
+        );
+        assert_eq!(
+            one(in_fn(index(s, vec![int(0), int(0)]))).0,
+            "a 3-dimensional machine space takes 3 indices but 2 indices were given"
+        );
+        let d = method(
+            var("mgpu"),
+            "auto_split",
+            vec![int(1), tuple(vec![int(4), int(4), int(4)])],
+        );
+        assert_eq!(
+            one(in_fn(index(d, vec![int(0)]))).0,
+            "a 4-dimensional machine space takes 4 indices but 1 index was given"
+        );
+    }
+
+    #[test]
+    fn placement_function_returning_a_tuple() {
+        let p = vec![
+            def(
+                "f",
+                &[(ParamType::Task, "task")],
+                vec![ret(field(var("task"), "ipoint"))],
+            ),
+            itm(&["*"], "f"),
+        ];
+        assert_eq!(
+            one(p),
+            (
+                "placement function `f` returns a value of type tuple, not a processor".into(),
+                Some("return a point of a machine space, e.g. `m[i, j]`".into())
+            )
+        );
+    }
+
+    #[test]
+    fn statement_checks() {
+        let lim = Stmt::InstanceLimit {
+            task: TaskSel::Any(Span::default()),
+            proc: None,
+            limit: Spanned::new(0, Span::default()),
+            span: Span::default(),
+        };
+        assert_eq!(
+            one(vec![lim]),
+            (
+                "InstanceLimit must be positive, found 0".into(),
+                Some("use a limit of at least 1, or remove the statement".into())
+            )
+        );
+        let c = |x| Spanned::new(x, Span::default());
+        let lay = Stmt::Layout {
+            task: TaskSel::Any(Span::default()),
+            region: RegionSel::Any(Span::default()),
+            target: crate::ast::LayoutTarget::Any(Span::default()),
+            constraints: vec![
+                c(Constraint::Soa),
+                c(Constraint::COrder),
+                c(Constraint::Aos),
+            ],
+            span: Span::default(),
+        };
+        assert_eq!(
+            one(vec![lay]),
+            (
+                "conflicting layout constraints `SOA` and `AOS`".into(),
+                Some("keep only one of them".into())
+            )
+        );
+        let cr = Stmt::ControlReplicate {
+            tasks: names(&["*"]),
+            span: Span::default(),
+        };
+        let d = check(&Program { stmts: vec![cr] }, None);
+        assert_eq!(d.len(), 1);
+        assert!(!d[0].is_error());
+        assert_eq!(
+            d[0].message,
+            "ControlReplicate has no effect on a single-node run"
+        );
+        let reg = Stmt::Region {
+            task: TaskSel::Any(Span::default()),
+            region: RegionSel::Any(Span::default()),
+            proc: ProcSel::Kind(Spanned::new(ProcKind::Gpu, Span::default())),
+            mems: vec![Spanned::new(MemKind::Sysmem, Span::default())],
+            span: Span::default(),
+        };
+        assert_eq!(
+            one(vec![reg]),
+            (
+                "GPU tasks cannot use SYSMEM".into(),
+                Some("use FBMEM or ZCMEM".into())
+            )
+        );
+    }
+
+    pub fn app() -> AppInfo {
+        let arg = |n: &str, r: &[&str], ro: bool| ArgInfo {
+            name: n.into(),
+            regions: r.iter().map(|s| s.to_string()).collect(),
+            read_only: ro,
+        };
+        AppInfo {
+            name: "circuit".into(),
+            tasks: vec![
+                TaskInfo {
+                    name: "calculate_new_currents".into(),
+                    args: vec![
+                        arg("wires", &["rp_wires"], false),
+                        arg("nodes", &["rp_shared", "rp_ghost"], true),
+                    ],
+                    variants: vec![ProcKind::Cpu, ProcKind::Gpu],
+                    index_launch: true,
+                },
+                TaskInfo {
+                    name: "init".into(),
+                    args: vec![arg("all", &["all_nodes"], false)],
+                    variants: vec![ProcKind::Cpu],
+                    index_launch: false,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn app_names() {
+        let app = app();
+        let run = |s: Stmt| -> Vec<(String, Option<String>)> {
+            check(&Program { stmts: vec![s] }, Some(&app))
+                .into_iter()
+                .map(|d| (d.message, d.help))
+                .collect()
+        };
+        let t = Stmt::Task {
+            tasks: names(&["calc_new_currents"]),
+            kinds: vec![Spanned::new(ProcKind::Gpu, Span::default())],
+            span: Span::default(),
+        };
+        assert_eq!(
+            run(t),
+            vec![(
+                "unknown task `calc_new_currents`".into(),
+                Some("did you mean `calculate_new_currents`?".into())
+            )]
+        );
+        let r = |task: TaskSel, region: RegionSel| Stmt::CollectMemory {
+            task,
+            region,
+            span: Span::default(),
+        };
+        let named = |s: &str| TaskSel::Named(id(s));
+        assert_eq!(
+            run(r(
+                named("calculate_new_currents"),
+                RegionSel::Named(id("rp_shard"))
+            )),
+            vec![(
+                "unknown region `rp_shard` for task `calculate_new_currents`".into(),
+                Some("did you mean `rp_shared`?".into())
+            )]
+        );
+        assert_eq!(
+            run(r(
+                TaskSel::Any(Span::default()),
+                RegionSel::Named(id("all_node"))
+            )),
+            vec![(
+                "unknown region `all_node`".into(),
+                Some("did you mean `all_nodes`?".into())
+            )]
+        );
+        assert_eq!(
+            run(r(
+                named("init"),
+                RegionSel::Index(Spanned::new(1, Span::default()))
+            )),
+            vec![(
+                "argument index 1 is out of range for task `init`".into(),
+                Some("`init` has 1 region argument (indices 0 to 0)".into())
+            )]
+        );
+        assert_eq!(
+            run(r(named("init"), RegionSel::Any(Span::default()))),
+            vec![(
+                "CollectMemory has no effect on task `init`: it has no read-only arguments".into(),
+                Some("only read-only arguments are collected early".into())
+            )]
+        );
+        assert_eq!(
+            run(r(
+                named("calculate_new_currents"),
+                RegionSel::Named(id("rp_ghost"))
+            )),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn diagnostics_are_sorted_by_position() {
+        let mut a = assign("a", var("zz"));
+        if let Stmt::Assign { value, .. } = &mut a {
+            value.span = at(5, 1);
+        }
+        let mut b = assign("b", var("yy"));
+        if let Stmt::Assign { value, .. } = &mut b {
+            value.span = at(2, 1);
+        }
+        let m: Vec<String> = check(&Program { stmts: vec![a, b] }, None)
+            .into_iter()
+            .map(|d| d.message)
+            .collect();
+        assert_eq!(m, vec!["yy is not defined", "zz is not defined"]);
     }
 }
