@@ -14,9 +14,10 @@
 //! - **Memory visibility.** A GPU can use FBMEM and ZCMEM; every other processor kind can use
 //!   SYSMEM, SOCKMEM, ZCMEM and RDMEM. VIRTUAL (no physical instance) is usable by every kind.
 //!   A memory list keeps the mapper's kinds that are visible and present on the machine, in order,
-//!   then appends the default memory as a fallback (never empty).
-//! - **Default memory.** GPU: FBMEM, else ZCMEM. OMP: SOCKMEM, else SYSMEM. Others: SYSMEM, else
-//!   SOCKMEM. If none is present, the first visible memory the machine has; else SYSMEM.
+//!   then appends the default list as a fallback (never empty), so a mapper without `Region`
+//!   statements behaves exactly like the default mapper.
+//! - **Default memories** (as `default.rs`): GPU: FBMEM, ZCMEM; OMP: SOCKMEM, SYSMEM, ZCMEM;
+//!   others: SYSMEM, SOCKMEM, ZCMEM; restricted to kinds the machine has; SYSMEM if none is.
 //! - **Layout.** `Layout::default().with(constraints)` of the best matching statement; its KIND
 //!   column matches the memory kind or the processor kind.
 //! - **CollectMemory** applies to read-only arguments only.
@@ -76,19 +77,24 @@ pub const DEFAULT_KIND_ORDER: &[ProcKind] = &[
     ProcKind::Proc,
 ];
 
-/// The default memory for processors of `kind` on machine `m` (DSL.md §5).
-pub fn default_memory(kind: ProcKind, m: &MachineShape) -> MemKind {
+/// The default memory-kind priority list for processors of `kind` on machine `m` (DSL.md §5;
+/// the same rule as the default mapper's): never empty.
+pub fn default_memories(kind: ProcKind, m: &MachineShape) -> Vec<MemKind> {
     let prefs: &[MemKind] = match kind {
         ProcKind::Gpu => &[MemKind::Fbmem, MemKind::Zcmem],
-        ProcKind::Omp => &[MemKind::Sockmem, MemKind::Sysmem],
-        _ => &[MemKind::Sysmem, MemKind::Sockmem],
+        ProcKind::Omp => &[MemKind::Sockmem, MemKind::Sysmem, MemKind::Zcmem],
+        _ => &[MemKind::Sysmem, MemKind::Sockmem, MemKind::Zcmem],
     };
-    prefs
+    let v: Vec<MemKind> = prefs
         .iter()
-        .chain(visible_mems(kind))
         .copied()
-        .find(|k| m.mems.contains(k))
-        .unwrap_or(MemKind::Sysmem)
+        .filter(|k| m.mems.contains(k))
+        .collect();
+    if v.is_empty() {
+        vec![MemKind::Sysmem]
+    } else {
+        v
+    }
 }
 
 /// Resolved statement tables for one application on one machine. All lookups are array indexing
@@ -115,8 +121,8 @@ pub struct Tables {
     single_funcs: Vec<Option<usize>>,
     /// Names of placement functions.
     funcs: Vec<String>,
-    /// Default memory list per processor kind (fallback for out-of-range lookups).
-    fallback_mems: Vec<MemKind>,
+    /// Range into `mem_pool` of the default list per processor kind (for out-of-range lookups).
+    fallback: Vec<(u32, u32)>,
 }
 
 /// Specificity of a statement for precedence: (task named, region named, kind named).
@@ -240,7 +246,16 @@ impl Tables {
             nargs += t.args.len();
         }
         let mut mem_ranges = Vec::with_capacity(nargs * NPROC);
+        let defaults: Vec<Vec<MemKind>> = ProcKind::ALL
+            .iter()
+            .map(|&k| default_memories(k, m))
+            .collect();
         let mut mem_pool = Vec::new();
+        let mut fallback = Vec::with_capacity(NPROC);
+        for d in &defaults {
+            fallback.push((mem_pool.len() as u32, d.len() as u32));
+            mem_pool.extend_from_slice(d);
+        }
         let mut layouts = Vec::with_capacity(nargs * NPROC * NMEM);
         let mut collect = Vec::with_capacity(nargs);
         for t in &app.tasks {
@@ -272,9 +287,10 @@ impl Tables {
                             mem_pool.push(mk);
                         }
                     }
-                    let def = default_memory(k, m);
-                    if !mem_pool[start..].contains(&def) {
-                        mem_pool.push(def);
+                    for d in &defaults[k as usize] {
+                        if !mem_pool[start..].contains(d) {
+                            mem_pool.push(*d);
+                        }
                     }
                     mem_ranges.push((start as u32, (mem_pool.len() - start) as u32));
                     for &mk in MemKind::ALL {
@@ -364,10 +380,6 @@ impl Tables {
             single_funcs.push(single.map(|f| func_id(&f.node)));
         }
 
-        let fallback_mems = ProcKind::ALL
-            .iter()
-            .map(|&k| default_memory(k, m))
-            .collect();
         if errors.is_empty() {
             Ok(Tables {
                 kinds,
@@ -380,7 +392,7 @@ impl Tables {
                 index_funcs,
                 single_funcs,
                 funcs,
-                fallback_mems,
+                fallback,
             })
         } else {
             errors.sort_by_key(|d| (d.span.lo.line, d.span.lo.col));
@@ -409,16 +421,17 @@ impl Tables {
     pub fn memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> &[MemKind] {
         let range = self
             .garg(task, arg)
-            .and_then(|g| self.mem_ranges.get(g * NPROC + kind as usize));
+            .and_then(|g| self.mem_ranges.get(g * NPROC + kind as usize))
+            .or_else(|| self.fallback.get(kind as usize));
         match range {
             Some(&(start, len)) => {
                 let (s, e) = (start as usize, start as usize + len as usize);
-                self.mem_pool.get(s..e).unwrap_or(&[])
+                match self.mem_pool.get(s..e) {
+                    Some(v) if !v.is_empty() => v,
+                    _ => &[MemKind::Sysmem],
+                }
             }
-            None => self
-                .fallback_mems
-                .get(kind as usize..kind as usize + 1)
-                .unwrap_or(&[MemKind::Sysmem]),
+            None => &[MemKind::Sysmem],
         }
     }
 
@@ -613,16 +626,16 @@ mod tests {
             (t.proc_kind(0), t.proc_kind(1), t.proc_kind(2)),
             (Gpu, Cpu, Gpu)
         );
-        assert_eq!(t.memories(0, 0, Gpu), &[Fbmem]);
-        assert_eq!(t.memories(0, 0, Cpu), &[Sysmem]);
+        assert_eq!(t.memories(0, 0, Gpu), &[Fbmem, Zcmem]);
+        assert_eq!(t.memories(0, 0, Cpu), &[Sysmem, Zcmem]);
         assert_eq!(t.layout(0, 1, Gpu, Fbmem), Layout::default());
         assert_eq!(t.instance_limit(0, Gpu), None);
         assert!(!t.collect(0, 1));
         assert_eq!(t.index_func(0), None);
         // Out-of-range ids give defaults instead of panicking.
         assert_eq!(t.proc_kind(99), Cpu);
-        assert_eq!(t.memories(99, 0, Gpu), &[Fbmem]);
-        assert_eq!(t.memories(0, 7, Cpu), &[Sysmem]);
+        assert_eq!(t.memories(99, 0, Gpu), &[Fbmem, Zcmem]);
+        assert_eq!(t.memories(0, 7, Cpu), &[Sysmem, Zcmem]);
         assert_eq!(t.layout(5, 5, Gpu, Fbmem), Layout::default());
         assert!(!t.collect(0, 9));
     }
@@ -708,21 +721,21 @@ mod tests {
             region("*", "*", "GPU", &[Zcmem]),
             region("*", "*", "GPU", &[Fbmem]),
         ]);
-        assert_eq!(t.memories(1, 0, Gpu), &[Fbmem]);
+        assert_eq!(t.memories(1, 0, Gpu), &[Fbmem, Zcmem]);
         // Named kind beats `*` kind at equal task and region specificity, whatever the order.
         let t = tables(vec![
             region("b", "x", "GPU", &[Zcmem]),
             region("b", "x", "*", &[Fbmem]),
         ]);
         assert_eq!(t.memories(1, 0, Gpu), &[Zcmem, Fbmem]);
-        assert_eq!(t.memories(1, 0, Omp), &[Sysmem]);
+        assert_eq!(t.memories(1, 0, Omp), &[Sysmem, Zcmem]);
         // Region matching: argument name, launched region, ancestor, index.
         for r in ["y", "ry", "top", "1"] {
             let t = tables(vec![region("a", r, "GPU", &[Zcmem])]);
             assert_eq!(t.memories(0, 1, Gpu), &[Zcmem, Fbmem], "{r}");
         }
         let t = tables(vec![region("a", "1", "GPU", &[Zcmem])]);
-        assert_eq!(t.memories(0, 0, Gpu), &[Fbmem]);
+        assert_eq!(t.memories(0, 0, Gpu), &[Fbmem, Zcmem]);
         // Memories absent from the machine are dropped; duplicates too.
         let t = tables(vec![region(
             "*",
@@ -730,7 +743,7 @@ mod tests {
             "CPU",
             &[MemKind::Sockmem, Sysmem, Sysmem],
         )]);
-        assert_eq!(t.memories(0, 0, Cpu), &[Sysmem]);
+        assert_eq!(t.memories(0, 0, Cpu), &[Sysmem, Zcmem]);
     }
 
     #[test]

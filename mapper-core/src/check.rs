@@ -49,6 +49,8 @@ enum Ty {
     Space(Option<usize>),
     Proc,
     Task,
+    /// `task.parent`: only its processor is known.
+    Parent,
     Unknown,
 }
 
@@ -61,7 +63,7 @@ impl fmt::Display for Ty {
             Ty::Tuple(_) => "tuple",
             Ty::Space(_) => "machine space",
             Ty::Proc => "processor",
-            Ty::Task => "task",
+            Ty::Task | Ty::Parent => "task",
             Ty::Unknown => "unknown",
         })
     }
@@ -82,6 +84,7 @@ impl Ty {
     fn fits(self, want: ParamType) -> bool {
         match (self, Ty::of_param(want)) {
             (Ty::Unknown, _) => true,
+            (Ty::Parent, Ty::Task) => true,
             (Ty::Tuple(_), Ty::Tuple(_)) | (Ty::Space(_), Ty::Space(_)) => true,
             (a, b) => a == b,
         }
@@ -92,6 +95,7 @@ impl Ty {
         match self {
             Ty::Space(_) => "a machine space".to_string(),
             Ty::Task => "a task".to_string(),
+            Ty::Parent => "the parent task".to_string(),
             other => format!("a value of type {other}"),
         }
     }
@@ -970,7 +974,7 @@ impl<'a> Checker<'a> {
                 match (op, t) {
                     (_, Ty::Unknown) => Ty::Unknown,
                     (UnOp::Neg, Ty::Int | Ty::Tuple(_)) => t,
-                    (UnOp::Not, Ty::Bool | Ty::Int) => Ty::Bool,
+                    (UnOp::Not, Ty::Bool) => Ty::Bool,
                     (op, t) => {
                         let sym = if *op == UnOp::Neg { "-" } else { "!" };
                         self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
@@ -981,7 +985,7 @@ impl<'a> Checker<'a> {
             ExprKind::Binary(op, a, b) => self.binary(*op, a, b, sc),
             ExprKind::Ternary(c, a, b) => {
                 let ct = self.expr(c, sc);
-                if !matches!(ct, Ty::Bool | Ty::Int | Ty::Unknown) {
+                if !matches!(ct, Ty::Bool | Ty::Unknown) {
                     self.err(
                         c.span,
                         format!("mismatched types: expected bool, found {ct}"),
@@ -1094,19 +1098,42 @@ impl<'a> Checker<'a> {
                     _ => Ty::Unknown,
                 }
             }
-            BinOp::Eq | BinOp::Ne => Ty::Bool,
+            BinOp::Eq | BinOp::Ne => {
+                for (t, x) in [(ta, a), (tb, b)] {
+                    if matches!(t, Ty::Task | Ty::Parent) {
+                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                        return Ty::Bool;
+                    }
+                }
+                let same = std::mem::discriminant(&ta) == std::mem::discriminant(&tb);
+                if !same && ta != Ty::Unknown && tb != Ty::Unknown {
+                    self.err(
+                        a.span.to(b.span),
+                        format!("cannot compare {ta} with {tb} using `{sym}`"),
+                    );
+                }
+                Ty::Bool
+            }
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 for (t, x) in [(ta, a), (tb, b)] {
-                    if !matches!(t, Ty::Int | Ty::Tuple(_) | Ty::Unknown) {
-                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                    if !matches!(t, Ty::Int | Ty::Unknown) {
+                        self.err_help(
+                            x.span,
+                            format!("cannot apply `{sym}` to {}", t.describe()),
+                            format!("`{sym}` compares integers"),
+                        );
                     }
                 }
                 Ty::Bool
             }
             BinOp::And | BinOp::Or => {
                 for (t, x) in [(ta, a), (tb, b)] {
-                    if !matches!(t, Ty::Bool | Ty::Int | Ty::Unknown) {
-                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                    if !matches!(t, Ty::Bool | Ty::Unknown) {
+                        self.err_help(
+                            x.span,
+                            format!("cannot apply `{sym}` to {}", t.describe()),
+                            format!("`{sym}` takes booleans; compare explicitly, e.g. `x != 0`"),
+                        );
                     }
                 }
                 Ty::Bool
@@ -1216,7 +1243,7 @@ impl<'a> Checker<'a> {
         match t {
             Ty::Task => match name {
                 "ipoint" | "ispace" => Ty::Tuple(None),
-                "parent" => Ty::Task,
+                "parent" => Ty::Parent,
                 _ => {
                     let help = if TASK_METHODS.contains(&name) {
                         format!("`{name}` is a method: call `task.{name}(m)`")
@@ -1254,12 +1281,26 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
+            Ty::Tuple(_) if name == "len" => Ty::Int,
+            Ty::Parent => {
+                self.err_help(
+                    field.span,
+                    format!("no field `{name}` on the parent task"),
+                    "only the parent's processor is known: use `task.parent.processor(m)`",
+                );
+                Ty::Unknown
+            }
             Ty::Unknown => Ty::Unknown,
             other => {
-                self.err(
+                let d = Diagnostic::error(
                     field.span,
                     format!("no field `{name}` on {}", other.describe()),
                 );
+                self.emit(if matches!(other, Ty::Tuple(_)) {
+                    d.with_help("tuples have one field, `len`")
+                } else {
+                    d
+                });
                 Ty::Unknown
             }
         }
@@ -1292,7 +1333,7 @@ impl<'a> Checker<'a> {
             false
         };
         match t {
-            Ty::Task => {
+            Ty::Task | Ty::Parent => {
                 if name != "processor" {
                     let help = if TASK_FIELDS.contains(&name) {
                         format!("`{name}` is a field: write `task.{name}`")

@@ -187,8 +187,14 @@ fn circuit_tables_follow_the_expert_strategy() {
     let init = app.task_id("init_pieces").expect("task");
     assert_eq!(t.proc_kind(calc), ProcKind::Gpu);
     assert_eq!(t.proc_kind(init), ProcKind::Cpu);
-    assert_eq!(t.memories(calc, 0, ProcKind::Gpu), &[MemKind::Fbmem]);
-    assert_eq!(t.memories(calc, 1, ProcKind::Gpu), &[MemKind::Fbmem]);
+    assert_eq!(
+        t.memories(calc, 0, ProcKind::Gpu),
+        &[MemKind::Fbmem, MemKind::Zcmem]
+    );
+    assert_eq!(
+        t.memories(calc, 1, ProcKind::Gpu),
+        &[MemKind::Fbmem, MemKind::Zcmem]
+    );
     assert_eq!(
         t.memories(calc, 2, ProcKind::Gpu),
         &[MemKind::Zcmem, MemKind::Fbmem]
@@ -197,7 +203,10 @@ fn circuit_tables_follow_the_expert_strategy() {
         t.memories(calc, 3, ProcKind::Gpu),
         &[MemKind::Zcmem, MemKind::Fbmem]
     );
-    assert_eq!(t.memories(init, 0, ProcKind::Cpu), &[MemKind::Sysmem]);
+    assert_eq!(
+        t.memories(init, 0, ProcKind::Cpu),
+        &[MemKind::Sysmem, MemKind::Zcmem]
+    );
     assert_eq!(t.index_func(calc), Some("block1d"));
     assert_eq!(t.index_func(init), None);
 }
