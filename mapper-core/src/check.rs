@@ -15,7 +15,7 @@ use crate::ast::{
     TaskNames, TaskSel, UnOp,
 };
 use crate::bind::{visible, visible_mems};
-use crate::diag::{closest, Diagnostic, MAX_DIAGNOSTICS};
+use crate::diag::{edit_distance, Diagnostic, MAX_DIAGNOSTICS};
 use crate::kinds::{AlignOp, Constraint, ProcKind};
 use crate::span::{Ident, Span};
 use std::collections::{HashMap, HashSet};
@@ -129,6 +129,22 @@ const TRANSFORMS: &[(&str, usize)] = &[
     ("greedy_split", 2),
 ];
 
+/// How a method is called (for arity help).
+fn method_signature(name: &str) -> &'static str {
+    match name {
+        "merge" => "m.merge(d1, d2)",
+        "split" => "m.split(d, f)",
+        "swap" => "m.swap(d1, d2)",
+        "slice" => "m.slice(d, lo, hi)",
+        "reverse" => "m.reverse(d)",
+        "balance_split" => "m.balance_split(d, k)",
+        "auto_split" => "m.auto_split(d, extents)",
+        "decompose" => "m.decompose(d, extents)",
+        "greedy_split" => "m.greedy_split(d, extents)",
+        _ => "task.processor(m)",
+    }
+}
+
 /// "1 argument", "2 arguments".
 fn plural(n: usize, word: &str) -> String {
     if n == 1 {
@@ -163,6 +179,28 @@ fn tick_list(items: &[&str], max: usize) -> String {
         v.push(format!("... ({} more)", items.len() - max));
     }
     v.join(", ")
+}
+
+/// The best did-you-mean candidate for `name`: within edit distance `max(len, 3) / 3` or an
+/// anagram of it (a transposition), the closest first, ties broken alphabetically so that the
+/// output never depends on hash order.
+fn suggest<'c>(name: &str, cands: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let limit = name.chars().count().max(3) / 3;
+    let sorted = |s: &str| {
+        let mut v: Vec<char> = s.to_lowercase().chars().collect();
+        v.sort_unstable();
+        v
+    };
+    let key = sorted(name);
+    cands
+        .into_iter()
+        .filter(|c| *c != name)
+        .filter_map(|c| {
+            let d = edit_distance(name, c);
+            (d <= limit || sorted(c) == key).then_some((d, c))
+        })
+        .min()
+        .map(|(_, c)| c)
 }
 
 /// The processor kind a name like `mgpu` or `mcpu` suggests (`m` + a kind spelling).
@@ -398,7 +436,7 @@ impl<'a> Checker<'a> {
         for func in placement {
             let name = func.node.as_str();
             let Some(&f) = self.funcs.get(name) else {
-                let help = match closest(name, self.funcs.keys().copied()) {
+                let help = match suggest(name, self.funcs.keys().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("define it with `def {name}(Task task) {{ ... }}`"),
                 };
@@ -574,7 +612,7 @@ impl<'a> Checker<'a> {
             return;
         }
         let names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
-        let help = match closest(&n.node, names.iter().copied()) {
+        let help = match suggest(&n.node, names.iter().copied()) {
             Some(c) => format!("did you mean `{c}`?"),
             None if names.is_empty() => format!("application `{}` has no tasks", app.name),
             None => format!("the tasks of `{}` are {}", app.name, tick_list(&names, 8)),
@@ -606,7 +644,7 @@ impl<'a> Checker<'a> {
                     .collect();
                 names.sort_unstable();
                 names.dedup();
-                let help = match closest(&r.node, names.iter().copied()) {
+                let help = match suggest(&r.node, names.iter().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None if t.args.is_empty() => {
                         format!("task `{}` has no region arguments", t.name)
@@ -627,7 +665,7 @@ impl<'a> Checker<'a> {
                 if names.contains(&r.node.as_str()) {
                     return;
                 }
-                let help = match closest(&r.node, names.iter().copied()) {
+                let help = match suggest(&r.node, names.iter().copied()) {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!(
                         "no task of `{}` has an argument or region with this name",
@@ -858,7 +896,7 @@ impl<'a> Checker<'a> {
         } else {
             let mut cands: Vec<&str> = sc.locals.iter().map(|(n, _)| *n).collect();
             cands.extend(sc.globals.keys().copied());
-            closest(name, cands).map(|c| format!("did you mean `{c}`?"))
+            suggest(name, cands).map(|c| format!("did you mean `{c}`?"))
         };
         let d = Diagnostic::error(span, format!("{name} is not defined"));
         self.emit(match help {
@@ -917,8 +955,8 @@ impl<'a> Checker<'a> {
             ExprKind::Str(_) => {
                 self.err_help(
                     e.span,
-                    "string literals are only allowed in `print`",
-                    "use a string only as the format or an argument of `print(...)`",
+                    "string literal outside `print`",
+                    "strings are only allowed as the format argument of `print(\"...\", ...)`",
                 );
                 Ty::Str
             }
@@ -986,9 +1024,10 @@ impl<'a> Checker<'a> {
             ExprKind::Ternary(c, a, b) => {
                 let ct = self.expr(c, sc);
                 if !matches!(ct, Ty::Bool | Ty::Unknown) {
-                    self.err(
+                    self.err_help(
                         c.span,
                         format!("mismatched types: expected bool, found {ct}"),
+                        "the condition of `?:` must be a boolean; compare explicitly, e.g. `x != 0`",
                     );
                 }
                 let ta = self.expr(a, sc);
@@ -1069,7 +1108,11 @@ impl<'a> Checker<'a> {
                 let mut bad = false;
                 for (t, x) in [(ta, a), (tb, b)] {
                     if !matches!(t, Ty::Int | Ty::Tuple(_) | Ty::Unknown) {
-                        self.err(x.span, format!("cannot apply `{sym}` to {}", t.describe()));
+                        self.err_help(
+                            x.span,
+                            format!("cannot apply `{sym}` to {}", t.describe()),
+                            format!("`{sym}` takes integers or tuples of integers"),
+                        );
                         bad = true;
                     }
                 }
@@ -1107,9 +1150,10 @@ impl<'a> Checker<'a> {
                 }
                 let same = std::mem::discriminant(&ta) == std::mem::discriminant(&tb);
                 if !same && ta != Ty::Unknown && tb != Ty::Unknown {
-                    self.err(
+                    self.err_help(
                         a.span.to(b.span),
                         format!("cannot compare {ta} with {tb} using `{sym}`"),
+                        format!("`{sym}` compares two values of the same type"),
                     );
                 }
                 Ty::Bool
@@ -1179,9 +1223,10 @@ impl<'a> Checker<'a> {
             Ty::Tuple(len) => {
                 if idx.iter().any(|i| matches!(i.kind, ExprKind::Wildcard)) {
                     for i in idx.iter().filter(|i| matches!(i.kind, ExprKind::Wildcard)) {
-                        self.err(
+                        self.err_help(
                             i.span,
                             "`*` can only be used as an index of a machine space",
+                            "a tuple takes one integer index",
                         );
                     }
                     return Ty::Unknown;
@@ -1319,13 +1364,14 @@ impl<'a> Checker<'a> {
         let arity_err = |this: &mut Self, want: usize| {
             if let Some(n) = n {
                 if n != want {
-                    this.err(
+                    this.err_help(
                         call_span_after(m.span, call_span),
                         format!(
                             "{name} takes {} but {} given",
                             plural(want, "argument"),
                             was_were(n)
                         ),
+                        format!("call it as `{}`", method_signature(name)),
                     );
                     return true;
                 }
@@ -1447,9 +1493,10 @@ impl<'a> Checker<'a> {
             "split" => {
                 if let (Some(f), Some(a)) = (arg(1), args.get(1)) {
                     if f <= 0 {
-                        self.err(
+                        self.err_help(
                             a.span,
                             format!("split: the factor must be positive, found {f}"),
+                            "use a factor that divides the dimension, e.g. `m.split(1, 2)`",
                         );
                     }
                 }
@@ -1494,7 +1541,7 @@ impl<'a> Checker<'a> {
                 self.err(f.span, format!("`{name}` is not a function"));
                 return Ty::Unknown;
             }
-            let help = match closest(name, self.funcs.keys().copied()) {
+            let help = match suggest(name, self.funcs.keys().copied()) {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => format!("define it with `def {name}(...) {{ ... }}`"),
             };
@@ -1525,13 +1572,19 @@ impl<'a> Checker<'a> {
             }
             for ((a, t), p) in args.iter().zip(&tys).zip(&def.params) {
                 if !t.fits(p.ty.node) {
-                    self.err(
+                    let sig: Vec<String> = def
+                        .params
+                        .iter()
+                        .map(|p| format!("{} {}", p.ty.node.as_str(), p.name.node))
+                        .collect();
+                    self.err_help(
                         a.span,
                         format!(
                             "mismatched types: parameter `{}` of `{name}` is {}, found {t}",
                             p.name.node,
                             p.ty.node.as_str()
                         ),
+                        format!("`{name}` is declared as `def {name}({})`", sig.join(", ")),
                     );
                 }
             }
@@ -1586,7 +1639,7 @@ fn call_span_after(name: Span, call: Span) -> Span {
 }
 
 fn did_you_mean(name: &str, cands: &[&str], fallback: &str) -> String {
-    match closest(name, cands.iter().copied()) {
+    match suggest(name, cands.iter().copied()) {
         Some(c) => format!("did you mean `{c}`?"),
         None => fallback.to_string(),
     }
@@ -1936,7 +1989,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             one(in_fn(ex(ExprKind::Str("s".into())))).0,
-            "string literals are only allowed in `print`"
+            "string literal outside `print`"
         );
         assert_eq!(
             one(in_fn(bin(BinOp::Div, int(1), int(0)))),
