@@ -1720,39 +1720,51 @@ pub(crate) mod tests {
             tok_hi: 0,
         }
     }
+    /// An identifier with a default span.
     pub fn id(s: &str) -> Ident {
         Spanned::new(s.to_string(), Span::default())
     }
+    /// An expression with a default span.
     pub fn ex(k: ExprKind) -> Expr {
         Expr::new(k, Span::default())
     }
+    /// A variable reference.
     pub fn var(s: &str) -> Expr {
         ex(ExprKind::Var(s.into()))
     }
+    /// An integer literal.
     pub fn int(v: i64) -> Expr {
         ex(ExprKind::Int(v))
     }
+    /// A binary operation.
     pub fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
         ex(ExprKind::Binary(op, Box::new(a), Box::new(b)))
     }
+    /// A field access.
     pub fn field(b: Expr, f: &str) -> Expr {
         ex(ExprKind::Field(Box::new(b), id(f)))
     }
+    /// A method call.
     pub fn method(b: Expr, m: &str, args: Vec<Expr>) -> Expr {
         ex(ExprKind::Method(Box::new(b), id(m), args))
     }
+    /// An index expression.
     pub fn index(b: Expr, i: Vec<Expr>) -> Expr {
         ex(ExprKind::Index(Box::new(b), i))
     }
+    /// A function call.
     pub fn call(f: &str, args: Vec<Expr>) -> Expr {
         ex(ExprKind::Call(id(f), args))
     }
+    /// A tuple literal.
     pub fn tuple(v: Vec<Expr>) -> Expr {
         ex(ExprKind::Tuple(v))
     }
+    /// `Machine(KIND)`.
     pub fn machine(k: ProcKind) -> Expr {
         ex(ExprKind::Machine(Spanned::new(k, Span::default())))
     }
+    /// A top-level assignment.
     pub fn assign(n: &str, v: Expr) -> Stmt {
         Stmt::Assign {
             name: id(n),
@@ -1760,12 +1772,14 @@ pub(crate) mod tests {
             span: Span::default(),
         }
     }
+    /// A `return` statement.
     pub fn ret(v: Expr) -> FnStmt {
         FnStmt::Return {
             value: v,
             span: Span::default(),
         }
     }
+    /// A local assignment in a function body.
     pub fn local(n: &str, v: Expr) -> FnStmt {
         FnStmt::Assign {
             name: id(n),
@@ -1773,6 +1787,7 @@ pub(crate) mod tests {
             span: Span::default(),
         }
     }
+    /// A function definition.
     pub fn def(n: &str, params: &[(ParamType, &str)], body: Vec<FnStmt>) -> Stmt {
         Stmt::Def(FuncDef {
             name: id(n),
@@ -1787,6 +1802,7 @@ pub(crate) mod tests {
             span: Span::default(),
         })
     }
+    /// An `IndexTaskMap` statement.
     pub fn itm(tasks: &[&str], f: &str) -> Stmt {
         Stmt::IndexTaskMap {
             tasks: names(tasks),
@@ -1794,6 +1810,7 @@ pub(crate) mod tests {
             span: Span::default(),
         }
     }
+    /// A task-name list (`*` for any).
     pub fn names(tasks: &[&str]) -> TaskNames {
         if tasks == ["*"] {
             TaskNames::Any(Span::default())
@@ -2111,6 +2128,7 @@ pub(crate) mod tests {
         );
     }
 
+    /// A small circuit-like application.
     pub fn app() -> AppInfo {
         let arg = |n: &str, r: &[&str], ro: bool| ArgInfo {
             name: n.into(),
