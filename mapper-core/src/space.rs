@@ -80,7 +80,13 @@ enum Op {
     /// New dims `d..d+pre.len()` fuse into old dim `d`: `old[d] = sum_k new[d+k] * pre[k]`.
     Fuse { d: usize, pre: Vec<i64> },
     /// New dim `pos` unfolds into old dims `d1` (`x / s2`) and `d2` (`x % s2`).
-    Merge { pos: usize, d1: usize, d2: usize, s2: i64, old_n: usize },
+    Merge {
+        pos: usize,
+        d1: usize,
+        d2: usize,
+        s2: i64,
+        old_n: usize,
+    },
     /// Dims `a` and `b` are exchanged.
     Swap { a: usize, b: usize },
     /// `old[d] = new[d] + lo`.
@@ -103,7 +109,13 @@ impl Op {
                 p.copy_within(d + k..*n, d + 1);
                 *n -= k - 1;
             }
-            Op::Merge { pos, d1, d2, s2, old_n } => {
+            Op::Merge {
+                pos,
+                d1,
+                d2,
+                s2,
+                old_n,
+            } => {
                 let x = p[*pos];
                 let mut q: Buf = [0; MAX_DIMS + 1];
                 for (i, qi) in q.iter_mut().enumerate().take(*old_n) {
@@ -183,19 +195,40 @@ impl Space {
         Space::build(kind, nodes, per_node, vec![nodes, per_node], Vec::new())
     }
 
-    fn build(kind: ProcKind, nodes: i64, per_node: i64, size: Vec<i64>, ops: Vec<Op>) -> Result<Space, String> {
+    fn build(
+        kind: ProcKind,
+        nodes: i64,
+        per_node: i64,
+        size: Vec<i64>,
+        ops: Vec<Op>,
+    ) -> Result<Space, String> {
         if size.len() > MAX_DIMS {
-            return Err(format!("a machine space may have at most {MAX_DIMS} dimensions, this one would have {}", size.len()));
+            return Err(format!(
+                "a machine space may have at most {MAX_DIMS} dimensions, this one would have {}",
+                size.len()
+            ));
         }
         let mut volume: i64 = 1;
         for &s in &size {
-            volume = volume.checked_mul(s).ok_or_else(|| "machine space volume overflows i64".to_string())?;
+            volume = volume
+                .checked_mul(s)
+                .ok_or_else(|| "machine space volume overflows i64".to_string())?;
         }
         let mut strides = vec![1i64; size.len()];
         for i in (0..size.len().saturating_sub(1)).rev() {
             strides[i] = strides[i + 1] * size[i + 1].max(1);
         }
-        let mut sp = Space { kind, nodes, per_node, size, strides, volume, ops, table: None, cache: RwLock::new(HashMap::new()) };
+        let mut sp = Space {
+            kind,
+            nodes,
+            per_node,
+            size,
+            strides,
+            volume,
+            ops,
+            table: None,
+            cache: RwLock::new(HashMap::new()),
+        };
         if volume <= TABLE_LIMIT {
             let mut table = Vec::with_capacity(volume as usize);
             let mut p: Buf = [0; MAX_DIMS + 1];
@@ -224,7 +257,11 @@ impl Space {
         for op in &self.ops {
             op.back(&mut buf, &mut len);
         }
-        ProcId { node: buf[0] as u32, kind: self.kind, index: buf[1] as u32 }
+        ProcId {
+            node: buf[0] as u32,
+            kind: self.kind,
+            index: buf[1] as u32,
+        }
     }
 
     /// The processor kind of the space.
@@ -263,7 +300,9 @@ impl Space {
         }
         for (d, (&i, &s)) in idx.iter().zip(&self.size).enumerate() {
             if i < 0 || i >= s {
-                return Err(format!("index {i} out of bound for dimension {d} of size {s}"));
+                return Err(format!(
+                    "index {i} out of bound for dimension {d} of size {s}"
+                ));
             }
         }
         Ok(())
@@ -300,13 +339,17 @@ impl Space {
             match i {
                 Some(i) => {
                     if *i < 0 || *i >= s {
-                        return Err(format!("index {i} out of bound for dimension {d} of size {s}"));
+                        return Err(format!(
+                            "index {i} out of bound for dimension {d} of size {s}"
+                        ));
                     }
                     point.push(*i);
                 }
                 None => {
                     if s == 0 {
-                        return Err(format!("`*` over dimension {d} of size 0 names no processor"));
+                        return Err(format!(
+                            "`*` over dimension {d} of size 0 names no processor"
+                        ));
                     }
                     count = count.saturating_mul(s);
                     wild.push(d);
@@ -352,7 +395,10 @@ impl Space {
             return Ok(Placement::Proc(seen[0]));
         }
         if seen.len() as i64 == self.per_node {
-            return Ok(Placement::AnyOnNode { node, kind: self.kind });
+            return Ok(Placement::AnyOnNode {
+                node,
+                kind: self.kind,
+            });
         }
         Err(format!(
             "`*` names {} of the {} {} processors of node {node}; a wildcard must name all processors of one node or exactly one",
@@ -386,14 +432,20 @@ impl Space {
     /// The coordinates of processor `proc` in this space (`task.processor(m)`).
     pub fn coords_of(&self, proc: ProcId) -> Result<Vec<i64>, String> {
         if proc.kind != self.kind {
-            return Err(format!("processor {proc} is not in this {} machine space", self.kind));
+            return Err(format!(
+                "processor {proc} is not in this {} machine space",
+                self.kind
+            ));
         }
         let flat = match &self.table {
             Some(t) => t.iter().position(|p| *p == proc),
             None => self.procs().iter().position(|p| *p == proc),
         };
         let Some(mut flat) = flat.map(|f| f as i64) else {
-            return Err(format!("processor {proc} is not in this machine space of size {:?}", self.size));
+            return Err(format!(
+                "processor {proc} is not in this machine space of size {:?}",
+                self.size
+            ));
         };
         let mut out = vec![0; self.size.len()];
         for (o, s) in out.iter_mut().zip(&self.strides) {
@@ -473,10 +525,14 @@ impl Space {
         let a = self.dim("merge", d1)?;
         let b = self.dim("merge", d2)?;
         if a == b {
-            return Err(format!("merge: the two dimensions must differ, got {d1} twice"));
+            return Err(format!(
+                "merge: the two dimensions must differ, got {d1} twice"
+            ));
         }
         let s2 = self.size[b];
-        let merged = self.size[a].checked_mul(s2).ok_or_else(|| "merge: extent overflows i64".to_string())?;
+        let merged = self.size[a]
+            .checked_mul(s2)
+            .ok_or_else(|| "merge: extent overflows i64".to_string())?;
         let mut size = Vec::with_capacity(self.size.len() - 1);
         for (i, &s) in self.size.iter().enumerate() {
             if i == a {
@@ -486,7 +542,16 @@ impl Space {
             }
         }
         let pos = a - usize::from(a > b);
-        self.derive(size, Op::Merge { pos, d1: a, d2: b, s2: s2.max(1), old_n: self.size.len() })
+        self.derive(
+            size,
+            Op::Merge {
+                pos,
+                d1: a,
+                d2: b,
+                s2: s2.max(1),
+                old_n: self.size.len(),
+            },
+        )
     }
 
     /// `split(d, f)`: dim d becomes `(f, size/f)` with `new[.., i, j, ..] = old[.., i + j*f, ..]`.
@@ -552,7 +617,8 @@ impl Space {
     /// (see [`greedy_split_factors`]).
     pub fn greedy_split(&self, d: i64, v: &[i64]) -> Result<Space, String> {
         let d = self.dim("greedy_split", d)?;
-        let parts = greedy_split_factors(self.size[d], v).map_err(|e| format!("greedy_split: {e}"))?;
+        let parts =
+            greedy_split_factors(self.size[d], v).map_err(|e| format!("greedy_split: {e}"))?;
         self.fuse(d, &parts)
     }
 }
@@ -579,10 +645,15 @@ fn check_split_args(o: i64, v: &[i64]) -> Result<(), String> {
         return Err("the extents tuple must not be empty".into());
     }
     if v.len() > MAX_DIMS {
-        return Err(format!("at most {MAX_DIMS} extents are supported, got {}", v.len()));
+        return Err(format!(
+            "at most {MAX_DIMS} extents are supported, got {}",
+            v.len()
+        ));
     }
     if let Some((i, x)) = v.iter().enumerate().find(|(_, x)| **x <= 0) {
-        return Err(format!("extent {i} of {v:?} is {x}; extents must be positive"));
+        return Err(format!(
+            "extent {i} of {v:?} is {x}; extents must be positive"
+        ));
     }
     if o <= 0 {
         return Err(format!("cannot split a dimension of size {o}"));
@@ -626,7 +697,15 @@ pub fn auto_split_factors(o: i64, v: &[i64]) -> Result<Vec<i64>, String> {
     enumerate(o, n, &divs, &mut cur, &mut |f: &[i64]| {
         visited += 1;
         let w: Vec<f64> = f.iter().zip(&vf).map(|(&oi, &vi)| vi / oi as f64).collect();
-        let cost: f64 = (0..n).map(|k| w.iter().enumerate().filter(|(i, _)| *i != k).map(|(_, x)| x).product::<f64>()).sum();
+        let cost: f64 = (0..n)
+            .map(|k| {
+                w.iter()
+                    .enumerate()
+                    .filter(|(i, _)| *i != k)
+                    .map(|(_, x)| x)
+                    .product::<f64>()
+            })
+            .sum();
         let better = match &best {
             None => true,
             Some((b, _)) => cost < b - b.abs() * 1e-9,
@@ -637,15 +716,24 @@ pub fn auto_split_factors(o: i64, v: &[i64]) -> Result<Vec<i64>, String> {
         visited <= ENUM_LIMIT
     });
     if visited > ENUM_LIMIT {
-        return Err(format!("too many ways to split {o} into {n} dimensions; use greedy_split instead"));
+        return Err(format!(
+            "too many ways to split {o} into {n} dimensions; use greedy_split instead"
+        ));
     }
-    best.map(|(_, f)| f).ok_or_else(|| format!("no factorization of {o} into {n} dimensions"))
+    best.map(|(_, f)| f)
+        .ok_or_else(|| format!("no factorization of {o} into {n} dimensions"))
 }
 
 /// Calls `f` on every ordered factorization of `rest` into `n - cur.len()` more factors
 /// (factors drawn from `divs`, descending), in lexicographically decreasing order. Stops when
 /// `f` returns false.
-fn enumerate(rest: i64, n: usize, divs: &[i64], cur: &mut Vec<i64>, f: &mut dyn FnMut(&[i64]) -> bool) -> bool {
+fn enumerate(
+    rest: i64,
+    n: usize,
+    divs: &[i64],
+    cur: &mut Vec<i64>,
+    f: &mut dyn FnMut(&[i64]) -> bool,
+) -> bool {
     if cur.len() + 1 == n {
         cur.push(rest);
         let go = f(cur);
@@ -732,7 +820,11 @@ mod tests {
     }
 
     fn gpu(node: u32, index: u32) -> ProcId {
-        ProcId { node, kind: ProcKind::Gpu, index }
+        ProcId {
+            node,
+            kind: ProcKind::Gpu,
+            index,
+        }
     }
 
     fn m24() -> Space {
@@ -743,7 +835,10 @@ mod tests {
     fn points(s: &Space) -> Vec<Vec<i64>> {
         let mut out = vec![vec![]];
         for &e in s.size() {
-            out = out.into_iter().flat_map(|p| (0..e).map(move |i| [p.clone(), vec![i]].concat())).collect();
+            out = out
+                .into_iter()
+                .flat_map(|p| (0..e).map(move |i| [p.clone(), vec![i]].concat()))
+                .collect();
         }
         out
     }
@@ -755,9 +850,18 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m.volume(), 8);
         assert_eq!(m.get(&[1, 3]).unwrap(), gpu(1, 3));
-        assert_eq!(m.get(&[1, 4]).unwrap_err(), "index 4 out of bound for dimension 1 of size 4");
-        assert_eq!(m.get(&[-1, 0]).unwrap_err(), "index -1 out of bound for dimension 0 of size 2");
-        assert_eq!(m.get(&[1]).unwrap_err(), "a 2-D machine space needs 2 indices, got 1");
+        assert_eq!(
+            m.get(&[1, 4]).unwrap_err(),
+            "index 4 out of bound for dimension 1 of size 4"
+        );
+        assert_eq!(
+            m.get(&[-1, 0]).unwrap_err(),
+            "index -1 out of bound for dimension 0 of size 2"
+        );
+        assert_eq!(
+            m.get(&[1]).unwrap_err(),
+            "a 2-D machine space needs 2 indices, got 1"
+        );
     }
 
     #[test]
@@ -768,12 +872,18 @@ mod tests {
         for n in 0..2 {
             for i in 0..2 {
                 for j in 0..2 {
-                    assert_eq!(m.get(&[n, i, j]).unwrap(), gpu(n as u32, (i + 2 * j) as u32));
+                    assert_eq!(
+                        m.get(&[n, i, j]).unwrap(),
+                        gpu(n as u32, (i + 2 * j) as u32)
+                    );
                 }
             }
         }
         let m6 = Space::machine(ProcKind::Gpu, &shape(1, 6)).unwrap();
-        assert_eq!(m6.split(1, 4).unwrap_err(), "split: 6 is not divisible by 4");
+        assert_eq!(
+            m6.split(1, 4).unwrap_err(),
+            "split: 6 is not divisible by 4"
+        );
         assert_eq!(
             m24().split(2, 2).unwrap_err(),
             "split: dimension 2 out of range for a 2-D machine space (dimensions are 0..2)"
@@ -792,7 +902,10 @@ mod tests {
         for x in 0..8 {
             assert_eq!(m.get(&[x]).unwrap(), gpu((x % 2) as u32, (x / 2) as u32));
         }
-        assert_eq!(m24().merge(1, 1).unwrap_err(), "merge: the two dimensions must differ, got 1 twice");
+        assert_eq!(
+            m24().merge(1, 1).unwrap_err(),
+            "merge: the two dimensions must differ, got 1 twice"
+        );
     }
 
     #[test]
@@ -832,8 +945,14 @@ mod tests {
         assert_eq!(balance_factors(12, 3).unwrap(), vec![3, 2, 2]);
         assert_eq!(balance_factors(7, 2).unwrap(), vec![7, 1]);
         assert_eq!(balance_factors(64, 3).unwrap(), vec![4, 4, 4]);
-        assert_eq!(balance_factors(8, 4).unwrap_err(), "the number of parts must be 2 or 3, got 4");
-        let m = Space::machine(ProcKind::Gpu, &shape(1, 12)).unwrap().balance_split(1, 2).unwrap();
+        assert_eq!(
+            balance_factors(8, 4).unwrap_err(),
+            "the number of parts must be 2 or 3, got 4"
+        );
+        let m = Space::machine(ProcKind::Gpu, &shape(1, 12))
+            .unwrap()
+            .balance_split(1, 2)
+            .unwrap();
         assert_eq!(m.size(), &[1, 4, 3]);
         assert_eq!(m.get(&[0, 1, 2]).unwrap(), gpu(0, 1 + 2 * 4));
     }
@@ -850,9 +969,15 @@ mod tests {
         // Tie (8 into 2 equal extents: 4x2 and 2x4): larger factor first.
         assert_eq!(auto_split_factors(8, &[10, 10]).unwrap(), vec![4, 2]);
         // Matrix-multiply style (m, n, k) with a small k.
-        assert_eq!(auto_split_factors(16, &[1024, 1024, 64]).unwrap(), vec![4, 4, 1]);
+        assert_eq!(
+            auto_split_factors(16, &[1024, 1024, 64]).unwrap(),
+            vec![4, 4, 1]
+        );
         assert_eq!(auto_split_factors(6, &[1]).unwrap(), vec![6]);
-        assert_eq!(auto_split_factors(4, &[2, 0]).unwrap_err(), "extent 1 of [2, 0] is 0; extents must be positive");
+        assert_eq!(
+            auto_split_factors(4, &[2, 0]).unwrap_err(),
+            "extent 1 of [2, 0] is 0; extents must be positive"
+        );
         let m = m24().auto_split(1, &[8, 8]).unwrap();
         assert_eq!(m.size(), &[2, 2, 2]);
     }
@@ -864,7 +989,10 @@ mod tests {
                 let a = auto_split_factors(o, &v).unwrap();
                 let g = greedy_split_factors(o, &v).unwrap();
                 let cost = |f: &[i64]| v[0] as f64 / f[0] as f64 + v[1] as f64 / f[1] as f64;
-                assert!(cost(&a) <= cost(&g) + 1e-9, "o={o} v={v:?} auto={a:?} greedy={g:?}");
+                assert!(
+                    cost(&a) <= cost(&g) + 1e-9,
+                    "o={o} v={v:?} auto={a:?} greedy={g:?}"
+                );
                 assert_eq!(a.iter().product::<i64>(), o);
             }
         }
@@ -885,9 +1013,21 @@ mod tests {
     #[test]
     fn wildcards() {
         let m = m24();
-        assert_eq!(m.get_any(&[Some(1), None]).unwrap(), Placement::AnyOnNode { node: 1, kind: ProcKind::Gpu });
-        assert_eq!(m.get_any(&[Some(1), Some(2)]).unwrap(), Placement::Proc(gpu(1, 2)));
-        assert!(m.get_any(&[None, Some(0)]).unwrap_err().contains("several nodes"));
+        assert_eq!(
+            m.get_any(&[Some(1), None]).unwrap(),
+            Placement::AnyOnNode {
+                node: 1,
+                kind: ProcKind::Gpu
+            }
+        );
+        assert_eq!(
+            m.get_any(&[Some(1), Some(2)]).unwrap(),
+            Placement::Proc(gpu(1, 2))
+        );
+        assert!(m
+            .get_any(&[None, Some(0)])
+            .unwrap_err()
+            .contains("several nodes"));
         let s = m.slice(1, 0, 1).unwrap();
         assert_eq!(
             s.get_any(&[Some(0), None]).unwrap_err(),
@@ -895,7 +1035,13 @@ mod tests {
         );
         // A node split across two dims: both wildcards cover node 0.
         let t = m.split(1, 2).unwrap();
-        assert_eq!(t.get_any(&[Some(0), None, None]).unwrap(), Placement::AnyOnNode { node: 0, kind: ProcKind::Gpu });
+        assert_eq!(
+            t.get_any(&[Some(0), None, None]).unwrap(),
+            Placement::AnyOnNode {
+                node: 0,
+                kind: ProcKind::Gpu
+            }
+        );
     }
 
     #[test]
@@ -905,8 +1051,15 @@ mod tests {
             let proc = m.get(&p).unwrap();
             assert_eq!(m.coords_of(proc).unwrap(), p);
         }
-        let cpu = ProcId { node: 0, kind: ProcKind::Cpu, index: 0 };
-        assert_eq!(m.coords_of(cpu).unwrap_err(), "processor CPU[0, 0] is not in this GPU machine space");
+        let cpu = ProcId {
+            node: 0,
+            kind: ProcKind::Cpu,
+            index: 0,
+        };
+        assert_eq!(
+            m.coords_of(cpu).unwrap_err(),
+            "processor CPU[0, 0] is not in this GPU machine space"
+        );
     }
 
     #[test]
@@ -940,8 +1093,10 @@ mod tests {
                 (0i64..4, 0i64..3, 0i64..4).prop_map(|(a, b, c)| Transform::Slice(a, b, c)),
                 (0i64..4).prop_map(Transform::Reverse),
                 (0i64..4, 2i64..4).prop_map(|(a, b)| Transform::BalanceSplit(a, b)),
-                (0i64..4, proptest::collection::vec(1i64..50, 1..4)).prop_map(|(a, v)| Transform::AutoSplit(a, v)),
-                (0i64..4, proptest::collection::vec(1i64..50, 1..4)).prop_map(|(a, v)| Transform::GreedySplit(a, v)),
+                (0i64..4, proptest::collection::vec(1i64..50, 1..4))
+                    .prop_map(|(a, v)| Transform::AutoSplit(a, v)),
+                (0i64..4, proptest::collection::vec(1i64..50, 1..4))
+                    .prop_map(|(a, v)| Transform::GreedySplit(a, v)),
             ]
         }
 
