@@ -20,7 +20,7 @@ use crate::diag::{closest, Diagnostic};
 use crate::kinds::ProcKind;
 use crate::machine::{MachineShape, Placement};
 use crate::mapper::{MapError, PointCtx};
-use crate::space::{Space, Transform, MAX_DIMS};
+use crate::space::{Extents, Space, Transform, MAX_DIMS};
 use crate::span::{Pos, Span};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -46,7 +46,7 @@ pub enum Tup {
 
 impl Tup {
     /// Elements stored inline.
-    pub const INLINE: usize = 6;
+    pub const INLINE: usize = 4;
 
     /// A tuple with the given elements.
     pub fn from_slice(s: &[i64]) -> Tup {
@@ -389,14 +389,15 @@ struct Fail {
     func: Option<usize>,
 }
 
-type R<T> = Result<T, Fail>;
+/// Errors are boxed so that `R<Value>` is no larger than a `Value` (cheap moves on the hot path).
+type R<T> = Result<T, Box<Fail>>;
 
 fn fail<T>(pos: Pos, msg: impl Into<String>) -> R<T> {
-    Err(Fail {
+    Err(Box::new(Fail {
         msg: msg.into(),
         pos,
         func: None,
-    })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -806,6 +807,16 @@ impl Evaluator {
                 }
             }
         }
+        let mut funcs = std::mem::take(&mut ev.funcs);
+        for f in &mut funcs {
+            for st in &mut f.body {
+                match st {
+                    FStmt::Assign(_, e) | FStmt::Return(e) => fold(e, &ev),
+                    FStmt::Print { args, .. } => args.iter_mut().for_each(|a| fold(a, &ev)),
+                }
+            }
+        }
+        ev.funcs = funcs;
         Ok(ev)
     }
 
@@ -856,7 +867,8 @@ impl Evaluator {
                 depth: 0,
                 func: None,
             };
-            cx.call(func, &[Value::Task(TaskRef::Current)], f.pos)
+            cx.stack.push(Value::Task(TaskRef::Current));
+            cx.enter(func, 0, f.pos)
         });
         match r {
             Ok(Value::Proc(p)) => Ok(p),
@@ -875,6 +887,102 @@ impl Evaluator {
                     .map(|f| f.name.as_str())
                     .unwrap_or(&f.name);
                 Err(err(Some(name), fl.msg, Some(fl.pos)))
+            }
+        }
+    }
+}
+
+/// Constant folding after the globals are known: globals become constants, and pure nodes
+/// whose operands are all constants (`mgpu.size[0]`, `mgpu.merge(0, 1)`, `mgpu[0, *]`) are
+/// evaluated once. A node whose evaluation fails is left alone, so the error is reported when
+/// (and if) a task point reaches it, with the point and function attached.
+fn fold(e: &mut E, ev: &Evaluator) {
+    fn is_const(e: &E) -> bool {
+        matches!(e.node, Node::Const(_))
+    }
+    fn items_const(items: &[Item]) -> bool {
+        items.iter().all(|i| match i {
+            Item::One(e) | Item::Splat(e) => is_const(e),
+            Item::Wild(_) => true,
+        })
+    }
+    fn fold_items(items: &mut [Item], ev: &Evaluator) {
+        for it in items {
+            if let Item::One(e) | Item::Splat(e) = it {
+                fold(e, ev);
+            }
+        }
+    }
+    match &mut e.node {
+        Node::Global(g) => {
+            if let Some(Some(v)) = ev.globals.get(*g) {
+                e.node = Node::Const(v.clone());
+            }
+            return;
+        }
+        Node::Const(_) | Node::Local(_) => return,
+        Node::Neg(a) | Node::Not(a) | Node::Field(a, _) => fold(a, ev),
+        Node::Bin(_, a, b) => {
+            fold(a, ev);
+            fold(b, ev);
+        }
+        Node::Ternary(c, a, b) => {
+            fold(c, ev);
+            fold(a, ev);
+            fold(b, ev);
+            if let Node::Const(Value::Bool(cv)) = c.node {
+                let chosen = if cv { a } else { b };
+                let placeholder = E {
+                    node: Node::Const(Value::Int(0)),
+                    pos: chosen.pos,
+                };
+                *e = std::mem::replace(&mut **chosen, placeholder);
+            }
+            return;
+        }
+        Node::Tuple(items) | Node::Len(items) | Node::Call(_, items) => fold_items(items, ev),
+        Node::Index(a, items) | Node::Method(a, _, items) => {
+            fold(a, ev);
+            fold_items(items, ev);
+        }
+        Node::Slice(a, lo, hi) => {
+            fold(a, ev);
+            if let Some(lo) = lo {
+                fold(lo, ev);
+            }
+            if let Some(hi) = hi {
+                fold(hi, ev);
+            }
+        }
+        Node::Comp { body, iter, .. } => {
+            fold(body, ev);
+            fold(iter, ev);
+        }
+    }
+    let foldable = match &e.node {
+        Node::Neg(a) | Node::Not(a) | Node::Field(a, _) => is_const(a),
+        Node::Bin(_, a, b) => is_const(a) && is_const(b),
+        Node::Tuple(items) | Node::Len(items) => items_const(items),
+        Node::Index(a, items) => is_const(a) && items_const(items),
+        Node::Method(a, m, items) => *m != Method::Processor && is_const(a) && items_const(items),
+        Node::Slice(a, lo, hi) => {
+            is_const(a) && lo.as_deref().is_none_or(is_const) && hi.as_deref().is_none_or(is_const)
+        }
+        _ => false,
+    };
+    if foldable {
+        let mut stack = Vec::new();
+        let mut cx = Cx {
+            ev,
+            ctx: None,
+            stack: &mut stack,
+            base: 0,
+            depth: 0,
+            func: None,
+        };
+        if let Ok(v) = cx.eval(e) {
+            if !matches!(v, Value::Task(_)) {
+                e.node = Node::Const(v);
             }
         }
     }
@@ -992,14 +1100,16 @@ impl<'a, 'c> Cx<'a, 'c> {
             }
             Node::Index(x, items) => self.index(x, items, e.pos),
             Node::Field(x, f) => {
+                if let Node::Local(slot) = x.node {
+                    // Read a local in place (no clone of a space or tuple).
+                    let v = &self.stack[self.base + slot];
+                    return field_of(v, self.ctx, *f, e.pos);
+                }
                 let v = self.eval(x)?;
-                self.field(v, *f, e.pos)
+                field_of(&v, self.ctx, *f, e.pos)
             }
             Node::Method(x, m, items) => self.method_call(x, *m, items, e.pos),
-            Node::Call(id, items) => {
-                let args = self.args(items)?;
-                self.call(*id, &args, e.pos)
-            }
+            Node::Call(id, items) => self.call_items(*id, items, e.pos),
             _ => self.eval_cold(e),
         }
     }
@@ -1007,6 +1117,16 @@ impl<'a, 'c> Cx<'a, 'c> {
     #[inline(never)]
     fn method_call(&mut self, x: &E, m: Method, items: &[Item], pos: Pos) -> R<Value> {
         let recv = self.eval(x)?;
+        if items.len() <= 3 && items.iter().all(|i| matches!(i, Item::One(_))) {
+            // Common case: no splats, so no argument vector is allocated.
+            let mut buf = [Value::Int(0), Value::Int(0), Value::Int(0)];
+            for (slot, it) in buf.iter_mut().zip(items) {
+                if let Item::One(e) = it {
+                    *slot = self.eval(e)?;
+                }
+            }
+            return self.method(recv, m, &buf[..items.len()], pos);
+        }
         let args = self.args(items)?;
         self.method(recv, m, &args, pos)
     }
@@ -1285,6 +1405,14 @@ impl<'a, 'c> Cx<'a, 'c> {
     }
 
     fn index(&mut self, x: &E, items: &[Item], pos: Pos) -> R<Value> {
+        // Fast path: `t[i]` on a local tuple reads it in place instead of copying it.
+        if let (Node::Local(slot), [Item::One(ie)]) = (&x.node, items) {
+            let iv = self.eval(ie)?;
+            if let Value::Tuple(t) = &self.stack[self.base + slot] {
+                let i = int_of(&iv, "a tuple index", ie.pos)?;
+                return tuple_index(t.as_slice(), i, pos);
+            }
+        }
         let v = self.eval(x)?;
         match &v {
             Value::Space(sp) => {
@@ -1356,16 +1484,7 @@ impl<'a, 'c> Cx<'a, 'c> {
                 };
                 let iv = self.eval(ie)?;
                 let i = int_of(&iv, "a tuple index", ie.pos)?;
-                let s = t.as_slice();
-                let n = s.len() as i64;
-                let j = if i < 0 { i.saturating_add(n) } else { i };
-                if j < 0 || j >= n {
-                    return fail(
-                        pos,
-                        format!("index {i} out of bound for a tuple of length {n}"),
-                    );
-                }
-                Ok(Value::Int(s[j as usize]))
+                tuple_index(t.as_slice(), i, pos)
             }
             _ => fail(
                 pos,
@@ -1373,36 +1492,6 @@ impl<'a, 'c> Cx<'a, 'c> {
                     "cannot index {}; only tuples and machine spaces can be indexed",
                     v.type_name()
                 ),
-            ),
-        }
-    }
-
-    fn field(&mut self, v: Value, f: Field, pos: Pos) -> R<Value> {
-        match (&v, f) {
-            (Value::Space(s), Field::Size) => Ok(Value::Tuple(Tup::from_slice(s.size()))),
-            (Value::Space(s), Field::Len) => Ok(Value::Int(s.len() as i64)),
-            (Value::Space(s), Field::Volume) => Ok(Value::Int(s.volume())),
-            (Value::Tuple(t), Field::Len) => Ok(Value::Int(t.as_slice().len() as i64)),
-            (Value::Task(t), Field::Ipoint | Field::Ispace | Field::Parent) => {
-                let Some(ctx) = self.ctx else {
-                    return fail(pos, "no task is being mapped here");
-                };
-                match (t, f) {
-                    (TaskRef::Current, Field::Ipoint) => Ok(Value::Tuple(Tup::from_slice(ctx.point))),
-                    (TaskRef::Current, Field::Ispace) => Ok(Value::Tuple(Tup::from_slice(ctx.domain))),
-                    (TaskRef::Current, _) => Ok(Value::Task(TaskRef::Parent)),
-                    (TaskRef::Parent, _) => fail(
-                        pos,
-                        format!(
-                            "`task.parent.{}` is not available: only the parent's processor is known (use `task.parent.processor(m)`)",
-                            f.name()
-                        ),
-                    ),
-                }
-            }
-            _ => fail(
-                pos,
-                format!("{} has no field `{}`", v.type_name(), f.name()),
             ),
         }
     }
@@ -1472,7 +1561,9 @@ impl<'a, 'c> Cx<'a, 'c> {
             )
         };
         let tuple = |i: usize| match &args[i] {
-            Value::Tuple(t) => Ok(t.as_slice().to_vec()),
+            Value::Tuple(t) => {
+                Extents::new(t.as_slice()).or_else(|e| fail(pos, format!("{}: {e}", m.name())))
+            }
             v => fail(
                 pos,
                 format!(
@@ -1500,14 +1591,59 @@ impl<'a, 'c> Cx<'a, 'c> {
         }
     }
 
-    fn call(&mut self, id: usize, args: &[Value], pos: Pos) -> R<Value> {
+    /// Evaluates the arguments of a user-function call straight onto the stack and calls it.
+    fn call_items(&mut self, id: usize, items: &[Item], pos: Pos) -> R<Value> {
+        let new_base = self.stack.len();
+        for it in items {
+            let r = match it {
+                Item::One(x) => self.eval(x).map(|v| self.stack.push(v)),
+                Item::Splat(x) => match self.eval(x) {
+                    Ok(Value::Tuple(t)) => {
+                        self.stack
+                            .extend(t.as_slice().iter().map(|&i| Value::Int(i)));
+                        Ok(())
+                    }
+                    Ok(v) => fail(
+                        x.pos,
+                        format!(
+                            "only a tuple can be splatted with `*`, got {}",
+                            v.type_name()
+                        ),
+                    ),
+                    Err(e) => Err(e),
+                },
+                Item::Wild(p) => fail(*p, "`*` wildcard is only allowed as a machine-space index"),
+            };
+            if let Err(e) = r {
+                self.stack.truncate(new_base);
+                return Err(e);
+            }
+        }
+        self.enter(id, new_base, pos)
+    }
+
+    /// Calls function `id` whose arguments are `stack[new_base..]`.
+    fn enter(&mut self, id: usize, new_base: usize, pos: Pos) -> R<Value> {
+        let r = self.enter_inner(id, new_base, pos);
+        self.stack.truncate(new_base);
+        r
+    }
+
+    fn enter_inner(&mut self, id: usize, new_base: usize, pos: Pos) -> R<Value> {
         let ev = self.ev;
         let Some(f) = ev.funcs.get(id) else {
             return fail(pos, format!("no function with id {id}"));
         };
         if self.depth >= MAX_CALL_DEPTH {
-            return fail(pos, format!("call depth limit of {MAX_CALL_DEPTH} exceeded calling `{}` (unbounded recursion?)", f.name));
+            return fail(
+                pos,
+                format!(
+                    "call depth limit of {MAX_CALL_DEPTH} exceeded calling `{}` (unbounded recursion?)",
+                    f.name
+                ),
+            );
         }
+        let args = &self.stack[new_base..];
         if args.len() != f.params.len() {
             return fail(
                 pos,
@@ -1544,10 +1680,9 @@ impl<'a, 'c> Cx<'a, 'c> {
                 );
             }
         }
-        let new_base = self.stack.len();
-        self.stack.extend(args.iter().cloned());
+        let nargs = args.len();
         self.stack
-            .resize(new_base + f.nslots.max(args.len()), Value::Int(0));
+            .resize(new_base + f.nslots.max(nargs), Value::Int(0));
         let (old_base, old_func) = (self.base, self.func);
         self.base = new_base;
         self.func = Some(id);
@@ -1556,7 +1691,6 @@ impl<'a, 'c> Cx<'a, 'c> {
         self.depth -= 1;
         self.base = old_base;
         self.func = old_func;
-        self.stack.truncate(new_base);
         r.map_err(|mut e| {
             if e.func.is_none() {
                 e.func = Some(id);
@@ -1590,6 +1724,50 @@ impl<'a, 'c> Cx<'a, 'c> {
             f.pos,
             format!("function `{}` finished without `return`", f.name),
         )
+    }
+}
+
+/// `s[i]` with negative indices counting from the end.
+fn tuple_index(s: &[i64], i: i64, pos: Pos) -> R<Value> {
+    let n = s.len() as i64;
+    let j = if i < 0 { i.saturating_add(n) } else { i };
+    if j < 0 || j >= n {
+        return fail(
+            pos,
+            format!("index {i} out of bound for a tuple of length {n}"),
+        );
+    }
+    Ok(Value::Int(s[j as usize]))
+}
+
+/// A field of a value (`m.size`, `t.len`, `task.ipoint`, ...).
+fn field_of(v: &Value, ctx: Option<&PointCtx<'_>>, f: Field, pos: Pos) -> R<Value> {
+    match (v, f) {
+        (Value::Space(s), Field::Size) => Ok(Value::Tuple(Tup::from_slice(s.size()))),
+        (Value::Space(s), Field::Len) => Ok(Value::Int(s.len() as i64)),
+        (Value::Space(s), Field::Volume) => Ok(Value::Int(s.volume())),
+        (Value::Tuple(t), Field::Len) => Ok(Value::Int(t.as_slice().len() as i64)),
+        (Value::Task(t), Field::Ipoint | Field::Ispace | Field::Parent) => {
+            let Some(ctx) = ctx else {
+                return fail(pos, "no task is being mapped here");
+            };
+            match (t, f) {
+                (TaskRef::Current, Field::Ipoint) => Ok(Value::Tuple(Tup::from_slice(ctx.point))),
+                (TaskRef::Current, Field::Ispace) => Ok(Value::Tuple(Tup::from_slice(ctx.domain))),
+                (TaskRef::Current, _) => Ok(Value::Task(TaskRef::Parent)),
+                (TaskRef::Parent, _) => fail(
+                    pos,
+                    format!(
+                        "`task.parent.{}` is not available: only the parent's processor is known (use `task.parent.processor(m)`)",
+                        f.name()
+                    ),
+                ),
+            }
+        }
+        _ => fail(
+            pos,
+            format!("{} has no field `{}`", v.type_name(), f.name()),
+        ),
     }
 }
 

@@ -36,8 +36,71 @@ const CACHE_LIMIT: usize = 256;
 /// Most factorizations `auto_split` enumerates before giving up with an error.
 const ENUM_LIMIT: u64 = 5_000_000;
 
+/// The extents argument of `auto_split`/`greedy_split`: up to [`MAX_DIMS`] integers stored
+/// inline (so a [`Transform`] is `Copy` and hashing it allocates nothing).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Extents {
+    len: u8,
+    v: [i64; MAX_DIMS],
+}
+
+impl Extents {
+    /// Extents from a slice (an error beyond [`MAX_DIMS`] values).
+    pub fn new(v: &[i64]) -> Result<Extents, String> {
+        if v.len() > MAX_DIMS {
+            return Err(format!("at most {MAX_DIMS} extents are supported, got {}", v.len()));
+        }
+        let mut e = Extents { len: v.len() as u8, v: [0; MAX_DIMS] };
+        e.v[..v.len()].copy_from_slice(v);
+        Ok(e)
+    }
+
+    /// The extents.
+    pub fn as_slice(&self) -> &[i64] {
+        &self.v[..usize::from(self.len)]
+    }
+}
+
+impl fmt::Debug for Extents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.as_slice())
+    }
+}
+
+/// A small, fast hasher for transform keys (FxHash-style multiply-rotate; keys are not
+/// adversarial: they come from the mapper's own arithmetic).
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u8(&mut self, x: u8) {
+        self.write_u64(u64::from(x));
+    }
+    fn write_usize(&mut self, x: usize) {
+        self.write_u64(x as u64);
+    }
+    fn write_i64(&mut self, x: i64) {
+        self.write_u64(x as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
+
 /// A transform of a machine space, with its arguments as written in the DSL.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Transform {
     /// `merge(d1, d2)`
     Merge(i64, i64),
@@ -52,9 +115,9 @@ pub enum Transform {
     /// `balance_split(d, k)`
     BalanceSplit(i64, i64),
     /// `auto_split(d, v)` / `decompose(d, v)`
-    AutoSplit(i64, Vec<i64>),
+    AutoSplit(i64, Extents),
     /// `greedy_split(d, v)`
-    GreedySplit(i64, Vec<i64>),
+    GreedySplit(i64, Extents),
 }
 
 impl Transform {
@@ -149,7 +212,7 @@ pub struct Space {
     ops: Vec<Op>,
     /// Processors in row-major order of this space's points, when the volume is small.
     table: Option<Box<[ProcId]>>,
-    cache: RwLock<HashMap<Transform, Arc<Space>>>,
+    cache: RwLock<HashMap<Transform, Arc<Space>, FxBuild>>,
 }
 
 impl Clone for Space {
@@ -163,7 +226,7 @@ impl Clone for Space {
             volume: self.volume,
             ops: self.ops.clone(),
             table: self.table.clone(),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
         }
     }
 }
@@ -227,7 +290,7 @@ impl Space {
             volume,
             ops,
             table: None,
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(HashMap::default()),
         };
         if volume <= TABLE_LIMIT {
             let mut table = Vec::with_capacity(volume as usize);
@@ -497,8 +560,8 @@ impl Space {
             Transform::Slice(d, lo, hi) => self.slice(*d, *lo, *hi),
             Transform::Reverse(d) => self.reverse(*d),
             Transform::BalanceSplit(d, k) => self.balance_split(*d, *k),
-            Transform::AutoSplit(d, v) => self.auto_split(*d, v),
-            Transform::GreedySplit(d, v) => self.greedy_split(*d, v),
+            Transform::AutoSplit(d, v) => self.auto_split(*d, v.as_slice()),
+            Transform::GreedySplit(d, v) => self.greedy_split(*d, v.as_slice()),
         }
     }
 
@@ -513,7 +576,7 @@ impl Space {
         let s = Arc::new(self.apply(t)?);
         if let Ok(mut c) = self.cache.write() {
             if c.len() < CACHE_LIMIT {
-                c.insert(t.clone(), Arc::clone(&s));
+                c.insert(*t, Arc::clone(&s));
             }
         }
         Ok(s)
@@ -1065,7 +1128,7 @@ mod tests {
     #[test]
     fn cache_returns_same_space() {
         let m = Arc::new(m24());
-        let t = Transform::AutoSplit(1, vec![4, 4]);
+        let t = Transform::AutoSplit(1, Extents::new(&[4, 4]).unwrap());
         let a = m.apply_cached(&t).unwrap();
         let b = m.apply_cached(&t).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
@@ -1094,9 +1157,9 @@ mod tests {
                 (0i64..4).prop_map(Transform::Reverse),
                 (0i64..4, 2i64..4).prop_map(|(a, b)| Transform::BalanceSplit(a, b)),
                 (0i64..4, proptest::collection::vec(1i64..50, 1..4))
-                    .prop_map(|(a, v)| Transform::AutoSplit(a, v)),
+                    .prop_map(|(a, v)| Transform::AutoSplit(a, Extents::new(&v).unwrap())),
                 (0i64..4, proptest::collection::vec(1i64..50, 1..4))
-                    .prop_map(|(a, v)| Transform::GreedySplit(a, v)),
+                    .prop_map(|(a, v)| Transform::GreedySplit(a, Extents::new(&v).unwrap())),
             ]
         }
 
