@@ -825,6 +825,11 @@ impl Evaluator {
         self.func_ids.get(name).copied()
     }
 
+    /// The name of function `func`.
+    pub fn func_name(&self, func: usize) -> Option<&str> {
+        self.funcs.get(func).map(|f| f.name.as_str())
+    }
+
     /// The declared parameter types of function `func`.
     pub fn func_params(&self, func: usize) -> Option<&[ParamType]> {
         self.funcs.get(func).map(|f| f.params.as_slice())
