@@ -10,7 +10,7 @@
 //! statements are left out.
 
 use crate::ast::{
-    BinOp, Expr, ExprKind, FnStmt, FuncDef, LayoutTarget, Param, ParamType, Program, ProcSel,
+    BinOp, Expr, ExprKind, FnStmt, FuncDef, LayoutTarget, Param, ParamType, ProcSel, Program,
     RegionSel, Stmt, TaskNames, TaskSel, UnOp,
 };
 use crate::diag::{closest, Diagnostic, MAX_DIAGNOSTICS};
@@ -21,7 +21,7 @@ use proc_macro2::{Delimiter, Spacing, TokenStream, TokenTree};
 use std::str::FromStr;
 
 /// Deepest expression nesting the parser accepts (operators, parentheses, postfix chains).
-pub const MAX_EXPR_DEPTH: usize = 128;
+pub const MAX_EXPR_DEPTH: usize = 64;
 
 /// Every keyword of the language (case-sensitive); none can be used as a name.
 pub const KEYWORDS: &[&str] = &[
@@ -85,7 +85,11 @@ pub fn parse_tokens(ts: TokenStream) -> ParseOutput {
     let (toks, token_spans) = flatten(ts);
     let mut p = Parser::new(&toks, true);
     let program = p.program();
-    ParseOutput { program, diagnostics: p.diags, token_spans }
+    ParseOutput {
+        program,
+        diagnostics: p.diags,
+        token_spans,
+    }
 }
 
 /// Parses mapper text: strips `#` comments, checks delimiters, then tokenizes and parses.
@@ -95,9 +99,16 @@ pub fn parse_text(src: &str) -> ParseOutput {
             let (toks, token_spans) = flatten(ts);
             let mut p = Parser::new(&toks, false);
             let program = p.program();
-            ParseOutput { program, diagnostics: p.diags, token_spans }
+            ParseOutput {
+                program,
+                diagnostics: p.diags,
+                token_spans,
+            }
         }
-        Err(diagnostics) => ParseOutput { diagnostics, ..ParseOutput::default() },
+        Err(diagnostics) => ParseOutput {
+            diagnostics,
+            ..ParseOutput::default()
+        },
     }
 }
 
@@ -110,7 +121,10 @@ pub fn parse_expr_text(src: &str) -> Result<Expr, Vec<Diagnostic>> {
     if let Ok(e) = &result {
         if !p.at_end() {
             let found = p.found();
-            p.err(Diagnostic::error(p.here(), format!("expected end of expression, found {found}")));
+            p.err(Diagnostic::error(
+                p.here(),
+                format!("expected end of expression, found {found}"),
+            ));
         } else if p.diags.is_empty() {
             return Ok(e.clone());
         }
@@ -130,15 +144,31 @@ fn tokenize_text(src: &str) -> Result<TokenStream, Vec<Diagnostic>> {
     }
     TokenStream::from_str(&stripped).map_err(|e| {
         let lc = e.span().start();
-        let pos = Pos { line: lc.line as u32, col: lc.column as u32 + 1 };
-        let span = Span { lo: pos, hi: Pos { line: pos.line, col: pos.col + 1 }, tok_lo: 0, tok_hi: 0 };
+        let pos = Pos {
+            line: lc.line as u32,
+            col: lc.column as u32 + 1,
+        };
+        let span = Span {
+            lo: pos,
+            hi: Pos {
+                line: pos.line,
+                col: pos.col + 1,
+            },
+            tok_lo: 0,
+            tok_hi: 0,
+        };
         let d = match text::char_at(&stripped, pos) {
             Some('"') => Diagnostic::error(span, "unterminated string literal")
                 .with_help("add the closing `\"`"),
             Some('\'') => Diagnostic::error(span, "unexpected `'`")
                 .with_help("character literals and lifetimes are not part of the language"),
-            Some(c) => Diagnostic::error(span, format!("unexpected character `{}`", c.escape_debug()))
-                .with_help("remove it; mapper text is made of names, integers, `\"strings\"` and punctuation"),
+            Some(c) => Diagnostic::error(
+                span,
+                format!("unexpected character `{}`", c.escape_debug()),
+            )
+            .with_help(
+                "remove it; mapper text is made of names, integers, `\"strings\"` and punctuation",
+            ),
             None => Diagnostic::error(span, "invalid token"),
         };
         vec![d]
@@ -175,7 +205,10 @@ struct Token {
 }
 
 fn to_pos(lc: proc_macro2::LineColumn) -> Pos {
-    Pos { line: lc.line as u32, col: lc.column as u32 + 1 }
+    Pos {
+        line: lc.line as u32,
+        col: lc.column as u32 + 1,
+    }
 }
 
 /// Length of a `#[doc = ...]` / `#![doc = ...]` attribute (what doc comments become) at `i`.
@@ -212,10 +245,18 @@ fn flatten(ts: TokenStream) -> (Vec<Token>, Vec<proc_macro2::Span>) {
     let mut toks = Vec::new();
     let mut spans = Vec::new();
     let mut push = |tk: Tk, span: proc_macro2::Span, toks: &mut Vec<Token>| {
-        toks.push(Token { tk, lo: to_pos(span.start()), hi: to_pos(span.end()) });
+        toks.push(Token {
+            tk,
+            lo: to_pos(span.start()),
+            hi: to_pos(span.end()),
+        });
         spans.push(span);
     };
-    let mut stack = vec![Frame { trees: ts.into_iter().collect(), next: 0, close: None }];
+    let mut stack = vec![Frame {
+        trees: ts.into_iter().collect(),
+        next: 0,
+        close: None,
+    }];
     while let Some(frame) = stack.last_mut() {
         let i = frame.next;
         let Some(tree) = frame.trees.get(i).cloned() else {
@@ -237,7 +278,11 @@ fn flatten(ts: TokenStream) -> (Vec<Token>, Vec<proc_macro2::Span>) {
                     Delimiter::Bracket => ('[', ']'),
                     Delimiter::Brace => ('{', '}'),
                     Delimiter::None => {
-                        stack.push(Frame { trees: g.stream().into_iter().collect(), next: 0, close: None });
+                        stack.push(Frame {
+                            trees: g.stream().into_iter().collect(),
+                            next: 0,
+                            close: None,
+                        });
                         continue;
                     }
                 };
@@ -249,9 +294,11 @@ fn flatten(ts: TokenStream) -> (Vec<Token>, Vec<proc_macro2::Span>) {
                 });
             }
             TokenTree::Ident(id) => push(Tk::Ident(id.to_string()), id.span(), &mut toks),
-            TokenTree::Punct(p) => {
-                push(Tk::Punct(p.as_char(), p.spacing() == Spacing::Joint), p.span(), &mut toks)
-            }
+            TokenTree::Punct(p) => push(
+                Tk::Punct(p.as_char(), p.spacing() == Spacing::Joint),
+                p.span(),
+                &mut toks,
+            ),
             TokenTree::Literal(l) => {
                 let repr = l.to_string();
                 if let Some(rest) = repr.strip_prefix('-') {
@@ -268,7 +315,11 @@ fn flatten(ts: TokenStream) -> (Vec<Token>, Vec<proc_macro2::Span>) {
 }
 
 fn bad_lit(repr: &str, message: String, help: &str) -> Tk {
-    Tk::BadLit { repr: repr.to_string(), message, help: help.to_string() }
+    Tk::BadLit {
+        repr: repr.to_string(),
+        message,
+        help: help.to_string(),
+    }
 }
 
 /// Turns a literal's source text into a token, or into the error it deserves.
@@ -277,13 +328,21 @@ fn classify_literal(repr: &str) -> Tk {
     match chars.next() {
         Some('"') => match repr.get(1..repr.len().saturating_sub(1)).map(unescape) {
             Some(Ok(s)) => Tk::Str(s),
-            _ => bad_lit(repr, format!("invalid string literal {repr}"), "check the escapes"),
+            _ => bad_lit(
+                repr,
+                format!("invalid string literal {repr}"),
+                "check the escapes",
+            ),
         },
         Some('r') => {
             let body = repr.trim_start_matches('r').trim_matches('#');
             match body.get(1..body.len().saturating_sub(1)) {
                 Some(s) if body.len() >= 2 => Tk::Str(s.to_string()),
-                _ => bad_lit(repr, format!("invalid string literal {repr}"), "write a plain `\"...\"` string"),
+                _ => bad_lit(
+                    repr,
+                    format!("invalid string literal {repr}"),
+                    "write a plain `\"...\"` string",
+                ),
             }
         }
         Some('b') | Some('c') => bad_lit(
@@ -297,7 +356,11 @@ fn classify_literal(repr: &str) -> Tk {
             "the language has integers, booleans and (in `print`) strings",
         ),
         Some(c) if c.is_ascii_digit() => int_literal(repr),
-        _ => bad_lit(repr, format!("unsupported literal `{repr}`"), "write a decimal integer"),
+        _ => bad_lit(
+            repr,
+            format!("unsupported literal `{repr}`"),
+            "write a decimal integer",
+        ),
     }
 }
 
@@ -315,11 +378,14 @@ fn int_literal(repr: &str) -> Tk {
             "write the value in decimal",
         );
     }
-    let digits_len = repr.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(repr.len());
+    let digits_len = repr
+        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+        .unwrap_or(repr.len());
     let (digits, rest) = repr.split_at(digits_len);
     let is_float = rest.starts_with('.')
         || ((rest.starts_with('e') || rest.starts_with('E'))
-            && rest[1..].starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-' || c == '_'))
+            && rest[1..]
+                .starts_with(|c: char| c.is_ascii_digit() || c == '+' || c == '-' || c == '_'))
         || rest.starts_with("f32")
         || rest.starts_with("f64");
     if is_float {
@@ -515,7 +581,10 @@ impl<'t> Parser<'t> {
 
     /// True if token `i` is the first token on its line.
     fn starts_line(&self, i: usize) -> bool {
-        match (i.checked_sub(1).and_then(|p| self.toks.get(p)), self.toks.get(i)) {
+        match (
+            i.checked_sub(1).and_then(|p| self.toks.get(p)),
+            self.toks.get(i),
+        ) {
             (Some(prev), Some(t)) => t.lo.line > prev.hi.line,
             (None, Some(_)) => true,
             _ => false,
@@ -526,7 +595,12 @@ impl<'t> Parser<'t> {
 
     fn tok_span(&self, i: usize) -> Span {
         match self.toks.get(i) {
-            Some(t) => Span { lo: t.lo, hi: t.hi, tok_lo: i as u32, tok_hi: i as u32 },
+            Some(t) => Span {
+                lo: t.lo,
+                hi: t.hi,
+                tok_lo: i as u32,
+                tok_hi: i as u32,
+            },
             None => self.end_span(),
         }
     }
@@ -542,7 +616,15 @@ impl<'t> Parser<'t> {
         match self.toks.last() {
             Some(t) => {
                 let i = (self.toks.len() - 1) as u32;
-                Span { lo: t.hi, hi: Pos { line: t.hi.line, col: t.hi.col + 1 }, tok_lo: i, tok_hi: i }
+                Span {
+                    lo: t.hi,
+                    hi: Pos {
+                        line: t.hi.line,
+                        col: t.hi.col + 1,
+                    },
+                    tok_lo: i,
+                    tok_hi: i,
+                }
             }
             None => Span {
                 lo: Pos { line: 1, col: 1 },
@@ -558,7 +640,10 @@ impl<'t> Parser<'t> {
         match self.toks.get(i) {
             Some(t) => Span {
                 lo: t.hi,
-                hi: Pos { line: t.hi.line, col: t.hi.col + 1 },
+                hi: Pos {
+                    line: t.hi.line,
+                    col: t.hi.col + 1,
+                },
                 tok_lo: i as u32,
                 tok_hi: i as u32,
             },
@@ -586,7 +671,9 @@ impl<'t> Parser<'t> {
                 if *joint {
                     if let Some(Tk::Punct(n, _)) = self.toks.get(i + 1).map(|t| &t.tk) {
                         let two = format!("{c}{n}");
-                        if ["==", "!=", "<=", ">=", "&&", "||", "::", "->", "=>"].contains(&two.as_str()) {
+                        if ["==", "!=", "<=", ">=", "&&", "||", "::", "->", "=>"]
+                            .contains(&two.as_str())
+                        {
                             s = two;
                         }
                     }
@@ -634,7 +721,12 @@ impl<'t> Parser<'t> {
         }
     }
 
-    fn fail<T>(&mut self, span: Span, message: impl Into<String>, help: Option<String>) -> PResult<T> {
+    fn fail<T>(
+        &mut self,
+        span: Span,
+        message: impl Into<String>,
+        help: Option<String>,
+    ) -> PResult<T> {
         let mut d = Diagnostic::error(span, message);
         d.help = help;
         self.err(d);
@@ -789,7 +881,13 @@ impl<'t> Parser<'t> {
                 let proc = self.proc_sel()?;
                 let mems = self.mem_list()?;
                 let span = self.end_stmt(start)?;
-                Ok(Some(Stmt::Region { task, region, proc, mems, span }))
+                Ok(Some(Stmt::Region {
+                    task,
+                    region,
+                    proc,
+                    mems,
+                    span,
+                }))
             }
             "Layout" => {
                 self.pos += 1;
@@ -798,7 +896,13 @@ impl<'t> Parser<'t> {
                 let target = self.layout_target()?;
                 let constraints = self.constraints()?;
                 let span = self.end_stmt(start)?;
-                Ok(Some(Stmt::Layout { task, region, target, constraints, span }))
+                Ok(Some(Stmt::Layout {
+                    task,
+                    region,
+                    target,
+                    constraints,
+                    span,
+                }))
             }
             "InstanceLimit" => {
                 self.pos += 1;
@@ -819,7 +923,12 @@ impl<'t> Parser<'t> {
                 };
                 self.pos += 1;
                 let span = self.end_stmt(start)?;
-                Ok(Some(Stmt::InstanceLimit { task, proc, limit, span }))
+                Ok(Some(Stmt::InstanceLimit {
+                    task,
+                    proc,
+                    limit,
+                    span,
+                }))
             }
             "CollectMemory" => {
                 self.pos += 1;
@@ -832,10 +941,8 @@ impl<'t> Parser<'t> {
                 let index = name == "IndexTaskMap";
                 self.pos += 1;
                 let tasks = self.task_names()?;
-                let func = self.name_with_help(
-                    "function name",
-                    Some(format!("write `{name} TASKS FUNC;`")),
-                )?;
+                let func = self
+                    .name_with_help("function name", Some(format!("write `{name} TASKS FUNC;`")))?;
                 let span = self.end_stmt(start)?;
                 Ok(Some(if index {
                     Stmt::IndexTaskMap { tasks, func, span }
@@ -849,11 +956,13 @@ impl<'t> Parser<'t> {
                 let span = self.end_stmt(start)?;
                 Ok(Some(Stmt::ControlReplicate { tasks, span }))
             }
-            "def" => Ok(self.def()?.map(Stmt::Def)),
+            "def" => Ok(Some(Stmt::Def(self.def()?))),
             "return" | "print" => self.fail(
                 self.here(),
                 format!("`{name}` outside of a function"),
-                Some(format!("`{name}` is only allowed inside `def NAME(...) {{ ... }}`")),
+                Some(format!(
+                    "`{name}` is only allowed inside `def NAME(...) {{ ... }}`"
+                )),
             ),
             _ if self.is_assign_eq(self.pos + 1) => {
                 if is_keyword(name) {
@@ -915,7 +1024,11 @@ impl<'t> Parser<'t> {
             }
             Some(Tk::Ident(s)) => {
                 let s = s.clone();
-                self.fail(self.here(), format!("expected {what}, found keyword `{s}`"), help)
+                self.fail(
+                    self.here(),
+                    format!("expected {what}, found keyword `{s}`"),
+                    help,
+                )
             }
             _ => self.expected(what, help),
         }
@@ -989,7 +1102,10 @@ impl<'t> Parser<'t> {
     fn proc_kind(&mut self) -> PResult<Spanned<ProcKind>> {
         let span = self.tok_span(self.pos);
         let Some(Tk::Ident(s)) = self.peek() else {
-            return self.expected("processor kind", Some(format!("expected one of {PROC_LIST}")));
+            return self.expected(
+                "processor kind",
+                Some(format!("expected one of {PROC_LIST}")),
+            );
         };
         self.pos += 1;
         if let Some(k) = ProcKind::parse(s) {
@@ -1110,7 +1226,9 @@ impl<'t> Parser<'t> {
                     Some("layout constraints are separated by spaces: `SOA C_order`".into()),
                 );
             }
-            let Some(Tk::Ident(s)) = self.peek() else { break };
+            let Some(Tk::Ident(s)) = self.peek() else {
+                break;
+            };
             let start = self.pos;
             let span = self.tok_span(start);
             self.pos += 1;
@@ -1168,7 +1286,12 @@ impl<'t> Parser<'t> {
     }
 
     fn align_op(&mut self) -> PResult<AlignOp> {
-        let two = [('=', '=', AlignOp::Eq), ('!', '=', AlignOp::Ne), ('<', '=', AlignOp::Le), ('>', '=', AlignOp::Ge)];
+        let two = [
+            ('=', '=', AlignOp::Eq),
+            ('!', '=', AlignOp::Ne),
+            ('<', '=', AlignOp::Le),
+            ('>', '=', AlignOp::Ge),
+        ];
         for (a, b, op) in two {
             if self.is_punct2(self.pos, a, b) {
                 self.pos += 2;
@@ -1191,8 +1314,9 @@ impl<'t> Parser<'t> {
 
     // ----- functions -----
 
-    /// `def NAME(TYPE ARG, ...) { BODY }`. Returns `None` when the definition is unusable.
-    fn def(&mut self) -> PResult<Option<FuncDef>> {
+    /// `def NAME(TYPE ARG, ...) { BODY }`. Errors in the header mark the definition broken;
+    /// broken body statements are left out of the body.
+    fn def(&mut self) -> PResult<FuncDef> {
         let start = self.pos;
         let def_tok = self.toks.get(start).map(|t| t.lo).unwrap_or_default();
         self.pos += 1;
@@ -1217,9 +1341,13 @@ impl<'t> Parser<'t> {
             }
         }
         if !self.is_open(self.pos, '{') {
-            return self.expected(
-                "`{` after function parameters",
-                Some("function bodies are wrapped in `{ }`: `def f(Task task) { return ...; }`".into()),
+            let found = self.found();
+            return self.fail(
+                self.here(),
+                "expected `{` after function parameters",
+                Some(format!(
+                    "found {found}; function bodies are wrapped in `{{ }}`: `def f(Task task) {{ return ...; }}`"
+                )),
             );
         }
         let header_broken = self.broken;
@@ -1229,7 +1357,12 @@ impl<'t> Parser<'t> {
         self.pos = close + 1;
         self.broken = header_broken;
         let span = self.range(start, close);
-        Ok(Some(FuncDef { name, params, body, span }))
+        Ok(FuncDef {
+            name,
+            params,
+            body,
+            span,
+        })
     }
 
     /// After `def f(...):` without braces: skip the rest of the line and every following line
@@ -1237,7 +1370,9 @@ impl<'t> Parser<'t> {
     fn skip_python_body(&mut self, colon: usize, def_pos: Pos) {
         let colon_line = self.toks.get(colon).map(|t| t.lo.line).unwrap_or(0);
         while self.pos < self.end {
-            let Some(t) = self.toks.get(self.pos) else { break };
+            let Some(t) = self.toks.get(self.pos) else {
+                break;
+            };
             if t.lo.line != colon_line && self.starts_line(self.pos) && t.lo.col <= def_pos.col {
                 break;
             }
@@ -1250,23 +1385,27 @@ impl<'t> Parser<'t> {
     fn params(&mut self) -> Vec<Param> {
         let (close, saved) = self.enter();
         let mut params = Vec::new();
-        let r: PResult<()> = (|| {
-            while !self.at_end() {
-                params.push(self.param()?);
-                if self.at_end() {
-                    break;
-                }
-                if !self.is_punct(self.pos, ',') {
-                    return self.expected("`,` or `)` after parameter", None);
-                }
-                self.pos += 1;
-            }
-            Ok(())
-        })();
-        let _ = r;
+        // An error has been reported (and the header marked broken); the rest of the list is
+        // skipped below either way.
+        let _ = self.param_list(&mut params);
         self.end = saved;
         self.pos = close + 1;
         params
+    }
+
+    /// `TYPE NAME, ...` up to the end of the enclosing group.
+    fn param_list(&mut self, params: &mut Vec<Param>) -> PResult<()> {
+        while !self.at_end() {
+            params.push(self.param()?);
+            if self.at_end() {
+                break;
+            }
+            if !self.is_punct(self.pos, ',') {
+                return self.expected("`,` or `)` after parameter", None);
+            }
+            self.pos += 1;
+        }
+        Ok(())
     }
 
     fn param(&mut self) -> PResult<Param> {
@@ -1274,15 +1413,27 @@ impl<'t> Parser<'t> {
         let Some(Tk::Ident(ty)) = self.peek() else {
             return self.expected(
                 "parameter type",
-                Some(format!("parameters are written `TYPE NAME`; types: {}", type_list())),
+                Some(format!(
+                    "parameters are written `TYPE NAME`; types: {}",
+                    type_list()
+                )),
             );
         };
         self.pos += 1;
+        if (self.at_end() || self.is_punct(self.pos, ',')) && ParamType::parse(ty).is_some() {
+            return self.fail(
+                span,
+                format!("missing name for parameter of type `{ty}`"),
+                Some(format!("parameters are written `TYPE NAME`, e.g. `{ty} x`")),
+            );
+        }
         if self.at_end() || self.is_punct(self.pos, ',') {
             return self.fail(
                 span,
                 format!("missing type for parameter `{ty}`"),
-                Some(format!("parameters are written `TYPE NAME`, e.g. `Task {ty}`")),
+                Some(format!(
+                    "parameters are written `TYPE NAME`, e.g. `Task {ty}`"
+                )),
             );
         }
         let ty = match ParamType::parse(ty) {
@@ -1292,7 +1443,10 @@ impl<'t> Parser<'t> {
                     Some(k) => format!("did you mean `{k}`?"),
                     None => format!("expected one of {}", type_list()),
                 };
-                self.err(Diagnostic::error(span, format!("unknown parameter type `{ty}`")).with_help(help));
+                self.err(
+                    Diagnostic::error(span, format!("unknown parameter type `{ty}`"))
+                        .with_help(help),
+                );
                 Spanned::new(ParamType::Task, span)
             }
         };
@@ -1412,7 +1566,9 @@ impl<'t> Parser<'t> {
                 let found = self.found();
                 self.fail(
                     self.here(),
-                    format!("expected `NAME = EXPR;`, `return EXPR;` or `print(...);`, found {found}"),
+                    format!(
+                        "expected `NAME = EXPR;`, `return EXPR;` or `print(...);`, found {found}"
+                    ),
                     Some(body_help()),
                 )
             }
@@ -1443,12 +1599,18 @@ impl<'t> Parser<'t> {
             self.pos += 1;
             let then = self.expr()?;
             if !self.is_punct(self.pos, ':') {
-                return self.expected("`:` in conditional expression", Some("write `c ? a : b`".into()));
+                return self.expected(
+                    "`:` in conditional expression",
+                    Some("write `c ? a : b`".into()),
+                );
             }
             self.pos += 1;
             let els = self.expr()?;
             let span = cond.span.to(els.span);
-            Expr::new(ExprKind::Ternary(Box::new(cond), Box::new(then), Box::new(els)), span)
+            Expr::new(
+                ExprKind::Ternary(Box::new(cond), Box::new(then), Box::new(els)),
+                span,
+            )
         } else {
             cond
         };
@@ -1529,31 +1691,14 @@ impl<'t> Parser<'t> {
                 e = self.index(e)?;
             } else if self.is_punct(self.pos, '.') {
                 self.deeper()?;
-                self.pos += 1;
-                let name = match self.peek() {
-                    Some(Tk::Ident(s)) => Spanned::new(s.clone(), self.tok_span(self.pos)),
-                    _ => {
-                        return self.expected(
-                            "field or method name after `.`",
-                            Some("index tuples with `t[i]`".into()),
-                        )
-                    }
-                };
-                self.pos += 1;
-                if self.is_open(self.pos, '(') {
-                    let close = self.close(self.pos);
-                    let args = self.args()?;
-                    let span = e.span.to(self.tok_span(close));
-                    e = Expr::new(ExprKind::Method(Box::new(e), name, args), span);
-                } else {
-                    let span = e.span.to(name.span);
-                    e = Expr::new(ExprKind::Field(Box::new(e), name), span);
-                }
+                e = self.dot(e)?;
             } else if self.is_open(self.pos, '(') {
                 return self.fail(
                     self.here(),
                     "unexpected `(` after expression",
-                    Some("only a named function can be called: `f(args)` or `x.method(args)`".into()),
+                    Some(
+                        "only a named function can be called: `f(args)` or `x.method(args)`".into(),
+                    ),
                 );
             } else {
                 break;
@@ -1561,6 +1706,33 @@ impl<'t> Parser<'t> {
         }
         self.depth = saved;
         Ok(e)
+    }
+
+    /// `.field` or `.method(args)` after `recv`, at `pos` (the `.`).
+    fn dot(&mut self, recv: Expr) -> PResult<Expr> {
+        self.pos += 1;
+        let name = match self.peek() {
+            Some(Tk::Ident(s)) => Spanned::new(s.clone(), self.tok_span(self.pos)),
+            _ => {
+                return self.expected(
+                    "field or method name after `.`",
+                    Some("index tuples with `t[i]`".into()),
+                )
+            }
+        };
+        self.pos += 1;
+        if self.is_open(self.pos, '(') {
+            let close = self.close(self.pos);
+            let args = self.args()?;
+            let span = recv.span.to(self.tok_span(close));
+            Ok(Expr::new(
+                ExprKind::Method(Box::new(recv), name, args),
+                span,
+            ))
+        } else {
+            let span = recv.span.to(name.span);
+            Ok(Expr::new(ExprKind::Field(Box::new(recv), name), span))
+        }
     }
 
     /// `x[...]` at `pos` (the `[`): an index list or a slice.
@@ -1602,9 +1774,16 @@ impl<'t> Parser<'t> {
         };
         // The slice's `:`.
         self.pos += 1;
-        let hi = if self.at_end() { None } else { Some(Box::new(self.expr()?)) };
+        let hi = if self.at_end() {
+            None
+        } else {
+            Some(Box::new(self.expr()?))
+        };
         if !self.at_end() {
-            return self.expected("`]` after slice", Some("slices have no step: write `x[a:b]`".into()));
+            return self.expected(
+                "`]` after slice",
+                Some("slices have no step: write `x[a:b]`".into()),
+            );
         }
         self.leave(close, saved, "`]`")?;
         Ok(Expr::new(ExprKind::Slice(Box::new(recv), lo, hi), span))
@@ -1615,7 +1794,10 @@ impl<'t> Parser<'t> {
     fn element(&mut self) -> PResult<Expr> {
         if self.is_punct(self.pos, '*') {
             let star = self.tok_span(self.pos);
-            if self.pos + 1 >= self.end || self.is_punct(self.pos + 1, ',') {
+            if self.pos + 1 >= self.end
+                || self.is_punct(self.pos + 1, ',')
+                || self.is_punct(self.pos + 1, ':')
+            {
                 self.pos += 1;
                 return Ok(Expr::new(ExprKind::Wildcard, star));
             }
@@ -1656,57 +1838,84 @@ impl<'t> Parser<'t> {
     }
 
     fn primary(&mut self) -> PResult<Expr> {
-        let i = self.pos;
-        let span = self.tok_span(i);
-        let Some(tok) = self.peek() else {
-            return self.expected("expression", None);
-        };
-        match tok {
-            Tk::Int(v) => {
+        match self.peek() {
+            Some(Tk::Int(v)) => {
+                let e = Expr::new(ExprKind::Int(*v), self.tok_span(self.pos));
                 self.pos += 1;
-                Ok(Expr::new(ExprKind::Int(*v), span))
+                Ok(e)
             }
-            Tk::BadLit { .. } => self.bad_literal(),
-            Tk::Str(_) => self.fail(
+            Some(Tk::Open('(')) => self.paren(),
+            Some(Tk::Ident(_)) => self.ident_expr(),
+            _ => self.primary_error(),
+        }
+    }
+
+    /// `(e)` (just `e`, its span widened to the parentheses) or a tuple.
+    fn paren(&mut self) -> PResult<Expr> {
+        let i = self.pos;
+        let full = self.range(i, self.close(i));
+        let (mut elems, trailing) = self.elements("tuple")?;
+        if elems.len() == 1 && !trailing {
+            let mut e = elems.remove(0);
+            e.span = full;
+            Ok(e)
+        } else {
+            Ok(Expr::new(ExprKind::Tuple(elems), full))
+        }
+    }
+
+    /// An expression starting with an identifier: a keyword form, a call or a variable.
+    fn ident_expr(&mut self) -> PResult<Expr> {
+        let span = self.tok_span(self.pos);
+        let Some(name) = self.ident_at(self.pos) else {
+            return self.primary_error();
+        };
+        match name {
+            "True" | "False" => {
+                self.pos += 1;
+                Ok(Expr::new(ExprKind::Bool(name == "True"), span))
+            }
+            "Machine" => self.machine(),
+            "tuple" => self.tuple_comp(),
+            _ if is_keyword(name) => self.primary_error(),
+            _ => {
+                self.pos += 1;
+                if self.is_open(self.pos, '(') {
+                    let close = self.close(self.pos);
+                    let args = self.args()?;
+                    let id = Spanned::new(name.to_string(), span);
+                    Ok(Expr::new(
+                        ExprKind::Call(id, args),
+                        span.to(self.tok_span(close)),
+                    ))
+                } else {
+                    Ok(Expr::new(ExprKind::Var(name.to_string()), span))
+                }
+            }
+        }
+    }
+
+    /// Reports a token that cannot start an expression.
+    #[cold]
+    #[inline(never)]
+    fn primary_error(&mut self) -> PResult<Expr> {
+        let span = self.here();
+        match self.peek() {
+            Some(Tk::BadLit { .. }) => self.bad_literal(),
+            Some(Tk::Str(_)) => self.fail(
                 span,
                 "string literal outside `print`",
-                Some("strings are only allowed as the format argument of `print(\"...\", ...)`".into()),
+                Some(
+                    "strings are only allowed as the format argument of `print(\"...\", ...)`"
+                        .into(),
+                ),
             ),
-            Tk::Open('(') => {
-                let close = self.close(i);
-                let full = self.range(i, close);
-                let (mut elems, trailing) = self.elements("tuple")?;
-                if elems.len() == 1 && !trailing {
-                    let mut e = elems.remove(0);
-                    e.span = full;
-                    Ok(e)
-                } else {
-                    Ok(Expr::new(ExprKind::Tuple(elems), full))
-                }
-            }
-            Tk::Ident(name) => match name.as_str() {
-                "True" | "False" => {
-                    self.pos += 1;
-                    Ok(Expr::new(ExprKind::Bool(name == "True"), span))
-                }
-                "Machine" => self.machine(),
-                "tuple" => self.tuple_comp(),
-                kw if is_keyword(kw) => {
-                    self.fail(span, format!("expected expression, found keyword `{kw}`"), None)
-                }
-                _ => {
-                    let id = Spanned::new(name.clone(), span);
-                    self.pos += 1;
-                    if self.is_open(self.pos, '(') {
-                        let close = self.close(self.pos);
-                        let args = self.args()?;
-                        Ok(Expr::new(ExprKind::Call(id, args), span.to(self.tok_span(close))))
-                    } else {
-                        Ok(Expr::new(ExprKind::Var(name.clone()), span))
-                    }
-                }
-            },
-            Tk::Punct('*', _) => self.expected(
+            Some(Tk::Ident(kw)) => self.fail(
+                span,
+                format!("expected expression, found keyword `{kw}`"),
+                None,
+            ),
+            Some(Tk::Punct('*', _)) => self.expected(
                 "expression",
                 Some("`*t` splats a tuple only inside `( )`, `[ ]` or call arguments".into()),
             ),
@@ -1755,7 +1964,11 @@ impl<'t> Parser<'t> {
         let iter = self.expr()?;
         self.leave(close, saved, "`)`")?;
         Ok(Expr::new(
-            ExprKind::TupleComp { body: Box::new(body), var, iter: Box::new(iter) },
+            ExprKind::TupleComp {
+                body: Box::new(body),
+                var,
+                iter: Box::new(iter),
+            },
             self.range(start, close),
         ))
     }
@@ -1775,9 +1988,12 @@ fn body_help() -> String {
 }
 
 fn type_list() -> String {
-    ParamType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ")
+    ParamType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1787,7 +2003,11 @@ mod tests {
     /// Parses text that must be error-free.
     fn ok(src: &str) -> Program {
         let out = parse_text(src);
-        assert!(out.diagnostics.is_empty(), "unexpected errors for {src:?}: {:#?}", out.diagnostics);
+        assert!(
+            out.diagnostics.is_empty(),
+            "unexpected errors for {src:?}: {:#?}",
+            out.diagnostics
+        );
         out.program
     }
 
@@ -1879,6 +2099,747 @@ IndexTaskMap calculate_new_currents, distribute_charge, update_voltages block1d;
              }\n\
              SingleTaskMap a f;\n"
         );
+    }
+
+    /// Fully parenthesized prefix form of an expression, to check structure.
+    fn sx(e: &Expr) -> String {
+        let list = |v: &[Expr]| v.iter().map(sx).collect::<Vec<_>>().join(" ");
+        match &e.kind {
+            ExprKind::Int(v) => v.to_string(),
+            ExprKind::Bool(b) => b.to_string(),
+            ExprKind::Str(s) => format!("{s:?}"),
+            ExprKind::Var(v) => v.clone(),
+            ExprKind::Machine(k) => format!("(machine {})", k.node),
+            ExprKind::Tuple(v) => format!("(tuple {})", list(v)),
+            ExprKind::Splat(x) => format!("(splat {})", sx(x)),
+            ExprKind::Wildcard => "_".into(),
+            ExprKind::Unary(op, x) => format!(
+                "({} {})",
+                if *op == UnOp::Neg { "neg" } else { "not" },
+                sx(x)
+            ),
+            ExprKind::Binary(op, l, r) => format!("({} {} {})", op.as_str(), sx(l), sx(r)),
+            ExprKind::Ternary(c, a, b) => format!("(? {} {} {})", sx(c), sx(a), sx(b)),
+            ExprKind::Index(x, v) => format!("(index {} {})", sx(x), list(v)),
+            ExprKind::Slice(x, lo, hi) => format!(
+                "(slice {} {} {})",
+                sx(x),
+                lo.as_ref().map_or("none".into(), |e| sx(e)),
+                hi.as_ref().map_or("none".into(), |e| sx(e))
+            ),
+            ExprKind::Field(x, f) => format!("(. {} {})", sx(x), f.node),
+            ExprKind::Method(x, m, a) => format!("(.{} {} {})", m.node, sx(x), list(a)),
+            ExprKind::Call(f, a) => format!("(call {} {})", f.node, list(a)),
+            ExprKind::TupleComp { body, var, iter } => {
+                format!("(comp {} {} {})", sx(body), var.node, sx(iter))
+            }
+        }
+    }
+
+    fn s(src: &str) -> String {
+        match parse_expr_text(src) {
+            Ok(e) => sx(&e),
+            Err(d) => panic!("{src:?}: {d:#?}"),
+        }
+    }
+
+    fn pos(span: Span) -> (u32, u32, u32, u32) {
+        (span.lo.line, span.lo.col, span.hi.line, span.hi.col)
+    }
+
+    fn toks(span: Span) -> (u32, u32) {
+        (span.tok_lo, span.tok_hi)
+    }
+
+    fn names(t: &TaskNames) -> Vec<String> {
+        match t {
+            TaskNames::Any(_) => vec!["*".into()],
+            TaskNames::List(v) => v.iter().map(|n| n.node.clone()).collect(),
+        }
+    }
+
+    // ----- statements -----
+
+    #[test]
+    fn empty_input() {
+        assert_eq!(ok(""), Program::default());
+        assert_eq!(
+            ok("# just a comment\n   \n// and another\n"),
+            Program::default()
+        );
+        assert_eq!(ok(";;"), Program::default());
+    }
+
+    #[test]
+    fn task_statement() {
+        let Stmt::Task { tasks, kinds, span } = one("Task a, b GPU,CPU;") else {
+            panic!()
+        };
+        assert_eq!(names(&tasks), ["a", "b"]);
+        assert_eq!(
+            kinds.iter().map(|k| k.node).collect::<Vec<_>>(),
+            [ProcKind::Gpu, ProcKind::Cpu]
+        );
+        assert_eq!(pos(span), (1, 1, 1, 19));
+        assert_eq!(toks(span), (0, 7));
+        assert_eq!(pos(kinds[1].span), (1, 15, 1, 18));
+        assert_eq!(toks(kinds[1].span), (6, 6));
+        let Stmt::Task { tasks, kinds, .. } = one("Task * OMP;") else {
+            panic!()
+        };
+        assert!(matches!(tasks, TaskNames::Any(_)));
+        assert_eq!(kinds.len(), 1);
+        let Stmt::Task { tasks, kinds, .. } = one("Task GPU CPU , PY;") else {
+            panic!()
+        };
+        assert_eq!(names(&tasks), ["GPU"]);
+        assert_eq!(
+            kinds.iter().map(|k| k.node).collect::<Vec<_>>(),
+            [ProcKind::Cpu, ProcKind::Py]
+        );
+    }
+
+    #[test]
+    fn region_statement() {
+        let Stmt::Region {
+            task,
+            region,
+            proc,
+            mems,
+            span,
+        } = one("Region * rp_shared GPU ZCMEM,SYSMEM;")
+        else {
+            panic!()
+        };
+        assert!(matches!(task, TaskSel::Any(_)));
+        assert!(matches!(&region, RegionSel::Named(n) if n.node == "rp_shared"));
+        assert!(matches!(proc, ProcSel::Kind(k) if k.node == ProcKind::Gpu));
+        assert_eq!(
+            mems.iter().map(|m| m.node).collect::<Vec<_>>(),
+            [MemKind::Zcmem, MemKind::Sysmem]
+        );
+        assert_eq!(toks(span), (0, 7));
+        let Stmt::Region {
+            task, region, proc, ..
+        } = one("Region t 2 * SOCKMEM;")
+        else {
+            panic!()
+        };
+        assert!(matches!(&task, TaskSel::Named(n) if n.node == "t"));
+        assert!(matches!(region, RegionSel::Index(i) if i.node == 2));
+        assert!(matches!(proc, ProcSel::Any(_)));
+    }
+
+    #[test]
+    fn layout_statement() {
+        let Stmt::Layout {
+            target,
+            constraints,
+            ..
+        } = one("Layout * * * SOA C_order Align==128 No_Align Compact Exact;")
+        else {
+            panic!()
+        };
+        assert!(matches!(target, LayoutTarget::Any(_)));
+        let cs: Vec<Constraint> = constraints.iter().map(|c| c.node).collect();
+        assert_eq!(
+            cs,
+            [
+                Constraint::Soa,
+                Constraint::COrder,
+                Constraint::Align(AlignOp::Eq, 128),
+                Constraint::NoAlign,
+                Constraint::Compact,
+                Constraint::Exact
+            ]
+        );
+        // `Align==128` spans its four tokens: Align = = 128.
+        assert_eq!(toks(constraints[2].span), (6, 9));
+        assert_eq!(pos(constraints[2].span), (1, 26, 1, 36));
+        let Stmt::Layout {
+            target,
+            constraints,
+            ..
+        } = one("Layout t r FBMEM AOS F_order Align != 8 Align<4 Align <= 2 Align>1 Align >= 16;")
+        else {
+            panic!()
+        };
+        assert!(matches!(target, LayoutTarget::Mem(m) if m.node == MemKind::Fbmem));
+        let cs: Vec<Constraint> = constraints.iter().map(|c| c.node).collect();
+        assert_eq!(
+            cs,
+            [
+                Constraint::Aos,
+                Constraint::FOrder,
+                Constraint::Align(AlignOp::Ne, 8),
+                Constraint::Align(AlignOp::Lt, 4),
+                Constraint::Align(AlignOp::Le, 2),
+                Constraint::Align(AlignOp::Gt, 1),
+                Constraint::Align(AlignOp::Ge, 16)
+            ]
+        );
+        let Stmt::Layout { target, .. } = one("Layout * 0 GPU SOA;") else {
+            panic!()
+        };
+        assert!(matches!(target, LayoutTarget::Proc(p) if p.node == ProcKind::Gpu));
+    }
+
+    #[test]
+    fn instance_limit_collect_replicate() {
+        let Stmt::InstanceLimit {
+            task, proc, limit, ..
+        } = one("InstanceLimit task_5 GPU 1;")
+        else {
+            panic!()
+        };
+        assert!(matches!(&task, TaskSel::Named(n) if n.node == "task_5"));
+        assert!(matches!(proc, Some(ProcSel::Kind(k)) if k.node == ProcKind::Gpu));
+        assert_eq!(limit.node, 1);
+        let Stmt::InstanceLimit { proc, limit, .. } = one("InstanceLimit * 1_000;") else {
+            panic!()
+        };
+        assert!(proc.is_none());
+        assert_eq!(limit.node, 1000);
+        let Stmt::InstanceLimit { proc, .. } = one("InstanceLimit t * 3;") else {
+            panic!()
+        };
+        assert!(matches!(proc, Some(ProcSel::Any(_))));
+        let Stmt::CollectMemory { task, region, .. } = one("CollectMemory t *;") else {
+            panic!()
+        };
+        assert!(matches!(task, TaskSel::Named(_)));
+        assert!(matches!(region, RegionSel::Any(_)));
+        let Stmt::ControlReplicate { tasks, .. } = one("ControlReplicate a, b;") else {
+            panic!()
+        };
+        assert_eq!(names(&tasks), ["a", "b"]);
+    }
+
+    #[test]
+    fn task_map_statements() {
+        let Stmt::IndexTaskMap { tasks, func, span } = one("IndexTaskMap a, b f;") else {
+            panic!()
+        };
+        assert_eq!(names(&tasks), ["a", "b"]);
+        assert_eq!(func.node, "f");
+        assert_eq!(pos(func.span), (1, 19, 1, 20));
+        assert_eq!(toks(span), (0, 5));
+        let Stmt::SingleTaskMap { tasks, func, .. } = one("SingleTaskMap * g;") else {
+            panic!()
+        };
+        assert!(matches!(tasks, TaskNames::Any(_)));
+        assert_eq!(func.node, "g");
+    }
+
+    #[test]
+    fn assignment_and_def() {
+        let Stmt::Assign { name, value, span } = one("mgpu = Machine(GPU);") else {
+            panic!()
+        };
+        assert_eq!(name.node, "mgpu");
+        assert_eq!(sx(&value), "(machine GPU)");
+        assert_eq!(toks(value.span), (2, 5));
+        assert_eq!(toks(span), (0, 6));
+        let src = "def f(Task task, int n, bool b, IPoint p, ISpace s, MSpace m, Tuple t) {\n\
+                   \x20   x = n + 1;\n\
+                   \x20   print(\"x = {} #{}\", x, *t);\n\
+                   \x20   return m[x, *];\n\
+                   }\n";
+        let Stmt::Def(f) = one(src) else { panic!() };
+        assert_eq!(f.name.node, "f");
+        let tys: Vec<ParamType> = f.params.iter().map(|p| p.ty.node).collect();
+        assert_eq!(tys, ParamType::ALL);
+        assert_eq!(f.params[6].name.node, "t");
+        assert_eq!(f.body.len(), 3);
+        let FnStmt::Assign { name, value, span } = &f.body[0] else {
+            panic!()
+        };
+        assert_eq!((name.node.as_str(), sx(value).as_str()), ("x", "(+ n 1)"));
+        assert_eq!(pos(*span), (2, 5, 2, 15));
+        let FnStmt::Print { format, args, .. } = &f.body[1] else {
+            panic!()
+        };
+        assert_eq!(format.node, "x = {} #{}");
+        assert_eq!(args.iter().map(sx).collect::<Vec<_>>(), ["x", "(splat t)"]);
+        let FnStmt::Return { value, .. } = &f.body[2] else {
+            panic!()
+        };
+        assert_eq!(sx(value), "(index m x _)");
+        assert_eq!(pos(f.span), (1, 1, 5, 2));
+        assert_eq!(print(&ok(src)), src);
+        // Empty body and no parameters.
+        let Stmt::Def(f) = one("def g() { }") else {
+            panic!()
+        };
+        assert!(f.params.is_empty() && f.body.is_empty());
+        assert_eq!(print(&ok("def g() { }")), "def g() {\n}\n");
+    }
+
+    #[test]
+    fn doc_comments_are_ignored() {
+        let p = ok("/// doc\nTask * GPU; //! inner\n/** block */ Region * * GPU FBMEM;");
+        assert_eq!(p.stmts.len(), 2);
+    }
+
+    // ----- expressions -----
+
+    #[test]
+    fn expression_forms() {
+        assert_eq!(s("42"), "42");
+        assert_eq!(s("1_000"), "1000");
+        assert_eq!(s("True"), "true");
+        assert_eq!(s("False"), "false");
+        assert_eq!(s("x"), "x");
+        assert_eq!(s("Machine(CPU)"), "(machine CPU)");
+        assert_eq!(s("(a, b)"), "(tuple a b)");
+        assert_eq!(s("(a,)"), "(tuple a)");
+        assert_eq!(s("()"), "(tuple )");
+        assert_eq!(s("(a)"), "a");
+        assert_eq!(s("((a))"), "a");
+        assert_eq!(s("(*t, 1)"), "(tuple (splat t) 1)");
+        assert_eq!(s("-x"), "(neg x)");
+        assert_eq!(s("-1"), "(neg 1)");
+        assert_eq!(s("- -1"), "(neg (neg 1))");
+        assert_eq!(s("--1"), "(neg (neg 1))");
+        assert_eq!(s("!b"), "(not b)");
+        assert_eq!(s("x[i, j]"), "(index x i j)");
+        assert_eq!(s("m[i, *]"), "(index m i _)");
+        assert_eq!(s("m[*p]"), "(index m (splat p))");
+        assert_eq!(s("m[*p, *]"), "(index m (splat p) _)");
+        assert_eq!(s("x[a:b]"), "(slice x a b)");
+        assert_eq!(s("m[:-1]"), "(slice m none (neg 1))");
+        assert_eq!(s("x[1:]"), "(slice x 1 none)");
+        assert_eq!(s("x[:]"), "(slice x none none)");
+        assert_eq!(s("x.size"), "(. x size)");
+        assert_eq!(s("x.size[0]"), "(index (. x size) 0)");
+        assert_eq!(s("m.split(0, 2)"), "(.split m 0 2)");
+        assert_eq!(s("t.processor(m)[0]"), "(index (.processor t m) 0)");
+        assert_eq!(s("f()"), "(call f )");
+        assert_eq!(s("f(a, *b)"), "(call f a (splat b))");
+        assert_eq!(s("f(a,)"), "(call f a)");
+        assert_eq!(
+            s("tuple(f(i) for i in (0,1,2))"),
+            "(comp (call f i) i (tuple 0 1 2))"
+        );
+        assert_eq!(s("c ? a : b"), "(? c a b)");
+    }
+
+    #[test]
+    fn precedence_and_associativity() {
+        assert_eq!(s("a + b * c"), "(+ a (* b c))");
+        assert_eq!(s("a * b + c"), "(+ (* a b) c)");
+        assert_eq!(s("a - b - c"), "(- (- a b) c)");
+        assert_eq!(s("a - (b - c)"), "(- a (- b c))");
+        assert_eq!(s("a / b % c * d"), "(* (% (/ a b) c) d)");
+        assert_eq!(s("a < b == c >= d"), "(>= (== (< a b) c) d)");
+        assert_eq!(s("a <= b != c > d"), "(> (!= (<= a b) c) d)");
+        assert_eq!(
+            s("a || b && c == d + e * -f[0]"),
+            "(|| a (&& b (== c (+ d (* e (neg (index f 0)))))))"
+        );
+        assert_eq!(s("!a && b"), "(&& (not a) b)");
+        assert_eq!(s("-a.b"), "(neg (. a b))");
+        assert_eq!(s("a ? b : c ? d : e"), "(? a b (? c d e))");
+        assert_eq!(s("a ? b ? c : d : e"), "(? a (? b c d) e)");
+        assert_eq!(s("a || b ? c + 1 : d"), "(? (|| a b) (+ c 1) d)");
+        assert_eq!(s("a==-1"), "(== a (neg 1))");
+        assert_eq!(s("a<-1"), "(< a (neg 1))");
+        assert_eq!(s("x[c ? a : b : d]"), "(slice x (? c a b) d)");
+    }
+
+    #[test]
+    fn expression_spans() {
+        let Stmt::Assign { value, .. } = one("x = (a + b) * c;") else {
+            panic!()
+        };
+        // `(` a + b `)` * c: tokens 2..=8, the parenthesized operand includes its parentheses.
+        assert_eq!(toks(value.span), (2, 8));
+        assert_eq!(pos(value.span), (1, 5, 1, 16));
+        let ExprKind::Binary(_, l, r) = &value.kind else {
+            panic!()
+        };
+        assert_eq!(toks(l.span), (2, 6));
+        assert_eq!(toks(r.span), (8, 8));
+        let out = parse_text("x = f(y)[0];\n");
+        // x = f ( y ) [ 0 ] ;  -> 10 flattened tokens.
+        assert_eq!(out.token_spans.len(), 10);
+        let Stmt::Assign { value, .. } = &out.program.stmts[0] else {
+            panic!()
+        };
+        assert_eq!(toks(value.span), (2, 8));
+        let ExprKind::Index(f, _) = &value.kind else {
+            panic!()
+        };
+        assert_eq!(toks(f.span), (2, 5));
+        let start = out.token_spans[2].start();
+        assert_eq!((start.line, start.column), (1, 4));
+    }
+
+    #[test]
+    fn printer_minimal_parentheses() {
+        assert_eq!(e("a - (b - c)"), "a - (b - c)");
+        assert_eq!(e("(a - b) - c"), "a - b - c");
+        assert_eq!(e("(a * b) + (c * d)"), "a * b + c * d");
+        assert_eq!(e("(a + b) * (c + d)"), "(a + b) * (c + d)");
+        assert_eq!(e("-(-1)"), "- -1");
+        assert_eq!(e("-(a + b)"), "-(a + b)");
+        assert_eq!(e("(a ? b : c) ? d : e"), "(a ? b : c) ? d : e");
+        assert_eq!(e("a ? b : (c ? d : e)"), "a ? b : c ? d : e");
+        assert_eq!(e("(a + b)[0]"), "(a + b)[0]");
+        assert_eq!(e("(-a).b"), "(-a).b");
+        assert_eq!(e("(1,)"), "(1,)");
+        assert_eq!(e("f(*(a, b), *)"), "f(*(a, b), *)");
+        assert_eq!(e("m[i,*]"), "m[i, *]");
+        assert_eq!(e("tuple( i*2 for i in t )"), "tuple(i * 2 for i in t)");
+        assert_eq!(e("(5).x"), "(5).x");
+    }
+
+    // ----- errors -----
+
+    #[test]
+    fn kind_errors_with_suggestions() {
+        let d = first("Task * GPUU;");
+        assert_eq!(
+            (d.message.as_str(), d.help.as_deref()),
+            ("unknown processor kind `GPUU`", Some("did you mean `GPU`?"))
+        );
+        assert_eq!(pos(d.span), (1, 8, 1, 12));
+        let d = first("Task * XYZZY;");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("expected one of CPU, GPU, OMP, IO, PY, PROC")
+        );
+        let d = first("Region * * GPU FBMEN;");
+        assert_eq!(
+            (d.message.as_str(), d.help.as_deref()),
+            ("unknown memory kind `FBMEN`", Some("did you mean `FBMEM`?"))
+        );
+        assert_eq!(pos(d.span), (1, 16, 1, 21));
+        let d = first("Region * * GPU QQQQQQQ;");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("expected one of SYSMEM, FBMEM, ZCMEM, RDMEM, SOCKMEM, VIRTUAL")
+        );
+        let d = first("Layout * * * SOAA;");
+        assert_eq!(
+            (d.message.as_str(), d.help.as_deref()),
+            (
+                "unknown layout constraint `SOAA`",
+                Some("did you mean `SOA`?")
+            )
+        );
+        let d = first("Layout * * * Zigzag;");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("expected one of SOA, AOS, C_order, F_order, Align, No_Align, Compact, Exact")
+        );
+        let d = first("x = Machine(gpu);");
+        assert_eq!(
+            (d.message.as_str(), d.help.as_deref()),
+            ("unknown processor kind `gpu`", Some("did you mean `GPU`?"))
+        );
+        // Several errors in one statement are all reported; the statement is dropped.
+        let out = parse_text("Region * * GPUS FBMEN,ZCMEN;\nTask * GPU;");
+        assert_eq!(out.diagnostics.len(), 3);
+        assert_eq!(out.program.stmts.len(), 1);
+    }
+
+    #[test]
+    fn statement_errors() {
+        assert_eq!(errs("task * GPU;"), ["1:1 unknown statement `task`"]);
+        let d = first("Regoin * * GPU FBMEM;");
+        assert_eq!(
+            (d.message.as_str(), d.help.as_deref()),
+            ("unknown statement `Regoin`", Some("did you mean `Region`?"))
+        );
+        assert_eq!(
+            errs("Task * GPU\nRegion * * GPU FBMEM;"),
+            ["1:11 expected `;` after statement"]
+        );
+        // A forgotten `;` at the end of a line keeps the statement.
+        assert_eq!(
+            parse_text("Task * GPU\nRegion * * GPU FBMEM;")
+                .program
+                .stmts
+                .len(),
+            2
+        );
+        assert_eq!(
+            errs("Task * GPU CPU;"),
+            ["1:12 expected `,` or `;` after processor kind, found `CPU`"]
+        );
+        assert_eq!(errs("x = 1 2;"), ["1:6 expected `;` after statement"]);
+        assert_eq!(errs("return 1;"), ["1:1 `return` outside of a function"]);
+        assert_eq!(
+            errs("IndexTaskMap f;"),
+            ["1:15 expected function name, found `;`"]
+        );
+        assert_eq!(
+            errs("Layout * * * SOA, C_order;"),
+            ["1:17 unexpected `,` between layout constraints"]
+        );
+        assert_eq!(
+            errs("Layout * * * Align=128;"),
+            ["1:19 expected comparison operator after `Align`, found `=`"]
+        );
+        assert_eq!(
+            errs("Layout * * *;"),
+            ["1:13 expected layout constraint, found `;`"]
+        );
+        assert_eq!(
+            errs("Task for GPU;"),
+            ["1:6 expected task name or `*`, found keyword `for`"]
+        );
+        assert_eq!(
+            errs("Machine = 1;"),
+            ["1:1 cannot assign to keyword `Machine`"]
+        );
+        assert_eq!(
+            errs("InstanceLimit t GPU x;"),
+            ["1:21 expected instance limit (a non-negative integer), found `x`"]
+        );
+        assert_eq!(
+            errs("Region * 4294967296 GPU FBMEM;"),
+            ["1:10 region argument index `4294967296` is too large"]
+        );
+    }
+
+    #[test]
+    fn def_errors() {
+        let d = first("def f(Task t)\n    return 1;\n");
+        assert_eq!(d.message, "expected `{` after function parameters");
+        assert_eq!(pos(d.span), (2, 5, 2, 11));
+        let d = first("def f(Task t):\n    ip = t.ipoint;\n    return ip;\nTask * GPU;\n");
+        assert_eq!(d.message, "unexpected `:` in function definition");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("function bodies are wrapped in `{ }`, not introduced by `:`")
+        );
+        assert_eq!(pos(d.span), (1, 14, 1, 15));
+        // The Python-style body is skipped as a whole; the next statement is parsed.
+        let out = parse_text("def f(Task t):\n    ip = t.ipoint;\n    return ip;\nTask * GPU;\n");
+        assert_eq!(out.diagnostics.len(), 1);
+        assert_eq!(out.program.stmts.len(), 1);
+        // `:` followed by a braced body: one error, the body is still checked.
+        assert_eq!(
+            errs("def f(Task t): { return 1 }"),
+            [
+                "1:14 unexpected `:` in function definition",
+                "1:26 expected `;` after statement"
+            ]
+        );
+        let d = first("def f(Tsk t) { return 1; }");
+        assert_eq!(
+            (d.message.as_str(), d.help.as_deref()),
+            ("unknown parameter type `Tsk`", Some("did you mean `Task`?"))
+        );
+        assert_eq!(pos(d.span), (1, 7, 1, 10));
+        let d = first("def f(Banana t) { return 1; }");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("expected one of Task, int, bool, IPoint, ISpace, MSpace, Tuple")
+        );
+        assert_eq!(
+            errs("def f(task) { return 1; }"),
+            ["1:7 missing type for parameter `task`"]
+        );
+        assert_eq!(
+            errs("def f Task t { }"),
+            ["1:7 expected `(` after function name, found `Task`"]
+        );
+        assert_eq!(
+            errs("def f(Task t) { return; }"),
+            ["1:17 `return` needs a value"]
+        );
+        assert_eq!(
+            errs("def f(Task t) { retrun 1; }"),
+            ["1:17 unknown statement `retrun`"]
+        );
+        assert_eq!(
+            errs("def f(Task t) { Task * GPU; }"),
+            ["1:17 `Task` statements are only allowed at top level"]
+        );
+        assert_eq!(
+            errs("def f(Task t) { print(x); }"),
+            ["1:23 `print` needs a format string as its first argument"]
+        );
+        assert_eq!(
+            errs("def f(Task t) { if x { return 1; } }"),
+            ["1:17 expected `NAME = EXPR;`, `return EXPR;` or `print(...);`, found `if`"]
+        );
+        // Broken body statements are dropped, the rest of the function is kept.
+        let out = parse_text("def f(Task t) {\n    x = ;\n    return 1;\n}\n");
+        assert_eq!(
+            errs("def f(Task t) {\n    x = ;\n    return 1;\n}\n"),
+            ["2:9 expected expression, found `;`"]
+        );
+        let Some(Stmt::Def(f)) = out.program.stmts.first() else {
+            panic!()
+        };
+        assert_eq!(f.body.len(), 1);
+        // A def with a broken header is dropped, and recovery does not eat the next statement.
+        let out = parse_text("def 5(Task t) { return 1; }\nTask * GPU;");
+        assert_eq!(out.diagnostics.len(), 1);
+        assert_eq!(out.program.stmts.len(), 1);
+    }
+
+    #[test]
+    fn expression_errors() {
+        assert_eq!(errs("x = 1 +;"), ["1:8 expected expression, found `;`"]);
+        assert_eq!(errs("x = );"), ["1:5 unexpected closing delimiter `)`"]);
+        assert_eq!(
+            errs("x = 1.5;"),
+            ["1:5 floating-point literal `1.5` is not supported"]
+        );
+        assert_eq!(
+            errs("x = 0x10;"),
+            ["1:5 hexadecimal literal `0x10` is not supported"]
+        );
+        assert_eq!(
+            errs("x = 3u8;"),
+            ["1:5 integer literal `3u8` has a suffix `u8`"]
+        );
+        assert_eq!(
+            errs("x = 9223372036854775808;"),
+            ["1:5 integer literal `9223372036854775808` is too large"]
+        );
+        assert_eq!(ok("x = 9223372036854775807;").stmts.len(), 1);
+        assert_eq!(errs("x = \"s\";"), ["1:5 string literal outside `print`"]);
+        assert_eq!(errs("x = *t;"), ["1:5 expected expression, found `*`"]);
+        assert_eq!(
+            errs("x = f(1)(2);"),
+            ["1:9 unexpected `(` after expression"]
+        );
+        assert_eq!(
+            errs("x = a[];"),
+            ["1:7 expected index expression, found `]`"]
+        );
+        assert_eq!(
+            errs("x = a[1:2:3];"),
+            ["1:10 expected `]` after slice, found `:`"]
+        );
+        assert_eq!(
+            errs("x = a[*:2];"),
+            ["1:7 `*` is not allowed in a slice bound"]
+        );
+        assert_eq!(
+            errs("x = Machine(1);"),
+            ["1:13 expected processor kind in `Machine(...)`, found `1`"]
+        );
+        assert_eq!(
+            errs("x = tuple(1, 2);"),
+            ["1:12 expected `for` in tuple comprehension, found `,`"]
+        );
+        assert_eq!(
+            errs("x = t.0;"),
+            ["1:7 expected field or method name after `.`, found `0`"]
+        );
+        assert_eq!(
+            errs("x = a ? b;"),
+            ["1:10 expected `:` in conditional expression, found `;`"]
+        );
+        assert_eq!(
+            errs("x = (1 2);"),
+            ["1:8 expected `,` or `)` in tuple, found `2`"]
+        );
+        assert_eq!(
+            errs("x = def;"),
+            ["1:5 expected expression, found keyword `def`"]
+        );
+        assert_eq!(errs("x = a $ b;"), ["1:6 expected `;` after statement"]);
+        let deep = format!("x = {}1{};", "(".repeat(150), ")".repeat(150));
+        assert_eq!(
+            errs(&deep)[0],
+            format!("1:{} expression nested too deeply", 5 + MAX_EXPR_DEPTH)
+        );
+        assert_eq!(
+            parse_expr_text("a b").unwrap_err()[0].message,
+            "expected end of expression, found `b`"
+        );
+    }
+
+    #[test]
+    fn lexical_errors() {
+        assert_eq!(
+            errs("x = \"abc;\nTask * GPU;"),
+            ["1:5 unterminated string literal"]
+        );
+        assert_eq!(errs("x = 1; /* open"), ["1:8 unterminated block comment"]);
+        assert_eq!(
+            errs("Task * GPU;\n}"),
+            ["2:1 unexpected closing delimiter `}`"]
+        );
+        assert_eq!(
+            errs("def f(Task t) {\n  return 1;\n"),
+            ["1:15 unclosed delimiter `{`"]
+        );
+        assert_eq!(errs("x = (1];"), ["1:7 mismatched closing delimiter `]`"]);
+        assert_eq!(errs("x = \0;"), ["1:5 unexpected character `\\0`"]);
+        assert_eq!(errs(&"(".repeat(10_000)), ["1:201 nesting too deep"]);
+        assert_eq!(
+            errs("x = 'a';"),
+            ["1:5 character literals are not supported: 'a'"]
+        );
+        // `#` inside a string is not a comment.
+        let Stmt::Def(f) = one("def f() { print(\"a # b\"); } # c") else {
+            panic!()
+        };
+        let FnStmt::Print { format, .. } = &f.body[0] else {
+            panic!()
+        };
+        assert_eq!(format.node, "a # b");
+    }
+
+    #[test]
+    fn recovery_collects_all_errors() {
+        let src = "Task * GPUU;\nRegion * * GPU FBMEN;\nLayout * * * SOAA;\nx = ;\nTask * CPU;\n";
+        assert_eq!(
+            errs(src),
+            [
+                "1:8 unknown processor kind `GPUU`",
+                "2:16 unknown memory kind `FBMEN`",
+                "3:14 unknown layout constraint `SOAA`",
+                "4:5 expected expression, found `;`"
+            ]
+        );
+        assert_eq!(parse_text(src).program.stmts.len(), 1);
+    }
+
+    #[test]
+    fn token_stream_input() {
+        let ts = TokenStream::from_str("Task * GPU; /// doc\n def f(Task t) { return t.ipoint; }")
+            .unwrap_or_default();
+        let out = parse_tokens(ts);
+        assert!(out.diagnostics.is_empty());
+        assert_eq!(out.program.stmts.len(), 2);
+        let ts = TokenStream::from_str("# x\nTask * GPU;").unwrap_or_default();
+        let out = parse_tokens(ts);
+        assert_eq!(out.diagnostics[0].message, "unexpected `#`");
+        // Negative literals built by macros (`Literal::i64_unsuffixed(-3)`).
+        let ts: TokenStream = [
+            TokenTree::from(proc_macro2::Ident::new("x", proc_macro2::Span::call_site())),
+            TokenTree::from(proc_macro2::Punct::new('=', Spacing::Alone)),
+            TokenTree::from(proc_macro2::Literal::i64_unsuffixed(-3)),
+            TokenTree::from(proc_macro2::Punct::new(';', Spacing::Alone)),
+        ]
+        .into_iter()
+        .collect();
+        let out = parse_tokens(ts);
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
+        let Some(Stmt::Assign { value, .. }) = out.program.stmts.first() else {
+            panic!()
+        };
+        assert_eq!(sx(value), "(neg 3)");
+        // Invisible groups from macro expansion are transparent.
+        let inner: TokenStream = TokenStream::from_str("1 + 2").unwrap_or_default();
+        let mut ts = TokenStream::from_str("x = ").unwrap_or_default();
+        ts.extend([TokenTree::from(proc_macro2::Group::new(
+            Delimiter::None,
+            inner,
+        ))]);
+        ts.extend(TokenStream::from_str("* 3;").unwrap_or_default());
+        let out = parse_tokens(ts);
+        assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
     }
 
     #[test]

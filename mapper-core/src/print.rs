@@ -10,8 +10,8 @@
 //! parser never produces: it reads `-5` as a negation) print as `(-5)`.
 
 use crate::ast::{
-    Expr, ExprKind, FnStmt, FuncDef, LayoutTarget, Program, ProcSel, RegionSel, Stmt,
-    TaskNames, TaskSel, UnOp,
+    Expr, ExprKind, FnStmt, FuncDef, LayoutTarget, ProcSel, Program, RegionSel, Stmt, TaskNames,
+    TaskSel, UnOp,
 };
 use crate::span::Spanned;
 use std::fmt::Write as _;
@@ -39,7 +39,13 @@ pub fn print_stmt(s: &Stmt) -> String {
         Stmt::Task { tasks, kinds, .. } => {
             let _ = writeln!(out, "Task {} {};", names(tasks), join_kinds(kinds));
         }
-        Stmt::Region { task, region, proc, mems, .. } => {
+        Stmt::Region {
+            task,
+            region,
+            proc,
+            mems,
+            ..
+        } => {
             let _ = writeln!(
                 out,
                 "Region {} {} {} {};",
@@ -49,7 +55,13 @@ pub fn print_stmt(s: &Stmt) -> String {
                 join_kinds(mems)
             );
         }
-        Stmt::Layout { task, region, target, constraints, .. } => {
+        Stmt::Layout {
+            task,
+            region,
+            target,
+            constraints,
+            ..
+        } => {
             let target = match target {
                 LayoutTarget::Any(_) => "*".to_string(),
                 LayoutTarget::Mem(m) => m.node.to_string(),
@@ -65,7 +77,9 @@ pub fn print_stmt(s: &Stmt) -> String {
                 cs.join(" ")
             );
         }
-        Stmt::InstanceLimit { task, proc, limit, .. } => {
+        Stmt::InstanceLimit {
+            task, proc, limit, ..
+        } => {
             out.push_str("InstanceLimit ");
             out.push_str(&task_sel(task));
             if let Some(p) = proc {
@@ -75,7 +89,12 @@ pub fn print_stmt(s: &Stmt) -> String {
             let _ = writeln!(out, " {};", limit.node);
         }
         Stmt::CollectMemory { task, region, .. } => {
-            let _ = writeln!(out, "CollectMemory {} {};", task_sel(task), region_sel(region));
+            let _ = writeln!(
+                out,
+                "CollectMemory {} {};",
+                task_sel(task),
+                region_sel(region)
+            );
         }
         Stmt::IndexTaskMap { tasks, func, .. } => {
             let _ = writeln!(out, "IndexTaskMap {} {};", names(tasks), func.node);
@@ -95,8 +114,11 @@ pub fn print_stmt(s: &Stmt) -> String {
 }
 
 fn write_def(out: &mut String, f: &FuncDef) {
-    let params: Vec<String> =
-        f.params.iter().map(|p| format!("{} {}", p.ty.node.as_str(), p.name.node)).collect();
+    let params: Vec<String> = f
+        .params
+        .iter()
+        .map(|p| format!("{} {}", p.ty.node.as_str(), p.name.node))
+        .collect();
     let _ = writeln!(out, "def {}({}) {{", f.name.node, params.join(", "));
     for s in &f.body {
         out.push_str("    ");
@@ -125,12 +147,19 @@ fn write_def(out: &mut String, f: &FuncDef) {
 fn names(t: &TaskNames) -> String {
     match t {
         TaskNames::Any(_) => "*".to_string(),
-        TaskNames::List(v) => v.iter().map(|n| n.node.as_str()).collect::<Vec<_>>().join(", "),
+        TaskNames::List(v) => v
+            .iter()
+            .map(|n| n.node.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
     }
 }
 
 fn join_kinds<T: std::fmt::Display>(v: &[Spanned<T>]) -> String {
-    v.iter().map(|k| k.node.to_string()).collect::<Vec<_>>().join(",")
+    v.iter()
+        .map(|k| k.node.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn task_sel(t: &TaskSel) -> String {

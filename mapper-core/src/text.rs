@@ -115,7 +115,11 @@ fn scan(src: &str, mut f: impl FnMut(char, Pos, Class)) -> Option<Unterminated> 
                     state = State::Block(depth + 1);
                     take = 2;
                 } else if c == '*' && at(i + 1) == Some('/') {
-                    state = if depth <= 1 { State::Code } else { State::Block(depth - 1) };
+                    state = if depth <= 1 {
+                        State::Code
+                    } else {
+                        State::Block(depth - 1)
+                    };
                     take = 2;
                 }
             }
@@ -182,7 +186,10 @@ fn raw_string_prefix(chars: &[char], i: usize) -> Option<RawPrefix> {
         k += 1;
     }
     if chars.get(k) == Some(&'"') {
-        Some(RawPrefix { len: k + 1 - i, hashes })
+        Some(RawPrefix {
+            len: k + 1 - i,
+            hashes,
+        })
     } else {
         None
     }
@@ -223,7 +230,15 @@ pub fn strip_comments(src: &str) -> String {
 }
 
 fn point(pos: Pos) -> Span {
-    Span { lo: pos, hi: Pos { line: pos.line, col: pos.col + 1 }, tok_lo: 0, tok_hi: 0 }
+    Span {
+        lo: pos,
+        hi: Pos {
+            line: pos.line,
+            col: pos.col + 1,
+        },
+        tok_lo: 0,
+        tok_hi: 0,
+    }
 }
 
 /// Checks delimiter balance, nesting depth (at most [`MAX_NESTING`]) and unterminated string
@@ -335,7 +350,10 @@ mod tests {
     fn strips_hash_comments_keeping_columns() {
         let src = "Task * GPU; # all on GPU\n# whole line\nRegion * * GPU FBMEM;";
         let out = strip_comments(src);
-        assert_eq!(out, "Task * GPU;             \n            \nRegion * * GPU FBMEM;");
+        assert_eq!(
+            out,
+            "Task * GPU;             \n            \nRegion * * GPU FBMEM;"
+        );
         assert_eq!(out.chars().count(), src.chars().count());
     }
 
@@ -343,7 +361,10 @@ mod tests {
     fn keeps_hash_in_strings_and_comments() {
         let src = "print(\"a # b\", x); # c\n// d # e \"\nx = 1; /* # */ y\n";
         let out = strip_comments(src);
-        assert_eq!(out, "print(\"a # b\", x);    \n// d # e \"\nx = 1; /* # */ y\n");
+        assert_eq!(
+            out,
+            "print(\"a # b\", x);    \n// d # e \"\nx = 1; /* # */ y\n"
+        );
     }
 
     #[test]
@@ -371,7 +392,10 @@ mod tests {
 
         let d = check_delimiters("x = (1];");
         assert_eq!(d[0].message, "mismatched closing delimiter `]`");
-        assert_eq!(d[0].help.as_deref(), Some("the `(` opened at 1:5 must be closed by `)` first"));
+        assert_eq!(
+            d[0].help.as_deref(),
+            Some("the `(` opened at 1:5 must be closed by `)` first")
+        );
 
         let d = check_delimiters("x = \"abc;\n");
         assert_eq!(d[0].message, "unterminated string literal");

@@ -3,7 +3,7 @@
 //! hand-written mappers in the original style, formatting is stable.
 
 use mapper_core::ast::{
-    BinOp, Expr, ExprKind, FnStmt, FuncDef, LayoutTarget, Param, ParamType, Program, ProcSel,
+    BinOp, Expr, ExprKind, FnStmt, FuncDef, LayoutTarget, Param, ParamType, ProcSel, Program,
     RegionSel, Stmt, TaskNames, TaskSel, UnOp,
 };
 use mapper_core::kinds::{AlignOp, Constraint, MemKind, ProcKind};
@@ -106,7 +106,10 @@ fn task_names() -> impl Strategy<Value = TaskNames> {
 }
 
 fn task_sel() -> impl Strategy<Value = TaskSel> {
-    prop_oneof![Just(TaskSel::Any(Span::default())), name().prop_map(TaskSel::Named)]
+    prop_oneof![
+        Just(TaskSel::Any(Span::default())),
+        name().prop_map(TaskSel::Named)
+    ]
 }
 
 fn region_sel() -> impl Strategy<Value = RegionSel> {
@@ -118,7 +121,10 @@ fn region_sel() -> impl Strategy<Value = RegionSel> {
 }
 
 fn proc_sel() -> impl Strategy<Value = ProcSel> {
-    prop_oneof![Just(ProcSel::Any(Span::default())), proc_kind().prop_map(|k| ProcSel::Kind(sp(k)))]
+    prop_oneof![
+        Just(ProcSel::Any(Span::default())),
+        proc_kind().prop_map(|k| ProcSel::Kind(sp(k)))
+    ]
 }
 
 fn constraint() -> impl Strategy<Value = Constraint> {
@@ -149,8 +155,13 @@ fn fn_stmt() -> impl Strategy<Value = FnStmt> {
     prop_oneof![
         (name(), expr()).prop_map(move |(name, value)| FnStmt::Assign { name, value, span }),
         expr().prop_map(move |value| FnStmt::Return { value, span }),
-        (any::<String>(), prop::collection::vec(expr(), 0..3))
-            .prop_map(move |(f, args)| FnStmt::Print { format: sp(f), args, span }),
+        (any::<String>(), prop::collection::vec(expr(), 0..3)).prop_map(move |(f, args)| {
+            FnStmt::Print {
+                format: sp(f),
+                args,
+                span,
+            }
+        }),
     ]
 }
 
@@ -162,10 +173,24 @@ fn param_type() -> impl Strategy<Value = ParamType> {
 fn stmt() -> impl Strategy<Value = Stmt> {
     let span = Span::default();
     prop_oneof![
-        (task_names(), prop::collection::vec(proc_kind().prop_map(sp), 1..4))
+        (
+            task_names(),
+            prop::collection::vec(proc_kind().prop_map(sp), 1..4)
+        )
             .prop_map(move |(tasks, kinds)| Stmt::Task { tasks, kinds, span }),
-        (task_sel(), region_sel(), proc_sel(), prop::collection::vec(mem_kind().prop_map(sp), 1..4))
-            .prop_map(move |(task, region, proc, mems)| Stmt::Region { task, region, proc, mems, span }),
+        (
+            task_sel(),
+            region_sel(),
+            proc_sel(),
+            prop::collection::vec(mem_kind().prop_map(sp), 1..4)
+        )
+            .prop_map(move |(task, region, proc, mems)| Stmt::Region {
+                task,
+                region,
+                proc,
+                mems,
+                span
+            }),
         (
             task_sel(),
             region_sel(),
@@ -183,12 +208,29 @@ fn stmt() -> impl Strategy<Value = Stmt> {
                 constraints,
                 span
             }),
-        (task_sel(), prop::option::of(proc_sel()), int())
-            .prop_map(move |(task, proc, n)| Stmt::InstanceLimit { task, proc, limit: sp(n), span }),
-        (task_sel(), region_sel())
-            .prop_map(move |(task, region)| Stmt::CollectMemory { task, region, span }),
-        (task_names(), name()).prop_map(move |(tasks, func)| Stmt::IndexTaskMap { tasks, func, span }),
-        (task_names(), name()).prop_map(move |(tasks, func)| Stmt::SingleTaskMap { tasks, func, span }),
+        (task_sel(), prop::option::of(proc_sel()), int()).prop_map(move |(task, proc, n)| {
+            Stmt::InstanceLimit {
+                task,
+                proc,
+                limit: sp(n),
+                span,
+            }
+        }),
+        (task_sel(), region_sel()).prop_map(move |(task, region)| Stmt::CollectMemory {
+            task,
+            region,
+            span
+        }),
+        (task_names(), name()).prop_map(move |(tasks, func)| Stmt::IndexTaskMap {
+            tasks,
+            func,
+            span
+        }),
+        (task_names(), name()).prop_map(move |(tasks, func)| Stmt::SingleTaskMap {
+            tasks,
+            func,
+            span
+        }),
         task_names().prop_map(move |tasks| Stmt::ControlReplicate { tasks, span }),
         (name(), expr()).prop_map(move |(name, value)| Stmt::Assign { name, value, span }),
         (
@@ -198,7 +240,10 @@ fn stmt() -> impl Strategy<Value = Stmt> {
         )
             .prop_map(move |(name, params, body)| Stmt::Def(FuncDef {
                 name,
-                params: params.into_iter().map(|(ty, name)| Param { ty, name }).collect(),
+                params: params
+                    .into_iter()
+                    .map(|(ty, name)| Param { ty, name })
+                    .collect(),
                 body,
                 span,
             })),
@@ -305,4 +350,3 @@ fn formatting_sample_exactly() {
         "def tail(Task task) {\n    x = task.ipoint[:-1];\n    return m[*x, *];\n}\n"
     );
 }
-
