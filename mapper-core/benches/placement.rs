@@ -1,141 +1,36 @@
-//! Placement throughput: one index point through the interpreter (an `auto_split`-based
-//! COSMA/SUMMA-style function and DSL.md's `block1d`) and through the default placement, on a
-//! 4-node x 4-GPU machine shape.
+//! Placement throughput on a 4-node x 4-GPU machine shape: one index point through the
+//! interpreter (an `auto_split`-based COSMA/SUMMA-style function and DSL.md's `block1d`), and
+//! through the runtime's default placement for comparison.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mapper_core::ast::{BinOp, Expr, ExprKind, FnStmt, FuncDef, Param, ParamType, Program, Stmt};
 use mapper_core::default::default_index_placement;
 use mapper_core::eval::Evaluator;
-use mapper_core::span::{Span, Spanned};
+use mapper_core::parse::parse_text;
 use mapper_core::{MachineShape, PointCtx, ProcId, ProcKind};
 use std::hint::black_box;
 
-fn ex(k: ExprKind) -> Expr {
-    Expr::new(k, Span::default())
+const SRC: &str = r#"
+mgpu = Machine(GPU);
+def cosma(Task task) {
+    ip = task.ipoint;
+    is = task.ispace;
+    m = mgpu.merge(0, 1).auto_split(0, is);
+    return m[*(ip * m.size / is)];
 }
-fn id(s: &str) -> Spanned<String> {
-    Spanned::new(s.to_string(), Span::default())
+def block1d(Task task) {
+    ip = task.ipoint;
+    is = task.ispace;
+    node = ip[0] * mgpu.size[0] / is[0];
+    per_node = (is[0] + mgpu.size[0] - 1) / mgpu.size[0];
+    return mgpu[node, (ip[0] % per_node) * mgpu.size[1] / per_node];
 }
-fn var(s: &str) -> Expr {
-    ex(ExprKind::Var(s.into()))
-}
-fn int(i: i64) -> Expr {
-    ex(ExprKind::Int(i))
-}
-fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
-    ex(ExprKind::Binary(op, Box::new(a), Box::new(b)))
-}
-fn field(b: Expr, f: &str) -> Expr {
-    ex(ExprKind::Field(Box::new(b), id(f)))
-}
-fn method(b: Expr, m: &str, args: Vec<Expr>) -> Expr {
-    ex(ExprKind::Method(Box::new(b), id(m), args))
-}
-fn index(b: Expr, i: Vec<Expr>) -> Expr {
-    ex(ExprKind::Index(Box::new(b), i))
-}
-fn local(n: &str, v: Expr) -> FnStmt {
-    FnStmt::Assign {
-        name: id(n),
-        value: v,
-        span: Span::default(),
-    }
-}
-fn ret(v: Expr) -> FnStmt {
-    FnStmt::Return {
-        value: v,
-        span: Span::default(),
-    }
-}
-
-/// ```text
-/// mgpu = Machine(GPU);
-/// def cosma(Task task) {
-///     ip = task.ipoint; is = task.ispace;
-///     m = mgpu.merge(0, 1).auto_split(0, is);
-///     return m[*(ip * m.size / is)];
-/// }
-/// def block1d(Task task) { ... DSL.md §7 ... }
-/// ```
-fn program() -> Program {
-    let cosma = vec![
-        local("ip", field(var("task"), "ipoint")),
-        local("is", field(var("task"), "ispace")),
-        local(
-            "m",
-            method(
-                method(var("mgpu"), "merge", vec![int(0), int(1)]),
-                "auto_split",
-                vec![int(0), var("is")],
-            ),
-        ),
-        ret(index(
-            var("m"),
-            vec![ex(ExprKind::Splat(Box::new(bin(
-                BinOp::Div,
-                bin(BinOp::Mul, var("ip"), field(var("m"), "size")),
-                var("is"),
-            ))))],
-        )),
-    ];
-    let m0 = || index(field(var("mgpu"), "size"), vec![int(0)]);
-    let m1 = || index(field(var("mgpu"), "size"), vec![int(1)]);
-    let ip0 = || index(var("ip"), vec![int(0)]);
-    let is0 = || index(var("is"), vec![int(0)]);
-    let block1d = vec![
-        local("ip", field(var("task"), "ipoint")),
-        local("is", field(var("task"), "ispace")),
-        local("node", bin(BinOp::Div, bin(BinOp::Mul, ip0(), m0()), is0())),
-        local(
-            "per_node",
-            bin(
-                BinOp::Div,
-                bin(BinOp::Sub, bin(BinOp::Add, is0(), m0()), int(1)),
-                m0(),
-            ),
-        ),
-        ret(index(
-            var("mgpu"),
-            vec![
-                var("node"),
-                bin(
-                    BinOp::Div,
-                    bin(BinOp::Mul, bin(BinOp::Rem, ip0(), var("per_node")), m1()),
-                    var("per_node"),
-                ),
-            ],
-        )),
-    ];
-    let def = |name: &str, body| {
-        Stmt::Def(FuncDef {
-            name: id(name),
-            params: vec![Param {
-                ty: Spanned::new(ParamType::Task, Span::default()),
-                name: id("task"),
-            }],
-            body,
-            span: Span::default(),
-        })
-    };
-    Program {
-        stmts: vec![
-            Stmt::Assign {
-                name: id("mgpu"),
-                value: ex(ExprKind::Machine(Spanned::new(
-                    ProcKind::Gpu,
-                    Span::default(),
-                ))),
-                span: Span::default(),
-            },
-            def("cosma", cosma),
-            def("block1d", block1d),
-        ],
-    }
-}
+"#;
 
 fn bench(c: &mut Criterion) {
+    let parsed = parse_text(SRC);
+    assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
     let machine = MachineShape::new(4, 8, 4);
-    let ev = Evaluator::new(&program(), &machine).expect("benchmark program compiles");
+    let ev = Evaluator::new(&parsed.program, &machine).expect("benchmark program compiles");
     let parent = ProcId {
         node: 0,
         kind: ProcKind::Cpu,

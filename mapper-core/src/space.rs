@@ -38,7 +38,7 @@ const ENUM_LIMIT: u64 = 5_000_000;
 
 /// The extents argument of `auto_split`/`greedy_split`: up to [`MAX_DIMS`] integers stored
 /// inline (so a [`Transform`] is `Copy` and hashing it allocates nothing).
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Extents {
     len: u8,
     v: [i64; MAX_DIMS],
@@ -48,9 +48,15 @@ impl Extents {
     /// Extents from a slice (an error beyond [`MAX_DIMS`] values).
     pub fn new(v: &[i64]) -> Result<Extents, String> {
         if v.len() > MAX_DIMS {
-            return Err(format!("at most {MAX_DIMS} extents are supported, got {}", v.len()));
+            return Err(format!(
+                "at most {MAX_DIMS} extents are supported, got {}",
+                v.len()
+            ));
         }
-        let mut e = Extents { len: v.len() as u8, v: [0; MAX_DIMS] };
+        let mut e = Extents {
+            len: v.len() as u8,
+            v: [0; MAX_DIMS],
+        };
         e.v[..v.len()].copy_from_slice(v);
         Ok(e)
     }
@@ -58,6 +64,16 @@ impl Extents {
     /// The extents.
     pub fn as_slice(&self) -> &[i64] {
         &self.v[..usize::from(self.len)]
+    }
+}
+
+impl std::hash::Hash for Extents {
+    /// Hashes only the used extents (unused slots are always zero, so this agrees with `Eq`).
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        h.write_u8(self.len);
+        for &x in self.as_slice() {
+            h.write_i64(x);
+        }
     }
 }
 
