@@ -2,9 +2,9 @@
 //!
 //! - Processor kind: GPU, then OMP, then CPU (then IO, PY, PROC) — the first kind the task has a
 //!   variant for and the machine has processors of.
-//! - Memory: GPU: FBMEM, then ZCMEM; OMP: SOCKMEM, then SYSMEM; other kinds: SYSMEM, then SOCKMEM;
-//!   each followed by ZCMEM as a fallback, restricted to memory kinds the machine has (never
-//!   empty: SYSMEM if the machine lists nothing usable).
+//! - Memory: [`crate::bind::default_memories`] (shared with the statement tables): GPU: FBMEM,
+//!   then ZCMEM; OMP: SOCKMEM, then SYSMEM; other kinds: SYSMEM, then SOCKMEM; each followed by
+//!   ZCMEM, restricted to memory kinds the machine has (never empty: SYSMEM if none is usable).
 //! - Layout: [`Layout::default`] (SOA, C order, natural alignment); no instance limit; no early
 //!   collection.
 //! - Index launches: the launch domain is cut into near-square blocks, one per processor of the
@@ -21,15 +21,7 @@ use crate::mapper::{BoundMapper, MapError, Mapper, PointCtx};
 use crate::space::greedy_split_factors;
 use crate::span::Span;
 
-/// The default processor-kind order.
-pub const KIND_ORDER: &[ProcKind] = &[
-    ProcKind::Gpu,
-    ProcKind::Omp,
-    ProcKind::Cpu,
-    ProcKind::Io,
-    ProcKind::Py,
-    ProcKind::Proc,
-];
+pub use crate::bind::{default_memories, DEFAULT_KIND_ORDER as KIND_ORDER};
 
 /// The default processor kind of a task with `variants` on `machine`, if any kind qualifies.
 pub fn default_kind(variants: &[ProcKind], machine: &MachineShape) -> Option<ProcKind> {
@@ -37,25 +29,6 @@ pub fn default_kind(variants: &[ProcKind], machine: &MachineShape) -> Option<Pro
         .iter()
         .copied()
         .find(|k| variants.contains(k) && machine.has(*k))
-}
-
-/// The default memory-kind priority list for processors of `kind` on `machine` (never empty).
-pub fn default_memories(kind: ProcKind, machine: &MachineShape) -> Vec<MemKind> {
-    let prefs: &[MemKind] = match kind {
-        ProcKind::Gpu => &[MemKind::Fbmem, MemKind::Zcmem],
-        ProcKind::Omp => &[MemKind::Sockmem, MemKind::Sysmem, MemKind::Zcmem],
-        _ => &[MemKind::Sysmem, MemKind::Sockmem, MemKind::Zcmem],
-    };
-    let v: Vec<MemKind> = prefs
-        .iter()
-        .copied()
-        .filter(|m| machine.mems.contains(m))
-        .collect();
-    if v.is_empty() {
-        vec![MemKind::Sysmem]
-    } else {
-        v
-    }
 }
 
 fn map_err(message: String, point: &[i64]) -> MapError {

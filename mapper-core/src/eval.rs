@@ -224,7 +224,6 @@ enum Node {
     Field(Box<E>, Field),
     Method(Box<E>, Method, Vec<Item>),
     Call(usize, Vec<Item>),
-    Len(Vec<Item>),
     Comp {
         body: Box<E>,
         slot: usize,
@@ -600,17 +599,8 @@ impl Compiler<'_> {
                         ));
                     }
                     Node::Call(id, self.items(args, false))
-                } else if f.node == "len" {
-                    if !has_splat && args.len() != 1 {
-                        self.diags.push(Diagnostic::error(
-                            f.span,
-                            format!("`len` takes 1 argument, got {}", args.len()),
-                        ));
-                    }
-                    Node::Len(self.items(args, false))
                 } else {
-                    let mut cands: Vec<&str> = self.func_ids.keys().map(|s| s.as_str()).collect();
-                    cands.push("len");
+                    let cands: Vec<&str> = self.func_ids.keys().map(|s| s.as_str()).collect();
                     let mut d = Diagnostic::error(f.span, format!("unknown function `{}`", f.node));
                     if let Some(c) = closest(&f.node, cands) {
                         d = d.with_help(format!("did you mean `{c}`?"));
@@ -945,7 +935,7 @@ fn fold(e: &mut E, ev: &Evaluator) {
             }
             return;
         }
-        Node::Tuple(items) | Node::Len(items) | Node::Call(_, items) => fold_items(items, ev),
+        Node::Tuple(items) | Node::Call(_, items) => fold_items(items, ev),
         Node::Index(a, items) | Node::Method(a, _, items) => {
             fold(a, ev);
             fold_items(items, ev);
@@ -967,7 +957,7 @@ fn fold(e: &mut E, ev: &Evaluator) {
     let foldable = match &e.node {
         Node::Neg(a) | Node::Not(a) | Node::Field(a, _) => is_const(a),
         Node::Bin(_, a, b) => is_const(a) && is_const(b),
-        Node::Tuple(items) | Node::Len(items) => items_const(items),
+        Node::Tuple(items) => items_const(items),
         Node::Index(a, items) => is_const(a) && items_const(items),
         Node::Method(a, m, items) => *m != Method::Processor && is_const(a) && items_const(items),
         Node::Slice(a, lo, hi) => {
@@ -1231,21 +1221,6 @@ impl<'a, 'c> Cx<'a, 'c> {
                     &[][..]
                 };
                 Ok(Value::Tuple(Tup::from_slice(out)))
-            }
-            Node::Len(items) => {
-                let args = self.args(items)?;
-                match args.as_slice() {
-                    [Value::Tuple(t)] => Ok(Value::Int(t.as_slice().len() as i64)),
-                    [Value::Space(s)] => Ok(Value::Int(s.len() as i64)),
-                    [v] => fail(
-                        e.pos,
-                        format!(
-                            "`len` needs a tuple or a machine space, got {}",
-                            v.type_name()
-                        ),
-                    ),
-                    _ => fail(e.pos, format!("`len` takes 1 argument, got {}", args.len())),
-                }
             }
             Node::Comp { body, slot, iter } => {
                 let t = match self.eval(iter)? {
@@ -2123,7 +2098,6 @@ pub(crate) mod tests {
             as_tuple(eval_expr(comp(bin(Mul, var("i"), int(2)), "i", t.clone())).unwrap()),
             vec![20, 40, 60, 80]
         );
-        assert_eq!(as_int(eval_expr(call("len", vec![t.clone()])).unwrap()), 4);
         assert_eq!(as_int(eval_expr(field(t, "len")).unwrap()), 4);
         assert_eq!(
             eval_expr(index(int(3), vec![int(0)])).unwrap_err(),

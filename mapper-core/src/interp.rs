@@ -6,9 +6,11 @@
 //! or falls back to the default placement ([`crate::default`]). A placement function that names a
 //! processor of another kind than the task runs on is a [`MapError`].
 
-use crate::app::{AppInfo, TaskId, TaskInfo};
-use crate::ast::{LayoutTarget, ParamType, ProcSel, Program, RegionSel, Stmt, TaskNames, TaskSel};
-use crate::default::{default_kind, default_memories, default_placement};
+use crate::app::{AppInfo, TaskId};
+use crate::ast::{ParamType, Program, Stmt};
+use crate::bind::Tables;
+use crate::check;
+use crate::default::default_placement;
 use crate::diag::Diagnostic;
 use crate::eval::Evaluator;
 use crate::kinds::{Layout, MemKind, ProcKind};
@@ -33,7 +35,10 @@ impl Interpreted {
         if out.diagnostics.iter().any(Diagnostic::is_error) {
             return Err(out.diagnostics);
         }
-        // checker not merged yet: `check::check(&program, None)` goes here.
+        let diags = check::check(&out.program, None);
+        if diags.iter().any(Diagnostic::is_error) {
+            return Err(diags);
+        }
         Ok(Interpreted {
             name: name.to_string(),
             source: src.to_string(),
@@ -74,8 +79,10 @@ impl Mapper for Interpreted {
         let tables = Tables::resolve(&self.program, app, machine)?;
         let ev = Evaluator::new(&self.program, machine)?;
         let mut diags = Vec::new();
-        let mut resolve_fn = |name: Option<(&str, Span)>| -> Option<usize> {
-            let (name, span) = name?;
+        let program = &self.program;
+        let mut resolve_fn = |name: Option<&str>| -> Option<usize> {
+            let name = name?;
+            let span = func_span(program, name);
             let Some(id) = ev.func_id(name) else {
                 diags.push(
                     Diagnostic::error(span, format!("`{name}` is not defined"))
@@ -116,6 +123,21 @@ impl Mapper for Interpreted {
             machine: machine.clone(),
         }))
     }
+}
+
+/// Where `IndexTaskMap`/`SingleTaskMap` first names function `name` (for bind diagnostics).
+fn func_span(p: &Program, name: &str) -> Span {
+    p.stmts
+        .iter()
+        .find_map(|s| match s {
+            Stmt::IndexTaskMap { func, .. } | Stmt::SingleTaskMap { func, .. }
+                if func.node == name =>
+            {
+                Some(func.span)
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
 }
 
 /// [`Interpreted`] bound to an application and machine.
@@ -178,313 +200,10 @@ impl BoundMapper for InterpBound {
     }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Minimal statement tables, used until `bind::Tables` is merged (same methods and precedence:
-// a named task beats `*`, then a named region, then a named kind; among equals the later wins).
-
-/// Resolved per-task decisions of a program's statements.
-struct Tables {
-    kinds: Vec<ProcKind>,
-    /// Per task, per argument, per processor kind: memory list.
-    mems: Vec<Vec<[Vec<MemKind>; 6]>>,
-    /// Per task, per argument, per processor kind, per memory kind: layout.
-    layouts: Vec<Vec<[[Layout; 6]; 6]>>,
-    limits: Vec<[Option<u32>; 6]>,
-    collect: Vec<Vec<bool>>,
-    index_func: Vec<Option<(String, Span)>>,
-    single_func: Vec<Option<(String, Span)>>,
-    fallback_mems: [Vec<MemKind>; 6],
-}
-
-fn task_rank(sel: &TaskSel, t: &TaskInfo) -> Option<u8> {
-    match sel {
-        TaskSel::Any(_) => Some(0),
-        TaskSel::Named(n) => (n.node == t.name).then_some(1),
-    }
-}
-
-fn names_rank(sel: &TaskNames, t: &TaskInfo) -> Option<u8> {
-    match sel {
-        TaskNames::Any(_) => Some(0),
-        TaskNames::List(v) => v.iter().any(|n| n.node == t.name).then_some(1),
-    }
-}
-
-fn region_rank(sel: &RegionSel, t: &TaskInfo, arg: usize) -> Option<u8> {
-    match sel {
-        RegionSel::Any(_) => Some(0),
-        RegionSel::Named(n) => t.arg_matches(arg, &n.node).then_some(1),
-        RegionSel::Index(i) => (i.node as usize == arg).then_some(1),
-    }
-}
-
-fn proc_rank(sel: Option<&ProcSel>, k: ProcKind) -> Option<u8> {
-    match sel {
-        None | Some(ProcSel::Any(_)) => Some(0),
-        Some(ProcSel::Kind(x)) => (x.node == k).then_some(1),
-    }
-}
-
-/// Keeps the best-ranked candidate; later statements win ties.
-fn better<T>(best: &mut Option<((u8, u8, u8), T)>, rank: (u8, u8, u8), v: T) {
-    if best.as_ref().is_none_or(|(r, _)| rank >= *r) {
-        *best = Some((rank, v));
-    }
-}
-
-impl Tables {
-    fn resolve(p: &Program, app: &AppInfo, m: &MachineShape) -> Result<Tables, Vec<Diagnostic>> {
-        let mut diags = Vec::new();
-        let fallback_mems = ProcKind::ALL_ARRAY.map(|k| default_memories(k, m));
-        let mut t = Tables {
-            kinds: Vec::new(),
-            mems: Vec::new(),
-            layouts: Vec::new(),
-            limits: Vec::new(),
-            collect: Vec::new(),
-            index_func: Vec::new(),
-            single_func: Vec::new(),
-            fallback_mems: fallback_mems.clone(),
-        };
-        for task in &app.tasks {
-            // Processor kind.
-            let mut best = None;
-            for s in &p.stmts {
-                if let Stmt::Task { tasks, kinds, span } = s {
-                    if let Some(r) = names_rank(tasks, task) {
-                        better(&mut best, (r, 0, 0), (kinds, *span));
-                    }
-                }
-            }
-            let kind = match best {
-                Some(((named, _, _), (kinds, span))) => {
-                    match kinds
-                        .iter()
-                        .map(|k| k.node)
-                        .find(|k| task.variants.contains(k) && m.has(*k))
-                    {
-                        Some(k) => k,
-                        None if named == 1 => {
-                            diags.push(Diagnostic::error(
-                                span,
-                                format!(
-                                    "task `{}` cannot run on any of the listed kinds (it has variants for {:?} and the machine has processors of the kinds it lists: none match)",
-                                    task.name, task.variants
-                                ),
-                            ));
-                            ProcKind::Cpu
-                        }
-                        None => default_kind(&task.variants, m).unwrap_or(ProcKind::Cpu),
-                    }
-                }
-                None => default_kind(&task.variants, m).unwrap_or(ProcKind::Cpu),
-            };
-            t.kinds.push(kind);
-            // Memories, layouts, collection per argument.
-            let mut mems = Vec::with_capacity(task.args.len());
-            let mut layouts = Vec::with_capacity(task.args.len());
-            let mut collect = Vec::with_capacity(task.args.len());
-            for arg in 0..task.args.len() {
-                let per_kind = ProcKind::ALL_ARRAY.map(|k| {
-                    let mut best = None;
-                    for s in &p.stmts {
-                        if let Stmt::Region {
-                            task: ts,
-                            region,
-                            proc,
-                            mems,
-                            ..
-                        } = s
-                        {
-                            if let (Some(a), Some(b), Some(c)) = (
-                                task_rank(ts, task),
-                                region_rank(region, task, arg),
-                                proc_rank(Some(proc), k),
-                            ) {
-                                better(&mut best, (a, b, c), mems);
-                            }
-                        }
-                    }
-                    let mut v: Vec<MemKind> = best
-                        .map(|(_, ms)| {
-                            ms.iter()
-                                .map(|x| x.node)
-                                .filter(|x| m.mems.contains(x))
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    if v.is_empty() {
-                        v = default_memories(k, m);
-                    }
-                    v
-                });
-                mems.push(per_kind);
-                let lay = ProcKind::ALL_ARRAY.map(|k| {
-                    MemKind::ALL_ARRAY.map(|mk| {
-                        let mut best = None;
-                        for s in &p.stmts {
-                            if let Stmt::Layout {
-                                task: ts,
-                                region,
-                                target,
-                                constraints,
-                                ..
-                            } = s
-                            {
-                                let tr = match target {
-                                    LayoutTarget::Any(_) => Some(0),
-                                    LayoutTarget::Mem(x) => (x.node == mk).then_some(1),
-                                    LayoutTarget::Proc(x) => (x.node == k).then_some(1),
-                                };
-                                if let (Some(a), Some(b), Some(c)) =
-                                    (task_rank(ts, task), region_rank(region, task, arg), tr)
-                                {
-                                    better(&mut best, (a, b, c), constraints);
-                                }
-                            }
-                        }
-                        let cs: Vec<_> = best
-                            .map(|(_, c)| c.iter().map(|x| x.node).collect())
-                            .unwrap_or_default();
-                        Layout::default().with(&cs)
-                    })
-                });
-                layouts.push(lay);
-                let ro = task.args.get(arg).is_some_and(|a| a.read_only);
-                collect.push(
-                    ro && p.stmts.iter().any(|s| {
-                        matches!(s, Stmt::CollectMemory { task: ts, region, .. }
-                            if task_rank(ts, task).is_some() && region_rank(region, task, arg).is_some())
-                    }),
-                );
-            }
-            t.mems.push(mems);
-            t.layouts.push(layouts);
-            t.collect.push(collect);
-            // Instance limits.
-            t.limits.push(ProcKind::ALL_ARRAY.map(|k| {
-                let mut best = None;
-                for s in &p.stmts {
-                    if let Stmt::InstanceLimit {
-                        task: ts,
-                        proc,
-                        limit,
-                        ..
-                    } = s
-                    {
-                        if let (Some(a), Some(c)) =
-                            (task_rank(ts, task), proc_rank(proc.as_ref(), k))
-                        {
-                            better(&mut best, (a, 0, c), limit.node);
-                        }
-                    }
-                }
-                best.map(|(_, n)| n.clamp(0, i64::from(u32::MAX)) as u32)
-            }));
-            // Placement functions.
-            let (mut bi, mut bs) = (None, None);
-            for s in &p.stmts {
-                match s {
-                    Stmt::IndexTaskMap { tasks, func, .. } => {
-                        if let Some(r) = names_rank(tasks, task) {
-                            better(&mut bi, (r, 0, 0), (func.node.clone(), func.span));
-                        }
-                    }
-                    Stmt::SingleTaskMap { tasks, func, .. } => {
-                        if let Some(r) = names_rank(tasks, task) {
-                            better(&mut bs, (r, 0, 0), (func.node.clone(), func.span));
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            t.index_func.push(bi.map(|(_, f)| f));
-            t.single_func.push(bs.map(|(_, f)| f));
-        }
-        if diags.is_empty() {
-            Ok(t)
-        } else {
-            Err(diags)
-        }
-    }
-
-    fn proc_kind(&self, task: TaskId) -> ProcKind {
-        self.kinds.get(task).copied().unwrap_or(ProcKind::Cpu)
-    }
-
-    fn memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> &[MemKind] {
-        match self.mems.get(task).and_then(|a| a.get(arg)) {
-            Some(per_kind) => &per_kind[kind as usize],
-            None => &self.fallback_mems[kind as usize],
-        }
-    }
-
-    fn layout(&self, task: TaskId, arg: usize, kind: ProcKind, mem: MemKind) -> Layout {
-        self.layouts
-            .get(task)
-            .and_then(|a| a.get(arg))
-            .map(|l| l[kind as usize][mem as usize])
-            .unwrap_or_default()
-    }
-
-    fn instance_limit(&self, task: TaskId, kind: ProcKind) -> Option<u32> {
-        self.limits.get(task).and_then(|l| l[kind as usize])
-    }
-
-    fn collect(&self, task: TaskId, arg: usize) -> bool {
-        self.collect
-            .get(task)
-            .and_then(|c| c.get(arg))
-            .copied()
-            .unwrap_or(false)
-    }
-
-    fn index_func(&self, task: TaskId) -> Option<(&str, Span)> {
-        self.index_func
-            .get(task)?
-            .as_ref()
-            .map(|(n, s)| (n.as_str(), *s))
-    }
-
-    fn single_func(&self, task: TaskId) -> Option<(&str, Span)> {
-        self.single_func
-            .get(task)?
-            .as_ref()
-            .map(|(n, s)| (n.as_str(), *s))
-    }
-}
-
-/// Fixed-size arrays of every kind, in `as usize` order.
-trait AllArray: Sized {
-    const ALL_ARRAY: [Self; 6];
-}
-
-impl AllArray for ProcKind {
-    const ALL_ARRAY: [ProcKind; 6] = [
-        ProcKind::Cpu,
-        ProcKind::Gpu,
-        ProcKind::Omp,
-        ProcKind::Io,
-        ProcKind::Py,
-        ProcKind::Proc,
-    ];
-}
-
-impl AllArray for MemKind {
-    const ALL_ARRAY: [MemKind; 6] = [
-        MemKind::Sysmem,
-        MemKind::Fbmem,
-        MemKind::Zcmem,
-        MemKind::Rdmem,
-        MemKind::Sockmem,
-        MemKind::Virtual,
-    ];
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::app::ArgInfo;
+    use crate::app::{ArgInfo, TaskInfo};
     use crate::machine::ProcId;
 
     const CIRCUIT: &str = r#"
@@ -575,9 +294,19 @@ IndexTaskMap calculate_new_currents, distribute_charge block1d;
         let b = m.bind(&app(), &machine).unwrap();
         assert_eq!(b.proc_kind(0), ProcKind::Gpu);
         assert_eq!(b.proc_kind(2), ProcKind::Cpu);
-        assert_eq!(b.memories(0, 0, ProcKind::Gpu), &[MemKind::Fbmem]);
-        assert_eq!(b.memories(0, 2, ProcKind::Gpu), &[MemKind::Zcmem]);
-        assert_eq!(b.memories(2, 0, ProcKind::Cpu), &[MemKind::Sysmem]);
+        // bind appends the default memories as fallbacks.
+        assert_eq!(
+            b.memories(0, 0, ProcKind::Gpu),
+            &[MemKind::Fbmem, MemKind::Zcmem]
+        );
+        assert_eq!(
+            b.memories(0, 2, ProcKind::Gpu),
+            &[MemKind::Zcmem, MemKind::Fbmem]
+        );
+        assert_eq!(
+            b.memories(2, 0, ProcKind::Cpu),
+            &[MemKind::Sysmem, MemKind::Zcmem]
+        );
         assert!(!b.layout(0, 0, ProcKind::Gpu, MemKind::Fbmem).soa);
         assert!(b.layout(0, 1, ProcKind::Gpu, MemKind::Fbmem).soa);
         assert!(b.layout(1, 0, ProcKind::Gpu, MemKind::Fbmem).soa);
@@ -649,26 +378,30 @@ IndexTaskMap calculate_new_currents, distribute_charge block1d;
     }
 
     #[test]
-    fn bind_errors() {
-        let src = "IndexTaskMap * nope;\n";
-        let d = Interpreted::from_text("x", src)
-            .unwrap()
-            .bind(&app(), &MachineShape::new(1, 2, 2))
-            .err()
-            .unwrap();
-        assert_eq!(d[0].message, "`nope` is not defined");
-        let src = "def g(int x) { return x; }\nIndexTaskMap * g;\n";
-        let d = Interpreted::from_text("x", src)
-            .unwrap()
-            .bind(&app(), &MachineShape::new(1, 2, 2))
-            .err()
-            .unwrap();
+    fn check_and_bind_errors() {
+        // The checker rejects undefined and ill-typed placement functions up front.
+        let d = Interpreted::from_text("x", "IndexTaskMap * nope;\n").unwrap_err();
+        assert_eq!(d[0].message, "nope is not defined");
+        let d = Interpreted::from_text("x", "def g(int x) { return x; }\nIndexTaskMap * g;\n")
+            .unwrap_err();
         assert_eq!(
             d[0].message,
-            "placement function `g` must take exactly one `Task` parameter"
+            "placement function `g` must take exactly one parameter of type `Task`"
         );
+        // Syntax errors.
         let d = Interpreted::from_text("x", "Task * GPU\n").unwrap_err();
         assert!(d[0].is_error());
+        // Binding checks names against the application.
+        let m = Interpreted::from_text("x", "Task nosuchtask GPU;\n").unwrap();
+        let d = m.bind(&app(), &MachineShape::new(1, 2, 2)).err().unwrap();
+        assert!(d[0].message.contains("nosuchtask"), "{}", d[0].message);
+        // A named task whose listed kinds cannot run is a bind error.
+        let m = Interpreted::from_text("x", "Task init GPU;\n").unwrap();
+        let d = m.bind(&app(), &MachineShape::new(1, 2, 2)).err().unwrap();
+        assert_eq!(
+            d[0].message,
+            "task `init` has no variant for any of GPU on this machine"
+        );
     }
 
     /// Transforms and expressions from DSL text, end to end.
@@ -687,7 +420,7 @@ def swapped(Task task) {
     t = tuple(x % 2 for x in task.ipoint);
     return m[t[0], t[-1], m.size[2] - 1];
 }
-def wild(Task task) { return len(task.ipoint) > 0 ? mgpu[1, *] : mgpu[0, *]; }
+def wild(Task task) { return task.ipoint.len > 0 ? mgpu[1, *] : mgpu[0, *]; }
 IndexTaskMap calculate_new_currents cosma;
 IndexTaskMap distribute_charge swapped;
 SingleTaskMap init wild;
