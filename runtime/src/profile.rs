@@ -285,7 +285,7 @@ mod tests {
         assert_eq!(p.copies_by_region(), vec![("grid".to_string(), 64, 1)]);
         let s = p.summary();
         assert!(s.contains("GPU[0, 1]"), "{s}");
-        assert!(s.starts_with("profile: 2 tasks, 1 copies (64 bytes), span 0.002 ms"), "{s}");
+        assert!(s.starts_with("profile: 2 tasks, 1 copies (64 bytes), span 0.003 ms"), "{s}");
     }
 
     #[test]
