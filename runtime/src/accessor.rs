@@ -39,13 +39,23 @@ impl View {
         }
         // SAFETY: `slot.base` is inside the buffer.
         let base = unsafe { inst.base_ptr().add(slot.base) };
-        Some(View { base, lo, strides: inst.layout.strides, stride_bytes: slot.stride, dim: r.dim(), bounds })
+        Some(View {
+            base,
+            lo,
+            strides: inst.layout.strides,
+            stride_bytes: slot.stride,
+            dim: r.dim(),
+            bounds,
+        })
     }
 
     #[inline]
     fn ptr(&self, p: &Point, what: &str) -> *mut u8 {
         if !self.bounds.contains(p) {
-            panic!("{what}: point {p} is outside the argument's bounds {:?}", self.bounds);
+            panic!(
+                "{what}: point {p} is outside the argument's bounds {:?}",
+                self.bounds
+            );
         }
         let mut l = 0i64;
         for d in 0..self.dim {
@@ -128,7 +138,9 @@ impl<T: ReduceValue> ReduceAccessor<'_, T> {
         let ptr = self.v.ptr(&p, "reduce") as *mut T;
         // SAFETY: in bounds; the field holds a `T`; the reduction instance is private to the task
         // and the accessor is not `Sync`.
-        unsafe { std::ptr::write_unaligned(ptr, T::combine(self.op, std::ptr::read_unaligned(ptr), v)) }
+        unsafe {
+            std::ptr::write_unaligned(ptr, T::combine(self.op, std::ptr::read_unaligned(ptr), v))
+        }
     }
 
     /// The operator.
@@ -190,6 +202,10 @@ impl<'a, T: FieldValue> RawField<'a, T> {
         if !self.bounds.contains(&p) {
             return None;
         }
-        Some((0..p.dim()).map(|d| (p.get(d) - self.bounds.lo.get(d)) as usize * self.strides[d]).sum())
+        Some(
+            (0..p.dim())
+                .map(|d| (p.get(d) - self.bounds.lo.get(d)) as usize * self.strides[d])
+                .sum(),
+        )
     }
 }

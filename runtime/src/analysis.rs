@@ -62,7 +62,10 @@ pub struct Analysis {
 
 impl Default for Analysis {
     fn default() -> Self {
-        Analysis { users: HashMap::new(), join_threshold: 256 }
+        Analysis {
+            users: HashMap::new(),
+            join_threshold: 256,
+        }
     }
 }
 
@@ -74,11 +77,25 @@ impl Analysis {
 
     /// Appends to `deps` the operations that an access to `space` of (`root`, `field`) must
     /// wait for (other than `me`).
-    pub fn deps(&self, root: RegionId, field: FieldId, space: &IndexSpace, access: Access, me: OpId, deps: &mut Vec<OpId>) {
-        let Some(list) = self.users.get(&(root, field)) else { return };
+    pub fn deps(
+        &self,
+        root: RegionId,
+        field: FieldId,
+        space: &IndexSpace,
+        access: Access,
+        me: OpId,
+        deps: &mut Vec<OpId>,
+    ) {
+        let Some(list) = self.users.get(&(root, field)) else {
+            return;
+        };
         let bbox = space.bounds();
         for u in list {
-            if u.op != me && conflicts(u.access, access) && u.bbox.overlaps(&bbox) && u.space.overlaps(space) {
+            if u.op != me
+                && conflicts(u.access, access)
+                && u.bbox.overlaps(&bbox)
+                && u.space.overlaps(space)
+            {
                 deps.push(u.op);
             }
         }
@@ -88,6 +105,7 @@ impl Analysis {
     /// list grows past the threshold, `join` is called with every user's operation and must
     /// return an operation that completes after all of them; it replaces the list, covering
     /// `root_space`.
+    #[allow(clippy::too_many_arguments)]
     pub fn register(
         &mut self,
         root: RegionId,
@@ -103,12 +121,22 @@ impl Analysis {
         if access == Access::Write {
             list.retain(|u| !(bbox.contains_rect(&u.bbox) && space.contains_space(&u.space)));
         }
-        list.push(User { space: space.clone(), bbox, access, op });
+        list.push(User {
+            space: space.clone(),
+            bbox,
+            access,
+            op,
+        });
         if list.len() > self.join_threshold {
             let ops: Vec<OpId> = list.iter().map(|u| u.op).collect();
             let j = join(ops);
             list.clear();
-            list.push(User { space: root_space.clone(), bbox: root_space.bounds(), access: Access::Write, op: j });
+            list.push(User {
+                space: root_space.clone(),
+                bbox: root_space.bounds(),
+                access: Access::Write,
+                op: j,
+            });
         }
     }
 
@@ -147,15 +175,15 @@ mod tests {
     fn exact_edges_of_a_small_program() {
         use Access::*;
         let deps = run(&[
-            (sp(0, 49), Write),                // 1
-            (sp(50, 99), Write),               // 2
-            (sp(40, 59), Read),                // 3: reads both halves
-            (sp(0, 9), Read),                  // 4
-            (sp(0, 49), Write),                // 5: WAR on 3, 4; WAW on 1
+            (sp(0, 49), Write),                 // 1
+            (sp(50, 99), Write),                // 2
+            (sp(40, 59), Read),                 // 3: reads both halves
+            (sp(0, 9), Read),                   // 4
+            (sp(0, 49), Write),                 // 5: WAR on 3, 4; WAW on 1
             (sp(0, 99), Reduce(ReduceOp::Sum)), // 6
             (sp(0, 99), Reduce(ReduceOp::Sum)), // 7: commutes with 6
             (sp(0, 99), Reduce(ReduceOp::Max)), // 8: different operator
-            (sp(60, 69), Read),                // 9
+            (sp(60, 69), Read),                 // 9
         ]);
         assert_eq!(
             deps,
@@ -179,7 +207,15 @@ mod tests {
         let root = sp(0, 99);
         let r = RegionId(0);
         for i in 0..10u64 {
-            a.register(r, 0, &sp(i as i64 * 10, i as i64 * 10 + 9), Access::Read, i + 1, &root, &mut |_| 0);
+            a.register(
+                r,
+                0,
+                &sp(i as i64 * 10, i as i64 * 10 + 9),
+                Access::Read,
+                i + 1,
+                &root,
+                &mut |_| 0,
+            );
         }
         assert_eq!(a.len(r, 0), 10);
         a.register(r, 0, &root, Access::Write, 11, &root, &mut |_| 0);
@@ -188,15 +224,26 @@ mod tests {
 
     #[test]
     fn long_lists_are_joined() {
-        let mut a = Analysis { join_threshold: 4, ..Analysis::default() };
+        let mut a = Analysis {
+            join_threshold: 4,
+            ..Analysis::default()
+        };
         let root = sp(0, 99);
         let r = RegionId(0);
         let mut joined = Vec::new();
         for i in 0..5u64 {
-            a.register(r, 0, &sp(i as i64, i as i64), Access::Write, i + 1, &root, &mut |ops| {
-                joined = ops;
-                100
-            });
+            a.register(
+                r,
+                0,
+                &sp(i as i64, i as i64),
+                Access::Write,
+                i + 1,
+                &root,
+                &mut |ops| {
+                    joined = ops;
+                    100
+                },
+            );
         }
         assert_eq!(joined, vec![1, 2, 3, 4, 5]);
         let mut d = Vec::new();

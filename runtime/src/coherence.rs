@@ -39,7 +39,14 @@ pub struct FieldState {
 impl FieldState {
     /// The state of a never-written field over `root`.
     pub fn new(root: &IndexSpace) -> FieldState {
-        FieldState { pieces: vec![Piece { space: root.clone(), bbox: root.bounds(), copies: Vec::new(), redop: None }] }
+        FieldState {
+            pieces: vec![Piece {
+                space: root.clone(),
+                bbox: root.bounds(),
+                copies: Vec::new(),
+                redop: None,
+            }],
+        }
     }
 
     /// Splits pieces so that `space` is covered by whole pieces; returns their indices.
@@ -61,7 +68,12 @@ impl FieldState {
                 continue;
             }
             let rest = p.space.difference(space);
-            let new = Piece { bbox: inter.bounds(), space: inter, copies: p.copies.clone(), redop: p.redop };
+            let new = Piece {
+                bbox: inter.bounds(),
+                space: inter,
+                copies: p.copies.clone(),
+                redop: p.redop,
+            };
             let p = &mut self.pieces[i];
             p.bbox = rest.bounds();
             p.space = rest;
@@ -80,7 +92,12 @@ impl FieldState {
             merged.extend_from_slice(self.pieces.swap_remove(i).space.rects());
         }
         let space = IndexSpace::from_rects_disjoint(space.dim(), merged);
-        self.pieces.push(Piece { bbox: space.bounds(), space, copies: vec![ValidCopy { inst, ready: op }], redop: None });
+        self.pieces.push(Piece {
+            bbox: space.bounds(),
+            space,
+            copies: vec![ValidCopy { inst, ready: op }],
+            redop: None,
+        });
     }
 
     /// Forgets `inst` everywhere (its reduction epochs end).
@@ -95,12 +112,16 @@ impl FieldState {
 
     /// True if `inst` holds valid data for some piece.
     pub fn holds(&self, inst: InstId) -> bool {
-        self.pieces.iter().any(|p| p.copies.iter().any(|c| c.inst == inst))
+        self.pieces
+            .iter()
+            .any(|p| p.copies.iter().any(|c| c.inst == inst))
     }
 
     /// True if `inst` is the only valid copy of some piece.
     pub fn sole_holder(&self, inst: InstId) -> bool {
-        self.pieces.iter().any(|p| p.copies.len() == 1 && p.copies[0].inst == inst)
+        self.pieces
+            .iter()
+            .any(|p| p.copies.len() == 1 && p.copies[0].inst == inst)
     }
 }
 
@@ -119,7 +140,9 @@ mod tests {
         assert_eq!(s.pieces.len(), 4);
         let vol: u64 = idx.iter().map(|&i| s.pieces[i].space.volume()).sum();
         assert_eq!(vol, 20);
-        s.pieces[idx[0]].copies.push(ValidCopy { inst: 3, ready: 12 });
+        s.pieces[idx[0]]
+            .copies
+            .push(ValidCopy { inst: 3, ready: 12 });
         assert!(s.holds(3));
         assert!(!s.sole_holder(3));
         s.write(&IndexSpace::range(0, 99), 4, 13);

@@ -88,7 +88,11 @@ impl<'a> TaskCtx<'a> {
 
     fn arg(&self, arg: usize) -> Result<&'a ArgInst, TaskError> {
         self.work.args.get(arg).ok_or_else(|| {
-            TaskError(format!("task `{}` has {} region arguments; there is no argument {arg}", self.work.name, self.work.args.len()))
+            TaskError(format!(
+                "task `{}` has {} region arguments; there is no argument {arg}",
+                self.work.name,
+                self.work.args.len()
+            ))
         })
     }
 
@@ -112,39 +116,73 @@ impl<'a> TaskCtx<'a> {
         Ok(self.arg(arg)?.inst.mem.kind)
     }
 
-    fn view<T: FieldValue>(&self, arg: usize, field: impl FieldRef, what: &str) -> Result<(View, &'a ArgInst, FieldId), TaskError> {
+    fn view<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+        what: &str,
+    ) -> Result<(View, &'a ArgInst, FieldId), TaskError> {
         let a = self.arg(arg)?;
-        let fid = field.resolve(&a.field_space).filter(|f| a.fields.contains(f)).ok_or_else(|| {
-            TaskError(format!(
-                "task `{}` argument `{}`: no such field among the argument's fields {:?}",
-                self.work.name,
-                a.name,
-                a.fields.iter().filter_map(|f| a.field_space.get(*f)).map(|f| f.name.as_str()).collect::<Vec<_>>()
-            ))
-        })?;
-        let def = a.field_space.get(fid).ok_or_else(|| TaskError("field vanished".into()))?;
+        let fid = field
+            .resolve(&a.field_space)
+            .filter(|f| a.fields.contains(f))
+            .ok_or_else(|| {
+                TaskError(format!(
+                    "task `{}` argument `{}`: no such field among the argument's fields {:?}",
+                    self.work.name,
+                    a.name,
+                    a.fields
+                        .iter()
+                        .filter_map(|f| a.field_space.get(*f))
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                ))
+            })?;
+        let def = a
+            .field_space
+            .get(fid)
+            .ok_or_else(|| TaskError("field vanished".into()))?;
         if def.ty != T::TYPE {
             return Err(TaskError(format!(
                 "task `{}` argument `{}`: field `{}` has type {} but was {what} as {}",
-                self.work.name, a.name, def.name, def.ty, T::TYPE
+                self.work.name,
+                a.name,
+                def.name,
+                def.ty,
+                T::TYPE
             )));
         }
-        let v = View::new(&a.inst, fid, a.bounds)
-            .ok_or_else(|| TaskError(format!("task `{}` argument `{}`: instance does not cover the argument", self.work.name, a.name)))?;
+        let v = View::new(&a.inst, fid, a.bounds).ok_or_else(|| {
+            TaskError(format!(
+                "task `{}` argument `{}`: instance does not cover the argument",
+                self.work.name, a.name
+            ))
+        })?;
         Ok((v, a, fid))
     }
 
     /// A read accessor for `field` of `arg` (any privilege but reduce).
-    pub fn read<T: FieldValue>(&self, arg: usize, field: impl FieldRef) -> Result<ReadAccessor<'a, T>, TaskError> {
+    pub fn read<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<ReadAccessor<'a, T>, TaskError> {
         let (v, a, _) = self.view::<T>(arg, field, "read")?;
         if matches!(a.privilege, Privilege::Reduce(_)) {
-            return Err(TaskError(format!("task `{}` argument `{}` has reduce privilege; use ctx.reduce", self.work.name, a.name)));
+            return Err(TaskError(format!(
+                "task `{}` argument `{}` has reduce privilege; use ctx.reduce",
+                self.work.name, a.name
+            )));
         }
         Ok(ReadAccessor { v, _p: PhantomData })
     }
 
     /// A read-write accessor for `field` of `arg` (write privileges only).
-    pub fn write<T: FieldValue>(&self, arg: usize, field: impl FieldRef) -> Result<WriteAccessor<'a, T>, TaskError> {
+    pub fn write<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<WriteAccessor<'a, T>, TaskError> {
         let (v, a, _) = self.view::<T>(arg, field, "written")?;
         if !a.privilege.writes() {
             return Err(TaskError(format!(
@@ -156,16 +194,31 @@ impl<'a> TaskCtx<'a> {
     }
 
     /// A reduction accessor for `field` of `arg` (reduce privilege only).
-    pub fn reduce<T: ReduceValue>(&self, arg: usize, field: impl FieldRef) -> Result<ReduceAccessor<'a, T>, TaskError> {
+    pub fn reduce<T: ReduceValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<ReduceAccessor<'a, T>, TaskError> {
         let (v, a, _) = self.view::<T>(arg, field, "reduced")?;
         let Privilege::Reduce(op) = a.privilege else {
-            return Err(TaskError(format!("task `{}` argument `{}` does not have reduce privilege", self.work.name, a.name)));
+            return Err(TaskError(format!(
+                "task `{}` argument `{}` does not have reduce privilege",
+                self.work.name, a.name
+            )));
         };
-        Ok(ReduceAccessor { v, op, _p: PhantomData })
+        Ok(ReduceAccessor {
+            v,
+            op,
+            _p: PhantomData,
+        })
     }
 
     /// The fast path: the SOA field as a slice with strides. Errors for AOS instances.
-    pub fn raw<T: FieldValue>(&self, arg: usize, field: impl FieldRef) -> Result<RawField<'a, T>, TaskError> {
+    pub fn raw<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<RawField<'a, T>, TaskError> {
         let (_, a, fid) = self.view::<T>(arg, field, "accessed")?;
         let l = &a.inst.layout;
         if !l.layout.soa {
@@ -184,8 +237,20 @@ impl<'a> TaskCtx<'a> {
         }
         // SAFETY: `start` is the offset of an in-bounds point.
         let ptr = unsafe { a.inst.base_ptr().add(start) } as *mut T;
-        let len = if a.bounds.is_empty() { 0 } else { (end - start) / std::mem::size_of::<T>().max(1) };
-        Ok(RawField { ptr, len, strides, bounds: a.bounds, c_order: l.layout.c_order, writable: a.privilege.writes(), _p: PhantomData })
+        let len = if a.bounds.is_empty() {
+            0
+        } else {
+            (end - start) / std::mem::size_of::<T>().max(1)
+        };
+        Ok(RawField {
+            ptr,
+            len,
+            strides,
+            bounds: a.bounds,
+            c_order: l.layout.c_order,
+            writable: a.privilege.writes(),
+            _p: PhantomData,
+        })
     }
 
     /// Runs `f(i)` for every `i` in `range`, split over the task's threads (the OMP pool on an

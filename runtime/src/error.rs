@@ -53,9 +53,17 @@ pub enum RuntimeError {
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RuntimeError::Config(m) | RuntimeError::Launch(m) | RuntimeError::Exec(m) => f.write_str(m),
-            RuntimeError::Bind { mapper, diagnostics } => {
-                write!(f, "mapper `{mapper}` cannot be bound to this application and machine:")?;
+            RuntimeError::Config(m) | RuntimeError::Launch(m) | RuntimeError::Exec(m) => {
+                f.write_str(m)
+            }
+            RuntimeError::Bind {
+                mapper,
+                diagnostics,
+            } => {
+                write!(
+                    f,
+                    "mapper `{mapper}` cannot be bound to this application and machine:"
+                )?;
                 for d in diagnostics {
                     write!(f, "\n  {}", d.message)?;
                     if let Some(h) = &d.help {
@@ -65,7 +73,13 @@ impl fmt::Display for RuntimeError {
                 Ok(())
             }
             RuntimeError::Map(e) => write!(f, "{e}"),
-            RuntimeError::MemoryFull { task, point, arg, region, attempts } => {
+            RuntimeError::MemoryFull {
+                task,
+                point,
+                arg,
+                region,
+                attempts,
+            } => {
                 write!(f, "out of memory mapping task `{task}` at point {point:?}, argument `{arg}` (region `{region}`):")?;
                 for a in attempts {
                     write!(

@@ -110,7 +110,10 @@ impl FieldSpace {
     /// Adds a field (builder style). A duplicate name replaces nothing: the first one wins on
     /// lookup, so avoid duplicates; [`FieldSpace::try_add`] reports them.
     pub fn with(mut self, name: &str, ty: FieldType) -> FieldSpace {
-        self.fields.push(FieldDef { name: name.to_string(), ty });
+        self.fields.push(FieldDef {
+            name: name.to_string(),
+            ty,
+        });
         self
     }
 
@@ -122,9 +125,14 @@ impl FieldSpace {
     /// Adds a field, failing on a duplicate name.
     pub fn try_add(&mut self, name: &str, ty: FieldType) -> Result<FieldId, String> {
         if self.id(name).is_some() {
-            return Err(format!("field `{name}` is already defined in this field space"));
+            return Err(format!(
+                "field `{name}` is already defined in this field space"
+            ));
         }
-        self.fields.push(FieldDef { name: name.to_string(), ty });
+        self.fields.push(FieldDef {
+            name: name.to_string(),
+            ty,
+        });
         Ok(self.fields.len() - 1)
     }
 
@@ -193,9 +201,18 @@ mod tests {
         let mut fs = FieldSpace::new().field::<f64>("x").field::<[f32; 3]>("v");
         assert_eq!(fs.id("v"), Some(1));
         assert_eq!(fs.get(1).map(|f| f.ty.size()), Some(12));
-        assert_eq!(fs.get(1).map(|f| f.ty.to_string()), Some("[f32; 3]".to_string()));
-        assert_eq!(fs.try_add("x", FieldType::scalar(Prim::I32)), Err("field `x` is already defined in this field space".into()));
+        assert_eq!(
+            fs.get(1).map(|f| f.ty.to_string()),
+            Some("[f32; 3]".to_string())
+        );
+        assert_eq!(
+            fs.try_add("x", FieldType::scalar(Prim::I32)),
+            Err("field `x` is already defined in this field space".into())
+        );
         assert_eq!(fs.try_add("n", FieldType::scalar(Prim::U64)), Ok(2));
-        assert_eq!(<[u64; 2] as FieldValue>::TYPE, FieldType::array(Prim::U64, 2));
+        assert_eq!(
+            <[u64; 2] as FieldValue>::TYPE,
+            FieldType::array(Prim::U64, 2)
+        );
     }
 }

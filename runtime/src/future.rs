@@ -51,12 +51,19 @@ impl Future {
     /// A new pending future and its promise.
     pub fn pending() -> (Future, Promise) {
         let slot = Arc::new(Slot::default());
-        (Future { inner: Arc::new(Inner::Slot(slot.clone())) }, Promise { slot })
+        (
+            Future {
+                inner: Arc::new(Inner::Slot(slot.clone())),
+            },
+            Promise { slot },
+        )
     }
 
     /// A future that is already ready.
     pub fn ready(v: Value) -> Future {
-        Future { inner: Arc::new(Inner::Ready(v)) }
+        Future {
+            inner: Arc::new(Inner::Ready(v)),
+        }
     }
 
     /// True if `get` would not block.
@@ -73,12 +80,18 @@ impl Future {
         match &*self.inner {
             Inner::Ready(v) => Ok(v.clone()),
             Inner::Slot(s) => {
-                let mut g = s.value.lock().map_err(|_| "future lock poisoned".to_string())?;
+                let mut g = s
+                    .value
+                    .lock()
+                    .map_err(|_| "future lock poisoned".to_string())?;
                 loop {
                     if let Some(v) = &*g {
                         return v.clone();
                     }
-                    g = s.ready.wait(g).map_err(|_| "future lock poisoned".to_string())?;
+                    g = s
+                        .ready
+                        .wait(g)
+                        .map_err(|_| "future lock poisoned".to_string())?;
                 }
             }
             Inner::Reduce(fs, op) => {
@@ -94,7 +107,8 @@ impl Future {
     /// Waits and returns the value as f64.
     pub fn get_f64(&self) -> Result<f64, String> {
         let v = self.get()?;
-        v.as_f64().ok_or_else(|| format!("future holds {v:?}, not a number"))
+        v.as_f64()
+            .ok_or_else(|| format!("future holds {v:?}, not a number"))
     }
 }
 
@@ -108,12 +122,20 @@ pub struct FutureMap {
 impl FutureMap {
     /// The future of `point`.
     pub fn get(&self, point: &Point) -> Option<&Future> {
-        self.futures.iter().find(|(p, _)| p == point).map(|(_, f)| f)
+        self.futures
+            .iter()
+            .find(|(p, _)| p == point)
+            .map(|(_, f)| f)
     }
 
     /// A future of all values reduced with `op` in launch order (deterministic).
     pub fn reduce(&self, op: ReduceOp) -> Future {
-        Future { inner: Arc::new(Inner::Reduce(self.futures.iter().map(|(_, f)| f.clone()).collect(), op)) }
+        Future {
+            inner: Arc::new(Inner::Reduce(
+                self.futures.iter().map(|(_, f)| f.clone()).collect(),
+                op,
+            )),
+        }
     }
 
     /// Waits for every point.
@@ -141,13 +163,20 @@ mod tests {
     #[test]
     fn future_map_reduces() {
         let fm = FutureMap {
-            futures: (0..4).map(|i| (Point::p1(i), Future::ready(Value::I64(i + 1)))).collect(),
+            futures: (0..4)
+                .map(|i| (Point::p1(i), Future::ready(Value::I64(i + 1))))
+                .collect(),
         };
         assert_eq!(fm.reduce(ReduceOp::Prod).get(), Ok(Value::I64(24)));
         assert_eq!(fm.reduce(ReduceOp::Max).get(), Ok(Value::I64(4)));
         let (f, p) = Future::pending();
         p.set(Err("task `x` failed".into()));
-        let fm = FutureMap { futures: vec![(Point::p1(0), f)] };
-        assert_eq!(fm.reduce(ReduceOp::Sum).get(), Err("task `x` failed".into()));
+        let fm = FutureMap {
+            futures: vec![(Point::p1(0), f)],
+        };
+        assert_eq!(
+            fm.reduce(ReduceOp::Sum).get(),
+            Err("task `x` failed".into())
+        );
     }
 }

@@ -22,22 +22,34 @@ impl Point {
         }
         let mut c = [0; MAX_DIM];
         c[..coords.len()].copy_from_slice(coords);
-        Some(Point { dim: coords.len() as u8, c })
+        Some(Point {
+            dim: coords.len() as u8,
+            c,
+        })
     }
 
     /// A 1-D point.
     pub const fn p1(x: i64) -> Point {
-        Point { dim: 1, c: [x, 0, 0] }
+        Point {
+            dim: 1,
+            c: [x, 0, 0],
+        }
     }
 
     /// A 2-D point.
     pub const fn p2(x: i64, y: i64) -> Point {
-        Point { dim: 2, c: [x, y, 0] }
+        Point {
+            dim: 2,
+            c: [x, y, 0],
+        }
     }
 
     /// A 3-D point.
     pub const fn p3(x: i64, y: i64, z: i64) -> Point {
-        Point { dim: 3, c: [x, y, z] }
+        Point {
+            dim: 3,
+            c: [x, y, z],
+        }
     }
 
     /// The point of `dim` dimensions with every coordinate equal to `v` (dim clamped to 1..=3).
@@ -150,7 +162,10 @@ impl fmt::Debug for Rect {
 impl Rect {
     /// The rectangle `lo..=hi` (dimension of `lo`).
     pub fn new(lo: impl Into<Point>, hi: impl Into<Point>) -> Rect {
-        Rect { lo: lo.into(), hi: hi.into() }
+        Rect {
+            lo: lo.into(),
+            hi: hi.into(),
+        }
     }
 
     /// The 1-D interval `lo..=hi`.
@@ -167,7 +182,10 @@ impl Rect {
     pub fn from_extents(extents: &[i64]) -> Option<Rect> {
         let lo = Point::new(&vec![0; extents.len()])?;
         let hi: Vec<i64> = extents.iter().map(|e| e - 1).collect();
-        Some(Rect { lo, hi: Point::new(&hi)? })
+        Some(Rect {
+            lo,
+            hi: Point::new(&hi)?,
+        })
     }
 
     /// Number of dimensions.
@@ -199,12 +217,14 @@ impl Rect {
 
     /// True if `p` lies inside.
     pub fn contains(&self, p: &Point) -> bool {
-        p.dim == self.lo.dim && (0..self.dim()).all(|i| self.lo.c[i] <= p.c[i] && p.c[i] <= self.hi.c[i])
+        p.dim == self.lo.dim
+            && (0..self.dim()).all(|i| self.lo.c[i] <= p.c[i] && p.c[i] <= self.hi.c[i])
     }
 
     /// True if `o` lies entirely inside (an empty `o` is contained in anything).
     pub fn contains_rect(&self, o: &Rect) -> bool {
-        o.is_empty() || (0..self.dim()).all(|i| self.lo.c[i] <= o.lo.c[i] && o.hi.c[i] <= self.hi.c[i])
+        o.is_empty()
+            || (0..self.dim()).all(|i| self.lo.c[i] <= o.lo.c[i] && o.hi.c[i] <= self.hi.c[i])
     }
 
     /// The intersection (possibly empty).
@@ -266,7 +286,10 @@ impl Rect {
 
     /// The points in C order (last dimension fastest).
     pub fn iter(&self) -> RectIter {
-        RectIter { rect: *self, next: if self.is_empty() { None } else { Some(self.lo) } }
+        RectIter {
+            rect: *self,
+            next: if self.is_empty() { None } else { Some(self.lo) },
+        }
     }
 }
 
@@ -322,13 +345,19 @@ impl From<Rect> for IndexSpace {
 impl IndexSpace {
     /// The empty space of `dim` dimensions.
     pub fn empty(dim: usize) -> IndexSpace {
-        IndexSpace { dim: dim.clamp(1, MAX_DIM) as u8, rects: Vec::new() }
+        IndexSpace {
+            dim: dim.clamp(1, MAX_DIM) as u8,
+            rects: Vec::new(),
+        }
     }
 
     /// The space of one rectangle.
     pub fn from_rect(r: Rect) -> IndexSpace {
         let rects = if r.is_empty() { Vec::new() } else { vec![r] };
-        IndexSpace { dim: r.dim() as u8, rects }
+        IndexSpace {
+            dim: r.dim() as u8,
+            rects,
+        }
     }
 
     /// The union of possibly overlapping rectangles (all of dimension `dim`; others are ignored).
@@ -345,7 +374,13 @@ impl IndexSpace {
     /// A space from rectangles the caller guarantees to be disjoint (empty ones are dropped).
     pub fn from_rects_disjoint(dim: usize, rects: Vec<Rect>) -> IndexSpace {
         let dim = dim.clamp(1, MAX_DIM);
-        IndexSpace { dim: dim as u8, rects: rects.into_iter().filter(|r| r.dim() == dim && !r.is_empty()).collect() }
+        IndexSpace {
+            dim: dim as u8,
+            rects: rects
+                .into_iter()
+                .filter(|r| r.dim() == dim && !r.is_empty())
+                .collect(),
+        }
     }
 
     /// The 1-D space `lo..=hi`.
@@ -377,7 +412,10 @@ impl IndexSpace {
     pub fn bounds(&self) -> Rect {
         let mut it = self.rects.iter();
         match it.next() {
-            None => Rect { lo: Point::splat(self.dim(), 0), hi: Point::splat(self.dim(), -1) },
+            None => Rect {
+                lo: Point::splat(self.dim(), 0),
+                hi: Point::splat(self.dim(), -1),
+            },
             Some(first) => it.fold(*first, |acc, r| acc.union_bbox(r)),
         }
     }
@@ -394,7 +432,11 @@ impl IndexSpace {
 
     /// True if the spaces share a point.
     pub fn overlaps(&self, o: &IndexSpace) -> bool {
-        self.dim == o.dim && self.rects.iter().any(|a| o.rects.iter().any(|b| a.overlaps(b)))
+        self.dim == o.dim
+            && self
+                .rects
+                .iter()
+                .any(|a| o.rects.iter().any(|b| a.overlaps(b)))
     }
 
     /// Points in both spaces.
@@ -410,7 +452,10 @@ impl IndexSpace {
                 }
             }
         }
-        IndexSpace { dim: self.dim, rects }
+        IndexSpace {
+            dim: self.dim,
+            rects,
+        }
     }
 
     /// Points in `self` but not in `o`.
@@ -430,7 +475,10 @@ impl IndexSpace {
                 break;
             }
         }
-        IndexSpace { dim: self.dim, rects: cur }
+        IndexSpace {
+            dim: self.dim,
+            rects: cur,
+        }
     }
 
     /// Points in either space.
@@ -443,7 +491,10 @@ impl IndexSpace {
         }
         let mut rects = self.rects.clone();
         rects.extend(o.difference(self).rects);
-        IndexSpace { dim: self.dim, rects }
+        IndexSpace {
+            dim: self.dim,
+            rects,
+        }
     }
 
     /// The points in C order (lexicographic, last dimension fastest).
@@ -485,10 +536,22 @@ mod tests {
         let pts: Vec<Point> = Rect::r2((0, 0), (1, 2)).iter().collect();
         assert_eq!(
             pts,
-            vec![Point::p2(0, 0), Point::p2(0, 1), Point::p2(0, 2), Point::p2(1, 0), Point::p2(1, 1), Point::p2(1, 2)]
+            vec![
+                Point::p2(0, 0),
+                Point::p2(0, 1),
+                Point::p2(0, 2),
+                Point::p2(1, 0),
+                Point::p2(1, 1),
+                Point::p2(1, 2)
+            ]
         );
         assert_eq!(Rect::r1(3, 2).iter().count(), 0);
-        assert_eq!(Rect::new(Point::p3(0, 0, 0), Point::p3(1, 1, 1)).iter().count(), 8);
+        assert_eq!(
+            Rect::new(Point::p3(0, 0, 0), Point::p3(1, 1, 1))
+                .iter()
+                .count(),
+            8
+        );
     }
 
     #[test]
@@ -533,7 +596,16 @@ mod tests {
         let pts: Vec<Vec<i64>> = s.iter().map(|p| p.coords().to_vec()).collect();
         assert_eq!(
             pts,
-            vec![vec![0, 0], vec![0, 1], vec![0, 2], vec![0, 3], vec![1, 0], vec![1, 1], vec![1, 2], vec![1, 3]]
+            vec![
+                vec![0, 0],
+                vec![0, 1],
+                vec![0, 2],
+                vec![0, 3],
+                vec![1, 0],
+                vec![1, 1],
+                vec![1, 2],
+                vec![1, 3]
+            ]
         );
     }
 

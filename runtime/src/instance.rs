@@ -30,7 +30,8 @@ unsafe impl Sync for Buffer {}
 
 impl Buffer {
     fn new(len: usize, align: usize) -> Option<Buffer> {
-        let layout = AllocLayout::from_size_align(len.max(1), align.max(1).next_power_of_two()).ok()?;
+        let layout =
+            AllocLayout::from_size_align(len.max(1), align.max(1).next_power_of_two()).ok()?;
         // SAFETY: the layout has non-zero size.
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
         Some(Buffer { ptr, layout })
@@ -63,7 +64,11 @@ pub struct Instance {
 
 impl std::fmt::Debug for Instance {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Instance#{}({} in {}, {:?})", self.id, self.region_name, self.mem.label, self.layout.rect)
+        write!(
+            f,
+            "Instance#{}({} in {}, {:?})",
+            self.id, self.region_name, self.mem.label, self.layout.rect
+        )
     }
 }
 
@@ -75,7 +80,13 @@ impl Drop for Instance {
 
 impl Instance {
     /// Creates a zeroed instance, reserving its bytes in `mem`; `None` if it does not fit.
-    pub fn create(id: InstId, mem: Arc<Memory>, region: RegionId, region_name: Arc<str>, layout: InstLayout) -> Option<Instance> {
+    pub fn create(
+        id: InstId,
+        mem: Arc<Memory>,
+        region: RegionId,
+        region_name: Arc<str>,
+        layout: InstLayout,
+    ) -> Option<Instance> {
         if !mem.try_reserve(layout.bytes as u64) {
             return None;
         }
@@ -83,7 +94,15 @@ impl Instance {
             mem.release(layout.bytes as u64);
             return None;
         };
-        Some(Instance { id, mem, region, region_name, layout, fold_lock: Mutex::new(()), buf })
+        Some(Instance {
+            id,
+            mem,
+            region,
+            region_name,
+            layout,
+            fold_lock: Mutex::new(()),
+            buf,
+        })
     }
 
     /// Size in bytes.
@@ -98,7 +117,9 @@ impl Instance {
 
     /// The slot of `field`, or an error naming the instance.
     pub fn slot(&self, field: FieldId) -> Result<&FieldSlot, String> {
-        self.layout.slot(field).ok_or_else(|| format!("{self:?} does not hold field #{field}"))
+        self.layout
+            .slot(field)
+            .ok_or_else(|| format!("{self:?} does not hold field #{field}"))
     }
 
     fn check_rect(&self, r: &Rect) -> Result<(), String> {
@@ -113,7 +134,11 @@ impl Instance {
     pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
         let slot = *self.slot(field)?;
         if value.len() != slot.ty.size() {
-            return Err(format!("fill value of {} bytes for a field of {} bytes", value.len(), slot.ty.size()));
+            return Err(format!(
+                "fill value of {} bytes for a field of {} bytes",
+                value.len(),
+                slot.ty.size()
+            ));
         }
         let mut n = 0u64;
         for r in space.rects() {
@@ -121,7 +146,13 @@ impl Instance {
             for p in r.iter() {
                 let off = self.layout.offset(&slot, &p);
                 // SAFETY: `p` lies in the instance rectangle, so the field bytes are in bounds.
-                unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), self.base_ptr().add(off), value.len()) };
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        value.as_ptr(),
+                        self.base_ptr().add(off),
+                        value.len(),
+                    )
+                };
                 n += value.len() as u64;
             }
         }
@@ -129,16 +160,28 @@ impl Instance {
     }
 
     /// Fills `field` over `space` with the identity of `op`.
-    pub fn fill_identity(&self, field: FieldId, space: &IndexSpace, op: ReduceOp) -> Result<u64, String> {
+    pub fn fill_identity(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        op: ReduceOp,
+    ) -> Result<u64, String> {
         let slot = *self.slot(field)?;
         let elem = identity_bytes(slot.ty.prim, op);
-        let value: Vec<u8> = (0..slot.ty.count).flat_map(|_| elem.iter().copied()).collect();
+        let value: Vec<u8> = (0..slot.ty.count)
+            .flat_map(|_| elem.iter().copied())
+            .collect();
         self.fill(field, space, &value)
     }
 
     /// Copies `field` of `src` into `field` of `self` at the points of `space`, translating
     /// between layouts. Returns the bytes copied.
-    pub fn copy_from(&self, src: &Instance, field: FieldId, space: &IndexSpace) -> Result<u64, String> {
+    pub fn copy_from(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+    ) -> Result<u64, String> {
         let ds = *self.slot(field)?;
         let ss = *src.slot(field)?;
         let size = ds.ty.size();
@@ -157,7 +200,9 @@ impl Instance {
                     let d = self.layout.offset(&ds, &p);
                     // SAFETY: the row of `run` points lies in both instance rectangles, and the
                     // two buffers are distinct allocations (or the same bytes, when equal).
-                    unsafe { std::ptr::copy(src.base_ptr().add(so), self.base_ptr().add(d), run * size) };
+                    unsafe {
+                        std::ptr::copy(src.base_ptr().add(so), self.base_ptr().add(d), run * size)
+                    };
                     bytes += (run * size) as u64;
                 }
             } else {
@@ -175,7 +220,13 @@ impl Instance {
 
     /// Folds `field` of `src` into `field` of `self` with `op` at the points of `space`.
     /// Callers serialize folds into one instance with [`Instance::fold_lock`].
-    pub fn fold_from(&self, src: &Instance, field: FieldId, space: &IndexSpace, op: ReduceOp) -> Result<u64, String> {
+    pub fn fold_from(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+        op: ReduceOp,
+    ) -> Result<u64, String> {
         let ds = *self.slot(field)?;
         let ss = *src.slot(field)?;
         let prim = ds.ty.prim;
@@ -189,7 +240,14 @@ impl Instance {
                 let d = self.layout.offset(&ds, &p);
                 for e in 0..ds.ty.count as usize {
                     // SAFETY: `p` lies in both instance rectangles; element `e` is inside the field.
-                    unsafe { fold_elem(prim, op, self.base_ptr().add(d + e * esz), src.base_ptr().add(so + e * esz)) };
+                    unsafe {
+                        fold_elem(
+                            prim,
+                            op,
+                            self.base_ptr().add(d + e * esz),
+                            src.base_ptr().add(so + e * esz),
+                        )
+                    };
                 }
                 bytes += ds.ty.size() as u64;
             }
@@ -334,11 +392,22 @@ mod tests {
     use mapper_core::{Layout, MemKind};
 
     fn mem(cap: u64) -> Arc<Memory> {
-        Arc::new(Memory::new(0, &MemDesc { kind: MemKind::Sysmem, node: 0, index: 0, capacity: cap }))
+        Arc::new(Memory::new(
+            0,
+            &MemDesc {
+                kind: MemKind::Sysmem,
+                node: 0,
+                index: 0,
+                capacity: cap,
+            },
+        ))
     }
 
     fn inst(id: InstId, m: &Arc<Memory>, rect: Rect, layout: Layout) -> Instance {
-        let fields = [(0, FieldType::scalar(Prim::F64)), (1, FieldType::scalar(Prim::I32))];
+        let fields = [
+            (0, FieldType::scalar(Prim::F64)),
+            (1, FieldType::scalar(Prim::I32)),
+        ];
         let l = InstLayout::new(rect, &fields, layout).unwrap();
         Instance::create(id, m.clone(), RegionId(0), "r".into(), l).unwrap()
     }
@@ -355,10 +424,24 @@ mod tests {
         let m = mem(1 << 20);
         let rect = Rect::r2((0, 0), (3, 4));
         let a = inst(1, &m, rect, Layout::default());
-        let b = inst(2, &m, rect, Layout { soa: false, c_order: false, ..Layout::default() });
+        let b = inst(
+            2,
+            &m,
+            rect,
+            Layout {
+                soa: false,
+                c_order: false,
+                ..Layout::default()
+            },
+        );
         for p in rect.iter() {
             let v = (p.get(0) * 10 + p.get(1)) as f64;
-            a.fill(0, &IndexSpace::from_rect(Rect { lo: p, hi: p }), &v.to_ne_bytes()).unwrap();
+            a.fill(
+                0,
+                &IndexSpace::from_rect(Rect { lo: p, hi: p }),
+                &v.to_ne_bytes(),
+            )
+            .unwrap();
         }
         let part = IndexSpace::from_rect(Rect::r2((1, 1), (2, 3)));
         assert_eq!(b.copy_from(&a, 0, &part).unwrap(), 6 * 8);
@@ -372,7 +455,9 @@ mod tests {
         a.fold_from(&b, 0, &part, ReduceOp::Sum).unwrap();
         assert_eq!(get_f64(&a, Point::p2(1, 2)), 24.0);
         assert_eq!(get_f64(&a, Point::p2(0, 2)), 2.0);
-        assert!(a.copy_from(&b, 0, &IndexSpace::from_rect(Rect::r2((0, 0), (9, 9)))).is_err());
+        assert!(a
+            .copy_from(&b, 0, &IndexSpace::from_rect(Rect::r2((0, 0), (9, 9))))
+            .is_err());
     }
 
     #[test]

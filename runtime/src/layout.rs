@@ -69,7 +69,12 @@ impl InstLayout {
             for &(field, ty) in fields {
                 let a = ty.align().max(user_align);
                 off = round_up(off, a)?;
-                slots.push(FieldSlot { field, ty, base: off, stride: ty.size() });
+                slots.push(FieldSlot {
+                    field,
+                    ty,
+                    base: off,
+                    stride: ty.size(),
+                });
                 off = off.checked_add(ty.size().checked_mul(volume)?)?;
             }
             bytes = off;
@@ -78,7 +83,12 @@ impl InstLayout {
             let mut rec_align = 1usize;
             for &(field, ty) in fields {
                 off = round_up(off, ty.align())?;
-                slots.push(FieldSlot { field, ty, base: off, stride: 0 });
+                slots.push(FieldSlot {
+                    field,
+                    ty,
+                    base: off,
+                    stride: 0,
+                });
                 off += ty.size();
                 rec_align = rec_align.max(ty.align());
             }
@@ -89,7 +99,14 @@ impl InstLayout {
             bytes = rec.checked_mul(volume)?;
             max_align = max_align.max(rec_align);
         }
-        Some(InstLayout { rect, layout, strides, slots, bytes, align: max_align })
+        Some(InstLayout {
+            rect,
+            layout,
+            strides,
+            slots,
+            bytes,
+            align: max_align,
+        })
     }
 
     /// The slot of `field`.
@@ -140,7 +157,12 @@ mod tests {
 
     #[test]
     fn soa_c_order_offsets() {
-        let l = InstLayout::new(Rect::r2((0, 0), (1, 2)), &[(0, f32t()), (1, f64t())], Layout::default()).unwrap();
+        let l = InstLayout::new(
+            Rect::r2((0, 0), (1, 2)),
+            &[(0, f32t()), (1, f64t())],
+            Layout::default(),
+        )
+        .unwrap();
         // f32 array: 6 * 4 = 24 bytes, f64 array starts at 24 (8-aligned).
         assert_eq!(l.slots[1].base, 24);
         assert_eq!(l.bytes, 24 + 48);
@@ -150,7 +172,10 @@ mod tests {
 
     #[test]
     fn soa_alignment_pads_arrays() {
-        let lay = Layout { align: 64, ..Layout::default() };
+        let lay = Layout {
+            align: 64,
+            ..Layout::default()
+        };
         let l = InstLayout::new(Rect::r1(0, 2), &[(0, f32t()), (1, f32t())], lay).unwrap();
         assert_eq!(l.slots[1].base, 64);
         assert_eq!(l.bytes, 64 + 12);
@@ -159,8 +184,13 @@ mod tests {
 
     #[test]
     fn aos_f_order_offsets() {
-        let lay = Layout { soa: false, c_order: false, ..Layout::default() };
-        let l = InstLayout::new(Rect::r2((0, 0), (1, 2)), &[(0, f32t()), (1, f64t())], lay).unwrap();
+        let lay = Layout {
+            soa: false,
+            c_order: false,
+            ..Layout::default()
+        };
+        let l =
+            InstLayout::new(Rect::r2((0, 0), (1, 2)), &[(0, f32t()), (1, f64t())], lay).unwrap();
         // Record: f32 at 0, f64 at 8, size 16. F order: (1, 1) is linear 1 + 1 * 2 = 3.
         assert_eq!(l.slots[1].base, 8);
         assert_eq!(l.slots[0].stride, 16);

@@ -98,7 +98,9 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     num.parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("bad size `{s}`: expected a number with an optional K, M or G suffix"))
+        .ok_or_else(|| {
+            format!("bad size `{s}`: expected a number with an optional K, M or G suffix")
+        })
 }
 
 /// Options of an emulated machine.
@@ -120,7 +122,14 @@ pub struct EmulatedOpts {
 
 impl Default for EmulatedOpts {
     fn default() -> Self {
-        EmulatedOpts { nodes: 1, gpus: 1, cpus: 2, fb: 256 << 20, zc: 64 << 20, sys: 1 << 30 }
+        EmulatedOpts {
+            nodes: 1,
+            gpus: 1,
+            cpus: 2,
+            fb: 256 << 20,
+            zc: 64 << 20,
+            sys: 1 << 30,
+        }
     }
 }
 
@@ -136,16 +145,26 @@ impl MachineDesc {
             let shape = parts.next().unwrap_or("");
             let (n, g) = shape
                 .split_once('x')
-                .and_then(|(n, g)| Some((n.trim().parse::<u32>().ok()?, g.trim().parse::<u32>().ok()?)))
-                .ok_or_else(|| format!("bad machine `{spec}`: expected emulated:NxG, e.g. emulated:2x4"))?;
+                .and_then(|(n, g)| {
+                    Some((n.trim().parse::<u32>().ok()?, g.trim().parse::<u32>().ok()?))
+                })
+                .ok_or_else(|| {
+                    format!("bad machine `{spec}`: expected emulated:NxG, e.g. emulated:2x4")
+                })?;
             if n == 0 || n > 64 || g > 16 {
-                return Err(format!("bad machine `{spec}`: need 1..=64 nodes and 0..=16 GPUs per node"));
+                return Err(format!(
+                    "bad machine `{spec}`: need 1..=64 nodes and 0..=16 GPUs per node"
+                ));
             }
-            let mut o = EmulatedOpts { nodes: n, gpus: g, ..EmulatedOpts::default() };
+            let mut o = EmulatedOpts {
+                nodes: n,
+                gpus: g,
+                ..EmulatedOpts::default()
+            };
             for kv in parts {
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or_else(|| format!("bad machine option `{kv}` in `{spec}`: expected key=value"))?;
+                let (k, v) = kv.split_once('=').ok_or_else(|| {
+                    format!("bad machine option `{kv}` in `{spec}`: expected key=value")
+                })?;
                 match k.trim() {
                     "cpus" => {
                         o.cpus = v
@@ -159,7 +178,9 @@ impl MachineDesc {
                     "zc" => o.zc = parse_size(v)?,
                     "sys" => o.sys = parse_size(v)?,
                     other => {
-                        return Err(format!("unknown machine option `{other}` in `{spec}`; known: cpus, fb, zc, sys"))
+                        return Err(format!(
+                        "unknown machine option `{other}` in `{spec}`; known: cpus, fb, zc, sys"
+                    ))
                     }
                 }
             }
@@ -168,12 +189,16 @@ impl MachineDesc {
         if spec.starts_with("sim:") || spec.ends_with(".toml") {
             return Err(format!("machine `{spec}`: simulated machines (sim:PRESET, FILE.toml) need the simulator executor, which is not available yet"));
         }
-        Err(format!("unknown machine `{spec}`; expected `local` or `emulated:NxG` (e.g. emulated:2x4)"))
+        Err(format!(
+            "unknown machine `{spec}`; expected `local` or `emulated:NxG` (e.g. emulated:2x4)"
+        ))
     }
 
     /// The discovered host: `available_parallelism` CPUs, one OMP group, one SYSMEM.
     pub fn local() -> MachineDesc {
-        let cpus = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
         let sys = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|s| {
@@ -184,7 +209,14 @@ impl MachineDesc {
             .map(|kb| kb * 1024 / 2)
             .unwrap_or(4 << 30);
         let mut d = MachineDesc::emulated(
-            &EmulatedOpts { nodes: 1, gpus: 0, cpus, fb: 0, zc: 0, sys },
+            &EmulatedOpts {
+                nodes: 1,
+                gpus: 0,
+                cpus,
+                fb: 0,
+                zc: 0,
+                sys,
+            },
             "local",
         );
         d.name = "local".into();
@@ -198,37 +230,91 @@ impl MachineDesc {
         let mut access = Vec::new();
         for node in 0..o.nodes {
             let sys = mems.len();
-            mems.push(MemDesc { kind: MemKind::Sysmem, node, index: 0, capacity: o.sys });
+            mems.push(MemDesc {
+                kind: MemKind::Sysmem,
+                node,
+                index: 0,
+                capacity: o.sys,
+            });
             let zc = if o.gpus > 0 {
-                mems.push(MemDesc { kind: MemKind::Zcmem, node, index: 0, capacity: o.zc });
+                mems.push(MemDesc {
+                    kind: MemKind::Zcmem,
+                    node,
+                    index: 0,
+                    capacity: o.zc,
+                });
                 Some(mems.len() - 1)
             } else {
                 None
             };
-            let host_kinds = [(ProcKind::Cpu, o.cpus, 1), (ProcKind::Omp, u32::from(o.cpus > 1), o.cpus)];
+            let host_kinds = [
+                (ProcKind::Cpu, o.cpus, 1),
+                (ProcKind::Omp, u32::from(o.cpus > 1), o.cpus),
+            ];
             for (kind, count, threads) in host_kinds {
                 for index in 0..count {
-                    procs.push(ProcDesc { id: ProcId { node, kind, index }, threads });
+                    procs.push(ProcDesc {
+                        id: ProcId { node, kind, index },
+                        threads,
+                    });
                     let p = procs.len() - 1;
-                    access.push(Access { proc: p, mem: sys, bandwidth: 20.0, latency: 100.0 });
+                    access.push(Access {
+                        proc: p,
+                        mem: sys,
+                        bandwidth: 20.0,
+                        latency: 100.0,
+                    });
                     if let Some(zc) = zc {
-                        access.push(Access { proc: p, mem: zc, bandwidth: 15.0, latency: 150.0 });
+                        access.push(Access {
+                            proc: p,
+                            mem: zc,
+                            bandwidth: 15.0,
+                            latency: 150.0,
+                        });
                     }
                 }
             }
             for index in 0..o.gpus {
-                mems.push(MemDesc { kind: MemKind::Fbmem, node, index, capacity: o.fb });
+                mems.push(MemDesc {
+                    kind: MemKind::Fbmem,
+                    node,
+                    index,
+                    capacity: o.fb,
+                });
                 let fb = mems.len() - 1;
-                procs.push(ProcDesc { id: ProcId { node, kind: ProcKind::Gpu, index }, threads: 1 });
+                procs.push(ProcDesc {
+                    id: ProcId {
+                        node,
+                        kind: ProcKind::Gpu,
+                        index,
+                    },
+                    threads: 1,
+                });
                 let p = procs.len() - 1;
-                access.push(Access { proc: p, mem: fb, bandwidth: 500.0, latency: 50.0 });
+                access.push(Access {
+                    proc: p,
+                    mem: fb,
+                    bandwidth: 500.0,
+                    latency: 50.0,
+                });
                 if let Some(zc) = zc {
-                    access.push(Access { proc: p, mem: zc, bandwidth: 12.0, latency: 1000.0 });
+                    access.push(Access {
+                        proc: p,
+                        mem: zc,
+                        bandwidth: 12.0,
+                        latency: 1000.0,
+                    });
                 }
             }
         }
         use MemKind::*;
-        let path = |a, b, same_node, bandwidth, latency| CopyPath { a, b, same_node, bandwidth, latency };
+        let path = |a, b, same_node, bandwidth, latency| CopyPath {
+            a,
+            b,
+            same_node,
+            bandwidth,
+            latency,
+        };
         let paths = vec![
             path(Sysmem, Sysmem, true, 20.0, 100.0),
             path(Sysmem, Zcmem, true, 20.0, 100.0),
@@ -237,7 +323,15 @@ impl MachineDesc {
             path(Fbmem, Zcmem, true, 12.0, 1000.0),
             path(Fbmem, Sysmem, true, 10.0, 2000.0),
         ];
-        MachineDesc { name: name.to_string(), nodes: o.nodes, procs, mems, access, paths, default_copy: 5.0 }
+        MachineDesc {
+            name: name.to_string(),
+            nodes: o.nodes,
+            procs,
+            mems,
+            access,
+            paths,
+            default_copy: 5.0,
+        }
     }
 
     /// The shape a mapper sees (processor counts of node 0; nodes are homogeneous).
@@ -252,7 +346,11 @@ impl MachineDesc {
                 mems.push(m.kind);
             }
         }
-        MachineShape { nodes: self.nodes, procs_per_node, mems }
+        MachineShape {
+            nodes: self.nodes,
+            procs_per_node,
+            mems,
+        }
     }
 
     /// The index of processor `id` in [`MachineDesc::procs`].
@@ -293,7 +391,10 @@ impl MachineDesc {
         let same = s.node == d.node;
         self.paths
             .iter()
-            .find(|p| p.same_node == same && ((p.a == s.kind && p.b == d.kind) || (p.a == d.kind && p.b == s.kind)))
+            .find(|p| {
+                p.same_node == same
+                    && ((p.a == s.kind && p.b == d.kind) || (p.a == d.kind && p.b == s.kind))
+            })
             .map(|p| p.bandwidth)
             .unwrap_or(self.default_copy)
     }
@@ -332,9 +433,18 @@ mod tests {
         assert_eq!(s.per_node(ProcKind::Gpu), 4);
         assert_eq!(s.per_node(ProcKind::Cpu), 2);
         assert_eq!(s.per_node(ProcKind::Omp), 1);
-        assert_eq!(s.mems, vec![MemKind::Sysmem, MemKind::Zcmem, MemKind::Fbmem]);
+        assert_eq!(
+            s.mems,
+            vec![MemKind::Sysmem, MemKind::Zcmem, MemKind::Fbmem]
+        );
         assert_eq!(m.mems.len(), 12);
-        let g = m.proc_index(ProcId { node: 1, kind: ProcKind::Gpu, index: 2 }).unwrap();
+        let g = m
+            .proc_index(ProcId {
+                node: 1,
+                kind: ProcKind::Gpu,
+                index: 2,
+            })
+            .unwrap();
         let fb = m.best_memory(g, MemKind::Fbmem).unwrap();
         assert_eq!(m.mems[fb].label(), "FBMEM[1.2]");
         assert_eq!(m.mems[fb].capacity, 256 << 20);
@@ -345,15 +455,28 @@ mod tests {
     #[test]
     fn parse_options_and_errors() {
         let m = MachineDesc::parse("emulated:1x2,fb=4K,cpus=3").unwrap();
-        assert_eq!(m.mems.iter().find(|x| x.kind == MemKind::Fbmem).unwrap().capacity, 4096);
+        assert_eq!(
+            m.mems
+                .iter()
+                .find(|x| x.kind == MemKind::Fbmem)
+                .unwrap()
+                .capacity,
+            4096
+        );
         assert_eq!(m.shape().per_node(ProcKind::Cpu), 3);
         assert_eq!(
             MachineDesc::parse("emulated:2").unwrap_err(),
             "bad machine `emulated:2`: expected emulated:NxG, e.g. emulated:2x4"
         );
-        assert!(MachineDesc::parse("emulated:1x1,foo=1").unwrap_err().starts_with("unknown machine option `foo`"));
-        assert!(MachineDesc::parse("sim:p100").unwrap_err().contains("simulator"));
-        assert!(MachineDesc::parse("cluster").unwrap_err().starts_with("unknown machine `cluster`"));
+        assert!(MachineDesc::parse("emulated:1x1,foo=1")
+            .unwrap_err()
+            .starts_with("unknown machine option `foo`"));
+        assert!(MachineDesc::parse("sim:p100")
+            .unwrap_err()
+            .contains("simulator"));
+        assert!(MachineDesc::parse("cluster")
+            .unwrap_err()
+            .starts_with("unknown machine `cluster`"));
         assert_eq!(parse_size("2M"), Ok(2 << 20));
     }
 
@@ -368,7 +491,12 @@ mod tests {
     #[test]
     fn copy_bandwidths() {
         let m = MachineDesc::parse("emulated:2x2").unwrap();
-        let fb = |n: u32, i: u32| m.mems.iter().position(|x| x.kind == MemKind::Fbmem && x.node == n && x.index == i).unwrap();
+        let fb = |n: u32, i: u32| {
+            m.mems
+                .iter()
+                .position(|x| x.kind == MemKind::Fbmem && x.node == n && x.index == i)
+                .unwrap()
+        };
         assert_eq!(m.copy_bandwidth(fb(0, 0), fb(0, 1)), 50.0);
         assert_eq!(m.copy_bandwidth(fb(0, 0), fb(1, 0)), 5.0);
     }

@@ -5,14 +5,18 @@
 //! index placement over all processors; round-robin single placement).
 
 use mapper_core::{
-    AppInfo, BoundMapper, Diagnostic, Layout, MachineShape, MapError, Mapper, MemKind, Placement, PointCtx, ProcId, ProcKind,
-    TaskId,
+    AppInfo, BoundMapper, Diagnostic, Layout, MachineShape, MapError, Mapper, MemKind, Placement,
+    PointCtx, ProcId, ProcKind, TaskId,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A placement function: task name, point context, machine shape, chosen kind.
-pub type PlaceFn = Arc<dyn Fn(&str, &PointCtx<'_>, &MachineShape, ProcKind) -> Result<Placement, MapError> + Send + Sync>;
+pub type PlaceFn = Arc<
+    dyn Fn(&str, &PointCtx<'_>, &MachineShape, ProcKind) -> Result<Placement, MapError>
+        + Send
+        + Sync,
+>;
 
 /// A table-driven mapper.
 #[derive(Clone, Default)]
@@ -38,7 +42,10 @@ pub struct TableMapper {
 impl TableMapper {
     /// A mapper with default decisions.
     pub fn new(name: &str) -> TableMapper {
-        TableMapper { name: name.to_string(), ..TableMapper::default() }
+        TableMapper {
+            name: name.to_string(),
+            ..TableMapper::default()
+        }
     }
 
     /// Sets the kind priority (builder style).
@@ -64,7 +71,11 @@ pub fn default_place(ctx: &PointCtx<'_>, shape: &MachineShape, kind: ProcKind) -
     } else {
         ctx.seq % total
     };
-    Placement::Proc(ProcId { node: (slot / per) as u32, kind, index: (slot % per) as u32 })
+    Placement::Proc(ProcId {
+        node: (slot / per) as u32,
+        kind,
+        index: (slot % per) as u32,
+    })
 }
 
 struct Bound {
@@ -84,7 +95,11 @@ impl Mapper for TableMapper {
         &self.name
     }
 
-    fn bind(&self, app: &AppInfo, machine: &MachineShape) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>> {
+    fn bind(
+        &self,
+        app: &AppInfo,
+        machine: &MachineShape,
+    ) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>> {
         let prio = if self.kind_priority.is_empty() {
             vec![ProcKind::Gpu, ProcKind::Omp, ProcKind::Cpu]
         } else {
@@ -105,20 +120,45 @@ impl Mapper for TableMapper {
             .collect();
         let mut default_mems = HashMap::new();
         let has = |m: MemKind| machine.mems.contains(&m);
-        let gpu: Vec<MemKind> = [MemKind::Fbmem, MemKind::Zcmem].into_iter().filter(|m| has(*m)).collect();
+        let gpu: Vec<MemKind> = [MemKind::Fbmem, MemKind::Zcmem]
+            .into_iter()
+            .filter(|m| has(*m))
+            .collect();
         default_mems.insert(ProcKind::Gpu, gpu);
-        for k in [ProcKind::Cpu, ProcKind::Omp, ProcKind::Io, ProcKind::Py, ProcKind::Proc] {
+        for k in [
+            ProcKind::Cpu,
+            ProcKind::Omp,
+            ProcKind::Io,
+            ProcKind::Py,
+            ProcKind::Proc,
+        ] {
             default_mems.insert(k, vec![MemKind::Sysmem]);
         }
         Ok(Box::new(Bound {
             shape: machine.clone(),
             names: app.tasks.iter().map(|t| t.name.clone()).collect(),
             kind,
-            mems: self.memories.iter().filter_map(|((t, a, k), v)| Some(((id(t)?, *a, *k), v.clone()))).collect(),
+            mems: self
+                .memories
+                .iter()
+                .filter_map(|((t, a, k), v)| Some(((id(t)?, *a, *k), v.clone())))
+                .collect(),
             default_mems,
-            layouts: self.layouts.iter().filter_map(|((t, a), l)| Some(((id(t)?, *a), *l))).collect(),
-            limits: app.tasks.iter().map(|t| self.instance_limit.get(&t.name).copied()).collect(),
-            collect: self.collect.iter().filter_map(|((t, a), c)| Some(((id(t)?, *a), *c))).collect(),
+            layouts: self
+                .layouts
+                .iter()
+                .filter_map(|((t, a), l)| Some(((id(t)?, *a), *l)))
+                .collect(),
+            limits: app
+                .tasks
+                .iter()
+                .map(|t| self.instance_limit.get(&t.name).copied())
+                .collect(),
+            collect: self
+                .collect
+                .iter()
+                .filter_map(|((t, a), c)| Some(((id(t)?, *a), *c)))
+                .collect(),
             place: self.place.clone(),
         }))
     }
@@ -133,7 +173,10 @@ impl BoundMapper for Bound {
         if let Some(v) = self.mems.get(&(task, arg, kind)) {
             return v;
         }
-        self.default_mems.get(&kind).map(|v| v.as_slice()).unwrap_or(&[MemKind::Sysmem])
+        self.default_mems
+            .get(&kind)
+            .map(|v| v.as_slice())
+            .unwrap_or(&[MemKind::Sysmem])
     }
 
     fn layout(&self, task: TaskId, arg: usize, _kind: ProcKind, _mem: MemKind) -> Layout {
@@ -151,7 +194,12 @@ impl BoundMapper for Bound {
     fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError> {
         let kind = self.proc_kind(ctx.task);
         match &self.place {
-            Some(f) => f(self.names.get(ctx.task).map(|s| s.as_str()).unwrap_or("?"), ctx, &self.shape, kind),
+            Some(f) => f(
+                self.names.get(ctx.task).map(|s| s.as_str()).unwrap_or("?"),
+                ctx,
+                &self.shape,
+                kind,
+            ),
             None => Ok(default_place(ctx, &self.shape, kind)),
         }
     }

@@ -79,7 +79,12 @@ impl MapState {
     /// The state for `machine` with no instances.
     pub fn new(machine: &MachineDesc) -> MapState {
         MapState {
-            mems: machine.mems.iter().enumerate().map(|(i, d)| Arc::new(Memory::new(i, d))).collect(),
+            mems: machine
+                .mems
+                .iter()
+                .enumerate()
+                .map(|(i, d)| Arc::new(Memory::new(i, d)))
+                .collect(),
             insts: HashMap::new(),
             by_mem: vec![Vec::new(); machine.mems.len()],
             next_inst: 1,
@@ -89,34 +94,85 @@ impl MapState {
     }
 
     /// The coherence state of (`root`, `field`), created on first use.
-    pub fn field_state(&mut self, root: RegionId, field: FieldId, root_space: &IndexSpace) -> &mut FieldState {
-        self.coherence.entry((root, field)).or_insert_with(|| FieldState::new(root_space))
+    pub fn field_state(
+        &mut self,
+        root: RegionId,
+        field: FieldId,
+        root_space: &IndexSpace,
+    ) -> &mut FieldState {
+        self.coherence
+            .entry((root, field))
+            .or_insert_with(|| FieldState::new(root_space))
     }
 
     /// Finds an instance in `mem` for the request, or creates one (evicting if needed).
-    pub fn find_or_create(&mut self, mem: MemId, req: &InstRequest<'_>, profiler: &Profiler) -> Result<Found, String> {
+    pub fn find_or_create(
+        &mut self,
+        mem: MemId,
+        req: &InstRequest<'_>,
+        profiler: &Profiler,
+    ) -> Result<Found, String> {
         self.clock += 1;
         let clock = self.clock;
-        if let Some(ids) = self.by_mem.get(mem) {
-            for id in ids {
-                if let Some(e) = self.insts.get_mut(id) {
-                    let l = &e.inst.layout;
-                    let covers = if req.layout.exact { l.rect == req.bbox } else { l.rect.contains_rect(&req.bbox) };
-                    if e.root == req.root
-                        && covers
-                        && l.layout == req.layout
-                        && req.fields.iter().all(|f| e.fields.iter().any(|g| g.0 == f.0))
-                    {
-                        e.last_use = clock;
-                        return Ok(Found::Inst(e.inst.clone(), false));
-                    }
+        // Among reusable instances prefer the one already holding the most valid data for the
+        // request, then the largest (it serves more future requests), then the oldest.
+        let mut best: Option<(u64, u64, InstId)> = None;
+        for id in self.by_mem.get(mem).into_iter().flatten() {
+            let Some(e) = self.insts.get(id) else {
+                continue;
+            };
+            let l = &e.inst.layout;
+            let covers = if req.layout.exact {
+                l.rect == req.bbox
+            } else {
+                l.rect.contains_rect(&req.bbox)
+            };
+            if e.root == req.root
+                && covers
+                && l.layout == req.layout
+                && req
+                    .fields
+                    .iter()
+                    .all(|f| e.fields.iter().any(|g| g.0 == f.0))
+            {
+                let valid = self.valid_volume(*id, e.root, req.fields, &req.bbox);
+                let key = (valid, l.rect.volume(), *id);
+                if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
+                    best = Some(key);
                 }
+            }
+        }
+        if let Some((_, _, id)) = best {
+            if let Some(e) = self.insts.get_mut(&id) {
+                e.last_use = clock;
+                return Ok(Found::Inst(e.inst.clone(), false));
             }
         }
         match self.create(mem, req, true, profiler)? {
             Ok(i) => Ok(Found::Inst(i, true)),
             Err((needed, available)) => Ok(Found::NoSpace { needed, available }),
         }
+    }
+
+    /// Points of `bbox` (summed over `fields`) for which instance `id` holds valid data.
+    fn valid_volume(
+        &self,
+        id: InstId,
+        root: RegionId,
+        fields: &[(FieldId, FieldType)],
+        bbox: &Rect,
+    ) -> u64 {
+        let mut n = 0;
+        for (f, _) in fields {
+            if let Some(s) = self.coherence.get(&(root, *f)) {
+                for p in &s.pieces {
+                    if p.bbox.overlaps(bbox) && p.copies.iter().any(|c| c.inst == id) {
+                        n += p.space.intersection(&IndexSpace::from_rect(*bbox)).volume();
+                    }
+                }
+            }
+        }
+        n
     }
 
     /// Creates a fresh instance (for reductions, or when none can be reused). Returns
@@ -128,9 +184,17 @@ impl MapState {
         evict: bool,
         profiler: &Profiler,
     ) -> Result<Result<Arc<Instance>, (u64, u64)>, String> {
-        let memory = self.mems.get(mem).cloned().ok_or_else(|| format!("no memory #{mem}"))?;
-        let layout = InstLayout::new(req.bbox, req.fields, req.layout)
-            .ok_or_else(|| format!("the instance of region `{}` over {:?} is too large to address", req.name, req.bbox))?;
+        let memory = self
+            .mems
+            .get(mem)
+            .cloned()
+            .ok_or_else(|| format!("no memory #{mem}"))?;
+        let layout = InstLayout::new(req.bbox, req.fields, req.layout).ok_or_else(|| {
+            format!(
+                "the instance of region `{}` over {:?} is too large to address",
+                req.name, req.bbox
+            )
+        })?;
         let needed = layout.bytes as u64;
         if needed > memory.available() && evict {
             self.evict(mem, needed, profiler);
@@ -142,7 +206,12 @@ impl MapState {
                 let inst = Arc::new(inst);
                 self.insts.insert(
                     id,
-                    InstEntry { inst: inst.clone(), root: req.root, fields: req.fields.to_vec(), last_use: self.clock },
+                    InstEntry {
+                        inst: inst.clone(),
+                        root: req.root,
+                        fields: req.fields.to_vec(),
+                        last_use: self.clock,
+                    },
                 );
                 if let Some(v) = self.by_mem.get_mut(mem) {
                     v.push(id);
@@ -171,7 +240,9 @@ impl MapState {
     /// Evicts unused instances of `mem` (least recently used first) until `needed` bytes are
     /// free, writing back data they alone hold to host memory on the same node.
     pub fn evict(&mut self, mem: MemId, needed: u64, profiler: &Profiler) {
-        let Some(memory) = self.mems.get(mem).cloned() else { return };
+        let Some(memory) = self.mems.get(mem).cloned() else {
+            return;
+        };
         let mut cands: Vec<(u64, InstId)> = self
             .by_mem
             .get(mem)
@@ -194,7 +265,9 @@ impl MapState {
 
     /// Copies every piece `id` alone holds to a host memory of its node. False if impossible.
     fn write_back(&mut self, id: InstId, profiler: &Profiler) -> bool {
-        let Some(e) = self.insts.get(&id) else { return false };
+        let Some(e) = self.insts.get(&id) else {
+            return false;
+        };
         let (src, root, fields) = (e.inst.clone(), e.root, e.fields.clone());
         let sole: Vec<(FieldId, Vec<usize>)> = fields
             .iter()
@@ -216,7 +289,12 @@ impl MapState {
         let node = src.mem.node;
         let targets: Vec<MemId> = [MemKind::Sysmem, MemKind::Zcmem]
             .iter()
-            .filter_map(|k| self.mems.iter().find(|m| m.node == node && m.kind == *k && m.id != src.mem.id).map(|m| m.id))
+            .filter_map(|k| {
+                self.mems
+                    .iter()
+                    .find(|m| m.node == node && m.kind == *k && m.id != src.mem.id)
+                    .map(|m| m.id)
+            })
             .collect();
         let req_name = src.region_name.clone();
         let req = InstRequest {
@@ -236,12 +314,19 @@ impl MapState {
         }
         let Some(dst) = dst else { return false };
         for (f, idx) in sole {
-            let Some(state) = self.coherence.get_mut(&(root, f)) else { continue };
+            let Some(state) = self.coherence.get_mut(&(root, f)) else {
+                continue;
+            };
             for i in idx {
-                let Some(p) = state.pieces.get_mut(i) else { continue };
+                let Some(p) = state.pieces.get_mut(i) else {
+                    continue;
+                };
                 let start = profiler.now();
                 let bytes = dst.copy_from(&src, f, &p.space).unwrap_or(0);
-                p.copies.push(ValidCopy { inst: dst.id, ready: 0 });
+                p.copies.push(ValidCopy {
+                    inst: dst.id,
+                    ready: 0,
+                });
                 p.redop = None;
                 profiler.copy(CopyRecord {
                     kind: CopyKind::Writeback,
@@ -260,13 +345,21 @@ impl MapState {
         true
     }
 
-    fn find_or_create_no_evict(&mut self, mem: MemId, req: &InstRequest<'_>, profiler: &Profiler) -> Result<Found, String> {
+    fn find_or_create_no_evict(
+        &mut self,
+        mem: MemId,
+        req: &InstRequest<'_>,
+        profiler: &Profiler,
+    ) -> Result<Found, String> {
         if let Some(ids) = self.by_mem.get(mem) {
             for id in ids {
                 if let Some(e) = self.insts.get(id) {
                     if e.root == req.root
                         && e.inst.layout.rect.contains_rect(&req.bbox)
-                        && req.fields.iter().all(|f| e.fields.iter().any(|g| g.0 == f.0))
+                        && req
+                            .fields
+                            .iter()
+                            .all(|f| e.fields.iter().any(|g| g.0 == f.0))
                     {
                         return Ok(Found::Inst(e.inst.clone(), false));
                     }
@@ -298,9 +391,13 @@ impl MapState {
     ) {
         // Group the missing pieces by source instance (None = fill).
         let mut groups: Vec<(Option<InstId>, OpId, Vec<usize>)> = Vec::new();
-        let Some(state) = self.coherence.get(&key) else { return };
+        let Some(state) = self.coherence.get(&key) else {
+            return;
+        };
         for &i in idx {
-            let Some(p) = state.pieces.get(i) else { continue };
+            let Some(p) = state.pieces.get(i) else {
+                continue;
+            };
             if let Some(c) = p.copies.iter().find(|c| c.inst == dst.id) {
                 if c.ready != 0 {
                     task_deps.push(c.ready);
@@ -313,7 +410,9 @@ impl MapState {
                 .filter(|c| self.insts.contains_key(&c.inst))
                 .max_by(|a, b| {
                     let bw = |c: &ValidCopy| {
-                        self.insts.get(&c.inst).map_or(0.0, |e| machine.copy_bandwidth(e.inst.mem.id, dst.mem.id))
+                        self.insts
+                            .get(&c.inst)
+                            .map_or(0.0, |e| machine.copy_bandwidth(e.inst.mem.id, dst.mem.id))
                     };
                     bw(a).total_cmp(&bw(b)).then(b.inst.cmp(&a.inst))
                 })
@@ -338,7 +437,11 @@ impl MapState {
                     .collect();
                 let space = IndexSpace::from_rects_disjoint(dst.layout.rect.dim(), rects);
                 let src = sid.and_then(|s| self.insts.get(&s)).map(|e| e.inst.clone());
-                let kind = if src.is_some() { CopyKind::Copy } else { CopyKind::Fill };
+                let kind = if src.is_some() {
+                    CopyKind::Copy
+                } else {
+                    CopyKind::Fill
+                };
                 let work = CopyWork {
                     kind,
                     src,
@@ -359,7 +462,10 @@ impl MapState {
             if let Some(state) = self.coherence.get_mut(&key) {
                 for i in pieces {
                     if let Some(p) = state.pieces.get_mut(i) {
-                        p.copies.push(ValidCopy { inst: dst.id, ready: op });
+                        p.copies.push(ValidCopy {
+                            inst: dst.id,
+                            ready: op,
+                        });
                     }
                 }
             }

@@ -24,7 +24,14 @@ pub struct Memory {
 impl Memory {
     /// The memory described by `d`.
     pub fn new(id: MemId, d: &MemDesc) -> Memory {
-        Memory { id, kind: d.kind, node: d.node, label: d.label(), capacity: d.capacity, used: AtomicU64::new(0) }
+        Memory {
+            id,
+            kind: d.kind,
+            node: d.node,
+            label: d.label(),
+            capacity: d.capacity,
+            used: AtomicU64::new(0),
+        }
     }
 
     /// Bytes in use.
@@ -48,7 +55,11 @@ impl Memory {
 
     /// Releases `bytes` reserved earlier.
     pub fn release(&self, bytes: u64) {
-        let _ = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| Some(u.saturating_sub(bytes)));
+        let _ = self
+            .used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                Some(u.saturating_sub(bytes))
+            });
     }
 }
 
@@ -58,7 +69,15 @@ mod tests {
 
     #[test]
     fn reserve_and_release() {
-        let m = Memory::new(0, &MemDesc { kind: MemKind::Fbmem, node: 0, index: 1, capacity: 100 });
+        let m = Memory::new(
+            0,
+            &MemDesc {
+                kind: MemKind::Fbmem,
+                node: 0,
+                index: 1,
+                capacity: 100,
+            },
+        );
         assert!(m.try_reserve(60));
         assert!(!m.try_reserve(41));
         assert_eq!(m.available(), 40);

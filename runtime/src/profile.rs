@@ -76,7 +76,12 @@ pub struct Profiler {
 impl Profiler {
     /// A profiler; when `enabled` is false nothing is recorded.
     pub fn new(enabled: bool) -> Profiler {
-        Profiler { epoch: Instant::now(), enabled, tasks: Mutex::default(), copies: Mutex::default() }
+        Profiler {
+            epoch: Instant::now(),
+            enabled,
+            tasks: Mutex::default(),
+            copies: Mutex::default(),
+        }
     }
 
     /// Nanoseconds since the runtime started.
@@ -153,12 +158,20 @@ impl Profile {
 
     /// Copy bytes and counts per region, largest first.
     pub fn copies_by_region(&self) -> Vec<(String, u64, usize)> {
-        top(self.copies.iter().filter(|c| c.kind != CopyKind::Fill).map(|c| (c.region.to_string(), c.bytes)))
+        top(self
+            .copies
+            .iter()
+            .filter(|c| c.kind != CopyKind::Fill)
+            .map(|c| (c.region.to_string(), c.bytes)))
     }
 
     /// Copy bytes and counts per task, largest first.
     pub fn copies_by_task(&self) -> Vec<(String, u64, usize)> {
-        top(self.copies.iter().filter(|c| c.kind != CopyKind::Fill).map(|c| (c.task.to_string(), c.bytes)))
+        top(self
+            .copies
+            .iter()
+            .filter(|c| c.kind != CopyKind::Fill)
+            .map(|c| (c.task.to_string(), c.bytes)))
     }
 
     /// The text summary.
@@ -172,7 +185,12 @@ impl Profile {
             .max()
             .unwrap_or(0)
             .saturating_sub(
-                self.tasks.iter().map(|t| t.start_ns).chain(self.copies.iter().map(|c| c.start_ns)).min().unwrap_or(0),
+                self.tasks
+                    .iter()
+                    .map(|t| t.start_ns)
+                    .chain(self.copies.iter().map(|c| c.start_ns))
+                    .min()
+                    .unwrap_or(0),
             );
         let _ = writeln!(
             s,
@@ -188,7 +206,13 @@ impl Profile {
             *counts.entry(t.proc).or_insert(0) += 1;
         }
         for (p, ns) in self.busy_per_proc() {
-            let _ = writeln!(s, "  {:<12} {:>10.3} ms  {:>6} tasks", p.to_string(), ns as f64 / 1e6, counts.get(&p).unwrap_or(&0));
+            let _ = writeln!(
+                s,
+                "  {:<12} {:>10.3} ms  {:>6} tasks",
+                p.to_string(),
+                ns as f64 / 1e6,
+                counts.get(&p).unwrap_or(&0)
+            );
         }
         let _ = writeln!(s, "bytes per memory pair:");
         for (pair, b) in self.bytes_per_pair() {
@@ -256,11 +280,27 @@ mod tests {
     use mapper_core::ProcKind;
 
     fn sample() -> Profile {
-        let p = ProcId { node: 0, kind: ProcKind::Gpu, index: 1 };
+        let p = ProcId {
+            node: 0,
+            kind: ProcKind::Gpu,
+            index: 1,
+        };
         Profile {
             tasks: vec![
-                TaskRecord { name: "a".into(), point: Point::p1(0), proc: p, start_ns: 0, end_ns: 1000 },
-                TaskRecord { name: "b".into(), point: Point::p1(1), proc: p, start_ns: 2000, end_ns: 2500 },
+                TaskRecord {
+                    name: "a".into(),
+                    point: Point::p1(0),
+                    proc: p,
+                    start_ns: 0,
+                    end_ns: 1000,
+                },
+                TaskRecord {
+                    name: "b".into(),
+                    point: Point::p1(1),
+                    proc: p,
+                    start_ns: 2000,
+                    end_ns: 2500,
+                },
             ],
             copies: vec![CopyRecord {
                 kind: CopyKind::Copy,
@@ -280,12 +320,21 @@ mod tests {
     #[test]
     fn summary_numbers() {
         let p = sample();
-        assert_eq!(p.busy_per_proc().values().copied().collect::<Vec<_>>(), vec![1500]);
-        assert_eq!(p.bytes_per_pair().get("SYSMEM[0.0] -> FBMEM[0.1]"), Some(&64));
+        assert_eq!(
+            p.busy_per_proc().values().copied().collect::<Vec<_>>(),
+            vec![1500]
+        );
+        assert_eq!(
+            p.bytes_per_pair().get("SYSMEM[0.0] -> FBMEM[0.1]"),
+            Some(&64)
+        );
         assert_eq!(p.copies_by_region(), vec![("grid".to_string(), 64, 1)]);
         let s = p.summary();
         assert!(s.contains("GPU[0, 1]"), "{s}");
-        assert!(s.starts_with("profile: 2 tasks, 1 copies (64 bytes), span 0.003 ms"), "{s}");
+        assert!(
+            s.starts_with("profile: 2 tasks, 1 copies (64 bytes), span 0.003 ms"),
+            "{s}"
+        );
     }
 
     #[test]

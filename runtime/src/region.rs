@@ -81,7 +81,12 @@ impl RegionForest {
     }
 
     /// Creates a root region.
-    pub fn create_region(&mut self, name: &str, space: IndexSpace, fields: FieldSpace) -> Result<RegionId, String> {
+    pub fn create_region(
+        &mut self,
+        name: &str,
+        space: IndexSpace,
+        fields: FieldSpace,
+    ) -> Result<RegionId, String> {
         self.check_name(name)?;
         let id = RegionId(self.regions.len());
         self.regions.push(RegionNode {
@@ -112,8 +117,15 @@ impl RegionForest {
 
     /// Splits the bounds of `region` into `blocks[i]` near-equal blocks along dimension `i`
     /// (colors `0..blocks`), each intersected with the region's points: a disjoint partition.
-    pub fn partition_equal(&mut self, region: RegionId, name: &str, blocks: &[i64]) -> Result<PartitionId, String> {
-        let node = self.region(region).ok_or_else(|| format!("unknown region {region:?}"))?;
+    pub fn partition_equal(
+        &mut self,
+        region: RegionId,
+        name: &str,
+        blocks: &[i64],
+    ) -> Result<PartitionId, String> {
+        let node = self
+            .region(region)
+            .ok_or_else(|| format!("unknown region {region:?}"))?;
         let bounds = node.space.bounds();
         if blocks.len() != bounds.dim() {
             return Err(format!(
@@ -124,9 +136,12 @@ impl RegionForest {
             ));
         }
         if let Some(b) = blocks.iter().find(|&&b| b < 1) {
-            return Err(format!("partition `{name}`: block count {b} must be at least 1"));
+            return Err(format!(
+                "partition `{name}`: block count {b} must be at least 1"
+            ));
         }
-        let colors = Rect::from_extents(blocks).ok_or_else(|| format!("partition `{name}`: bad block counts {blocks:?}"))?;
+        let colors = Rect::from_extents(blocks)
+            .ok_or_else(|| format!("partition `{name}`: bad block counts {blocks:?}"))?;
         let ext = bounds.extents();
         let mut subs = Vec::new();
         for c in colors.iter() {
@@ -170,15 +185,27 @@ impl RegionForest {
         disjoint: Option<bool>,
     ) -> Result<PartitionId, String> {
         self.check_name(name)?;
-        let parent = self.region(region).ok_or_else(|| format!("unknown region {region:?}"))?.clone();
+        let parent = self
+            .region(region)
+            .ok_or_else(|| format!("unknown region {region:?}"))?
+            .clone();
         let Some(first) = subspaces.first() else {
-            return Err(format!("partition `{name}` of `{}` has no subregions", parent.name));
+            return Err(format!(
+                "partition `{name}` of `{}` has no subregions",
+                parent.name
+            ));
         };
         let cdim = first.0.dim();
-        let mut color_bounds = Rect { lo: first.0, hi: first.0 };
+        let mut color_bounds = Rect {
+            lo: first.0,
+            hi: first.0,
+        };
         for (c, s) in &subspaces {
             if c.dim() != cdim {
-                return Err(format!("partition `{name}`: color {c} has {} dimensions, expected {cdim}", c.dim()));
+                return Err(format!(
+                    "partition `{name}`: color {c} has {} dimensions, expected {cdim}",
+                    c.dim()
+                ));
             }
             if s.dim() != parent.space.dim() {
                 return Err(format!(
@@ -199,7 +226,10 @@ impl RegionForest {
             color_bounds = color_bounds.union_bbox(&Rect { lo: *c, hi: *c });
         }
         let disjoint = disjoint.unwrap_or_else(|| {
-            subspaces.iter().enumerate().all(|(i, (_, a))| subspaces[i + 1..].iter().all(|(_, b)| !a.overlaps(b)))
+            subspaces
+                .iter()
+                .enumerate()
+                .all(|(i, (_, a))| subspaces[i + 1..].iter().all(|(_, b)| !a.overlaps(b)))
         });
         let pid = PartitionId(self.partitions.len());
         let mut map = HashMap::new();
@@ -210,7 +240,14 @@ impl RegionForest {
             }
             let rid = RegionId(self.regions.len());
             self.regions.push(RegionNode {
-                name: format!("{name}[{}]", c.coords().iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")),
+                name: format!(
+                    "{name}[{}]",
+                    c.coords()
+                        .iter()
+                        .map(|x| x.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
                 space: Arc::new(s),
                 fields: parent.fields.clone(),
                 root: parent.root,
@@ -257,7 +294,9 @@ impl RegionForest {
     /// Names of `part` and all its ancestors, nearest first.
     pub fn partition_ancestry(&self, part: PartitionId) -> Vec<String> {
         match self.partition(part) {
-            Some(p) => std::iter::once(p.name.clone()).chain(self.ancestry(p.parent)).collect(),
+            Some(p) => std::iter::once(p.name.clone())
+                .chain(self.ancestry(p.parent))
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -269,7 +308,13 @@ mod tests {
 
     fn forest() -> (RegionForest, RegionId) {
         let mut f = RegionForest::new();
-        let r = f.create_region("grid", IndexSpace::range(0, 9), FieldSpace::new().field::<f64>("x")).unwrap();
+        let r = f
+            .create_region(
+                "grid",
+                IndexSpace::range(0, 9),
+                FieldSpace::new().field::<f64>("x"),
+            )
+            .unwrap();
         (f, r)
     }
 
@@ -278,7 +323,12 @@ mod tests {
         let (mut f, r) = forest();
         let p = f.partition_equal(r, "blocks", &[3]).unwrap();
         let sizes: Vec<Rect> = (0..3)
-            .map(|c| f.region(f.subregion(p, &Point::p1(c)).unwrap()).unwrap().space.bounds())
+            .map(|c| {
+                f.region(f.subregion(p, &Point::p1(c)).unwrap())
+                    .unwrap()
+                    .space
+                    .bounds()
+            })
             .collect();
         assert_eq!(sizes, vec![Rect::r1(0, 3), Rect::r1(4, 6), Rect::r1(7, 9)]);
         assert!(f.partition(p).unwrap().disjoint);
@@ -290,9 +340,19 @@ mod tests {
     #[test]
     fn equal_partition_2d() {
         let mut f = RegionForest::new();
-        let r = f.create_region("m", IndexSpace::from_rect(Rect::r2((0, 0), (3, 5))), FieldSpace::new()).unwrap();
+        let r = f
+            .create_region(
+                "m",
+                IndexSpace::from_rect(Rect::r2((0, 0), (3, 5))),
+                FieldSpace::new(),
+            )
+            .unwrap();
         let p = f.partition_equal(r, "tiles", &[2, 3]).unwrap();
-        let s = f.region(f.subregion(p, &Point::p2(1, 2)).unwrap()).unwrap().space.bounds();
+        let s = f
+            .region(f.subregion(p, &Point::p2(1, 2)).unwrap())
+            .unwrap()
+            .space
+            .bounds();
         assert_eq!(s, Rect::r2((2, 4), (3, 5)));
         assert_eq!(f.partition(p).unwrap().colors.len(), 6);
     }
@@ -304,14 +364,21 @@ mod tests {
             .partition_by_subspaces(
                 r,
                 "ghost",
-                vec![(Point::p1(0), IndexSpace::range(0, 5)), (Point::p1(1), IndexSpace::range(4, 9))],
+                vec![
+                    (Point::p1(0), IndexSpace::range(0, 5)),
+                    (Point::p1(1), IndexSpace::range(4, 9)),
+                ],
             )
             .unwrap();
         assert!(!f.partition(ghost).unwrap().disjoint);
         assert_eq!(f.partition_ancestry(ghost), vec!["ghost", "grid"]);
-        let e = f.partition_by_subspaces(r, "bad", vec![(Point::p1(0), IndexSpace::range(5, 12))]).unwrap_err();
+        let e = f
+            .partition_by_subspaces(r, "bad", vec![(Point::p1(0), IndexSpace::range(5, 12))])
+            .unwrap_err();
         assert_eq!(e, "partition `bad`: subspace of color (0) ([(5)..=(12)]) is not inside region `grid` ([(0)..=(9)])");
-        let e = f.create_region("ghost", IndexSpace::range(0, 1), FieldSpace::new()).unwrap_err();
+        let e = f
+            .create_region("ghost", IndexSpace::range(0, 1), FieldSpace::new())
+            .unwrap_err();
         assert!(e.starts_with("the name `ghost` is already used"), "{e}");
         assert_eq!(f.lookup("ghost"), Some(Named::Partition(ghost)));
     }

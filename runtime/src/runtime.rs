@@ -4,9 +4,9 @@
 //! implicit parallelism between independent tasks.
 
 use crate::analysis::{Access, Analysis, OpId};
+use crate::error::{MemoryAttempt, RuntimeError};
 use crate::exec::cpu::HostExecutor;
 use crate::exec::{ArgInst, Fold, LimitGuard, TaskWork, Work};
-use crate::error::{MemoryAttempt, RuntimeError};
 use crate::field::{FieldId, FieldSpace, FieldType, FieldValue};
 use crate::future::{Future, FutureMap};
 use crate::geom::{IndexSpace, Point, Rect};
@@ -18,7 +18,9 @@ use crate::profile::{Profile, Profiler};
 use crate::region::{PartitionId, RegionForest, RegionId};
 use crate::sched::Scheduler;
 use crate::task::{App, Privilege, TaskDecl, TaskHandle, Value, Variant};
-use mapper_core::{BoundMapper, MachineShape, MapError, Mapper, Placement, PointCtx, ProcId, ProcKind, TaskId};
+use mapper_core::{
+    BoundMapper, MachineShape, MapError, Mapper, Placement, PointCtx, ProcId, ProcKind, TaskId,
+};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -35,6 +37,9 @@ impl Default for RuntimeOptions {
         RuntimeOptions { profile: true }
     }
 }
+
+/// An argument's instance, whether it was just created, and its reduction instance.
+type MappedInst = (Arc<Instance>, bool, Option<Arc<Instance>>);
 
 /// A launch argument resolved against its declaration.
 struct ResolvedArg {
@@ -74,19 +79,30 @@ impl Drop for Runtime {
 
 impl Runtime {
     /// Creates a runtime for `app` on `machine`, binding `mapper` once.
-    pub fn new(app: App, machine: MachineDesc, mapper: &dyn Mapper, opts: RuntimeOptions) -> Result<Runtime, RuntimeError> {
+    pub fn new(
+        app: App,
+        machine: MachineDesc,
+        mapper: &dyn Mapper,
+        opts: RuntimeOptions,
+    ) -> Result<Runtime, RuntimeError> {
         app.validate().map_err(RuntimeError::Config)?;
         let shape = machine.shape();
         let info = app.info();
-        let bound = mapper.bind(&info, &shape).map_err(|diagnostics| RuntimeError::Bind {
-            mapper: mapper.name().to_string(),
-            diagnostics,
-        })?;
+        let bound = mapper
+            .bind(&info, &shape)
+            .map_err(|diagnostics| RuntimeError::Bind {
+                mapper: mapper.name().to_string(),
+                diagnostics,
+            })?;
         let profiler = Arc::new(Profiler::new(opts.profile));
         let sched = Scheduler::new(profiler.clone());
         sched.set_executor(Box::new(HostExecutor::new(&machine)));
         Ok(Runtime {
-            task_names: app.tasks.iter().map(|t| Arc::from(t.name.as_str())).collect(),
+            task_names: app
+                .tasks
+                .iter()
+                .map(|t| Arc::from(t.name.as_str()))
+                .collect(),
             seq: vec![0; app.tasks.len()],
             app,
             state: MapState::new(&machine),
@@ -104,7 +120,11 @@ impl Runtime {
     }
 
     /// Creates a runtime from a machine spec string (`local`, `emulated:2x4`).
-    pub fn from_spec(app: App, machine: &str, mapper: &dyn Mapper) -> Result<Runtime, RuntimeError> {
+    pub fn from_spec(
+        app: App,
+        machine: &str,
+        mapper: &dyn Mapper,
+    ) -> Result<Runtime, RuntimeError> {
         let m = MachineDesc::parse(machine).map_err(RuntimeError::Config)?;
         Runtime::new(app, m, mapper, RuntimeOptions::default())
     }
@@ -125,13 +145,27 @@ impl Runtime {
     }
 
     /// Creates a root region.
-    pub fn create_region(&mut self, name: &str, space: IndexSpace, fields: FieldSpace) -> Result<RegionId, RuntimeError> {
-        self.forest.create_region(name, space, fields).map_err(RuntimeError::Launch)
+    pub fn create_region(
+        &mut self,
+        name: &str,
+        space: IndexSpace,
+        fields: FieldSpace,
+    ) -> Result<RegionId, RuntimeError> {
+        self.forest
+            .create_region(name, space, fields)
+            .map_err(RuntimeError::Launch)
     }
 
     /// An equal (blocked) partition with `blocks[i]` pieces along dimension `i`.
-    pub fn partition_equal(&mut self, region: RegionId, name: &str, blocks: &[i64]) -> Result<PartitionId, RuntimeError> {
-        self.forest.partition_equal(region, name, blocks).map_err(RuntimeError::Launch)
+    pub fn partition_equal(
+        &mut self,
+        region: RegionId,
+        name: &str,
+        blocks: &[i64],
+    ) -> Result<PartitionId, RuntimeError> {
+        self.forest
+            .partition_equal(region, name, blocks)
+            .map_err(RuntimeError::Launch)
     }
 
     /// A partition by explicit (possibly overlapping) subspaces.
@@ -141,16 +175,25 @@ impl Runtime {
         name: &str,
         subspaces: Vec<(Point, IndexSpace)>,
     ) -> Result<PartitionId, RuntimeError> {
-        self.forest.partition_by_subspaces(region, name, subspaces).map_err(RuntimeError::Launch)
+        self.forest
+            .partition_by_subspaces(region, name, subspaces)
+            .map_err(RuntimeError::Launch)
     }
 
     /// The subregion of `part` with color `color`.
-    pub fn subregion(&self, part: PartitionId, color: impl Into<Point>) -> Result<RegionId, RuntimeError> {
+    pub fn subregion(
+        &self,
+        part: PartitionId,
+        color: impl Into<Point>,
+    ) -> Result<RegionId, RuntimeError> {
         let c = color.into();
         self.forest.subregion(part, &c).ok_or_else(|| {
             RuntimeError::Launch(format!(
                 "partition `{}` has no subregion of color {c}",
-                self.forest.partition(part).map(|p| p.name.as_str()).unwrap_or("?")
+                self.forest
+                    .partition(part)
+                    .map(|p| p.name.as_str())
+                    .unwrap_or("?")
             ))
         })
     }
@@ -163,9 +206,15 @@ impl Runtime {
     }
 
     /// Launches one task; its result arrives in the returned future.
-    pub fn launch(&mut self, task: TaskHandle, args: &[ArgRef], scalars: &[Value]) -> Result<Future, RuntimeError> {
+    pub fn launch(
+        &mut self,
+        task: TaskHandle,
+        args: &[ArgRef],
+        scalars: &[Value],
+    ) -> Result<Future, RuntimeError> {
         let mut f = self.launch_points(task, &[Point::p1(0)], None, args, scalars)?;
-        f.pop().ok_or_else(|| RuntimeError::Launch("launch produced no future".into()))
+        f.pop()
+            .ok_or_else(|| RuntimeError::Launch("launch produced no future".into()))
     }
 
     /// Launches one point task per point of `domain`.
@@ -178,10 +227,17 @@ impl Runtime {
     ) -> Result<FutureMap, RuntimeError> {
         let points: Vec<Point> = domain.iter().collect();
         let fs = self.launch_points(task, &points, Some(domain), args, scalars)?;
-        Ok(FutureMap { futures: points.into_iter().zip(fs).collect() })
+        Ok(FutureMap {
+            futures: points.into_iter().zip(fs).collect(),
+        })
     }
 
-    fn resolve_args(&self, decl: &TaskDecl, args: &[ArgRef], index: bool) -> Result<Vec<ResolvedArg>, RuntimeError> {
+    fn resolve_args(
+        &self,
+        decl: &TaskDecl,
+        args: &[ArgRef],
+        index: bool,
+    ) -> Result<Vec<ResolvedArg>, RuntimeError> {
         if args.len() != decl.args.len() {
             return Err(RuntimeError::Launch(format!(
                 "task `{}` declares {} region arguments but was launched with {}",
@@ -194,9 +250,16 @@ impl Runtime {
         for (a, d) in args.iter().zip(&decl.args) {
             let (launch_name, region) = match a {
                 ArgRef::Region(r) => {
-                    let node = self.forest.region(*r).ok_or_else(|| RuntimeError::Launch(format!("unknown region {r:?}")))?;
+                    let node = self
+                        .forest
+                        .region(*r)
+                        .ok_or_else(|| RuntimeError::Launch(format!("unknown region {r:?}")))?;
                     let name = match node.parent {
-                        Some((p, _)) => self.forest.partition(p).map(|p| p.name.clone()).unwrap_or_default(),
+                        Some((p, _)) => self
+                            .forest
+                            .partition(p)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
                         None => node.name.clone(),
                     };
                     (name, *r)
@@ -208,11 +271,14 @@ impl Runtime {
                             decl.name, d.name
                         )));
                     }
-                    let pn = self.forest.partition(*p).ok_or_else(|| RuntimeError::Launch(format!("unknown partition {p:?}")))?;
+                    let pn = self
+                        .forest
+                        .partition(*p)
+                        .ok_or_else(|| RuntimeError::Launch(format!("unknown partition {p:?}")))?;
                     (pn.name.clone(), pn.parent)
                 }
             };
-            if !d.regions.iter().any(|r| *r == launch_name) {
+            if !d.regions.contains(&launch_name) {
                 return Err(RuntimeError::Launch(format!(
                     "task `{}` argument `{}` is launched with `{launch_name}`, which its declaration does not list (declared: {}); add \"{launch_name}\" to the argument's region names",
                     decl.name,
@@ -220,8 +286,14 @@ impl Runtime {
                     d.regions.join(", ")
                 )));
             }
-            let node = self.forest.region(region).ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
-            let root = self.forest.region(node.root).ok_or_else(|| RuntimeError::Launch("unknown root".into()))?;
+            let node = self
+                .forest
+                .region(region)
+                .ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
+            let root = self
+                .forest
+                .region(node.root)
+                .ok_or_else(|| RuntimeError::Launch("unknown root".into()))?;
             let mut fields = Vec::new();
             let mut field_names = Vec::new();
             for f in &d.fields {
@@ -231,10 +303,19 @@ impl Runtime {
                         decl.name,
                         d.name,
                         node.name,
-                        node.fields.fields().iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+                        node.fields
+                            .fields()
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ))
                 })?;
-                let ty = node.fields.get(id).map(|f| f.ty).ok_or_else(|| RuntimeError::Launch("field".into()))?;
+                let ty = node
+                    .fields
+                    .get(id)
+                    .map(|f| f.ty)
+                    .ok_or_else(|| RuntimeError::Launch("field".into()))?;
                 fields.push((id, ty));
                 field_names.push(Arc::from(f.as_str()));
             }
@@ -294,7 +375,13 @@ impl Runtime {
         Ok(futures)
     }
 
-    fn map_error(&self, decl: &TaskDecl, point: &Point, func: &str, message: String) -> RuntimeError {
+    fn map_error(
+        &self,
+        decl: &TaskDecl,
+        point: &Point,
+        func: &str,
+        message: String,
+    ) -> RuntimeError {
         RuntimeError::Map(MapError {
             task: decl.name.clone(),
             point: point.coords().to_vec(),
@@ -304,8 +391,17 @@ impl Runtime {
         })
     }
 
-    fn place(&mut self, tid: TaskId, decl: &TaskDecl, point: Point, domain: Option<Rect>, kind: ProcKind) -> Result<ProcId, RuntimeError> {
-        let ext: Vec<i64> = domain.map(|d| d.extents()[..d.dim()].to_vec()).unwrap_or_default();
+    fn place(
+        &mut self,
+        tid: TaskId,
+        decl: &TaskDecl,
+        point: Point,
+        domain: Option<Rect>,
+        kind: ProcKind,
+    ) -> Result<ProcId, RuntimeError> {
+        let ext: Vec<i64> = domain
+            .map(|d| d.extents()[..d.dim()].to_vec())
+            .unwrap_or_default();
         let seq = self.seq[tid];
         self.seq[tid] += 1;
         let coords = point.coords();
@@ -314,10 +410,18 @@ impl Runtime {
             point: if domain.is_some() { coords } else { &[] },
             domain: &ext,
             index_launch: domain.is_some(),
-            parent_proc: ProcId { node: 0, kind: ProcKind::Cpu, index: 0 },
+            parent_proc: ProcId {
+                node: 0,
+                kind: ProcKind::Cpu,
+                index: 0,
+            },
             seq,
         };
-        let func = if domain.is_some() { "IndexTaskMap" } else { "SingleTaskMap" };
+        let func = if domain.is_some() {
+            "IndexTaskMap"
+        } else {
+            "SingleTaskMap"
+        };
         let placement = self.bound.place(&ctx).map_err(RuntimeError::Map)?;
         let proc = match placement {
             Placement::Proc(p) => p,
@@ -326,7 +430,11 @@ impl Runtime {
                 let c = self.rr.entry((node, k)).or_insert(0);
                 let index = *c % per;
                 *c = c.wrapping_add(1);
-                ProcId { node, kind: k, index }
+                ProcId {
+                    node,
+                    kind: k,
+                    index,
+                }
             }
         };
         if proc.kind != kind {
@@ -334,7 +442,10 @@ impl Runtime {
                 decl,
                 &point,
                 func,
-                format!("placed on {proc}, a {} processor, but the task was mapped to run on {kind}", proc.kind),
+                format!(
+                    "placed on {proc}, a {} processor, but the task was mapped to run on {kind}",
+                    proc.kind
+                ),
             ));
         }
         if proc.node >= self.shape.nodes || proc.index >= self.shape.per_node(kind) {
@@ -366,10 +477,13 @@ impl Runtime {
         pidx: usize,
         region: RegionId,
         ra: &ResolvedArg,
-    ) -> Result<(Arc<Instance>, bool, Option<Arc<Instance>>), RuntimeError> {
+    ) -> Result<MappedInst, RuntimeError> {
         let kind = proc.kind;
         let mems = self.bound.memories(tid, arg, kind).to_vec();
-        let node = self.forest.region(region).ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
+        let node = self
+            .forest
+            .region(region)
+            .ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
         let name: Arc<str> = Arc::from(node.name.as_str());
         let bbox = node.space.bounds();
         let reduce = matches!(ra.privilege, Privilege::Reduce(_));
@@ -378,7 +492,9 @@ impl Runtime {
             let mut attempts = Vec::new();
             let mut accessible = false;
             for mk in &mems {
-                let Some(mem) = self.machine.best_memory(pidx, *mk) else { continue };
+                let Some(mem) = self.machine.best_memory(pidx, *mk) else {
+                    continue;
+                };
                 accessible = true;
                 let req = InstRequest {
                     region,
@@ -390,12 +506,20 @@ impl Runtime {
                 };
                 let label = self.state.mems[mem].label.clone();
                 let cap = self.state.mems[mem].capacity;
-                match self.state.find_or_create(mem, &req, &self.profiler).map_err(RuntimeError::Launch)? {
+                match self
+                    .state
+                    .find_or_create(mem, &req, &self.profiler)
+                    .map_err(RuntimeError::Launch)?
+                {
                     Found::Inst(d, fresh) => {
                         if !reduce {
                             return Ok((d, fresh, None));
                         }
-                        match self.state.create(mem, &req, true, &self.profiler).map_err(RuntimeError::Launch)? {
+                        match self
+                            .state
+                            .create(mem, &req, true, &self.profiler)
+                            .map_err(RuntimeError::Launch)?
+                        {
                             Ok(r) => {
                                 // The reduction instance is private to this task.
                                 self.state.insts.remove(&r.id);
@@ -404,18 +528,29 @@ impl Runtime {
                                 }
                                 return Ok((d, fresh, Some(r)));
                             }
-                            Err((needed, available)) => {
-                                attempts.push(MemoryAttempt { memory: label, needed, available, capacity: cap })
-                            }
+                            Err((needed, available)) => attempts.push(MemoryAttempt {
+                                memory: label,
+                                needed,
+                                available,
+                                capacity: cap,
+                            }),
                         }
                     }
-                    Found::NoSpace { needed, available } => {
-                        attempts.push(MemoryAttempt { memory: label, needed, available, capacity: cap })
-                    }
+                    Found::NoSpace { needed, available } => attempts.push(MemoryAttempt {
+                        memory: label,
+                        needed,
+                        available,
+                        capacity: cap,
+                    }),
                 }
             }
             if !accessible {
-                let can: Vec<&str> = self.machine.accessible_kinds(pidx).iter().map(|k| k.as_str()).collect();
+                let can: Vec<&str> = self
+                    .machine
+                    .accessible_kinds(pidx)
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect();
                 return Err(self.map_error(
                     decl,
                     point,
@@ -476,13 +611,22 @@ impl Runtime {
             }
         };
         if !self.shape.has(kind) {
-            return Err(self.map_error(decl, &point, "Task", format!("the mapper chose {kind} but the machine has no {kind} processors")));
+            return Err(self.map_error(
+                decl,
+                &point,
+                "Task",
+                format!("the mapper chose {kind} but the machine has no {kind} processors"),
+            ));
         }
         let proc = self.place(tid, decl, point, domain, kind)?;
-        let pidx = self
-            .machine
-            .proc_index(proc)
-            .ok_or_else(|| self.map_error(decl, &point, "place", format!("processor {proc} is not in the machine")))?;
+        let pidx = self.machine.proc_index(proc).ok_or_else(|| {
+            self.map_error(
+                decl,
+                &point,
+                "place",
+                format!("processor {proc} is not in the machine"),
+            )
+        })?;
         let threads = self.machine.procs[pidx].threads;
 
         // Backpressure: at most N mapped-but-unfinished point tasks of this task per node.
@@ -502,9 +646,20 @@ impl Runtime {
         // Dependence analysis.
         let mut adeps: Vec<OpId> = Vec::new();
         for (i, &r) in regions.iter().enumerate() {
-            let space = self.forest.region(r).map(|n| n.space.clone()).ok_or_else(|| RuntimeError::Launch("region".into()))?;
+            let space = self
+                .forest
+                .region(r)
+                .map(|n| n.space.clone())
+                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
             for &(f, _) in &res[i].fields {
-                self.analysis.deps(res[i].root, f, &space, Access::from(res[i].privilege), OpId::MAX, &mut adeps);
+                self.analysis.deps(
+                    res[i].root,
+                    f,
+                    &space,
+                    Access::from(res[i].privilege),
+                    OpId::MAX,
+                    &mut adeps,
+                );
             }
         }
         adeps.sort_unstable();
@@ -518,13 +673,19 @@ impl Runtime {
         for (i, &r) in regions.iter().enumerate() {
             let ra = &res[i];
             let (d, fresh, red) = self.map_instance(tid, decl, &point, i, proc, pidx, r, ra)?;
-            let rnode = self.forest.region(r).ok_or_else(|| RuntimeError::Launch("region".into()))?;
+            let rnode = self
+                .forest
+                .region(r)
+                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
             let space = rnode.space.clone();
             let region_name: Arc<str> = Arc::from(rnode.name.as_str());
             let mut folds = Vec::new();
             for (k, &(f, _)) in ra.fields.iter().enumerate() {
                 let key = (ra.root, f);
-                let idx = self.state.field_state(ra.root, f, &ra.root_space).split(&space);
+                let idx = self
+                    .state
+                    .field_state(ra.root, f, &ra.root_space)
+                    .split(&space);
                 match ra.privilege {
                     Privilege::WriteDiscard => {}
                     Privilege::Read | Privilege::ReadWrite | Privilege::Write => {
@@ -555,7 +716,11 @@ impl Runtime {
                         if let Some(st) = self.state.coherence.get(&key) {
                             for &j in &idx {
                                 match st.pieces.get(j).and_then(|p| p.redop) {
-                                    Some((o, t)) if o == op && self.state.insts.contains_key(&t) => same.push((j, t)),
+                                    Some((o, t))
+                                        if o == op && self.state.insts.contains_key(&t) =>
+                                    {
+                                        same.push((j, t))
+                                    }
                                     _ => fresh_epoch.push(j),
                                 }
                             }
@@ -574,8 +739,13 @@ impl Runtime {
                         );
                         let mut by_target: Vec<(InstId, Vec<Rect>)> = Vec::new();
                         if let Some(st) = self.state.coherence.get_mut(&key) {
-                            for (j, t) in same.into_iter().chain(fresh_epoch.into_iter().map(|j| (j, d.id))) {
-                                let Some(p) = st.pieces.get_mut(j) else { continue };
+                            for (j, t) in same
+                                .into_iter()
+                                .chain(fresh_epoch.into_iter().map(|j| (j, d.id)))
+                            {
+                                let Some(p) = st.pieces.get_mut(j) else {
+                                    continue;
+                                };
                                 p.copies.retain(|c| c.inst == t);
                                 if let Some(c) = p.copies.first() {
                                     if c.ready != 0 {
@@ -629,12 +799,24 @@ impl Runtime {
         }
         let sched = self.sched.clone();
         for (i, &r) in regions.iter().enumerate() {
-            let space = self.forest.region(r).map(|n| n.space.clone()).ok_or_else(|| RuntimeError::Launch("region".into()))?;
+            let space = self
+                .forest
+                .region(r)
+                .map(|n| n.space.clone())
+                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
             for &(f, _) in &res[i].fields {
-                self.analysis.register(res[i].root, f, &space, Access::from(res[i].privilege), id, &res[i].root_space, &mut |ops| {
-                    let mut deps = ops;
-                    sched.add(Work::Join, &mut deps)
-                });
+                self.analysis.register(
+                    res[i].root,
+                    f,
+                    &space,
+                    Access::from(res[i].privilege),
+                    id,
+                    &res[i].root_space,
+                    &mut |ops| {
+                        let mut deps = ops;
+                        sched.add(Work::Join, &mut deps)
+                    },
+                );
             }
         }
         for (root, fields, inst) in collect {
@@ -667,7 +849,8 @@ impl Runtime {
             promise,
             limit,
         };
-        self.sched.submit(id, Work::Task(Box::new(work)), &mut task_deps);
+        self.sched
+            .submit(id, Work::Task(Box::new(work)), &mut task_deps);
         Ok(future)
     }
 
@@ -677,13 +860,23 @@ impl Runtime {
         self.check_failed()
     }
 
-    fn field_of<T: FieldValue>(&self, region: RegionId, field: &str) -> Result<(FieldId, RegionId, Arc<IndexSpace>, Arc<IndexSpace>), RuntimeError> {
-        let node = self.forest.region(region).ok_or_else(|| RuntimeError::Launch(format!("unknown region {region:?}")))?;
-        let fid = node
+    fn field_of<T: FieldValue>(
+        &self,
+        region: RegionId,
+        field: &str,
+    ) -> Result<(FieldId, RegionId, Arc<IndexSpace>, Arc<IndexSpace>), RuntimeError> {
+        let node = self
+            .forest
+            .region(region)
+            .ok_or_else(|| RuntimeError::Launch(format!("unknown region {region:?}")))?;
+        let fid = node.fields.id(field).ok_or_else(|| {
+            RuntimeError::Launch(format!("region `{}` has no field `{field}`", node.name))
+        })?;
+        let ty = node
             .fields
-            .id(field)
-            .ok_or_else(|| RuntimeError::Launch(format!("region `{}` has no field `{field}`", node.name)))?;
-        let ty = node.fields.get(fid).map(|f| f.ty).ok_or_else(|| RuntimeError::Launch("field".into()))?;
+            .get(fid)
+            .map(|f| f.ty)
+            .ok_or_else(|| RuntimeError::Launch("field".into()))?;
         if ty != T::TYPE {
             return Err(RuntimeError::Launch(format!(
                 "field `{field}` of region `{}` has type {ty}, not {}",
@@ -691,13 +884,20 @@ impl Runtime {
                 T::TYPE
             )));
         }
-        let root = self.forest.region(node.root).ok_or_else(|| RuntimeError::Launch("root".into()))?;
+        let root = self
+            .forest
+            .region(node.root)
+            .ok_or_else(|| RuntimeError::Launch("root".into()))?;
         Ok((fid, node.root, node.space.clone(), root.space.clone()))
     }
 
     /// Waits for all tasks, then returns `field` of `region` in C order of its points
     /// (never-written points read as zero).
-    pub fn read_field<T: FieldValue>(&mut self, region: RegionId, field: &str) -> Result<Vec<T>, RuntimeError> {
+    pub fn read_field<T: FieldValue>(
+        &mut self,
+        region: RegionId,
+        field: &str,
+    ) -> Result<Vec<T>, RuntimeError> {
         self.wait_all()?;
         let (fid, root, space, root_space) = self.field_of::<T>(region, field)?;
         // SAFETY: field values are plain old data; all-zero bytes are a valid value.
@@ -707,15 +907,23 @@ impl Runtime {
             [r] => Some(*r),
             _ => None,
         };
-        let index: HashMap<Point, usize> =
-            if single.is_none() { space.iter().enumerate().map(|(i, p)| (p, i)).collect() } else { HashMap::new() };
+        let index: HashMap<Point, usize> = if single.is_none() {
+            space.iter().enumerate().map(|(i, p)| (p, i)).collect()
+        } else {
+            HashMap::new()
+        };
         let st = self.state.field_state(root, fid, &root_space).clone();
         for p in &st.pieces {
             let inter = p.space.intersection(&space);
             if inter.is_empty() {
                 continue;
             }
-            let Some(inst) = p.copies.first().and_then(|c| self.state.insts.get(&c.inst)).map(|e| e.inst.clone()) else {
+            let Some(inst) = p
+                .copies
+                .first()
+                .and_then(|c| self.state.insts.get(&c.inst))
+                .map(|e| e.inst.clone())
+            else {
                 continue;
             };
             let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
@@ -723,7 +931,8 @@ impl Runtime {
                 let i = match single {
                     Some(r) => {
                         let e = r.extents();
-                        (0..r.dim()).fold(0i64, |acc, d| acc * e[d] + (pt.get(d) - r.lo.get(d))) as usize
+                        (0..r.dim()).fold(0i64, |acc, d| acc * e[d] + (pt.get(d) - r.lo.get(d)))
+                            as usize
                     }
                     None => index.get(&pt).copied().unwrap_or(0),
                 };
@@ -743,7 +952,12 @@ impl Runtime {
 
     /// Waits for all tasks, then stores `data` (C order of the region's points) into `field`
     /// of `region`, in host memory of node 0.
-    pub fn write_field<T: FieldValue>(&mut self, region: RegionId, field: &str, data: &[T]) -> Result<(), RuntimeError> {
+    pub fn write_field<T: FieldValue>(
+        &mut self,
+        region: RegionId,
+        field: &str,
+        data: &[T],
+    ) -> Result<(), RuntimeError> {
         self.wait_all()?;
         let (fid, root, space, root_space) = self.field_of::<T>(region, field)?;
         if data.len() as u64 != space.volume() {
@@ -760,15 +974,31 @@ impl Runtime {
             .find(|m| m.node == 0 && m.kind == mapper_core::MemKind::Sysmem)
             .map(|m| m.id)
             .ok_or_else(|| RuntimeError::Config("the machine has no SYSMEM on node 0".into()))?;
-        let name: Arc<str> = Arc::from(self.forest.region(region).map(|n| n.name.as_str()).unwrap_or("?"));
+        let name: Arc<str> = Arc::from(
+            self.forest
+                .region(region)
+                .map(|n| n.name.as_str())
+                .unwrap_or("?"),
+        );
         let fields = [(fid, T::TYPE)];
-        let req = InstRequest { region, root, name: &name, bbox: space.bounds(), fields: &fields, layout: Default::default() };
-        let inst = match self.state.find_or_create(mem, &req, &self.profiler).map_err(RuntimeError::Launch)? {
+        let req = InstRequest {
+            region,
+            root,
+            name: &name,
+            bbox: space.bounds(),
+            fields: &fields,
+            layout: Default::default(),
+        };
+        let inst = match self
+            .state
+            .find_or_create(mem, &req, &self.profiler)
+            .map_err(RuntimeError::Launch)?
+        {
             Found::Inst(i, _) => i,
             Found::NoSpace { needed, available } => {
                 return Err(RuntimeError::Launch(format!(
-                    "write_field: SYSMEM of node 0 cannot hold {needed} bytes ({available} available)"
-                )))
+                "write_field: SYSMEM of node 0 cannot hold {needed} bytes ({available} available)"
+            )))
             }
         };
         let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
@@ -777,13 +1007,24 @@ impl Runtime {
             // SAFETY: `pt` lies in the instance rectangle (it covers the region's bounds).
             unsafe { std::ptr::write_unaligned(inst.base_ptr().add(off) as *mut T, *v) };
         }
-        self.state.field_state(root, fid, &root_space).write(&space, inst.id, 0);
+        self.state
+            .field_state(root, fid, &root_space)
+            .write(&space, inst.id, 0);
         Ok(())
     }
 
     /// Sets every point of `field` of `region` to `value`.
-    pub fn fill_field<T: FieldValue>(&mut self, region: RegionId, field: &str, value: T) -> Result<(), RuntimeError> {
-        let n = self.forest.region(region).map(|r| r.space.volume()).unwrap_or(0) as usize;
+    pub fn fill_field<T: FieldValue>(
+        &mut self,
+        region: RegionId,
+        field: &str,
+        value: T,
+    ) -> Result<(), RuntimeError> {
+        let n = self
+            .forest
+            .region(region)
+            .map(|r| r.space.volume())
+            .unwrap_or(0) as usize;
         self.write_field(region, field, &vec![value; n])
     }
 
@@ -795,7 +1036,11 @@ impl Runtime {
 
     /// Bytes in use per memory label.
     pub fn memory_usage(&self) -> Vec<(String, u64, u64)> {
-        self.state.mems.iter().map(|m| (m.label.clone(), m.used(), m.capacity)).collect()
+        self.state
+            .mems
+            .iter()
+            .map(|m| (m.label.clone(), m.used(), m.capacity))
+            .collect()
     }
 
     /// Number of live instances the mapping stage tracks.

@@ -38,7 +38,10 @@ impl Scheduler {
     /// A scheduler with no executor yet (set it with [`Scheduler::set_executor`]).
     pub fn new(profiler: Arc<Profiler>) -> Arc<Scheduler> {
         Arc::new(Scheduler {
-            graph: Mutex::new(Graph { next: 1, ..Graph::default() }),
+            graph: Mutex::new(Graph {
+                next: 1,
+                ..Graph::default()
+            }),
             progress: Condvar::new(),
             executor: OnceLock::new(),
             profiler,
@@ -61,7 +64,15 @@ impl Scheduler {
         let id = g.next;
         g.next += 1;
         g.unsubmitted += 1;
-        g.nodes.insert(id, Node { waiting: 1, submitted: false, succs: Vec::new(), work: None });
+        g.nodes.insert(
+            id,
+            Node {
+                waiting: 1,
+                submitted: false,
+                succs: Vec::new(),
+                work: None,
+            },
+        );
         id
     }
 
@@ -109,7 +120,11 @@ impl Scheduler {
 
     fn dispatch(self: &Arc<Self>, id: OpId, work: Work) {
         match self.executor.get() {
-            Some(e) => e.dispatch(Ready { id, work, sched: self.clone() }),
+            Some(e) => e.dispatch(Ready {
+                id,
+                work,
+                sched: self.clone(),
+            }),
             None => self.complete(id),
         }
     }

@@ -63,7 +63,10 @@ pub enum Privilege {
 impl Privilege {
     /// True if the task may modify data through this argument (writes, not reductions).
     pub fn writes(self) -> bool {
-        matches!(self, Privilege::Write | Privilege::ReadWrite | Privilege::WriteDiscard)
+        matches!(
+            self,
+            Privilege::Write | Privilege::ReadWrite | Privilege::WriteDiscard
+        )
     }
 
     /// True for read-only access.
@@ -178,13 +181,16 @@ pub struct Cost {
     pub bytes: Vec<f64>,
 }
 
+/// A per-point cost function of the point and the scalar arguments.
+pub type CostFn = Arc<dyn Fn(&Point, &[Value]) -> Cost + Send + Sync>;
+
 /// A task's cost model.
 #[derive(Clone)]
 pub enum CostModel {
     /// The same cost for every point.
     Fixed(Cost),
     /// Cost as a function of the point and the scalar arguments.
-    PerPoint(Arc<dyn Fn(&Point, &[Value]) -> Cost + Send + Sync>),
+    PerPoint(CostFn),
 }
 
 impl CostModel {
@@ -238,12 +244,24 @@ pub struct TaskDecl {
 impl TaskDecl {
     /// A task with no arguments and no variants yet.
     pub fn new(name: &str) -> TaskDecl {
-        TaskDecl { name: name.to_string(), args: Vec::new(), variants: BTreeMap::new(), cost: None, index_launch: false }
+        TaskDecl {
+            name: name.to_string(),
+            args: Vec::new(),
+            variants: BTreeMap::new(),
+            cost: None,
+            index_launch: false,
+        }
     }
 
     /// Adds a region argument: name, privilege, field names and the region/partition names it
     /// may be launched with.
-    pub fn arg(mut self, name: &str, privilege: Privilege, fields: &[&str], regions: &[&str]) -> TaskDecl {
+    pub fn arg(
+        mut self,
+        name: &str,
+        privilege: Privilege,
+        fields: &[&str],
+        regions: &[&str],
+    ) -> TaskDecl {
         self.args.push(ArgDecl {
             name: name.to_string(),
             privilege,
@@ -315,7 +333,10 @@ pub struct App {
 impl App {
     /// An application with no tasks.
     pub fn new(name: &str) -> App {
-        App { name: name.to_string(), tasks: Vec::new() }
+        App {
+            name: name.to_string(),
+            tasks: Vec::new(),
+        }
     }
 
     /// Declares a task.
@@ -326,7 +347,10 @@ impl App {
 
     /// The handle of the task called `name`.
     pub fn handle(&self, name: &str) -> Option<TaskHandle> {
-        self.tasks.iter().position(|t| t.name == name).map(TaskHandle)
+        self.tasks
+            .iter()
+            .position(|t| t.name == name)
+            .map(TaskHandle)
     }
 
     /// The mapper's view of the application.
@@ -361,11 +385,17 @@ impl App {
                 return Err(format!("task `{}` is declared twice", t.name));
             }
             if t.variants.is_empty() {
-                return Err(format!("task `{}` has no variant; add one with .cpu(..) or .host(kind, ..)", t.name));
+                return Err(format!(
+                    "task `{}` has no variant; add one with .cpu(..) or .host(kind, ..)",
+                    t.name
+                ));
             }
             for (j, a) in t.args.iter().enumerate() {
                 if t.args[..j].iter().any(|o| o.name == a.name) {
-                    return Err(format!("task `{}` declares argument `{}` twice", t.name, a.name));
+                    return Err(format!(
+                        "task `{}` declares argument `{}` twice",
+                        t.name, a.name
+                    ));
                 }
                 if a.regions.is_empty() {
                     return Err(format!(
@@ -394,20 +424,34 @@ mod tests {
                 .index_launch(),
         );
         let info = app.info();
-        assert_eq!(info.tasks[0].variants, vec![ProcKind::Cpu, ProcKind::Gpu, ProcKind::Omp]);
+        assert_eq!(
+            info.tasks[0].variants,
+            vec![ProcKind::Cpu, ProcKind::Gpu, ProcKind::Omp]
+        );
         assert!(info.tasks[0].args[0].read_only);
         assert!(info.tasks[0].arg_matches(0, "grid"));
         assert!(info.tasks[0].arg_matches(1, "out"));
         assert!(info.tasks[0].index_launch);
         assert_eq!(app.validate(), Ok(()));
         app.task(TaskDecl::new("step").cpu(|_| Ok(Value::None)));
-        assert_eq!(app.validate(), Err("task `step` is declared twice".to_string()));
+        assert_eq!(
+            app.validate(),
+            Err("task `step` is declared twice".to_string())
+        );
     }
 
     #[test]
     fn value_reduce() {
-        assert_eq!(Value::F64(2.0).reduce(&Value::F64(3.0), ReduceOp::Prod), Ok(Value::F64(6.0)));
-        assert_eq!(Value::None.reduce(&Value::I64(3), ReduceOp::Min), Ok(Value::I64(3)));
-        assert!(Value::I64(1).reduce(&Value::F64(3.0), ReduceOp::Sum).is_err());
+        assert_eq!(
+            Value::F64(2.0).reduce(&Value::F64(3.0), ReduceOp::Prod),
+            Ok(Value::F64(6.0))
+        );
+        assert_eq!(
+            Value::None.reduce(&Value::I64(3), ReduceOp::Min),
+            Ok(Value::I64(3))
+        );
+        assert!(Value::I64(1)
+            .reduce(&Value::F64(3.0), ReduceOp::Sum)
+            .is_err());
     }
 }

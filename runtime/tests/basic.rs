@@ -27,8 +27,16 @@ fn stencil_app() -> App {
                 let g = ctx.bounds(0)?;
                 for p in ctx.space(1)?.iter() {
                     let i = p.get(0);
-                    let l = if i > g.lo.get(0) { r.get(i - 1) } else { r.get(i) };
-                    let h = if i < g.hi.get(0) { r.get(i + 1) } else { r.get(i) };
+                    let l = if i > g.lo.get(0) {
+                        r.get(i - 1)
+                    } else {
+                        r.get(i)
+                    };
+                    let h = if i < g.hi.get(0) {
+                        r.get(i + 1)
+                    } else {
+                        r.get(i)
+                    };
                     w.set(p, (l + r.get(i) + h) / 3.0);
                 }
                 Ok(Value::None)
@@ -81,23 +89,45 @@ fn run_stencil(machine: &str, mapper: &TableMapper) -> (Vec<f64>, f64, Profile) 
     let blocks = 4;
     let mut rt = Runtime::from_spec(stencil_app(), machine, mapper).unwrap();
     let fs = FieldSpace::new().field::<f64>("x").field::<f64>("y");
-    let grid = rt.create_region("grid", IndexSpace::range(0, n - 1), fs).unwrap();
+    let grid = rt
+        .create_region("grid", IndexSpace::range(0, n - 1), fs)
+        .unwrap();
     let bp = rt.partition_equal(grid, "blocks", &[blocks]).unwrap();
     let subs: Vec<(Point, IndexSpace)> = (0..blocks)
         .map(|c| {
-            let b = rt.forest().region(rt.subregion(bp, c).unwrap()).unwrap().space.bounds();
-            (Point::p1(c), IndexSpace::range((b.lo.get(0) - 1).max(0), (b.hi.get(0) + 1).min(n - 1)))
+            let b = rt
+                .forest()
+                .region(rt.subregion(bp, c).unwrap())
+                .unwrap()
+                .space
+                .bounds();
+            (
+                Point::p1(c),
+                IndexSpace::range((b.lo.get(0) - 1).max(0), (b.hi.get(0) + 1).min(n - 1)),
+            )
         })
         .collect();
     let gp = rt.partition_by_subspaces(grid, "ghost", subs).unwrap();
     let dom = Rect::r1(0, blocks - 1);
-    let h = |name: &str| TaskHandle(["init", "step", "copyback", "sum"].iter().position(|x| *x == name).unwrap());
+    let h = |name: &str| {
+        TaskHandle(
+            ["init", "step", "copyback", "sum"]
+                .iter()
+                .position(|x| *x == name)
+                .unwrap(),
+        )
+    };
     rt.index_launch(h("init"), dom, &[bp.into()], &[]).unwrap();
     for _ in 0..3 {
-        rt.index_launch(h("step"), dom, &[gp.into(), bp.into()], &[]).unwrap();
-        rt.index_launch(h("copyback"), dom, &[bp.into(), bp.into()], &[]).unwrap();
+        rt.index_launch(h("step"), dom, &[gp.into(), bp.into()], &[])
+            .unwrap();
+        rt.index_launch(h("copyback"), dom, &[bp.into(), bp.into()], &[])
+            .unwrap();
     }
-    let total = rt.index_launch(h("sum"), dom, &[bp.into()], &[]).unwrap().reduce(ReduceOp::Sum);
+    let total = rt
+        .index_launch(h("sum"), dom, &[bp.into()], &[])
+        .unwrap()
+        .reduce(ReduceOp::Sum);
     let total = total.get_f64().unwrap();
     let x = rt.read_field::<f64>(grid, "x").unwrap();
     (x, total, rt.profile())
@@ -108,7 +138,10 @@ fn stencil_local_matches_reference() {
     let (x, total, prof) = run_stencil("local", &TableMapper::new("default"));
     let r = reference(40, 3);
     assert_eq!(x, r);
-    assert_eq!(total, r.chunks(10).map(|c| c.iter().sum::<f64>()).sum::<f64>());
+    assert_eq!(
+        total,
+        r.chunks(10).map(|c| c.iter().sum::<f64>()).sum::<f64>()
+    );
     assert_eq!(prof.tasks.len(), 4 + 3 * 8 + 4);
 }
 
@@ -118,7 +151,11 @@ fn stencil_emulated_gpus_copy_between_framebuffers() {
     assert_eq!(x, reference(40, 3));
     assert!(prof.tasks.iter().all(|t| t.proc.kind == ProcKind::Gpu));
     // Ghost reads need data from neighbouring GPUs' framebuffers.
-    assert!(prof.copies.iter().any(|c| c.src.as_deref().is_some_and(|s| s.starts_with("FBMEM")) && c.dst.starts_with("FBMEM")));
+    assert!(prof
+        .copies
+        .iter()
+        .any(|c| c.src.as_deref().is_some_and(|s| s.starts_with("FBMEM"))
+            && c.dst.starts_with("FBMEM")));
 }
 
 #[test]
@@ -126,10 +163,16 @@ fn stencil_emulated_cpu_zcmem_aos() {
     let mut m = TableMapper::new("cpu").kinds(&[ProcKind::Cpu]);
     for t in ["init", "step", "copyback", "sum"] {
         for a in 0..2 {
-            m.memories.insert((t.to_string(), a, ProcKind::Cpu), vec![MemKind::Zcmem]);
+            m.memories
+                .insert((t.to_string(), a, ProcKind::Cpu), vec![MemKind::Zcmem]);
             m.layouts.insert(
                 (t.to_string(), a),
-                runtime::mapper_core::Layout { soa: a == 0, c_order: false, align: 64, ..Default::default() },
+                runtime::mapper_core::Layout {
+                    soa: a == 0,
+                    c_order: false,
+                    align: 64,
+                    ..Default::default()
+                },
             );
         }
     }

@@ -19,17 +19,31 @@ fn app() -> App {
         let r = ctx.read::<f64>(0, "x")?;
         Ok(Value::F64(ctx.space(0)?.iter().map(|p| r.get(p)).sum()))
     };
-    app.task(TaskDecl::new("w0").arg("r", Privilege::ReadWrite, &["x"], &["r", "parts"]).all_kinds(rw));
-    app.task(TaskDecl::new("r1").arg("r", Privilege::Read, &["x"], &["r", "parts"]).all_kinds(rd));
-    app.task(TaskDecl::new("rc").arg("r", Privilege::Read, &["x"], &["r"]).all_kinds(rd));
     app.task(
-        TaskDecl::new("wd").arg("r", Privilege::WriteDiscard, &["x"], &["r"]).all_kinds(|ctx| {
-            let w = ctx.write::<f64>(0, "x")?;
-            for p in ctx.space(0)?.iter() {
-                w.set(p, 2.0);
-            }
-            Ok(Value::None)
-        }),
+        TaskDecl::new("w0")
+            .arg("r", Privilege::ReadWrite, &["x"], &["r", "parts"])
+            .all_kinds(rw),
+    );
+    app.task(
+        TaskDecl::new("r1")
+            .arg("r", Privilege::Read, &["x"], &["r", "parts"])
+            .all_kinds(rd),
+    );
+    app.task(
+        TaskDecl::new("rc")
+            .arg("r", Privilege::Read, &["x"], &["r"])
+            .all_kinds(rd),
+    );
+    app.task(
+        TaskDecl::new("wd")
+            .arg("r", Privilege::WriteDiscard, &["x"], &["r"])
+            .all_kinds(|ctx| {
+                let w = ctx.write::<f64>(0, "x")?;
+                for p in ctx.space(0)?.iter() {
+                    w.set(p, 2.0);
+                }
+                Ok(Value::None)
+            }),
     );
     app.task(
         TaskDecl::new("red")
@@ -49,7 +63,8 @@ fn app() -> App {
 fn mapper() -> TableMapper {
     let mut m = TableMapper::new("fixed");
     m.task_kind.insert("rc".into(), ProcKind::Cpu);
-    m.memories.insert(("rc".into(), 0, ProcKind::Cpu), vec![MemKind::Sysmem]);
+    m.memories
+        .insert(("rc".into(), 0, ProcKind::Cpu), vec![MemKind::Sysmem]);
     m.place = Some(Arc::new(|task, ctx, _shape, kind| {
         let index = match task {
             "w0" => 0,
@@ -57,7 +72,11 @@ fn mapper() -> TableMapper {
             "red" => ctx.point.first().copied().unwrap_or(0) as u32,
             _ => 0,
         };
-        Ok(Placement::Proc(ProcId { node: 0, kind, index }))
+        Ok(Placement::Proc(ProcId {
+            node: 0,
+            kind,
+            index,
+        }))
     }));
     m
 }
@@ -65,7 +84,17 @@ fn mapper() -> TableMapper {
 type Moves = Vec<(CopyKind, Option<String>, String, u64)>;
 
 fn moves(rt: &Runtime, from: usize) -> Moves {
-    rt.profile().copies[from..].iter().map(|c| (c.kind, c.src.as_deref().map(String::from), c.dst.to_string(), c.bytes)).collect()
+    rt.profile().copies[from..]
+        .iter()
+        .map(|c| {
+            (
+                c.kind,
+                c.src.as_deref().map(String::from),
+                c.dst.to_string(),
+                c.bytes,
+            )
+        })
+        .collect()
 }
 
 fn mv(kind: CopyKind, src: &str, dst: &str, bytes: u64) -> (CopyKind, Option<String>, String, u64) {
@@ -78,7 +107,13 @@ fn copies_follow_validity() {
     let h = |n: &str| a.handle(n).unwrap();
     let (w0, r1, rc, wd, red) = (h("w0"), h("r1"), h("rc"), h("wd"), h("red"));
     let mut rt = Runtime::from_spec(a, "emulated:1x2", &mapper()).unwrap();
-    let r = rt.create_region("r", IndexSpace::range(0, 99), FieldSpace::new().field::<f64>("x")).unwrap();
+    let r = rt
+        .create_region(
+            "r",
+            IndexSpace::range(0, 99),
+            FieldSpace::new().field::<f64>("x"),
+        )
+        .unwrap();
     rt.fill_field(r, "x", 1.0f64).unwrap();
     let step = |rt: &mut Runtime, t: TaskHandle| -> Moves {
         let before = rt.profile().copies.len();
@@ -87,16 +122,33 @@ fn copies_follow_validity() {
         moves(rt, before)
     };
     use CopyKind::*;
-    assert_eq!(step(&mut rt, w0), vec![mv(Copy, "SYSMEM[0.0]", "FBMEM[0.0]", 800)]);
-    assert_eq!(step(&mut rt, r1), vec![mv(Copy, "FBMEM[0.0]", "FBMEM[0.1]", 800)]);
-    assert_eq!(step(&mut rt, r1), vec![], "a valid instance is reused without copies");
-    assert_eq!(step(&mut rt, rc), vec![mv(Copy, "FBMEM[0.0]", "SYSMEM[0.0]", 800)]);
+    assert_eq!(
+        step(&mut rt, w0),
+        vec![mv(Copy, "SYSMEM[0.0]", "FBMEM[0.0]", 800)]
+    );
+    assert_eq!(
+        step(&mut rt, r1),
+        vec![mv(Copy, "FBMEM[0.0]", "FBMEM[0.1]", 800)]
+    );
+    assert_eq!(
+        step(&mut rt, r1),
+        vec![],
+        "a valid instance is reused without copies"
+    );
+    assert_eq!(
+        step(&mut rt, rc),
+        vec![mv(Copy, "FBMEM[0.0]", "SYSMEM[0.0]", 800)]
+    );
     assert_eq!(step(&mut rt, wd), vec![], "write-discard needs no copy-in");
-    assert_eq!(step(&mut rt, rc), vec![mv(Copy, "FBMEM[0.1]", "SYSMEM[0.0]", 800)]);
+    assert_eq!(
+        step(&mut rt, rc),
+        vec![mv(Copy, "FBMEM[0.1]", "SYSMEM[0.0]", 800)]
+    );
     // Reductions: point 0 on GPU0 starts an epoch in FBMEM[0.0] (made valid from the fastest
     // source, the peer framebuffer); both points fold into that instance.
     let before = rt.profile().copies.len();
-    rt.index_launch(red, Rect::r1(0, 1), &[r.into()], &[]).unwrap();
+    rt.index_launch(red, Rect::r1(0, 1), &[r.into()], &[])
+        .unwrap();
     rt.wait_all().unwrap();
     let mut got = moves(&rt, before);
     got.sort();
@@ -117,7 +169,13 @@ fn subregion_reads_copy_only_their_points() {
     let h = |n: &str| a.handle(n).unwrap();
     let (w0, r1) = (h("w0"), h("r1"));
     let mut rt = Runtime::from_spec(a, "emulated:1x2", &mapper()).unwrap();
-    let r = rt.create_region("r", IndexSpace::range(0, 99), FieldSpace::new().field::<f64>("x")).unwrap();
+    let r = rt
+        .create_region(
+            "r",
+            IndexSpace::range(0, 99),
+            FieldSpace::new().field::<f64>("x"),
+        )
+        .unwrap();
     let p = rt.partition_equal(r, "parts", &[4]).unwrap();
     rt.launch(w0, &[r.into()], &[]).unwrap();
     let s2 = rt.subregion(p, 2).unwrap();

@@ -46,9 +46,11 @@ fn random_mapper(seed: u64) -> TableMapper {
     let kinds = [ProcKind::Cpu, ProcKind::Omp, ProcKind::Gpu];
     let all_mems = [MemKind::Sysmem, MemKind::Zcmem, MemKind::Fbmem];
     for &(t, nargs) in TASKS {
-        m.task_kind.insert(t.to_string(), kinds[r.below(3) as usize]);
+        m.task_kind
+            .insert(t.to_string(), kinds[r.below(3) as usize]);
         if r.below(3) == 0 {
-            m.instance_limit.insert(t.to_string(), 1 + r.below(3) as u32);
+            m.instance_limit
+                .insert(t.to_string(), 1 + r.below(3) as u32);
         }
         for a in 0..nargs {
             for k in kinds {
@@ -59,7 +61,11 @@ fn random_mapper(seed: u64) -> TableMapper {
                         list.push(mk);
                     }
                 }
-                let fallback = if k == ProcKind::Gpu { MemKind::Fbmem } else { MemKind::Sysmem };
+                let fallback = if k == ProcKind::Gpu {
+                    MemKind::Fbmem
+                } else {
+                    MemKind::Sysmem
+                };
                 if !list.iter().any(|m| *m == fallback || *m == MemKind::Zcmem) {
                     list.push(fallback);
                 }
@@ -68,7 +74,12 @@ fn random_mapper(seed: u64) -> TableMapper {
             let align = [0u32, 16, 64][r.below(3) as usize];
             m.layouts.insert(
                 (t.to_string(), a),
-                Layout { soa: r.below(2) == 0, c_order: r.below(2) == 0, align, ..Layout::default() },
+                Layout {
+                    soa: r.below(2) == 0,
+                    c_order: r.below(2) == 0,
+                    align,
+                    ..Layout::default()
+                },
             );
             if r.below(4) == 0 {
                 m.collect.insert((t.to_string(), a), true);
@@ -92,7 +103,11 @@ fn random_mapper(seed: u64) -> TableMapper {
         if h & 0x100 != 0 {
             Ok(Placement::AnyOnNode { node, kind })
         } else {
-            Ok(Placement::Proc(ProcId { node, kind, index: (slot % per) as u32 }))
+            Ok(Placement::Proc(ProcId {
+                node,
+                kind,
+                index: (slot % per) as u32,
+            }))
         }
     }));
     m
@@ -117,9 +132,18 @@ proptest! {
 fn default_mapper_matches_references() {
     let m = TableMapper::new("default");
     for machine in ["local", MACHINE] {
-        assert_eq!(stencil1d(machine, &m, 37, 5, 3).unwrap(), stencil1d_ref(37, 3));
-        assert_eq!(stencil2d(machine, &m, 9, 7, 2, 3, 2).unwrap(), stencil2d_ref(9, 7, 2));
-        assert_eq!(histogram(machine, &m, 101, 13, 4).unwrap(), histogram_ref(101, 13));
+        assert_eq!(
+            stencil1d(machine, &m, 37, 5, 3).unwrap(),
+            stencil1d_ref(37, 3)
+        );
+        assert_eq!(
+            stencil2d(machine, &m, 9, 7, 2, 3, 2).unwrap(),
+            stencil2d_ref(9, 7, 2)
+        );
+        assert_eq!(
+            histogram(machine, &m, 101, 13, 4).unwrap(),
+            histogram_ref(101, 13)
+        );
         assert_eq!(dot(machine, &m, 50, 6).unwrap(), dot_ref(50, 6));
     }
 }

@@ -67,7 +67,10 @@ impl Worker {
                 }
             })
             .ok();
-        Worker { queue, handle: Mutex::new(handle) }
+        Worker {
+            queue,
+            handle: Mutex::new(handle),
+        }
     }
 
     fn stop(&self) {
@@ -96,9 +99,19 @@ impl HostExecutor {
                 _ => Worker::spawn(format!("{}", p.id)),
             })
             .collect();
-        let dma = (0..machine.nodes).map(|n| Worker::spawn(format!("dma[{n}]"))).collect();
-        let name = if machine.procs.iter().any(|p| p.id.kind == ProcKind::Gpu) { "emulated" } else { "cpu" };
-        HostExecutor { name: name.to_string(), procs, dma }
+        let dma = (0..machine.nodes)
+            .map(|n| Worker::spawn(format!("dma[{n}]")))
+            .collect();
+        let name = if machine.procs.iter().any(|p| p.id.kind == ProcKind::Gpu) {
+            "emulated"
+        } else {
+            "cpu"
+        };
+        HostExecutor {
+            name: name.to_string(),
+            procs,
+            dma,
+        }
     }
 }
 

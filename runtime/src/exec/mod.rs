@@ -206,7 +206,13 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
     let ctx = TaskCtx { work: t };
     let result = catch_unwind(AssertUnwindSafe(|| (t.body)(&ctx)));
     let end = sched.profiler.now();
-    sched.profiler.task(TaskRecord { name: t.name.clone(), point: t.point, proc: t.proc, start_ns: start, end_ns: end });
+    sched.profiler.task(TaskRecord {
+        name: t.name.clone(),
+        point: t.point,
+        proc: t.proc,
+        start_ns: start,
+        end_ns: end,
+    });
     let value = match result {
         Ok(Ok(v)) => v,
         Ok(Err(e)) => return Err(fail(e.0)),
@@ -214,13 +220,25 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
     };
     for a in &t.args {
         for fold in &a.folds {
-            let Privilege::Reduce(op) = a.privilege else { continue };
+            let Privilege::Reduce(op) = a.privilege else {
+                continue;
+            };
             let s = sched.profiler.now();
             let bytes = {
-                let _g = fold.target.fold_lock.lock().unwrap_or_else(|p| p.into_inner());
-                fold.target.fold_from(&a.inst, fold.field, &fold.space, op).map_err(fail)?
+                let _g = fold
+                    .target
+                    .fold_lock
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                fold.target
+                    .fold_from(&a.inst, fold.field, &fold.space, op)
+                    .map_err(fail)?
             };
-            let field = a.field_space.get(fold.field).map(|f| f.name.as_str()).unwrap_or("?");
+            let field = a
+                .field_space
+                .get(fold.field)
+                .map(|f| f.name.as_str())
+                .unwrap_or("?");
             sched.profiler.copy(CopyRecord {
                 kind: CopyKind::Fold,
                 src: Some(Arc::from(a.inst.mem.label.as_str())),
@@ -244,7 +262,8 @@ pub fn run_work(work: Work, sched: &Scheduler) {
     match work {
         Work::Task(t) => {
             if let Some(e) = sched.error() {
-                t.promise.set(Err(format!("not run: an earlier operation failed: {e}")));
+                t.promise
+                    .set(Err(format!("not run: an earlier operation failed: {e}")));
                 return;
             }
             match run_task(&t, sched) {
@@ -257,7 +276,10 @@ pub fn run_work(work: Work, sched: &Scheduler) {
         }
         Work::Copy(c) => {
             if let Err(e) = do_copy(&c, sched) {
-                sched.fail(format!("copy of `{}.{}` for task `{}`: {e}", c.dst.region_name, c.field_name, c.task));
+                sched.fail(format!(
+                    "copy of `{}.{}` for task `{}`: {e}",
+                    c.dst.region_name, c.field_name, c.task
+                ));
             }
         }
         Work::Join => {}

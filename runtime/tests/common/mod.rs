@@ -15,7 +15,13 @@ fn h(app: &App, name: &str) -> TaskHandle {
 }
 
 /// 1-D three-point stencil over `steps` steps with aliased ghost partitions.
-pub fn stencil1d(machine: &str, mapper: &dyn Mapper, n: i64, blocks: i64, steps: usize) -> Result<Results, String> {
+pub fn stencil1d(
+    machine: &str,
+    mapper: &dyn Mapper,
+    n: i64,
+    blocks: i64,
+    steps: usize,
+) -> Result<Results, String> {
     let mut app = App::new("stencil1d");
     app.task(
         TaskDecl::new("init1")
@@ -40,8 +46,16 @@ pub fn stencil1d(machine: &str, mapper: &dyn Mapper, n: i64, blocks: i64, steps:
                 let g = ctx.bounds(0)?;
                 for p in ctx.space(1)?.iter() {
                     let i = p.get(0);
-                    let l = if i > g.lo.get(0) { r.get(i - 1) } else { r.get(i) };
-                    let hi = if i < g.hi.get(0) { r.get(i + 1) } else { r.get(i) };
+                    let l = if i > g.lo.get(0) {
+                        r.get(i - 1)
+                    } else {
+                        r.get(i)
+                    };
+                    let hi = if i < g.hi.get(0) {
+                        r.get(i + 1)
+                    } else {
+                        r.get(i)
+                    };
                     w.set(p, 0.25 * l + 0.5 * r.get(i) + 0.25 * hi);
                 }
                 Ok(Value::None)
@@ -65,20 +79,39 @@ pub fn stencil1d(machine: &str, mapper: &dyn Mapper, n: i64, blocks: i64, steps:
     let (ti, ts, tb) = (h(&app, "init1"), h(&app, "step1"), h(&app, "back1"));
     let mut rt = Runtime::from_spec(app, machine, mapper).map_err(|e| e.to_string())?;
     let grid = rt
-        .create_region("grid1", IndexSpace::range(0, n - 1), FieldSpace::new().field::<f64>("x").field::<f64>("y"))
+        .create_region(
+            "grid1",
+            IndexSpace::range(0, n - 1),
+            FieldSpace::new().field::<f64>("x").field::<f64>("y"),
+        )
         .map_err(|e| e.to_string())?;
-    let bp = rt.partition_equal(grid, "blocks1", &[blocks]).map_err(|e| e.to_string())?;
+    let bp = rt
+        .partition_equal(grid, "blocks1", &[blocks])
+        .map_err(|e| e.to_string())?;
     let mut subs = Vec::new();
     for c in 0..blocks {
-        let b = rt.forest().region(rt.subregion(bp, c).map_err(|e| e.to_string())?).unwrap().space.bounds();
-        subs.push((Point::p1(c), IndexSpace::range((b.lo.get(0) - 1).max(0), (b.hi.get(0) + 1).min(n - 1))));
+        let b = rt
+            .forest()
+            .region(rt.subregion(bp, c).map_err(|e| e.to_string())?)
+            .unwrap()
+            .space
+            .bounds();
+        subs.push((
+            Point::p1(c),
+            IndexSpace::range((b.lo.get(0) - 1).max(0), (b.hi.get(0) + 1).min(n - 1)),
+        ));
     }
-    let gp = rt.partition_by_subspaces(grid, "ghost1", subs).map_err(|e| e.to_string())?;
+    let gp = rt
+        .partition_by_subspaces(grid, "ghost1", subs)
+        .map_err(|e| e.to_string())?;
     let dom = Rect::r1(0, blocks - 1);
-    rt.index_launch(ti, dom, &[bp.into()], &[]).map_err(|e| e.to_string())?;
+    rt.index_launch(ti, dom, &[bp.into()], &[])
+        .map_err(|e| e.to_string())?;
     for _ in 0..steps {
-        rt.index_launch(ts, dom, &[gp.into(), bp.into()], &[]).map_err(|e| e.to_string())?;
-        rt.index_launch(tb, dom, &[bp.into(), bp.into()], &[]).map_err(|e| e.to_string())?;
+        rt.index_launch(ts, dom, &[gp.into(), bp.into()], &[])
+            .map_err(|e| e.to_string())?;
+        rt.index_launch(tb, dom, &[bp.into(), bp.into()], &[])
+            .map_err(|e| e.to_string())?;
     }
     let x = rt.read_field::<f64>(grid, "x").map_err(|e| e.to_string())?;
     Ok(vec![("x".into(), x)])
@@ -101,7 +134,15 @@ pub fn stencil1d_ref(n: i64, steps: usize) -> Results {
 }
 
 /// 2-D five-point integer stencil over 2x2 (or `bx` x `by`) blocks with halos.
-pub fn stencil2d(machine: &str, mapper: &dyn Mapper, nx: i64, ny: i64, bx: i64, by: i64, steps: usize) -> Result<Results, String> {
+pub fn stencil2d(
+    machine: &str,
+    mapper: &dyn Mapper,
+    nx: i64,
+    ny: i64,
+    bx: i64,
+    by: i64,
+    steps: usize,
+) -> Result<Results, String> {
     let mut app = App::new("stencil2d");
     app.task(
         TaskDecl::new("step2")
@@ -150,24 +191,39 @@ pub fn stencil2d(machine: &str, mapper: &dyn Mapper, nx: i64, ny: i64, bx: i64, 
         )
         .map_err(|e| e.to_string())?;
     let init: Vec<i64> = (0..nx * ny).map(|k| (k * 13) % 17).collect();
-    rt.write_field(grid, "a", &init).map_err(|e| e.to_string())?;
-    let bp = rt.partition_equal(grid, "blocks2", &[bx, by]).map_err(|e| e.to_string())?;
+    rt.write_field(grid, "a", &init)
+        .map_err(|e| e.to_string())?;
+    let bp = rt
+        .partition_equal(grid, "blocks2", &[bx, by])
+        .map_err(|e| e.to_string())?;
     let mut subs = Vec::new();
     for c in Rect::r2((0, 0), (bx - 1, by - 1)).iter() {
-        let b = rt.forest().region(rt.subregion(bp, c).map_err(|e| e.to_string())?).unwrap().space.bounds();
+        let b = rt
+            .forest()
+            .region(rt.subregion(bp, c).map_err(|e| e.to_string())?)
+            .unwrap()
+            .space
+            .bounds();
         let lo = ((b.lo.get(0) - 1).max(0), (b.lo.get(1) - 1).max(0));
         let hi = ((b.hi.get(0) + 1).min(nx - 1), (b.hi.get(1) + 1).min(ny - 1));
         subs.push((c, IndexSpace::from_rect(Rect::r2(lo, hi))));
     }
-    let gp = rt.partition_by_subspaces(grid, "ghost2", subs).map_err(|e| e.to_string())?;
+    let gp = rt
+        .partition_by_subspaces(grid, "ghost2", subs)
+        .map_err(|e| e.to_string())?;
     let dom = Rect::r2((0, 0), (bx - 1, by - 1));
     for _ in 0..steps {
-        rt.index_launch(ts, dom, &[gp.into(), bp.into()], &[]).map_err(|e| e.to_string())?;
-        rt.index_launch(tw, dom, &[bp.into(), bp.into()], &[]).map_err(|e| e.to_string())?;
+        rt.index_launch(ts, dom, &[gp.into(), bp.into()], &[])
+            .map_err(|e| e.to_string())?;
+        rt.index_launch(tw, dom, &[bp.into(), bp.into()], &[])
+            .map_err(|e| e.to_string())?;
     }
     let a = rt.read_field::<i64>(grid, "a").map_err(|e| e.to_string())?;
     let b = rt.read_field::<i64>(grid, "b").map_err(|e| e.to_string())?;
-    Ok(vec![("a".into(), a.iter().map(|v| *v as f64).collect()), ("b".into(), b.iter().map(|v| *v as f64).collect())])
+    Ok(vec![
+        ("a".into(), a.iter().map(|v| *v as f64).collect()),
+        ("b".into(), b.iter().map(|v| *v as f64).collect()),
+    ])
 }
 
 /// Reference of [`stencil2d`].
@@ -190,11 +246,20 @@ pub fn stencil2d_ref(nx: i64, ny: i64, steps: usize) -> Results {
         }
         a = b.clone();
     }
-    vec![("a".into(), a.iter().map(|v| *v as f64).collect()), ("b".into(), b.iter().map(|v| *v as f64).collect())]
+    vec![
+        ("a".into(), a.iter().map(|v| *v as f64).collect()),
+        ("b".into(), b.iter().map(|v| *v as f64).collect()),
+    ]
 }
 
 /// Histogram by reductions (sum and max), a read-write pass between two reduction epochs.
-pub fn histogram(machine: &str, mapper: &dyn Mapper, n: i64, bins: i64, blocks: i64) -> Result<Results, String> {
+pub fn histogram(
+    machine: &str,
+    mapper: &dyn Mapper,
+    n: i64,
+    bins: i64,
+    blocks: i64,
+) -> Result<Results, String> {
     let mut app = App::new("histogram");
     app.task(
         TaskDecl::new("fillv")
@@ -249,23 +314,48 @@ pub fn histogram(machine: &str, mapper: &dyn Mapper, n: i64, bins: i64, blocks: 
                 Ok(Value::None)
             }),
     );
-    let (tf, tc, tm, tt) = (h(&app, "fillv"), h(&app, "count"), h(&app, "maxidx"), h(&app, "triple"));
+    let (tf, tc, tm, tt) = (
+        h(&app, "fillv"),
+        h(&app, "count"),
+        h(&app, "maxidx"),
+        h(&app, "triple"),
+    );
     let mut rt = Runtime::from_spec(app, machine, mapper).map_err(|e| e.to_string())?;
-    let vals = rt.create_region("vals", IndexSpace::range(0, n - 1), FieldSpace::new().field::<u32>("v")).map_err(|e| e.to_string())?;
-    let hist = rt
-        .create_region("hist", IndexSpace::range(0, bins - 1), FieldSpace::new().field::<i64>("n").field::<f64>("m"))
+    let vals = rt
+        .create_region(
+            "vals",
+            IndexSpace::range(0, n - 1),
+            FieldSpace::new().field::<u32>("v"),
+        )
         .map_err(|e| e.to_string())?;
-    let vp = rt.partition_equal(vals, "vblocks", &[blocks]).map_err(|e| e.to_string())?;
+    let hist = rt
+        .create_region(
+            "hist",
+            IndexSpace::range(0, bins - 1),
+            FieldSpace::new().field::<i64>("n").field::<f64>("m"),
+        )
+        .map_err(|e| e.to_string())?;
+    let vp = rt
+        .partition_equal(vals, "vblocks", &[blocks])
+        .map_err(|e| e.to_string())?;
     let dom = Rect::r1(0, blocks - 1);
     let s = [Value::I64(bins)];
-    rt.index_launch(tf, dom, &[vp.into()], &[]).map_err(|e| e.to_string())?;
-    rt.index_launch(tc, dom, &[vp.into(), hist.into()], &s).map_err(|e| e.to_string())?;
-    rt.index_launch(tm, dom, &[vp.into(), hist.into()], &s).map_err(|e| e.to_string())?;
-    rt.launch(tt, &[hist.into()], &[]).map_err(|e| e.to_string())?;
-    rt.index_launch(tc, dom, &[vp.into(), hist.into()], &s).map_err(|e| e.to_string())?;
+    rt.index_launch(tf, dom, &[vp.into()], &[])
+        .map_err(|e| e.to_string())?;
+    rt.index_launch(tc, dom, &[vp.into(), hist.into()], &s)
+        .map_err(|e| e.to_string())?;
+    rt.index_launch(tm, dom, &[vp.into(), hist.into()], &s)
+        .map_err(|e| e.to_string())?;
+    rt.launch(tt, &[hist.into()], &[])
+        .map_err(|e| e.to_string())?;
+    rt.index_launch(tc, dom, &[vp.into(), hist.into()], &s)
+        .map_err(|e| e.to_string())?;
     let cnt = rt.read_field::<i64>(hist, "n").map_err(|e| e.to_string())?;
     let m = rt.read_field::<f64>(hist, "m").map_err(|e| e.to_string())?;
-    Ok(vec![("n".into(), cnt.iter().map(|v| *v as f64).collect()), ("m".into(), m)])
+    Ok(vec![
+        ("n".into(), cnt.iter().map(|v| *v as f64).collect()),
+        ("m".into(), m),
+    ])
 }
 
 /// Reference of [`histogram`].
@@ -280,7 +370,10 @@ pub fn histogram_ref(n: i64, bins: i64) -> Results {
     // Bins never hit by maxidx keep the max identity only where a reduction epoch touched them:
     // every bin is in every task's reduction instance, so untouched bins fold -inf into 0.
     let m: Vec<f64> = m.iter().map(|v| v.max(0.0)).collect();
-    vec![("n".into(), c.iter().map(|v| (*v * 4) as f64).collect()), ("m".into(), m)]
+    vec![
+        ("n".into(), c.iter().map(|v| (*v * 4) as f64).collect()),
+        ("m".into(), m),
+    ]
 }
 
 /// Dot product of two initialized vectors via a future-map reduction.
@@ -307,19 +400,30 @@ pub fn dot(machine: &str, mapper: &dyn Mapper, n: i64, blocks: i64) -> Result<Re
             .all_kinds(|ctx| {
                 let x = ctx.read::<f64>(0, "x")?;
                 let y = ctx.read::<f64>(0, "y")?;
-                Ok(Value::F64(ctx.space(0)?.iter().map(|p| x.get(p) * y.get(p)).sum()))
+                Ok(Value::F64(
+                    ctx.space(0)?.iter().map(|p| x.get(p) * y.get(p)).sum(),
+                ))
             })
             .index_launch(),
     );
     let (ti, td) = (h(&app, "initxy"), h(&app, "dotp"));
     let mut rt = Runtime::from_spec(app, machine, mapper).map_err(|e| e.to_string())?;
     let v = rt
-        .create_region("vec", IndexSpace::range(0, n - 1), FieldSpace::new().field::<f64>("x").field::<f64>("y"))
+        .create_region(
+            "vec",
+            IndexSpace::range(0, n - 1),
+            FieldSpace::new().field::<f64>("x").field::<f64>("y"),
+        )
         .map_err(|e| e.to_string())?;
-    let p = rt.partition_equal(v, "dblocks", &[blocks]).map_err(|e| e.to_string())?;
+    let p = rt
+        .partition_equal(v, "dblocks", &[blocks])
+        .map_err(|e| e.to_string())?;
     let dom = Rect::r1(0, blocks - 1);
-    rt.index_launch(ti, dom, &[p.into()], &[]).map_err(|e| e.to_string())?;
-    let fm = rt.index_launch(td, dom, &[p.into()], &[]).map_err(|e| e.to_string())?;
+    rt.index_launch(ti, dom, &[p.into()], &[])
+        .map_err(|e| e.to_string())?;
+    let fm = rt
+        .index_launch(td, dom, &[p.into()], &[])
+        .map_err(|e| e.to_string())?;
     let d = fm.reduce(ReduceOp::Sum).get_f64()?;
     rt.wait_all().map_err(|e| e.to_string())?;
     Ok(vec![("dot".into(), vec![d])])
@@ -332,7 +436,9 @@ pub fn dot_ref(n: i64, blocks: i64) -> Results {
     let mut start = 0;
     for b in 0..blocks {
         let len = q + i64::from(b < r);
-        let s: f64 = (start..start + len).map(|i| ((i % 7) as f64 - 3.0) * ((i % 5) as f64 * 0.5)).sum();
+        let s: f64 = (start..start + len)
+            .map(|i| ((i % 7) as f64 - 3.0) * ((i % 5) as f64 * 0.5))
+            .sum();
         total += s;
         start += len;
     }
