@@ -41,12 +41,22 @@ pub const MAX_DIAGNOSTICS: usize = 50;
 impl Diagnostic {
     /// A new error at `span`.
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
 
     /// A new warning at `span`.
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
 
     /// Adds a `help:` line.
@@ -156,7 +166,8 @@ mod tests {
             tok_lo: 0,
             tok_hi: 0,
         };
-        let d = Diagnostic::error(span, "unknown memory kind `FBMEN`").with_help("did you mean `FBMEM`?");
+        let d = Diagnostic::error(span, "unknown memory kind `FBMEN`")
+            .with_help("did you mean `FBMEM`?");
         assert_eq!(
             d.render("x.mapper", src),
             "error: unknown memory kind `FBMEN`\n --> x.mapper:2:16\n  |\n2 | Region * * GPU FBMEN;\n  |                ^^^^^\n  = help: did you mean `FBMEM`?\n"
@@ -165,7 +176,10 @@ mod tests {
 
     #[test]
     fn closest_finds_misspellings() {
-        assert_eq!(closest("FBMEN", ["SYSMEM", "FBMEM", "ZCMEM"]), Some("FBMEM"));
+        assert_eq!(
+            closest("FBMEN", ["SYSMEM", "FBMEM", "ZCMEM"]),
+            Some("FBMEM")
+        );
         assert_eq!(closest("gpu", ["CPU", "GPU"]), Some("GPU"));
         assert_eq!(closest("banana", ["CPU", "GPU"]), None);
     }
