@@ -93,8 +93,7 @@ fn run(a: &Args) -> Result<(), String> {
     let app = app();
     let h = |n: &str| app.handle(n).ok_or(format!("no task {n}"));
     let (ti, ts, tc, tk) = (h("init")?, h("stencil")?, h("copy")?, h("checksum")?);
-    let mapper = TableMapper::new("default");
-    let mut rt = Runtime::from_spec(app, &a.machine, &mapper).map_err(|e| e.to_string())?;
+    let mut rt = Runtime::with_defaults(app, &a.machine).map_err(|e| e.to_string())?;
     println!("machine {}", rt.machine());
     let n = a.n.max(a.blocks);
     let grid = rt

@@ -31,6 +31,7 @@ pub mod sched;
 pub mod task;
 
 pub use mapper_core;
+pub use mapper_core::default::DefaultMapper;
 
 pub use context::TaskCtx;
 pub use error::RuntimeError;

@@ -129,6 +129,11 @@ impl Runtime {
         Runtime::new(app, m, mapper, RuntimeOptions::default())
     }
 
+    /// Creates a runtime with the default mapper (DSL.md §5) from a machine spec string.
+    pub fn with_defaults(app: App, machine: &str) -> Result<Runtime, RuntimeError> {
+        Runtime::from_spec(app, machine, &mapper_core::default::DefaultMapper)
+    }
+
     /// The machine.
     pub fn machine(&self) -> &MachineDesc {
         &self.machine

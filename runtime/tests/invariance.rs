@@ -129,21 +129,26 @@ proptest! {
 }
 
 #[test]
-fn default_mapper_matches_references() {
-    let m = TableMapper::new("default");
-    for machine in ["local", MACHINE] {
+fn default_mappers_match_references() {
+    let table = TableMapper::new("table-default");
+    let default = runtime::DefaultMapper;
+    let mappers: [&dyn runtime::mapper_core::Mapper; 2] = [&table, &default];
+    for (machine, m) in ["local", MACHINE]
+        .into_iter()
+        .flat_map(|x| mappers.iter().map(move |m| (x, *m)))
+    {
         assert_eq!(
-            stencil1d(machine, &m, 37, 5, 3).unwrap(),
+            stencil1d(machine, m, 37, 5, 3).unwrap(),
             stencil1d_ref(37, 3)
         );
         assert_eq!(
-            stencil2d(machine, &m, 9, 7, 2, 3, 2).unwrap(),
+            stencil2d(machine, m, 9, 7, 2, 3, 2).unwrap(),
             stencil2d_ref(9, 7, 2)
         );
         assert_eq!(
-            histogram(machine, &m, 101, 13, 4).unwrap(),
+            histogram(machine, m, 101, 13, 4).unwrap(),
             histogram_ref(101, 13)
         );
-        assert_eq!(dot(machine, &m, 50, 6).unwrap(), dot_ref(50, 6));
+        assert_eq!(dot(machine, m, 50, 6).unwrap(), dot_ref(50, 6));
     }
 }
