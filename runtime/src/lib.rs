@@ -8,6 +8,8 @@
 //! (`runtime` (the [`Runtime`]), [`mapping`], [`coherence`], [`instance`], [`layout`]) -> the task graph
 //! ([`sched`]) -> an [`exec`] executor -> [`profile`].
 
+#![warn(missing_docs)]
+
 pub mod accessor;
 pub mod analysis;
 pub mod coherence;

@@ -158,7 +158,7 @@ pub struct CopyWork {
     pub task: Arc<str>,
 }
 
-/// Executes a copy synchronously; returns its profile record.
+/// Executes a copy (or zero fill) synchronously and records it in the profile.
 pub fn do_copy(c: &CopyWork, sched: &Scheduler) -> Result<(), String> {
     let start = sched.profiler.now();
     let bytes = match &c.src {
