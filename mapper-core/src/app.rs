@@ -61,7 +61,9 @@ impl AppInfo {
             .tasks
             .iter()
             .flat_map(|t| t.args.iter())
-            .flat_map(|a| std::iter::once(a.name.as_str()).chain(a.regions.iter().map(|s| s.as_str())))
+            .flat_map(|a| {
+                std::iter::once(a.name.as_str()).chain(a.regions.iter().map(|s| s.as_str()))
+            })
             .collect();
         v.sort_unstable();
         v.dedup();

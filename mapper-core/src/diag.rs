@@ -35,18 +35,31 @@ pub struct Diagnostic {
     pub help: Option<String>,
 }
 
+/// Longest source line shown in full; longer lines are cut around the caret.
+const MAX_LINE: usize = 120;
+
 /// Maximum number of diagnostics collected for one mapper before the rest are dropped.
 pub const MAX_DIAGNOSTICS: usize = 50;
 
 impl Diagnostic {
     /// A new error at `span`.
     pub fn error(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Error, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
 
     /// A new warning at `span`.
     pub fn warning(span: Span, message: impl Into<String>) -> Self {
-        Diagnostic { severity: Severity::Warning, message: message.into(), span, help: None }
+        Diagnostic {
+            severity: Severity::Warning,
+            message: message.into(),
+            span,
+            help: None,
+        }
     }
 
     /// Adds a `help:` line.
@@ -74,21 +87,39 @@ impl Diagnostic {
         let pad = " ".repeat(gutter);
         let _ = writeln!(out, "{pad}--> {file}:{line}:{col}");
         if let Some(text) = source.lines().nth(line as usize - 1) {
-            let _ = writeln!(out, "{pad} |");
-            let _ = writeln!(out, "{line} | {text}");
-            let width = text.chars().count() as u32;
+            let chars: Vec<char> = text.chars().collect();
+            let width = chars.len() as u32;
             let start = col.min(width + 1);
             let end = if self.span.hi.line == self.span.lo.line && self.span.hi.col > col {
                 self.span.hi.col.min(width + 1).max(start + 1)
             } else {
                 start + 1
             };
-            let lead: String = text
-                .chars()
-                .take(start as usize - 1)
-                .map(|c| if c == '\t' { '\t' } else { ' ' })
+            // Long lines are cut to a window around the caret, marked with `...` like rustc.
+            let (first, last) = if width as usize <= MAX_LINE {
+                (0, chars.len())
+            } else {
+                let first = (start as usize)
+                    .saturating_sub(MAX_LINE / 2)
+                    .min(chars.len());
+                (first, (first + MAX_LINE).min(chars.len()))
+            };
+            let shown: String = chars[first..last].iter().collect();
+            let (pre, post) = (
+                if first > 0 { "..." } else { "" },
+                if last < chars.len() { "..." } else { "" },
+            );
+            let _ = writeln!(out, "{pad} |");
+            let _ = writeln!(out, "{line} | {pre}{shown}{post}");
+            let lead: String = std::iter::repeat_n(' ', pre.len())
+                .chain(
+                    chars[first..(start as usize - 1).max(first)]
+                        .iter()
+                        .map(|&c| if c == '\t' { '\t' } else { ' ' }),
+                )
                 .collect();
-            let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat((end - start) as usize));
+            let carets = (end - start).min(MAX_LINE as u32) as usize;
+            let _ = writeln!(out, "{pad} | {lead}{}", "^".repeat(carets));
         }
         if let Some(help) = &self.help {
             let _ = writeln!(out, "{pad} = help: {help}");
@@ -156,7 +187,8 @@ mod tests {
             tok_lo: 0,
             tok_hi: 0,
         };
-        let d = Diagnostic::error(span, "unknown memory kind `FBMEN`").with_help("did you mean `FBMEM`?");
+        let d = Diagnostic::error(span, "unknown memory kind `FBMEN`")
+            .with_help("did you mean `FBMEM`?");
         assert_eq!(
             d.render("x.mapper", src),
             "error: unknown memory kind `FBMEN`\n --> x.mapper:2:16\n  |\n2 | Region * * GPU FBMEN;\n  |                ^^^^^\n  = help: did you mean `FBMEM`?\n"
@@ -164,8 +196,30 @@ mod tests {
     }
 
     #[test]
+    fn long_lines_are_cut_around_the_caret() {
+        let src = format!("x = {}1{};", "(".repeat(300), ")".repeat(300));
+        let span = Span {
+            lo: Pos { line: 1, col: 205 },
+            hi: Pos { line: 1, col: 206 },
+            tok_lo: 0,
+            tok_hi: 0,
+        };
+        let out = Diagnostic::error(span, "nesting too deep").render("d.mapper", &src);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(lines[3].starts_with("1 | ...((("), "{}", lines[3]);
+        assert!(lines[3].ends_with("(((..."));
+        assert_eq!(lines[3].chars().count(), "1 | ".len() + 3 + 120 + 3);
+        // The caret sits under column 205 of the original line.
+        let caret = lines[4].find('^').unwrap();
+        assert_eq!(caret - "  | ".len(), 3 + (205 - 1 - (205 - 60)));
+    }
+
+    #[test]
     fn closest_finds_misspellings() {
-        assert_eq!(closest("FBMEN", ["SYSMEM", "FBMEM", "ZCMEM"]), Some("FBMEM"));
+        assert_eq!(
+            closest("FBMEN", ["SYSMEM", "FBMEM", "ZCMEM"]),
+            Some("FBMEM")
+        );
         assert_eq!(closest("gpu", ["CPU", "GPU"]), Some("GPU"));
         assert_eq!(closest("banana", ["CPU", "GPU"]), None);
     }

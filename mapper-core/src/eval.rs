@@ -1,1 +1,2488 @@
-//! TODO: eval (being written).
+//! The expression evaluator: the interpreter back end of the mapping language (DSL.md §3).
+//!
+//! [`Evaluator::new`] compiles a [`Program`]'s globals and functions into a small slot-based
+//! tree IR: every variable is resolved to a local slot or a global index at construction, field
+//! and method names become enums, and globals (`mgpu = Machine(GPU);`) are evaluated once, in
+//! source order. [`Evaluator::place`] then runs one placement function for one task point with a
+//! reusable per-thread value stack, so a typical evaluation allocates nothing: tuples of up to
+//! [`Tup::INLINE`] elements live inline, machine spaces are shared through `Arc`, and space
+//! transforms are memoized on the space they are applied to ([`Space::apply_cached`]).
+//!
+//! Semantics: integers are i64 with checked arithmetic (overflow and division by zero are
+//! errors); `/` and `%` truncate toward zero; tuple arithmetic is elementwise and broadcasts with
+//! integers; `&&`/`||` short-circuit and need booleans; tuple indices may be negative (from the
+//! end), tuple slices clamp like Python's; machine-space indices are never wrapped. Top-level
+//! statements run in order, so a global initializer sees only globals assigned before it; inside
+//! a function a name refers to a local once it has been assigned, and to the global before that.
+
+use crate::ast::{self, BinOp, ExprKind, FnStmt, ParamType, Program, Stmt, UnOp};
+use crate::diag::{closest, Diagnostic};
+use crate::kinds::ProcKind;
+use crate::machine::{MachineShape, Placement};
+use crate::mapper::{MapError, PointCtx};
+use crate::space::{Extents, Space, Transform, MAX_DIMS};
+use crate::span::{Pos, Span};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// Maximum nesting of user function calls.
+pub const MAX_CALL_DEPTH: usize = 64;
+
+/// A tuple of integers: inline up to [`Tup::INLINE`] elements, shared on the heap beyond.
+#[derive(Clone)]
+pub enum Tup {
+    /// Small tuple stored inline.
+    Inline {
+        /// Number of elements.
+        len: u8,
+        /// Elements (only `..len` are meaningful).
+        buf: [i64; Tup::INLINE],
+    },
+    /// Larger tuple.
+    Heap(Arc<[i64]>),
+}
+
+impl Tup {
+    /// Elements stored inline.
+    pub const INLINE: usize = 4;
+
+    /// A tuple with the given elements.
+    pub fn from_slice(s: &[i64]) -> Tup {
+        if s.len() <= Tup::INLINE {
+            let mut buf = [0; Tup::INLINE];
+            buf[..s.len()].copy_from_slice(s);
+            Tup::Inline {
+                len: s.len() as u8,
+                buf,
+            }
+        } else {
+            Tup::Heap(s.into())
+        }
+    }
+
+    /// The elements.
+    pub fn as_slice(&self) -> &[i64] {
+        match self {
+            Tup::Inline { len, buf } => &buf[..usize::from(*len)],
+            Tup::Heap(a) => a,
+        }
+    }
+}
+
+impl PartialEq for Tup {
+    fn eq(&self, o: &Tup) -> bool {
+        self.as_slice() == o.as_slice()
+    }
+}
+
+impl fmt::Debug for Tup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_tuple(f, self.as_slice())
+    }
+}
+
+fn write_tuple(f: &mut fmt::Formatter<'_>, s: &[i64]) -> fmt::Result {
+    f.write_str("(")?;
+    for (i, x) in s.iter().enumerate() {
+        if i > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{x}")?;
+    }
+    if s.len() == 1 {
+        f.write_str(",")?;
+    }
+    f.write_str(")")
+}
+
+/// Builds a tuple element by element without allocating while it stays small.
+struct TupBuilder {
+    len: usize,
+    buf: [i64; Tup::INLINE],
+    spill: Vec<i64>,
+}
+
+impl TupBuilder {
+    fn new() -> Self {
+        TupBuilder {
+            len: 0,
+            buf: [0; Tup::INLINE],
+            spill: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, x: i64) {
+        if self.len < Tup::INLINE {
+            self.buf[self.len] = x;
+        } else {
+            if self.spill.is_empty() {
+                self.spill.extend_from_slice(&self.buf);
+            }
+            self.spill.push(x);
+        }
+        self.len += 1;
+    }
+
+    fn finish(self) -> Tup {
+        if self.len <= Tup::INLINE {
+            Tup::Inline {
+                len: self.len as u8,
+                buf: self.buf,
+            }
+        } else {
+            Tup::Heap(self.spill.into())
+        }
+    }
+}
+
+/// Which task a task object denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskRef {
+    /// The task point being mapped.
+    Current,
+    /// The task that launched it.
+    Parent,
+}
+
+/// A run-time value.
+#[derive(Clone, Debug)]
+pub enum Value {
+    /// An integer.
+    Int(i64),
+    /// A boolean.
+    Bool(bool),
+    /// A string (only as a `print` argument).
+    Str(Arc<str>),
+    /// A tuple of integers.
+    Tuple(Tup),
+    /// A machine space.
+    Space(Arc<Space>),
+    /// A processor (or a node's set of processors).
+    Proc(Placement),
+    /// A task object.
+    Task(TaskRef),
+}
+
+impl Value {
+    /// The value's type, with an article, for error messages (`an integer`, `a tuple`).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "an integer",
+            Value::Bool(_) => "a boolean",
+            Value::Str(_) => "a string",
+            Value::Tuple(_) => "a tuple",
+            Value::Space(_) => "a machine space",
+            Value::Proc(_) => "a processor",
+            Value::Task(_) => "a task",
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Bool(b) => f.write_str(if *b { "True" } else { "False" }),
+            Value::Str(s) => f.write_str(s),
+            Value::Tuple(t) => write_tuple(f, t.as_slice()),
+            Value::Space(s) => {
+                write!(f, "Machine({}) of size ", s.kind())?;
+                write_tuple(f, s.size())
+            }
+            Value::Proc(Placement::Proc(p)) => write!(f, "{p}"),
+            Value::Proc(Placement::AnyOnNode { node, kind }) => write!(f, "{kind}[{node}, *]"),
+            Value::Task(TaskRef::Current) => f.write_str("task"),
+            Value::Task(TaskRef::Parent) => f.write_str("task.parent"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// IR
+
+/// A compiled expression with the position of its source.
+#[derive(Debug)]
+struct E {
+    node: Node,
+    pos: Pos,
+}
+
+#[derive(Debug)]
+enum Node {
+    Const(Value),
+    Local(usize),
+    Global(usize),
+    Neg(Box<E>),
+    Not(Box<E>),
+    Bin(BinOp, Box<E>, Box<E>),
+    Ternary(Box<E>, Box<E>, Box<E>),
+    Tuple(Vec<Item>),
+    Index(Box<E>, Vec<Item>),
+    Slice(Box<E>, Option<Box<E>>, Option<Box<E>>),
+    Field(Box<E>, Field),
+    Method(Box<E>, Method, Vec<Item>),
+    Call(usize, Vec<Item>),
+    Comp {
+        body: Box<E>,
+        slot: usize,
+        iter: Box<E>,
+    },
+}
+
+/// An element of a tuple, an index list or an argument list.
+#[derive(Debug)]
+enum Item {
+    One(E),
+    Splat(E),
+    Wild(Pos),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Size,
+    Len,
+    Volume,
+    Ipoint,
+    Ispace,
+    Parent,
+}
+
+impl Field {
+    const NAMES: &'static [&'static str] = &["size", "len", "volume", "ipoint", "ispace", "parent"];
+
+    fn parse(s: &str) -> Option<Field> {
+        Some(match s {
+            "size" => Field::Size,
+            "len" => Field::Len,
+            "volume" => Field::Volume,
+            "ipoint" => Field::Ipoint,
+            "ispace" => Field::Ispace,
+            "parent" => Field::Parent,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Field::Size => "size",
+            Field::Len => "len",
+            Field::Volume => "volume",
+            Field::Ipoint => "ipoint",
+            Field::Ispace => "ispace",
+            Field::Parent => "parent",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    Merge,
+    Split,
+    Swap,
+    Slice,
+    Reverse,
+    BalanceSplit,
+    AutoSplit,
+    GreedySplit,
+    Processor,
+}
+
+impl Method {
+    const NAMES: &'static [&'static str] = &[
+        "merge",
+        "split",
+        "swap",
+        "slice",
+        "reverse",
+        "balance_split",
+        "auto_split",
+        "decompose",
+        "greedy_split",
+        "processor",
+    ];
+
+    fn parse(s: &str) -> Option<Method> {
+        Some(match s {
+            "merge" => Method::Merge,
+            "split" => Method::Split,
+            "swap" => Method::Swap,
+            "slice" => Method::Slice,
+            "reverse" => Method::Reverse,
+            "balance_split" => Method::BalanceSplit,
+            "auto_split" | "decompose" => Method::AutoSplit,
+            "greedy_split" => Method::GreedySplit,
+            "processor" => Method::Processor,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Method::Merge => "merge",
+            Method::Split => "split",
+            Method::Swap => "swap",
+            Method::Slice => "slice",
+            Method::Reverse => "reverse",
+            Method::BalanceSplit => "balance_split",
+            Method::AutoSplit => "auto_split",
+            Method::GreedySplit => "greedy_split",
+            Method::Processor => "processor",
+        }
+    }
+
+    /// Number of arguments.
+    fn arity(self) -> usize {
+        match self {
+            Method::Reverse | Method::Processor => 1,
+            Method::Slice => 3,
+            _ => 2,
+        }
+    }
+
+    /// The argument list as written in documentation.
+    fn signature(self) -> &'static str {
+        match self {
+            Method::Merge | Method::Swap => "(dim1, dim2)",
+            Method::Split => "(dim, factor)",
+            Method::Slice => "(dim, lo, hi)",
+            Method::Reverse => "(dim)",
+            Method::BalanceSplit => "(dim, parts)",
+            Method::AutoSplit | Method::GreedySplit => "(dim, extents)",
+            Method::Processor => "(machine_space)",
+        }
+    }
+}
+
+#[derive(Debug)]
+enum FStmt {
+    Assign(usize, E),
+    Return(E),
+    Print { pieces: Vec<String>, args: Vec<E> },
+}
+
+#[derive(Debug)]
+struct Func {
+    name: String,
+    params: Vec<ParamType>,
+    nslots: usize,
+    body: Vec<FStmt>,
+    pos: Pos,
+}
+
+/// A compiled mapper program: evaluated globals and placement functions.
+#[derive(Debug)]
+pub struct Evaluator {
+    funcs: Vec<Func>,
+    func_ids: HashMap<String, usize>,
+    globals: Vec<Option<Value>>,
+    global_names: Vec<String>,
+}
+
+/// An evaluation error, before it is attached to a task point.
+#[derive(Debug)]
+struct Fail {
+    msg: String,
+    pos: Pos,
+    func: Option<usize>,
+}
+
+/// Errors are boxed so that `R<Value>` is no larger than a `Value` (cheap moves on the hot path).
+type R<T> = Result<T, Box<Fail>>;
+
+fn fail<T>(pos: Pos, msg: impl Into<String>) -> R<T> {
+    Err(Box::new(Fail {
+        msg: msg.into(),
+        pos,
+        func: None,
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compilation
+
+struct Compiler<'a> {
+    func_ids: &'a HashMap<String, usize>,
+    func_arity: &'a [usize],
+    globals: &'a HashMap<String, usize>,
+    spaces: &'a [Arc<Space>],
+    scope: Vec<(String, usize)>,
+    nslots: usize,
+    diags: Vec<Diagnostic>,
+}
+
+fn not_defined(name: &str, span: Span, candidates: Vec<&str>) -> Diagnostic {
+    let d = Diagnostic::error(span, format!("`{name}` is not defined"));
+    if let Some(c) = closest(name, candidates) {
+        return d.with_help(format!("did you mean `{c}`?"));
+    }
+    // `mgpu`, `mcpu`, `momp`, ...: suggest the usual machine-space binding.
+    if let Some(k) = name
+        .strip_prefix('m')
+        .and_then(|k| ProcKind::parse(&k.to_uppercase()))
+    {
+        return d.with_help(format!("add `{name} = Machine({k});` before its first use"));
+    }
+    d.with_help(format!("assign `{name} = ...;` before using it"))
+}
+
+impl Compiler<'_> {
+    fn alloc(&mut self) -> usize {
+        self.nslots += 1;
+        self.nslots - 1
+    }
+
+    fn lookup(&self, name: &str) -> Option<usize> {
+        self.scope
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| *s)
+    }
+
+    fn bind(&mut self, name: &str) -> usize {
+        if let Some(s) = self.lookup(name) {
+            return s;
+        }
+        let s = self.alloc();
+        self.scope.push((name.to_string(), s));
+        s
+    }
+
+    fn err(&mut self, span: Span, msg: impl Into<String>) -> E {
+        self.diags.push(Diagnostic::error(span, msg));
+        E {
+            node: Node::Const(Value::Int(0)),
+            pos: span.lo,
+        }
+    }
+
+    fn items(&mut self, es: &[ast::Expr], allow_wild: bool) -> Vec<Item> {
+        es.iter()
+            .map(|e| match &e.kind {
+                ExprKind::Splat(inner) => Item::Splat(self.expr(inner)),
+                ExprKind::Wildcard if allow_wild => Item::Wild(e.span.lo),
+                _ => Item::One(self.expr(e)),
+            })
+            .collect()
+    }
+
+    fn boxed(&mut self, e: &ast::Expr) -> Box<E> {
+        Box::new(self.expr(e))
+    }
+
+    fn expr(&mut self, e: &ast::Expr) -> E {
+        let pos = e.span.lo;
+        let node = match &e.kind {
+            ExprKind::Int(i) => Node::Const(Value::Int(*i)),
+            ExprKind::Bool(b) => Node::Const(Value::Bool(*b)),
+            ExprKind::Str(s) => Node::Const(Value::Str(s.as_str().into())),
+            ExprKind::Var(name) => {
+                if let Some(s) = self.lookup(name) {
+                    Node::Local(s)
+                } else if let Some(g) = self.globals.get(name) {
+                    Node::Global(*g)
+                } else if self.func_ids.contains_key(name) {
+                    return self.err(
+                        e.span,
+                        format!("`{name}` is a function; call it as `{name}(...)`"),
+                    );
+                } else {
+                    let mut cands: Vec<&str> = self.scope.iter().map(|(n, _)| n.as_str()).collect();
+                    cands.extend(self.globals.keys().map(|s| s.as_str()));
+                    self.diags.push(not_defined(name, e.span, cands));
+                    Node::Const(Value::Int(0))
+                }
+            }
+            ExprKind::Machine(k) => match ProcKind::ALL
+                .iter()
+                .position(|x| *x == k.node)
+                .and_then(|i| self.spaces.get(i))
+            {
+                Some(sp) => Node::Const(Value::Space(Arc::clone(sp))),
+                None => return self.err(e.span, format!("no machine space for `{}`", k.node)),
+            },
+            ExprKind::Tuple(es) => Node::Tuple(self.items(es, false)),
+            ExprKind::Splat(_) => {
+                return self.err(
+                    e.span,
+                    "`*` splat is only allowed inside a tuple, an index list or call arguments",
+                )
+            }
+            ExprKind::Wildcard => {
+                return self.err(
+                    e.span,
+                    "`*` wildcard is only allowed as a machine-space index",
+                )
+            }
+            ExprKind::Unary(UnOp::Neg, x) => Node::Neg(self.boxed(x)),
+            ExprKind::Unary(UnOp::Not, x) => Node::Not(self.boxed(x)),
+            ExprKind::Binary(op, a, b) => Node::Bin(*op, self.boxed(a), self.boxed(b)),
+            ExprKind::Ternary(c, a, b) => {
+                Node::Ternary(self.boxed(c), self.boxed(a), self.boxed(b))
+            }
+            ExprKind::Index(x, idx) => Node::Index(self.boxed(x), self.items(idx, true)),
+            ExprKind::Slice(x, lo, hi) => {
+                let x = self.boxed(x);
+                let lo = lo.as_ref().map(|l| self.boxed(l));
+                let hi = hi.as_ref().map(|h| self.boxed(h));
+                Node::Slice(x, lo, hi)
+            }
+            ExprKind::Field(x, f) => {
+                let Some(field) = Field::parse(&f.node) else {
+                    let mut d = Diagnostic::error(f.span, format!("unknown field `{}`", f.node));
+                    d = match closest(&f.node, Field::NAMES.iter().copied()) {
+                        Some(c) => d.with_help(format!("did you mean `{c}`?")),
+                        None => d.with_help(
+                            "spaces have `size`, `len`, `volume`; tuples `len`; tasks `ipoint`, `ispace`, `parent`",
+                        ),
+                    };
+                    self.diags.push(d);
+                    return E {
+                        node: Node::Const(Value::Int(0)),
+                        pos,
+                    };
+                };
+                Node::Field(self.boxed(x), field)
+            }
+            ExprKind::Method(x, m, args) => {
+                let Some(method) = Method::parse(&m.node) else {
+                    let mut d = Diagnostic::error(m.span, format!("unknown method `{}`", m.node));
+                    if let Some(c) = closest(&m.node, Method::NAMES.iter().copied()) {
+                        d = d.with_help(format!("did you mean `{c}`?"));
+                    } else if Field::parse(&m.node).is_some() {
+                        d = d.with_help(format!(
+                            "`{}` is a field; write it without parentheses",
+                            m.node
+                        ));
+                    }
+                    self.diags.push(d);
+                    return E {
+                        node: Node::Const(Value::Int(0)),
+                        pos,
+                    };
+                };
+                let has_splat = args.iter().any(|a| matches!(a.kind, ExprKind::Splat(_)));
+                if !has_splat && args.len() != method.arity() {
+                    self.diags.push(
+                        Diagnostic::error(
+                            m.span,
+                            format!(
+                                "`{}` takes {} argument(s), got {}",
+                                m.node,
+                                method.arity(),
+                                args.len()
+                            ),
+                        )
+                        .with_help(format!(
+                            "call it as `.{}{}`",
+                            m.node,
+                            method.signature()
+                        )),
+                    );
+                }
+                Node::Method(self.boxed(x), method, self.items(args, false))
+            }
+            ExprKind::Call(f, args) => {
+                let has_splat = args.iter().any(|a| matches!(a.kind, ExprKind::Splat(_)));
+                if let Some(&id) = self.func_ids.get(&f.node) {
+                    let arity = self.func_arity.get(id).copied().unwrap_or(0);
+                    if !has_splat && args.len() != arity {
+                        self.diags.push(Diagnostic::error(
+                            f.span,
+                            format!(
+                                "function `{}` takes {arity} argument(s), got {}",
+                                f.node,
+                                args.len()
+                            ),
+                        ));
+                    }
+                    Node::Call(id, self.items(args, false))
+                } else {
+                    let cands: Vec<&str> = self.func_ids.keys().map(|s| s.as_str()).collect();
+                    let mut d = Diagnostic::error(f.span, format!("unknown function `{}`", f.node));
+                    if let Some(c) = closest(&f.node, cands) {
+                        d = d.with_help(format!("did you mean `{c}`?"));
+                    }
+                    self.diags.push(d);
+                    return E {
+                        node: Node::Const(Value::Int(0)),
+                        pos,
+                    };
+                }
+            }
+            ExprKind::TupleComp { body, var, iter } => {
+                let iter = self.boxed(iter);
+                let slot = self.alloc();
+                self.scope.push((var.node.clone(), slot));
+                let body = self.boxed(body);
+                self.scope.pop();
+                Node::Comp { body, slot, iter }
+            }
+        };
+        E { node, pos }
+    }
+
+    fn body(&mut self, stmts: &[FnStmt]) -> Vec<FStmt> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            match s {
+                FnStmt::Assign { name, value, .. } => {
+                    let e = self.expr(value);
+                    let slot = self.bind(&name.node);
+                    out.push(FStmt::Assign(slot, e));
+                }
+                FnStmt::Return { value, .. } => out.push(FStmt::Return(self.expr(value))),
+                FnStmt::Print { format, args, .. } => {
+                    let pieces: Vec<String> = format.node.split("{}").map(str::to_string).collect();
+                    if pieces.len() - 1 != args.len() {
+                        self.diags.push(Diagnostic::error(
+                            format.span,
+                            format!(
+                                "the format string has {} `{{}}` placeholder(s) but {} argument(s) follow",
+                                pieces.len() - 1,
+                                args.len()
+                            ),
+                        ));
+                    }
+                    let args = args.iter().map(|a| self.expr(a)).collect();
+                    out.push(FStmt::Print { pieces, args });
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Evaluator {
+    /// Compiles the globals and functions of `p` and evaluates the globals on `machine`.
+    /// Other statements are ignored (they are resolved by [`crate::bind`]).
+    pub fn new(p: &Program, machine: &MachineShape) -> Result<Evaluator, Vec<Diagnostic>> {
+        // Base spaces for `Machine(KIND)`.
+        let mut spaces = Vec::with_capacity(ProcKind::ALL.len());
+        for &k in ProcKind::ALL {
+            match Space::machine(k, machine) {
+                Ok(s) => spaces.push(Arc::new(s)),
+                Err(e) => {
+                    return Err(vec![Diagnostic::error(
+                        Span::default(),
+                        format!("Machine({k}): {e}"),
+                    )])
+                }
+            }
+        }
+        let mut diags = Vec::new();
+        // Functions first: they may be called before their definition.
+        let mut func_ids: HashMap<String, usize> = HashMap::new();
+        let mut defs: Vec<&ast::FuncDef> = Vec::new();
+        for s in &p.stmts {
+            if let Stmt::Def(f) = s {
+                if func_ids.contains_key(&f.name.node) {
+                    diags.push(Diagnostic::error(
+                        f.name.span,
+                        format!("function `{}` is defined twice", f.name.node),
+                    ));
+                    continue;
+                }
+                func_ids.insert(f.name.node.clone(), defs.len());
+                defs.push(f);
+            }
+        }
+        let func_arity: Vec<usize> = defs.iter().map(|f| f.params.len()).collect();
+        // Every global (for function bodies), in order of first assignment.
+        let mut all_globals: HashMap<String, usize> = HashMap::new();
+        let mut global_names: Vec<String> = Vec::new();
+        for s in &p.stmts {
+            if let Stmt::Assign { name, .. } = s {
+                if func_ids.contains_key(&name.node) {
+                    diags.push(Diagnostic::error(
+                        name.span,
+                        format!("`{}` is both a function and a global variable", name.node),
+                    ));
+                }
+                if !all_globals.contains_key(&name.node) {
+                    all_globals.insert(name.node.clone(), global_names.len());
+                    global_names.push(name.node.clone());
+                }
+            }
+        }
+        let mut funcs = Vec::with_capacity(defs.len());
+        for f in &defs {
+            let mut c = Compiler {
+                func_ids: &func_ids,
+                func_arity: &func_arity,
+                globals: &all_globals,
+                spaces: &spaces,
+                scope: Vec::new(),
+                nslots: 0,
+                diags: Vec::new(),
+            };
+            for prm in &f.params {
+                if c.scope.iter().any(|(n, _)| *n == prm.name.node) {
+                    c.diags.push(Diagnostic::error(
+                        prm.name.span,
+                        format!("parameter `{}` is declared twice", prm.name.node),
+                    ));
+                }
+                let s = c.alloc();
+                c.scope.push((prm.name.node.clone(), s));
+            }
+            let body = c.body(&f.body);
+            diags.append(&mut c.diags);
+            funcs.push(Func {
+                name: f.name.node.clone(),
+                params: f.params.iter().map(|p| p.ty.node).collect(),
+                nslots: c.nslots,
+                body,
+                pos: f.span.lo,
+            });
+        }
+        // Global initializers, compiled with only earlier globals visible.
+        let mut visible: HashMap<String, usize> = HashMap::new();
+        let mut inits: Vec<(usize, E, usize, Span)> = Vec::new();
+        for s in &p.stmts {
+            if let Stmt::Assign { name, value, span } = s {
+                let mut c = Compiler {
+                    func_ids: &func_ids,
+                    func_arity: &func_arity,
+                    globals: &visible,
+                    spaces: &spaces,
+                    scope: Vec::new(),
+                    nslots: 0,
+                    diags: Vec::new(),
+                };
+                let e = c.expr(value);
+                diags.append(&mut c.diags);
+                let g = all_globals.get(&name.node).copied().unwrap_or(0);
+                inits.push((g, e, c.nslots, *span));
+                visible.insert(name.node.clone(), g);
+            }
+        }
+        if !diags.is_empty() {
+            return Err(diags);
+        }
+        let mut ev = Evaluator {
+            funcs,
+            func_ids,
+            globals: vec![None; global_names.len()],
+            global_names,
+        };
+        for (g, e, nslots, span) in &inits {
+            let r = with_stack(|stack| {
+                stack.resize(*nslots, Value::Int(0));
+                let mut cx = Cx {
+                    ev: &ev,
+                    ctx: None,
+                    stack,
+                    base: 0,
+                    depth: 0,
+                    func: None,
+                };
+                cx.eval(e)
+            });
+            match r {
+                Ok(v) => ev.globals[*g] = Some(v),
+                Err(f) => {
+                    let mut span = *span;
+                    if f.pos != Pos::default() {
+                        span.lo = f.pos;
+                        span.hi = f.pos;
+                    }
+                    let mut msg = f.msg;
+                    if let Some(func) = f.func.and_then(|i| ev.funcs.get(i)) {
+                        msg = format!("{msg} (in function `{}`)", func.name);
+                    }
+                    return Err(vec![Diagnostic::error(span, msg)]);
+                }
+            }
+        }
+        let mut funcs = std::mem::take(&mut ev.funcs);
+        for f in &mut funcs {
+            for st in &mut f.body {
+                match st {
+                    FStmt::Assign(_, e) | FStmt::Return(e) => fold(e, &ev),
+                    FStmt::Print { args, .. } => args.iter_mut().for_each(|a| fold(a, &ev)),
+                }
+            }
+        }
+        ev.funcs = funcs;
+        Ok(ev)
+    }
+
+    /// The index of function `name`, for [`Evaluator::place`].
+    pub fn func_id(&self, name: &str) -> Option<usize> {
+        self.func_ids.get(name).copied()
+    }
+
+    /// The name of function `func`.
+    pub fn func_name(&self, func: usize) -> Option<&str> {
+        self.funcs.get(func).map(|f| f.name.as_str())
+    }
+
+    /// The declared parameter types of function `func`.
+    pub fn func_params(&self, func: usize) -> Option<&[ParamType]> {
+        self.funcs.get(func).map(|f| f.params.as_slice())
+    }
+
+    /// The value of global `name` after initialization.
+    pub fn global(&self, name: &str) -> Option<&Value> {
+        let i = self.global_names.iter().position(|n| n == name)?;
+        self.globals.get(i)?.as_ref()
+    }
+
+    /// Runs placement function `func` (signature `(Task t)`) for the point in `ctx` and returns
+    /// the processor it names. Errors name the task, the point, the function and the position.
+    pub fn place(
+        &self,
+        func: usize,
+        ctx: &PointCtx<'_>,
+        task_name: &str,
+    ) -> Result<Placement, MapError> {
+        let err = |function: Option<&str>, message: String, at: Option<Pos>| MapError {
+            task: task_name.to_string(),
+            point: ctx.point.to_vec(),
+            function: function.map(str::to_string),
+            message,
+            at,
+        };
+        let Some(f) = self.funcs.get(func) else {
+            return Err(err(
+                None,
+                format!("no placement function with id {func}"),
+                None,
+            ));
+        };
+        let r = with_stack(|stack| {
+            let mut cx = Cx {
+                ev: self,
+                ctx: Some(ctx),
+                stack,
+                base: 0,
+                depth: 0,
+                func: None,
+            };
+            cx.stack.push(Value::Task(TaskRef::Current));
+            cx.enter(func, 0, f.pos)
+        });
+        match r {
+            Ok(Value::Proc(p)) => Ok(p),
+            Ok(v) => Err(err(
+                Some(&f.name),
+                format!(
+                    "placement function must return a processor, got {}",
+                    v.type_name()
+                ),
+                Some(f.pos),
+            )),
+            Err(fl) => {
+                let name = fl
+                    .func
+                    .and_then(|i| self.funcs.get(i))
+                    .map(|f| f.name.as_str())
+                    .unwrap_or(&f.name);
+                Err(err(Some(name), fl.msg, Some(fl.pos)))
+            }
+        }
+    }
+}
+
+/// Constant folding after the globals are known: globals become constants, and pure nodes
+/// whose operands are all constants (`mgpu.size[0]`, `mgpu.merge(0, 1)`, `mgpu[0, *]`) are
+/// evaluated once. A node whose evaluation fails is left alone, so the error is reported when
+/// (and if) a task point reaches it, with the point and function attached.
+fn fold(e: &mut E, ev: &Evaluator) {
+    fn is_const(e: &E) -> bool {
+        matches!(e.node, Node::Const(_))
+    }
+    fn items_const(items: &[Item]) -> bool {
+        items.iter().all(|i| match i {
+            Item::One(e) | Item::Splat(e) => is_const(e),
+            Item::Wild(_) => true,
+        })
+    }
+    fn fold_items(items: &mut [Item], ev: &Evaluator) {
+        for it in items {
+            if let Item::One(e) | Item::Splat(e) = it {
+                fold(e, ev);
+            }
+        }
+    }
+    match &mut e.node {
+        Node::Global(g) => {
+            if let Some(Some(v)) = ev.globals.get(*g) {
+                e.node = Node::Const(v.clone());
+            }
+            return;
+        }
+        Node::Const(_) | Node::Local(_) => return,
+        Node::Neg(a) | Node::Not(a) | Node::Field(a, _) => fold(a, ev),
+        Node::Bin(_, a, b) => {
+            fold(a, ev);
+            fold(b, ev);
+        }
+        Node::Ternary(c, a, b) => {
+            fold(c, ev);
+            fold(a, ev);
+            fold(b, ev);
+            if let Node::Const(Value::Bool(cv)) = c.node {
+                let chosen = if cv { a } else { b };
+                let placeholder = E {
+                    node: Node::Const(Value::Int(0)),
+                    pos: chosen.pos,
+                };
+                *e = std::mem::replace(&mut **chosen, placeholder);
+            }
+            return;
+        }
+        Node::Tuple(items) | Node::Call(_, items) => fold_items(items, ev),
+        Node::Index(a, items) | Node::Method(a, _, items) => {
+            fold(a, ev);
+            fold_items(items, ev);
+        }
+        Node::Slice(a, lo, hi) => {
+            fold(a, ev);
+            if let Some(lo) = lo {
+                fold(lo, ev);
+            }
+            if let Some(hi) = hi {
+                fold(hi, ev);
+            }
+        }
+        Node::Comp { body, iter, .. } => {
+            fold(body, ev);
+            fold(iter, ev);
+        }
+    }
+    let foldable = match &e.node {
+        Node::Neg(a) | Node::Not(a) | Node::Field(a, _) => is_const(a),
+        Node::Bin(_, a, b) => is_const(a) && is_const(b),
+        Node::Tuple(items) => items_const(items),
+        Node::Index(a, items) => is_const(a) && items_const(items),
+        Node::Method(a, m, items) => *m != Method::Processor && is_const(a) && items_const(items),
+        Node::Slice(a, lo, hi) => {
+            is_const(a) && lo.as_deref().is_none_or(is_const) && hi.as_deref().is_none_or(is_const)
+        }
+        _ => false,
+    };
+    if foldable {
+        let mut stack = Vec::new();
+        let mut cx = Cx {
+            ev,
+            ctx: None,
+            stack: &mut stack,
+            base: 0,
+            depth: 0,
+            func: None,
+        };
+        if let Ok(v) = cx.eval(e) {
+            if !matches!(v, Value::Task(_)) {
+                e.node = Node::Const(v);
+            }
+        }
+    }
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<Value>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with an empty, reusable value stack (one per thread; a fresh one when re-entered).
+fn with_stack<T>(f: impl FnOnce(&mut Vec<Value>) -> T) -> T {
+    let mut stack = STACK.with(|s| {
+        s.try_borrow_mut()
+            .map(|mut s| std::mem::take(&mut *s))
+            .unwrap_or_default()
+    });
+    stack.clear();
+    let r = f(&mut stack);
+    stack.clear();
+    STACK.with(|s| {
+        if let Ok(mut s) = s.try_borrow_mut() {
+            *s = stack;
+        }
+    });
+    r
+}
+
+// ---------------------------------------------------------------------------------------------
+// Evaluation
+
+struct Cx<'a, 'c> {
+    ev: &'a Evaluator,
+    ctx: Option<&'a PointCtx<'c>>,
+    stack: &'a mut Vec<Value>,
+    base: usize,
+    depth: usize,
+    func: Option<usize>,
+}
+
+/// Small argument buffer (methods take at most 3 arguments after splat expansion, but splats
+/// may produce more, which is then an arity error).
+type Args = Vec<Value>;
+
+fn arith(op: BinOp, a: i64, b: i64, pos: Pos) -> R<i64> {
+    let r = match op {
+        BinOp::Add => a.checked_add(b),
+        BinOp::Sub => a.checked_sub(b),
+        BinOp::Mul => a.checked_mul(b),
+        BinOp::Div | BinOp::Rem if b == 0 => {
+            return fail(
+                pos,
+                format!("division by zero in `{a} {} {b}`", op.as_str()),
+            )
+        }
+        BinOp::Div => a.checked_div(b),
+        BinOp::Rem => a.checked_rem(b),
+        _ => None,
+    };
+    match r {
+        Some(x) => Ok(x),
+        None => fail(
+            pos,
+            format!("integer overflow in `{a} {} {b}`", op.as_str()),
+        ),
+    }
+}
+
+fn int_of(v: &Value, what: &str, pos: Pos) -> R<i64> {
+    match v {
+        Value::Int(i) => Ok(*i),
+        _ => fail(
+            pos,
+            format!("{what} must be an integer, got {}", v.type_name()),
+        ),
+    }
+}
+
+fn bool_of(v: &Value, what: &str, pos: Pos) -> R<bool> {
+    match v {
+        Value::Bool(b) => Ok(*b),
+        _ => fail(
+            pos,
+            format!("{what} must be a boolean, got {}", v.type_name()),
+        ),
+    }
+}
+
+impl<'a, 'c> Cx<'a, 'c> {
+    fn eval(&mut self, e: &E) -> R<Value> {
+        match &e.node {
+            Node::Const(v) => Ok(v.clone()),
+            Node::Local(s) => Ok(self.stack[self.base + s].clone()),
+            Node::Global(g) => match self.ev.globals.get(*g).and_then(|v| v.as_ref()) {
+                Some(v) => Ok(v.clone()),
+                None => fail(
+                    e.pos,
+                    format!(
+                        "global `{}` is used before it is assigned",
+                        self.ev
+                            .global_names
+                            .get(*g)
+                            .map(String::as_str)
+                            .unwrap_or("?")
+                    ),
+                ),
+            },
+            Node::Bin(op, a, b) => self.binary(*op, a, b, e.pos),
+            Node::Ternary(c, a, b) => {
+                let cv = self.eval(c)?;
+                if bool_of(&cv, "the condition of `?:`", c.pos)? {
+                    self.eval(a)
+                } else {
+                    self.eval(b)
+                }
+            }
+            Node::Index(x, items) => self.index(x, items, e.pos),
+            Node::Field(x, f) => {
+                if let Node::Local(slot) = x.node {
+                    // Read a local in place (no clone of a space or tuple).
+                    let v = &self.stack[self.base + slot];
+                    return field_of(v, self.ctx, *f, e.pos);
+                }
+                let v = self.eval(x)?;
+                field_of(&v, self.ctx, *f, e.pos)
+            }
+            Node::Method(x, m, items) => self.method_call(x, *m, items, e.pos),
+            Node::Call(id, items) => self.call_items(*id, items, e.pos),
+            _ => self.eval_cold(e),
+        }
+    }
+
+    #[inline(never)]
+    fn method_call(&mut self, x: &E, m: Method, items: &[Item], pos: Pos) -> R<Value> {
+        let recv = self.eval(x)?;
+        if items.len() <= 3 && items.iter().all(|i| matches!(i, Item::One(_))) {
+            // Common case: no splats, so no argument vector is allocated.
+            let mut buf = [Value::Int(0), Value::Int(0), Value::Int(0)];
+            for (slot, it) in buf.iter_mut().zip(items) {
+                if let Item::One(e) = it {
+                    *slot = self.eval(e)?;
+                }
+            }
+            return self.method(recv, m, &buf[..items.len()], pos);
+        }
+        let args = self.args(items)?;
+        self.method(recv, m, &args, pos)
+    }
+
+    /// The less frequent expression forms, kept out of [`Cx::eval`] so that its stack frame
+    /// stays small (recursion depth is bounded by frame size in debug builds).
+    #[inline(never)]
+    fn eval_cold(&mut self, e: &E) -> R<Value> {
+        match &e.node {
+            Node::Neg(x) => match self.eval(x)? {
+                Value::Int(i) => i
+                    .checked_neg()
+                    .map(Value::Int)
+                    .ok_or(())
+                    .or_else(|_| fail(e.pos, "integer overflow in negation")),
+                Value::Tuple(t) => {
+                    let mut b = TupBuilder::new();
+                    for &x in t.as_slice() {
+                        match x.checked_neg() {
+                            Some(y) => b.push(y),
+                            None => return fail(e.pos, "integer overflow in negation"),
+                        }
+                    }
+                    Ok(Value::Tuple(b.finish()))
+                }
+                v => fail(e.pos, format!("cannot negate {}", v.type_name())),
+            },
+            Node::Not(x) => {
+                let v = self.eval(x)?;
+                Ok(Value::Bool(!bool_of(&v, "the operand of `!`", x.pos)?))
+            }
+            Node::Tuple(items) => {
+                let mut b = TupBuilder::new();
+                for it in items {
+                    match it {
+                        Item::One(x) => {
+                            let v = self.eval(x)?;
+                            b.push(int_of(&v, "a tuple element", x.pos)?);
+                        }
+                        Item::Splat(x) => match self.eval(x)? {
+                            Value::Tuple(t) => t.as_slice().iter().for_each(|&i| b.push(i)),
+                            v => {
+                                return fail(
+                                    x.pos,
+                                    format!(
+                                        "only a tuple can be splatted with `*`, got {}",
+                                        v.type_name()
+                                    ),
+                                )
+                            }
+                        },
+                        Item::Wild(p) => {
+                            return fail(
+                                *p,
+                                "`*` wildcard is only allowed as a machine-space index",
+                            )
+                        }
+                    }
+                }
+                Ok(Value::Tuple(b.finish()))
+            }
+            Node::Slice(x, lo, hi) => {
+                let v = self.eval(x)?;
+                let lo = match lo {
+                    Some(l) => Some(int_of(&self.eval(l)?, "a slice bound", l.pos)?),
+                    None => None,
+                };
+                let hi = match hi {
+                    Some(h) => Some(int_of(&self.eval(h)?, "a slice bound", h.pos)?),
+                    None => None,
+                };
+                let s: &[i64] = match &v {
+                    Value::Tuple(t) => t.as_slice(),
+                    Value::Space(sp) => sp.size(),
+                    _ => {
+                        return fail(
+                            e.pos,
+                            format!(
+                                "cannot slice {}; only tuples and machine spaces can be sliced",
+                                v.type_name()
+                            ),
+                        )
+                    }
+                };
+                let n = s.len() as i64;
+                let norm = |b: Option<i64>, dflt: i64| -> i64 {
+                    match b {
+                        None => dflt,
+                        Some(b) if b < 0 => (b.saturating_add(n)).max(0),
+                        Some(b) => b.min(n),
+                    }
+                };
+                let (l, h) = (norm(lo, 0), norm(hi, n));
+                let out = if l < h {
+                    &s[l as usize..h as usize]
+                } else {
+                    &[][..]
+                };
+                Ok(Value::Tuple(Tup::from_slice(out)))
+            }
+            Node::Comp { body, slot, iter } => {
+                let t = match self.eval(iter)? {
+                    Value::Tuple(t) => t,
+                    v => {
+                        return fail(
+                            iter.pos,
+                            format!(
+                                "a tuple comprehension iterates over a tuple, got {}",
+                                v.type_name()
+                            ),
+                        )
+                    }
+                };
+                let mut b = TupBuilder::new();
+                for &x in t.as_slice() {
+                    self.stack[self.base + slot] = Value::Int(x);
+                    let v = self.eval(body)?;
+                    b.push(int_of(&v, "a tuple comprehension element", body.pos)?);
+                }
+                Ok(Value::Tuple(b.finish()))
+            }
+            _ => unreachable_bool(e.pos),
+        }
+    }
+
+    fn args(&mut self, items: &[Item]) -> R<Args> {
+        let mut out: Args = Vec::with_capacity(items.len());
+        for it in items {
+            match it {
+                Item::One(x) => out.push(self.eval(x)?),
+                Item::Splat(x) => match self.eval(x)? {
+                    Value::Tuple(t) => out.extend(t.as_slice().iter().map(|&i| Value::Int(i))),
+                    v => {
+                        return fail(
+                            x.pos,
+                            format!(
+                                "only a tuple can be splatted with `*`, got {}",
+                                v.type_name()
+                            ),
+                        )
+                    }
+                },
+                Item::Wild(p) => {
+                    return fail(*p, "`*` wildcard is only allowed as a machine-space index")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn binary(&mut self, op: BinOp, a: &E, b: &E, pos: Pos) -> R<Value> {
+        match op {
+            BinOp::And | BinOp::Or => {
+                let av = self.eval(a)?;
+                let l = bool_of(
+                    &av,
+                    &format!("the left operand of `{}`", op.as_str()),
+                    a.pos,
+                )?;
+                if (op == BinOp::And) != l {
+                    return Ok(Value::Bool(l));
+                }
+                let bv = self.eval(b)?;
+                return Ok(Value::Bool(bool_of(
+                    &bv,
+                    &format!("the right operand of `{}`", op.as_str()),
+                    b.pos,
+                )?));
+            }
+            _ => {}
+        }
+        let av = self.eval(a)?;
+        let bv = self.eval(b)?;
+        match op {
+            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => match (&av, &bv) {
+                (Value::Int(x), Value::Int(y)) => Ok(Value::Int(arith(op, *x, *y, pos)?)),
+                (Value::Tuple(x), Value::Tuple(y)) => {
+                    let (x, y) = (x.as_slice(), y.as_slice());
+                    if x.len() != y.len() {
+                        return fail(
+                            pos,
+                            format!(
+                                "tuple length mismatch in `{}`: {} vs {}",
+                                op.as_str(),
+                                x.len(),
+                                y.len()
+                            ),
+                        );
+                    }
+                    let mut t = TupBuilder::new();
+                    for (p, q) in x.iter().zip(y) {
+                        t.push(arith(op, *p, *q, pos)?);
+                    }
+                    Ok(Value::Tuple(t.finish()))
+                }
+                (Value::Tuple(x), Value::Int(y)) => {
+                    let mut t = TupBuilder::new();
+                    for p in x.as_slice() {
+                        t.push(arith(op, *p, *y, pos)?);
+                    }
+                    Ok(Value::Tuple(t.finish()))
+                }
+                (Value::Int(x), Value::Tuple(y)) => {
+                    let mut t = TupBuilder::new();
+                    for q in y.as_slice() {
+                        t.push(arith(op, *x, *q, pos)?);
+                    }
+                    Ok(Value::Tuple(t.finish()))
+                }
+                _ => fail(
+                    pos,
+                    format!(
+                        "cannot apply `{}` to {} and {}",
+                        op.as_str(),
+                        av.type_name(),
+                        bv.type_name()
+                    ),
+                ),
+            },
+            BinOp::Eq | BinOp::Ne => {
+                let eq = match (&av, &bv) {
+                    (Value::Int(x), Value::Int(y)) => x == y,
+                    (Value::Bool(x), Value::Bool(y)) => x == y,
+                    (Value::Str(x), Value::Str(y)) => x == y,
+                    (Value::Tuple(x), Value::Tuple(y)) => x == y,
+                    (Value::Proc(x), Value::Proc(y)) => x == y,
+                    (Value::Space(x), Value::Space(y)) => Arc::ptr_eq(x, y) || **x == **y,
+                    _ => {
+                        return fail(
+                            pos,
+                            format!(
+                                "cannot compare {} with {} using `{}`",
+                                av.type_name(),
+                                bv.type_name(),
+                                op.as_str()
+                            ),
+                        )
+                    }
+                };
+                Ok(Value::Bool(eq == (op == BinOp::Eq)))
+            }
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => match (&av, &bv) {
+                (Value::Int(x), Value::Int(y)) => Ok(Value::Bool(match op {
+                    BinOp::Lt => x < y,
+                    BinOp::Le => x <= y,
+                    BinOp::Gt => x > y,
+                    _ => x >= y,
+                })),
+                _ => fail(
+                    pos,
+                    format!(
+                        "`{}` compares integers, got {} and {}",
+                        op.as_str(),
+                        av.type_name(),
+                        bv.type_name()
+                    ),
+                ),
+            },
+            BinOp::And | BinOp::Or => unreachable_bool(pos),
+        }
+    }
+
+    fn index(&mut self, x: &E, items: &[Item], pos: Pos) -> R<Value> {
+        // Fast path: `t[i]` on a local tuple reads it in place instead of copying it.
+        if let (Node::Local(slot), [Item::One(ie)]) = (&x.node, items) {
+            let iv = self.eval(ie)?;
+            if let Value::Tuple(t) = &self.stack[self.base + slot] {
+                let i = int_of(&iv, "a tuple index", ie.pos)?;
+                return tuple_index(t.as_slice(), i, pos);
+            }
+        }
+        let v = self.eval(x)?;
+        match &v {
+            Value::Space(sp) => {
+                let mut buf = [0i64; MAX_DIMS];
+                let mut wild = [false; MAX_DIMS];
+                let mut n = 0usize;
+                let mut any_wild = false;
+                let too_many = |pos| {
+                    fail(
+                        pos,
+                        format!("too many indices for a {}-D machine space", sp.len()),
+                    )
+                };
+                for it in items {
+                    match it {
+                        Item::One(e) => {
+                            let iv = self.eval(e)?;
+                            if n >= MAX_DIMS {
+                                return too_many(e.pos);
+                            }
+                            buf[n] = int_of(&iv, "a machine-space index", e.pos)?;
+                            n += 1;
+                        }
+                        Item::Splat(e) => match self.eval(e)? {
+                            Value::Tuple(t) => {
+                                for &i in t.as_slice() {
+                                    if n >= MAX_DIMS {
+                                        return too_many(e.pos);
+                                    }
+                                    buf[n] = i;
+                                    n += 1;
+                                }
+                            }
+                            other => {
+                                return fail(
+                                    e.pos,
+                                    format!(
+                                        "only a tuple can be splatted with `*`, got {}",
+                                        other.type_name()
+                                    ),
+                                )
+                            }
+                        },
+                        Item::Wild(p) => {
+                            if n >= MAX_DIMS {
+                                return too_many(*p);
+                            }
+                            wild[n] = true;
+                            any_wild = true;
+                            n += 1;
+                        }
+                    }
+                }
+                if any_wild {
+                    let idx: Vec<Option<i64>> = (0..n)
+                        .map(|i| if wild[i] { None } else { Some(buf[i]) })
+                        .collect();
+                    sp.get_any(&idx).map(Value::Proc).or_else(|m| fail(pos, m))
+                } else {
+                    match sp.get(&buf[..n]) {
+                        Ok(p) => Ok(Value::Proc(Placement::Proc(p))),
+                        Err(m) => fail(pos, m),
+                    }
+                }
+            }
+            Value::Tuple(t) => {
+                let [Item::One(ie)] = items else {
+                    return fail(pos, "a tuple takes exactly one index");
+                };
+                let iv = self.eval(ie)?;
+                let i = int_of(&iv, "a tuple index", ie.pos)?;
+                tuple_index(t.as_slice(), i, pos)
+            }
+            _ => fail(
+                pos,
+                format!(
+                    "cannot index {}; only tuples and machine spaces can be indexed",
+                    v.type_name()
+                ),
+            ),
+        }
+    }
+
+    fn method(&mut self, recv: Value, m: Method, args: &[Value], pos: Pos) -> R<Value> {
+        if args.len() != m.arity() {
+            return fail(
+                pos,
+                format!(
+                    "`{}` takes {} argument(s), got {}; call it as `.{}{}`",
+                    m.name(),
+                    m.arity(),
+                    args.len(),
+                    m.name(),
+                    m.signature()
+                ),
+            );
+        }
+        if m == Method::Processor {
+            let Value::Task(t) = recv else {
+                return fail(
+                    pos,
+                    format!(
+                        "`processor` is a method of tasks, not of {}",
+                        recv.type_name()
+                    ),
+                );
+            };
+            let Value::Space(sp) = &args[0] else {
+                return fail(
+                    pos,
+                    format!(
+                        "`processor` takes a machine space, got {}",
+                        args[0].type_name()
+                    ),
+                );
+            };
+            let Some(ctx) = self.ctx else {
+                return fail(pos, "no task is being mapped here");
+            };
+            if t == TaskRef::Current {
+                return fail(
+                    pos,
+                    "the task being mapped has no processor yet; use `task.parent.processor(m)` for the launching task's",
+                );
+            }
+            return match sp.coords_of(ctx.parent_proc) {
+                Ok(c) => Ok(Value::Tuple(Tup::from_slice(&c))),
+                Err(msg) => fail(pos, msg),
+            };
+        }
+        let Value::Space(sp) = &recv else {
+            return fail(
+                pos,
+                format!(
+                    "`{}` is a method of machine spaces, not of {}",
+                    m.name(),
+                    recv.type_name()
+                ),
+            );
+        };
+        let int = |i: usize| {
+            int_of(
+                &args[i],
+                &format!("argument {} of `{}`", i + 1, m.name()),
+                pos,
+            )
+        };
+        let tuple = |i: usize| match &args[i] {
+            Value::Tuple(t) => {
+                Extents::new(t.as_slice()).or_else(|e| fail(pos, format!("{}: {e}", m.name())))
+            }
+            v => fail(
+                pos,
+                format!(
+                    "argument {} of `{}` must be a tuple, got {}",
+                    i + 1,
+                    m.name(),
+                    v.type_name()
+                ),
+            ),
+        };
+        let t = match m {
+            Method::Merge => Transform::Merge(int(0)?, int(1)?),
+            Method::Split => Transform::Split(int(0)?, int(1)?),
+            Method::Swap => Transform::Swap(int(0)?, int(1)?),
+            Method::Slice => Transform::Slice(int(0)?, int(1)?, int(2)?),
+            Method::Reverse => Transform::Reverse(int(0)?),
+            Method::BalanceSplit => Transform::BalanceSplit(int(0)?, int(1)?),
+            Method::AutoSplit => Transform::AutoSplit(int(0)?, tuple(1)?),
+            Method::GreedySplit => Transform::GreedySplit(int(0)?, tuple(1)?),
+            Method::Processor => return unreachable_bool(pos),
+        };
+        match sp.apply_cached(&t) {
+            Ok(s) => Ok(Value::Space(s)),
+            Err(msg) => fail(pos, msg),
+        }
+    }
+
+    /// Evaluates the arguments of a user-function call straight onto the stack and calls it.
+    fn call_items(&mut self, id: usize, items: &[Item], pos: Pos) -> R<Value> {
+        let new_base = self.stack.len();
+        for it in items {
+            let r = match it {
+                Item::One(x) => self.eval(x).map(|v| self.stack.push(v)),
+                Item::Splat(x) => match self.eval(x) {
+                    Ok(Value::Tuple(t)) => {
+                        self.stack
+                            .extend(t.as_slice().iter().map(|&i| Value::Int(i)));
+                        Ok(())
+                    }
+                    Ok(v) => fail(
+                        x.pos,
+                        format!(
+                            "only a tuple can be splatted with `*`, got {}",
+                            v.type_name()
+                        ),
+                    ),
+                    Err(e) => Err(e),
+                },
+                Item::Wild(p) => fail(*p, "`*` wildcard is only allowed as a machine-space index"),
+            };
+            if let Err(e) = r {
+                self.stack.truncate(new_base);
+                return Err(e);
+            }
+        }
+        self.enter(id, new_base, pos)
+    }
+
+    /// Calls function `id` whose arguments are `stack[new_base..]`.
+    fn enter(&mut self, id: usize, new_base: usize, pos: Pos) -> R<Value> {
+        let r = self.enter_inner(id, new_base, pos);
+        self.stack.truncate(new_base);
+        r
+    }
+
+    fn enter_inner(&mut self, id: usize, new_base: usize, pos: Pos) -> R<Value> {
+        let ev = self.ev;
+        let Some(f) = ev.funcs.get(id) else {
+            return fail(pos, format!("no function with id {id}"));
+        };
+        if self.depth >= MAX_CALL_DEPTH {
+            return fail(
+                pos,
+                format!(
+                    "call depth limit of {MAX_CALL_DEPTH} exceeded calling `{}` (unbounded recursion?)",
+                    f.name
+                ),
+            );
+        }
+        let args = &self.stack[new_base..];
+        if args.len() != f.params.len() {
+            return fail(
+                pos,
+                format!(
+                    "function `{}` takes {} argument(s), got {}",
+                    f.name,
+                    f.params.len(),
+                    args.len()
+                ),
+            );
+        }
+        for (i, (a, ty)) in args.iter().zip(&f.params).enumerate() {
+            let ok = matches!(
+                (ty, a),
+                (ParamType::Task, Value::Task(_))
+                    | (ParamType::Int, Value::Int(_))
+                    | (ParamType::Bool, Value::Bool(_))
+                    | (
+                        ParamType::IPoint | ParamType::ISpace | ParamType::Tuple,
+                        Value::Tuple(_)
+                    )
+                    | (ParamType::MSpace, Value::Space(_))
+            );
+            if !ok {
+                return fail(
+                    pos,
+                    format!(
+                        "argument {} of `{}` is declared `{}` but got {}",
+                        i + 1,
+                        f.name,
+                        ty.as_str(),
+                        a.type_name()
+                    ),
+                );
+            }
+        }
+        let nargs = args.len();
+        self.stack
+            .resize(new_base + f.nslots.max(nargs), Value::Int(0));
+        let (old_base, old_func) = (self.base, self.func);
+        self.base = new_base;
+        self.func = Some(id);
+        self.depth += 1;
+        let r = self.run(f);
+        self.depth -= 1;
+        self.base = old_base;
+        self.func = old_func;
+        r.map_err(|mut e| {
+            if e.func.is_none() {
+                e.func = Some(id);
+            }
+            e
+        })
+    }
+
+    fn run(&mut self, f: &Func) -> R<Value> {
+        for s in &f.body {
+            match s {
+                FStmt::Assign(slot, e) => {
+                    let v = self.eval(e)?;
+                    self.stack[self.base + slot] = v;
+                }
+                FStmt::Return(e) => return self.eval(e),
+                FStmt::Print { pieces, args } => {
+                    let mut out = String::new();
+                    for (i, p) in pieces.iter().enumerate() {
+                        out.push_str(p);
+                        if let Some(a) = args.get(i) {
+                            let v = self.eval(a)?;
+                            out.push_str(&v.to_string());
+                        }
+                    }
+                    eprintln!("{out}");
+                }
+            }
+        }
+        fail(
+            f.pos,
+            format!("function `{}` finished without `return`", f.name),
+        )
+    }
+}
+
+/// `s[i]` with negative indices counting from the end.
+fn tuple_index(s: &[i64], i: i64, pos: Pos) -> R<Value> {
+    let n = s.len() as i64;
+    let j = if i < 0 { i.saturating_add(n) } else { i };
+    if j < 0 || j >= n {
+        return fail(
+            pos,
+            format!("index {i} out of bound for a tuple of length {n}"),
+        );
+    }
+    Ok(Value::Int(s[j as usize]))
+}
+
+/// A field of a value (`m.size`, `t.len`, `task.ipoint`, ...).
+fn field_of(v: &Value, ctx: Option<&PointCtx<'_>>, f: Field, pos: Pos) -> R<Value> {
+    match (v, f) {
+        (Value::Space(s), Field::Size) => Ok(Value::Tuple(Tup::from_slice(s.size()))),
+        (Value::Space(s), Field::Len) => Ok(Value::Int(s.len() as i64)),
+        (Value::Space(s), Field::Volume) => Ok(Value::Int(s.volume())),
+        (Value::Tuple(t), Field::Len) => Ok(Value::Int(t.as_slice().len() as i64)),
+        (Value::Task(t), Field::Ipoint | Field::Ispace | Field::Parent) => {
+            let Some(ctx) = ctx else {
+                return fail(pos, "no task is being mapped here");
+            };
+            match (t, f) {
+                (TaskRef::Current, Field::Ipoint) => Ok(Value::Tuple(Tup::from_slice(ctx.point))),
+                (TaskRef::Current, Field::Ispace) => Ok(Value::Tuple(Tup::from_slice(ctx.domain))),
+                (TaskRef::Current, _) => Ok(Value::Task(TaskRef::Parent)),
+                (TaskRef::Parent, _) => fail(
+                    pos,
+                    format!(
+                        "`task.parent.{}` is not available: only the parent's processor is known (use `task.parent.processor(m)`)",
+                        f.name()
+                    ),
+                ),
+            }
+        }
+        _ => fail(
+            pos,
+            format!("{} has no field `{}`", v.type_name(), f.name()),
+        ),
+    }
+}
+
+/// Reports an internal inconsistency as an error rather than panicking.
+fn unreachable_bool<T>(pos: Pos) -> R<T> {
+    fail(
+        pos,
+        "internal error: operator dispatched to the wrong evaluator",
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::ast::{Expr, FuncDef, Param};
+    use crate::machine::ProcId;
+    use crate::span::Spanned;
+
+    // ---- hand-built AST helpers (the parser is developed in parallel) ----
+    pub fn sp() -> Span {
+        Span::default()
+    }
+    pub fn at(mut e: Expr, line: u32, col: u32) -> Expr {
+        e.span.lo = Pos { line, col };
+        e
+    }
+    pub fn ex(k: ExprKind) -> Expr {
+        Expr::new(k, sp())
+    }
+    pub fn id(s: &str) -> Spanned<String> {
+        Spanned::new(s.to_string(), sp())
+    }
+    pub fn var(s: &str) -> Expr {
+        ex(ExprKind::Var(s.into()))
+    }
+    pub fn int(i: i64) -> Expr {
+        ex(ExprKind::Int(i))
+    }
+    pub fn boolean(b: bool) -> Expr {
+        ex(ExprKind::Bool(b))
+    }
+    pub fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
+        ex(ExprKind::Binary(op, Box::new(a), Box::new(b)))
+    }
+    pub fn neg(a: Expr) -> Expr {
+        ex(ExprKind::Unary(UnOp::Neg, Box::new(a)))
+    }
+    pub fn field(b: Expr, f: &str) -> Expr {
+        ex(ExprKind::Field(Box::new(b), id(f)))
+    }
+    pub fn method(b: Expr, m: &str, args: Vec<Expr>) -> Expr {
+        ex(ExprKind::Method(Box::new(b), id(m), args))
+    }
+    pub fn index(b: Expr, i: Vec<Expr>) -> Expr {
+        ex(ExprKind::Index(Box::new(b), i))
+    }
+    pub fn slice(b: Expr, lo: Option<Expr>, hi: Option<Expr>) -> Expr {
+        ex(ExprKind::Slice(
+            Box::new(b),
+            lo.map(Box::new),
+            hi.map(Box::new),
+        ))
+    }
+    pub fn call(f: &str, args: Vec<Expr>) -> Expr {
+        ex(ExprKind::Call(id(f), args))
+    }
+    pub fn tuple(v: Vec<Expr>) -> Expr {
+        ex(ExprKind::Tuple(v))
+    }
+    pub fn splat(e: Expr) -> Expr {
+        ex(ExprKind::Splat(Box::new(e)))
+    }
+    pub fn wild() -> Expr {
+        ex(ExprKind::Wildcard)
+    }
+    pub fn ternary(c: Expr, a: Expr, b: Expr) -> Expr {
+        ex(ExprKind::Ternary(Box::new(c), Box::new(a), Box::new(b)))
+    }
+    pub fn comp(body: Expr, v: &str, iter: Expr) -> Expr {
+        ex(ExprKind::TupleComp {
+            body: Box::new(body),
+            var: id(v),
+            iter: Box::new(iter),
+        })
+    }
+    pub fn machine(k: ProcKind) -> Expr {
+        ex(ExprKind::Machine(Spanned::new(k, sp())))
+    }
+    pub fn assign(n: &str, v: Expr) -> Stmt {
+        Stmt::Assign {
+            name: id(n),
+            value: v,
+            span: sp(),
+        }
+    }
+    pub fn local(n: &str, v: Expr) -> FnStmt {
+        FnStmt::Assign {
+            name: id(n),
+            value: v,
+            span: sp(),
+        }
+    }
+    pub fn ret(v: Expr) -> FnStmt {
+        FnStmt::Return {
+            value: v,
+            span: sp(),
+        }
+    }
+    pub fn def(n: &str, params: &[(ParamType, &str)], body: Vec<FnStmt>) -> Stmt {
+        Stmt::Def(FuncDef {
+            name: id(n),
+            params: params
+                .iter()
+                .map(|(t, p)| Param {
+                    ty: Spanned::new(*t, sp()),
+                    name: id(p),
+                })
+                .collect(),
+            body,
+            span: sp(),
+        })
+    }
+    pub fn task_def(n: &str, body: Vec<FnStmt>) -> Stmt {
+        def(n, &[(ParamType::Task, "task")], body)
+    }
+    pub fn prog(stmts: Vec<Stmt>) -> Program {
+        Program { stmts }
+    }
+
+    use BinOp::*;
+
+    fn shape() -> MachineShape {
+        MachineShape::new(2, 4, 4)
+    }
+
+    fn gpu(node: u32, index: u32) -> Placement {
+        Placement::Proc(ProcId {
+            node,
+            kind: ProcKind::Gpu,
+            index,
+        })
+    }
+
+    fn ctx<'a>(point: &'a [i64], domain: &'a [i64]) -> PointCtx<'a> {
+        PointCtx {
+            task: 0,
+            point,
+            domain,
+            index_launch: true,
+            parent_proc: ProcId {
+                node: 1,
+                kind: ProcKind::Cpu,
+                index: 2,
+            },
+            seq: 0,
+        }
+    }
+
+    /// `mgpu = Machine(GPU);` plus function `f(Task task) { body }`.
+    fn ev_with(body: Vec<FnStmt>) -> Evaluator {
+        Evaluator::new(
+            &prog(vec![
+                assign("mgpu", machine(ProcKind::Gpu)),
+                task_def("f", body),
+            ]),
+            &shape(),
+        )
+        .unwrap()
+    }
+
+    fn run(body: Vec<FnStmt>, point: &[i64], domain: &[i64]) -> Result<Placement, MapError> {
+        let ev = ev_with(body);
+        ev.place(ev.func_id("f").unwrap(), &ctx(point, domain), "t")
+    }
+
+    /// Evaluates `e` inside f and returns it wrapped as the index of a 1-node machine? No: we
+    /// evaluate expressions by returning `mgpu[0, 0]` only if `e == expected`.
+    fn eval_expr(e: Expr) -> Result<Value, String> {
+        let ev = Evaluator::new(
+            &prog(vec![assign("mgpu", machine(ProcKind::Gpu)), assign("x", e)]),
+            &shape(),
+        )
+        .map_err(|d| d[0].message.clone())?;
+        Ok(ev.global("x").unwrap().clone())
+    }
+
+    fn ints(v: &[i64]) -> Vec<Expr> {
+        v.iter().map(|&i| int(i)).collect()
+    }
+
+    fn as_tuple(v: Value) -> Vec<i64> {
+        match v {
+            Value::Tuple(t) => t.as_slice().to_vec(),
+            other => panic!("expected a tuple, got {other:?}"),
+        }
+    }
+
+    fn as_int(v: Value) -> i64 {
+        match v {
+            Value::Int(i) => i,
+            other => panic!("expected an int, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn arithmetic_is_c_like_and_checked() {
+        assert_eq!(as_int(eval_expr(bin(Div, int(-7), int(2))).unwrap()), -3);
+        assert_eq!(as_int(eval_expr(bin(Rem, int(-7), int(2))).unwrap()), -1);
+        assert_eq!(
+            as_int(eval_expr(bin(Add, int(1), bin(Mul, int(2), int(3)))).unwrap()),
+            7
+        );
+        assert_eq!(
+            eval_expr(bin(Div, int(1), int(0))).unwrap_err(),
+            "division by zero in `1 / 0`"
+        );
+        assert_eq!(
+            eval_expr(bin(Rem, int(1), int(0))).unwrap_err(),
+            "division by zero in `1 % 0`"
+        );
+        assert_eq!(
+            eval_expr(bin(Mul, int(i64::MAX), int(2))).unwrap_err(),
+            format!("integer overflow in `{} * 2`", i64::MAX)
+        );
+        assert_eq!(
+            eval_expr(neg(bin(Sub, neg(int(i64::MAX)), int(1)))).unwrap_err(),
+            "integer overflow in negation"
+        );
+    }
+
+    #[test]
+    fn tuple_arithmetic_broadcasts() {
+        let t = tuple(ints(&[4, 9]));
+        assert_eq!(
+            as_tuple(eval_expr(bin(Add, t.clone(), tuple(ints(&[1, 2])))).unwrap()),
+            vec![5, 11]
+        );
+        assert_eq!(
+            as_tuple(eval_expr(bin(Mul, t.clone(), int(2))).unwrap()),
+            vec![8, 18]
+        );
+        assert_eq!(
+            as_tuple(eval_expr(bin(Sub, int(10), t.clone())).unwrap()),
+            vec![6, 1]
+        );
+        assert_eq!(
+            as_tuple(eval_expr(bin(Div, t.clone(), int(4))).unwrap()),
+            vec![1, 2]
+        );
+        assert_eq!(
+            eval_expr(bin(Add, t.clone(), tuple(ints(&[1, 2, 3])))).unwrap_err(),
+            "tuple length mismatch in `+`: 2 vs 3"
+        );
+        assert_eq!(
+            eval_expr(bin(Div, t, tuple(ints(&[1, 0])))).unwrap_err(),
+            "division by zero in `9 / 0`"
+        );
+        // Long tuples spill to the heap and still work.
+        let long = tuple(ints(&[1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(
+            as_tuple(eval_expr(bin(Add, long, int(1))).unwrap()),
+            vec![2, 3, 4, 5, 6, 7, 8, 9]
+        );
+    }
+
+    #[test]
+    fn comparisons_and_short_circuit() {
+        assert!(matches!(
+            eval_expr(bin(Lt, int(1), int(2))).unwrap(),
+            Value::Bool(true)
+        ));
+        assert!(matches!(
+            eval_expr(bin(Eq, tuple(ints(&[1, 2])), tuple(ints(&[1, 2])))).unwrap(),
+            Value::Bool(true)
+        ));
+        assert!(matches!(
+            eval_expr(bin(Ne, int(1), int(1))).unwrap(),
+            Value::Bool(false)
+        ));
+        // The right side would divide by zero: short-circuit must skip it.
+        let boom = bin(Eq, bin(Div, int(1), int(0)), int(0));
+        assert!(matches!(
+            eval_expr(bin(And, boolean(false), boom.clone())).unwrap(),
+            Value::Bool(false)
+        ));
+        assert!(matches!(
+            eval_expr(bin(Or, boolean(true), boom.clone())).unwrap(),
+            Value::Bool(true)
+        ));
+        assert_eq!(
+            eval_expr(bin(And, boolean(true), boom)).unwrap_err(),
+            "division by zero in `1 / 0`"
+        );
+        assert_eq!(
+            eval_expr(bin(And, int(1), boolean(true))).unwrap_err(),
+            "the left operand of `&&` must be a boolean, got an integer"
+        );
+        assert_eq!(
+            eval_expr(bin(Lt, tuple(ints(&[1, 2])), int(2))).unwrap_err(),
+            "`<` compares integers, got a tuple and an integer"
+        );
+        assert_eq!(
+            as_int(eval_expr(ternary(bin(Gt, int(3), int(2)), int(10), int(20))).unwrap()),
+            10
+        );
+    }
+
+    #[test]
+    fn indexing_slicing_splats_comprehensions() {
+        let t = tuple(ints(&[10, 20, 30, 40]));
+        assert_eq!(
+            as_int(eval_expr(index(t.clone(), vec![int(1)])).unwrap()),
+            20
+        );
+        assert_eq!(
+            as_int(eval_expr(index(t.clone(), vec![neg(int(1))])).unwrap()),
+            40
+        );
+        assert_eq!(
+            eval_expr(index(t.clone(), vec![int(4)])).unwrap_err(),
+            "index 4 out of bound for a tuple of length 4"
+        );
+        assert_eq!(
+            eval_expr(index(t.clone(), vec![neg(int(5))])).unwrap_err(),
+            "index -5 out of bound for a tuple of length 4"
+        );
+        assert_eq!(
+            as_tuple(eval_expr(slice(t.clone(), Some(int(1)), Some(int(3)))).unwrap()),
+            vec![20, 30]
+        );
+        assert_eq!(
+            as_tuple(eval_expr(slice(t.clone(), None, Some(neg(int(1))))).unwrap()),
+            vec![10, 20, 30]
+        );
+        assert_eq!(
+            as_tuple(eval_expr(slice(t.clone(), Some(neg(int(2))), None)).unwrap()),
+            vec![30, 40]
+        );
+        assert_eq!(
+            as_tuple(eval_expr(slice(t.clone(), Some(int(3)), Some(int(1)))).unwrap()),
+            Vec::<i64>::new()
+        );
+        assert_eq!(
+            as_tuple(eval_expr(tuple(vec![int(1), splat(t.clone()), int(2)])).unwrap()),
+            vec![1, 10, 20, 30, 40, 2]
+        );
+        assert_eq!(
+            as_tuple(eval_expr(comp(bin(Mul, var("i"), int(2)), "i", t.clone())).unwrap()),
+            vec![20, 40, 60, 80]
+        );
+        assert_eq!(as_int(eval_expr(field(t, "len")).unwrap()), 4);
+        assert_eq!(
+            eval_expr(index(int(3), vec![int(0)])).unwrap_err(),
+            "cannot index an integer; only tuples and machine spaces can be indexed"
+        );
+    }
+
+    #[test]
+    fn space_fields_and_transforms() {
+        let m = || var("mgpu");
+        assert_eq!(as_tuple(eval_expr(field(m(), "size")).unwrap()), vec![2, 4]);
+        assert_eq!(as_int(eval_expr(field(m(), "volume")).unwrap()), 8);
+        assert_eq!(as_int(eval_expr(field(m(), "len")).unwrap()), 2);
+        assert_eq!(
+            as_int(eval_expr(index(field(m(), "size"), vec![int(1)])).unwrap()),
+            4
+        );
+        assert_eq!(
+            as_tuple(eval_expr(slice(m(), Some(int(1)), None)).unwrap()),
+            vec![4]
+        );
+        let s = method(m(), "split", ints(&[1, 2]));
+        assert_eq!(
+            as_tuple(eval_expr(field(s, "size")).unwrap()),
+            vec![2, 2, 2]
+        );
+        let s = method(
+            method(m(), "merge", ints(&[0, 1])),
+            "auto_split",
+            vec![int(0), tuple(ints(&[100, 100, 100]))],
+        );
+        assert_eq!(
+            as_tuple(eval_expr(field(s, "size")).unwrap()),
+            vec![2, 2, 2]
+        );
+        let s = method(m(), "decompose", vec![int(1), tuple(ints(&[10, 40]))]);
+        assert_eq!(
+            as_tuple(eval_expr(field(s, "size")).unwrap()),
+            vec![2, 1, 4]
+        );
+        assert_eq!(
+            eval_expr(method(m(), "split", ints(&[1, 3]))).unwrap_err(),
+            "split: 4 is not divisible by 3"
+        );
+        assert_eq!(
+            eval_expr(method(m(), "split", vec![splat(tuple(ints(&[1, 2, 3])))])).unwrap_err(),
+            "`split` takes 2 argument(s), got 3; call it as `.split(dim, factor)`"
+        );
+        assert!(matches!(
+            eval_expr(index(m(), vec![int(1), int(3)])).unwrap(),
+            Value::Proc(p) if p == gpu(1, 3)
+        ));
+    }
+
+    #[test]
+    fn compile_errors_are_diagnostics() {
+        let r = Evaluator::new(
+            &prog(vec![task_def(
+                "f",
+                vec![ret(index(var("mgpu"), ints(&[0, 0])))],
+            )]),
+            &shape(),
+        );
+        let d = r.unwrap_err();
+        assert_eq!(d[0].message, "`mgpu` is not defined");
+        assert_eq!(
+            d[0].help.as_deref(),
+            Some("add `mgpu = Machine(GPU);` before its first use")
+        );
+        let r = Evaluator::new(
+            &prog(vec![
+                assign("mgpu", machine(ProcKind::Gpu)),
+                task_def("f", vec![ret(field(var("mgpu"), "sise"))]),
+            ]),
+            &shape(),
+        );
+        let d = r.unwrap_err();
+        assert_eq!(d[0].message, "unknown field `sise`");
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `size`?"));
+        let r = Evaluator::new(
+            &prog(vec![
+                assign("mgpu", machine(ProcKind::Gpu)),
+                task_def("f", vec![ret(method(var("mgpu"), "split", ints(&[1])))]),
+            ]),
+            &shape(),
+        );
+        assert_eq!(
+            r.unwrap_err()[0].message,
+            "`split` takes 2 argument(s), got 1"
+        );
+        let r = Evaluator::new(
+            &prog(vec![task_def("f", vec![ret(call("g", vec![]))])]),
+            &shape(),
+        );
+        assert_eq!(r.unwrap_err()[0].message, "unknown function `g`");
+        // A global initializer only sees earlier globals.
+        let r = Evaluator::new(
+            &prog(vec![assign("a", var("b")), assign("b", int(1))]),
+            &shape(),
+        );
+        assert_eq!(r.unwrap_err()[0].message, "`b` is not defined");
+        // Global evaluation errors are diagnostics at the failing expression.
+        let r = Evaluator::new(
+            &prog(vec![assign("a", at(bin(Div, int(1), int(0)), 3, 5))]),
+            &shape(),
+        );
+        let d = r.unwrap_err();
+        assert_eq!(d[0].message, "division by zero in `1 / 0`");
+        assert_eq!(d[0].span.lo, Pos { line: 3, col: 5 });
+    }
+
+    /// DSL.md §7's block1d on 2 nodes x 4 GPUs with 16 points.
+    fn block1d() -> Vec<FnStmt> {
+        let m0 = || index(field(var("mgpu"), "size"), vec![int(0)]);
+        let m1 = || index(field(var("mgpu"), "size"), vec![int(1)]);
+        vec![
+            local("ip", field(var("task"), "ipoint")),
+            local("is", field(var("task"), "ispace")),
+            local(
+                "node",
+                bin(
+                    Div,
+                    bin(Mul, index(var("ip"), vec![int(0)]), m0()),
+                    index(var("is"), vec![int(0)]),
+                ),
+            ),
+            local(
+                "per_node",
+                bin(
+                    Div,
+                    bin(Sub, bin(Add, index(var("is"), vec![int(0)]), m0()), int(1)),
+                    m0(),
+                ),
+            ),
+            ret(index(
+                var("mgpu"),
+                vec![
+                    var("node"),
+                    bin(
+                        Div,
+                        bin(
+                            Mul,
+                            bin(Rem, index(var("ip"), vec![int(0)]), var("per_node")),
+                            m1(),
+                        ),
+                        var("per_node"),
+                    ),
+                ],
+            )),
+        ]
+    }
+
+    #[test]
+    fn block1d_places_blocks() {
+        let ev = ev_with(block1d());
+        let f = ev.func_id("f").unwrap();
+        let got: Vec<Placement> = (0..16)
+            .map(|i| ev.place(f, &ctx(&[i], &[16]), "t").unwrap())
+            .collect();
+        let want: Vec<Placement> = (0..16)
+            .map(|i| gpu((i / 8) as u32, ((i % 8) / 2) as u32))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    /// `m = mgpu.merge(0, 1).auto_split(0, task.ispace); return m[*(ip * m.size / is)];`
+    pub fn auto_split_body() -> Vec<FnStmt> {
+        vec![
+            local("ip", field(var("task"), "ipoint")),
+            local("is", field(var("task"), "ispace")),
+            local(
+                "m",
+                method(
+                    method(var("mgpu"), "merge", ints(&[0, 1])),
+                    "auto_split",
+                    vec![int(0), var("is")],
+                ),
+            ),
+            ret(index(
+                var("m"),
+                vec![splat(bin(
+                    Div,
+                    bin(Mul, var("ip"), field(var("m"), "size")),
+                    var("is"),
+                ))],
+            )),
+        ]
+    }
+
+    #[test]
+    fn auto_split_placement_covers_all_gpus_once_per_block() {
+        let ev = ev_with(auto_split_body());
+        let f = ev.func_id("f").unwrap();
+        // 8 GPUs, domain 4 x 8 -> auto_split gives (2, 4): blocks of 2 x 2 points.
+        let mut seen = std::collections::HashMap::new();
+        for i in 0..4 {
+            for j in 0..8 {
+                let p = ev.place(f, &ctx(&[i, j], &[4, 8]), "t").unwrap();
+                *seen.entry(p).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(seen.len(), 8);
+        assert!(seen.values().all(|&c| c == 4));
+        // Point (3, 7) -> block (1, 3) -> merged index 7 -> GPU[1, 3].
+        assert_eq!(ev.place(f, &ctx(&[3, 7], &[4, 8]), "t").unwrap(), gpu(1, 3));
+    }
+
+    #[test]
+    fn placement_errors_name_task_point_function_and_position() {
+        let body = vec![ret(at(
+            index(
+                var("mgpu"),
+                vec![int(0), field(var("task"), "ipoint").index0()],
+            ),
+            7,
+            12,
+        ))];
+        let e = run(body, &[4], &[8]).unwrap_err();
+        assert_eq!(e.message, "index 4 out of bound for dimension 1 of size 4");
+        assert_eq!(e.task, "t");
+        assert_eq!(e.point, vec![4]);
+        assert_eq!(e.function.as_deref(), Some("f"));
+        assert_eq!(e.at, Some(Pos { line: 7, col: 12 }));
+        assert_eq!(
+            e.to_string(),
+            "mapping task `t` at point [4] in function `f` (line 7:12): index 4 out of bound for dimension 1 of size 4"
+        );
+        let e = run(vec![ret(field(var("task"), "ipoint"))], &[1], &[2]).unwrap_err();
+        assert_eq!(
+            e.message,
+            "placement function must return a processor, got a tuple"
+        );
+        let e = run(vec![local("x", int(1))], &[1], &[2]).unwrap_err();
+        assert_eq!(e.message, "function `f` finished without `return`");
+    }
+
+    trait Index0 {
+        fn index0(self) -> Expr;
+    }
+    impl Index0 for Expr {
+        fn index0(self) -> Expr {
+            index(self, vec![int(0)])
+        }
+    }
+
+    #[test]
+    fn parent_processor_and_wildcards() {
+        let mcpu = || var("mcpu");
+        let p = prog(vec![
+            assign("mgpu", machine(ProcKind::Gpu)),
+            assign("mcpu", machine(ProcKind::Cpu)),
+            task_def(
+                "f",
+                vec![
+                    local(
+                        "c",
+                        method(field(var("task"), "parent"), "processor", vec![mcpu()]),
+                    ),
+                    ret(index(
+                        var("mgpu"),
+                        vec![index(var("c"), vec![int(0)]), wild()],
+                    )),
+                ],
+            ),
+            task_def(
+                "g",
+                vec![ret(index(
+                    mcpu(),
+                    vec![splat(method(var("task"), "processor", vec![mcpu()]))],
+                ))],
+            ),
+        ]);
+        let ev = Evaluator::new(&p, &shape()).unwrap();
+        // The parent runs on CPU[1, 2]: node 1.
+        assert_eq!(
+            ev.place(ev.func_id("f").unwrap(), &ctx(&[0], &[1]), "t")
+                .unwrap(),
+            Placement::AnyOnNode {
+                node: 1,
+                kind: ProcKind::Gpu
+            }
+        );
+        assert_eq!(
+            ev.place(ev.func_id("g").unwrap(), &ctx(&[0], &[1]), "t").unwrap_err().message,
+            "the task being mapped has no processor yet; use `task.parent.processor(m)` for the launching task's"
+        );
+    }
+
+    #[test]
+    fn user_functions_recursion_and_types() {
+        // def fact(int n) { return n <= 1 ? 1 : n * fact(n - 1); }
+        let fact = def(
+            "fact",
+            &[(ParamType::Int, "n")],
+            vec![ret(ternary(
+                bin(Le, var("n"), int(1)),
+                int(1),
+                bin(
+                    Mul,
+                    var("n"),
+                    call("fact", vec![bin(Sub, var("n"), int(1))]),
+                ),
+            ))],
+        );
+        let ev = Evaluator::new(
+            &prog(vec![fact.clone(), assign("x", call("fact", vec![int(10)]))]),
+            &shape(),
+        )
+        .unwrap();
+        assert!(matches!(ev.global("x"), Some(Value::Int(3628800))));
+        // Unbounded recursion hits the depth limit.
+        let r = Evaluator::new(
+            &prog(vec![fact, assign("x", call("fact", vec![int(1000)]))]),
+            &shape(),
+        );
+        let d = r.unwrap_err();
+        assert_eq!(
+            d[0].message,
+            "call depth limit of 64 exceeded calling `fact` (unbounded recursion?) (in function `fact`)"
+        );
+        // Parameter types are checked.
+        let g = def(
+            "g",
+            &[(ParamType::MSpace, "m")],
+            vec![ret(field(var("m"), "volume"))],
+        );
+        let r = Evaluator::new(
+            &prog(vec![g, assign("x", call("g", vec![int(3)]))]),
+            &shape(),
+        );
+        assert_eq!(
+            r.unwrap_err()[0].message,
+            "argument 1 of `g` is declared `MSpace` but got an integer"
+        );
+    }
+
+    #[test]
+    fn locals_shadow_globals_after_assignment() {
+        // x = 5; def f(Task task) { y = x; x = 1; return mgpu[y - 4, x]; }
+        let p = prog(vec![
+            assign("mgpu", machine(ProcKind::Gpu)),
+            assign("x", int(5)),
+            task_def(
+                "f",
+                vec![
+                    local("y", var("x")),
+                    local("x", int(1)),
+                    ret(index(
+                        var("mgpu"),
+                        vec![bin(Sub, var("y"), int(4)), var("x")],
+                    )),
+                ],
+            ),
+        ]);
+        let ev = Evaluator::new(&p, &shape()).unwrap();
+        assert_eq!(
+            ev.place(ev.func_id("f").unwrap(), &ctx(&[0], &[1]), "t")
+                .unwrap(),
+            gpu(1, 1)
+        );
+    }
+
+    #[test]
+    fn depth_limit_fits_a_small_thread_stack() {
+        // def r(int n) { return r(n + 1); } on a 1 MiB stack: the depth limit must come first.
+        let r = def(
+            "r",
+            &[(ParamType::Int, "n")],
+            vec![ret(call("r", vec![bin(Add, var("n"), int(1))]))],
+        );
+        let p = prog(vec![r, assign("x", call("r", vec![int(0)]))]);
+        let h = std::thread::Builder::new()
+            .stack_size(1 << 20)
+            .spawn(move || Evaluator::new(&p, &shape()).map(|_| ()));
+        let d = h.unwrap().join().unwrap().unwrap_err();
+        assert!(
+            d[0].message.starts_with("call depth limit of 64 exceeded"),
+            "{}",
+            d[0].message
+        );
+    }
+
+    #[test]
+    fn evaluator_is_send_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Evaluator>();
+    }
+}

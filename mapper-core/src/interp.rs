@@ -1,1 +1,448 @@
-//! TODO: interp (being written).
+//! The Interpreted mapper: a mapper program held as an AST and run by the [`Evaluator`].
+//!
+//! [`Interpreted::from_text`] parses (and, once the checker is merged, checks) a `.mapper` text;
+//! [`Mapper::bind`] resolves the statement tables for an application and machine and compiles
+//! the functions; [`BoundMapper::place`] runs the task's `IndexTaskMap`/`SingleTaskMap` function
+//! or falls back to the default placement ([`crate::default`]). A placement function that names a
+//! processor of another kind than the task runs on is a [`MapError`].
+
+use crate::app::{AppInfo, TaskId};
+use crate::ast::{ParamType, Program, Stmt};
+use crate::bind::Tables;
+use crate::check;
+use crate::default::default_placement;
+use crate::diag::Diagnostic;
+use crate::eval::Evaluator;
+use crate::kinds::{Layout, MemKind, ProcKind};
+use crate::machine::{MachineShape, Placement};
+use crate::mapper::{BoundMapper, MapError, Mapper, PointCtx};
+use crate::parse;
+use crate::span::Span;
+
+/// A mapper interpreted from its AST.
+#[derive(Clone, Debug)]
+pub struct Interpreted {
+    name: String,
+    source: String,
+    program: Program,
+}
+
+impl Interpreted {
+    /// Parses `src` (a `.mapper` text). Syntax errors are returned as diagnostics with spans
+    /// into `src`.
+    pub fn from_text(name: &str, src: &str) -> Result<Interpreted, Vec<Diagnostic>> {
+        let out = parse::parse_text(src);
+        if out.diagnostics.iter().any(Diagnostic::is_error) {
+            return Err(out.diagnostics);
+        }
+        let diags = check::check(&out.program, None);
+        if diags.iter().any(Diagnostic::is_error) {
+            return Err(diags);
+        }
+        Ok(Interpreted {
+            name: name.to_string(),
+            source: src.to_string(),
+            program: out.program,
+        })
+    }
+
+    /// Wraps an already parsed (and checked) program; `source` is kept for diagnostics.
+    pub fn from_program(name: &str, source: &str, program: Program) -> Interpreted {
+        Interpreted {
+            name: name.to_string(),
+            source: source.to_string(),
+            program,
+        }
+    }
+
+    /// The mapper's source text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The mapper's AST.
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+}
+
+impl Mapper for Interpreted {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn bind(
+        &self,
+        app: &AppInfo,
+        machine: &MachineShape,
+    ) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>> {
+        let tables = Tables::resolve(&self.program, app, machine)?;
+        let ev = Evaluator::new(&self.program, machine)?;
+        let mut diags = Vec::new();
+        let program = &self.program;
+        let mut resolve_fn = |name: Option<&str>| -> Option<usize> {
+            let name = name?;
+            let span = func_span(program, name);
+            let Some(id) = ev.func_id(name) else {
+                diags.push(
+                    Diagnostic::error(span, format!("`{name}` is not defined"))
+                        .with_help(format!("define it: `def {name}(Task task) {{ ... }}`")),
+                );
+                return None;
+            };
+            if ev.func_params(id) != Some(&[ParamType::Task][..]) {
+                diags.push(
+                    Diagnostic::error(
+                        span,
+                        format!(
+                            "placement function `{name}` must take exactly one `Task` parameter"
+                        ),
+                    )
+                    .with_help(format!("declare it as `def {name}(Task task) {{ ... }}`")),
+                );
+                return None;
+            }
+            Some(id)
+        };
+        let mut index_fn = Vec::with_capacity(app.tasks.len());
+        let mut single_fn = Vec::with_capacity(app.tasks.len());
+        for t in 0..app.tasks.len() {
+            index_fn.push(resolve_fn(tables.index_func(t)));
+            single_fn.push(resolve_fn(tables.single_func(t)));
+        }
+        if !diags.is_empty() {
+            diags.dedup();
+            return Err(diags);
+        }
+        Ok(Box::new(InterpBound {
+            tables,
+            ev,
+            index_fn,
+            single_fn,
+            names: app.tasks.iter().map(|t| t.name.clone()).collect(),
+            machine: machine.clone(),
+        }))
+    }
+}
+
+/// Where `IndexTaskMap`/`SingleTaskMap` first names function `name` (for bind diagnostics).
+fn func_span(p: &Program, name: &str) -> Span {
+    p.stmts
+        .iter()
+        .find_map(|s| match s {
+            Stmt::IndexTaskMap { func, .. } | Stmt::SingleTaskMap { func, .. }
+                if func.node == name =>
+            {
+                Some(func.span)
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// [`Interpreted`] bound to an application and machine.
+struct InterpBound {
+    tables: Tables,
+    ev: Evaluator,
+    index_fn: Vec<Option<usize>>,
+    single_fn: Vec<Option<usize>>,
+    names: Vec<String>,
+    machine: MachineShape,
+}
+
+impl BoundMapper for InterpBound {
+    fn proc_kind(&self, task: TaskId) -> ProcKind {
+        self.tables.proc_kind(task)
+    }
+
+    fn memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> &[MemKind] {
+        self.tables.memories(task, arg, kind)
+    }
+
+    fn layout(&self, task: TaskId, arg: usize, kind: ProcKind, mem: MemKind) -> Layout {
+        self.tables.layout(task, arg, kind, mem)
+    }
+
+    fn instance_limit(&self, task: TaskId, kind: ProcKind) -> Option<u32> {
+        self.tables.instance_limit(task, kind)
+    }
+
+    fn collect(&self, task: TaskId, arg: usize) -> bool {
+        self.tables.collect(task, arg)
+    }
+
+    fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError> {
+        let name = self.names.get(ctx.task).map(String::as_str).unwrap_or("?");
+        let kind = self.tables.proc_kind(ctx.task);
+        let func = if ctx.index_launch {
+            &self.index_fn
+        } else {
+            &self.single_fn
+        };
+        let Some(f) = func.get(ctx.task).copied().flatten() else {
+            return default_placement(ctx, kind, &self.machine, name);
+        };
+        let p = self.ev.place(f, ctx, name)?;
+        let got = match p {
+            Placement::Proc(id) => id.kind,
+            Placement::AnyOnNode { kind, .. } => kind,
+        };
+        if got != kind {
+            return Err(MapError {
+                task: name.to_string(),
+                point: ctx.point.to_vec(),
+                function: self.ev.func_name(f).map(str::to_string),
+                message: format!("placement function returned a {got} processor but task `{name}` runs on {kind}"),
+                at: None,
+            });
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::{ArgInfo, TaskInfo};
+    use crate::machine::ProcId;
+
+    const CIRCUIT: &str = r#"
+Task * GPU,CPU;
+Region * * GPU FBMEM;
+Region * * CPU SYSMEM;
+Region * rp_shared GPU ZCMEM;
+Layout * * * SOA C_order;
+Layout calculate_new_currents 0 FBMEM AOS;
+InstanceLimit distribute_charge 4;
+CollectMemory * rp_ghost;
+mgpu = Machine(GPU);
+def block1d(Task task) {
+    ip = task.ipoint;
+    is = task.ispace;
+    node = ip[0] * mgpu.size[0] / is[0];
+    per_node = (is[0] + mgpu.size[0] - 1) / mgpu.size[0];
+    return mgpu[node, (ip[0] % per_node) * mgpu.size[1] / per_node];
+}
+IndexTaskMap calculate_new_currents, distribute_charge block1d;
+"#;
+
+    fn arg(name: &str, region: &str, read_only: bool) -> ArgInfo {
+        ArgInfo {
+            name: name.into(),
+            regions: vec![region.into()],
+            read_only,
+        }
+    }
+
+    fn app() -> AppInfo {
+        let task = |name: &str, variants: Vec<ProcKind>, index_launch| TaskInfo {
+            name: name.into(),
+            args: vec![
+                arg("wires", "rp_private", false),
+                arg("ghost", "rp_ghost", true),
+                arg("shared", "rp_shared", false),
+            ],
+            variants,
+            index_launch,
+        };
+        AppInfo {
+            name: "circuit".into(),
+            tasks: vec![
+                task(
+                    "calculate_new_currents",
+                    vec![ProcKind::Cpu, ProcKind::Gpu],
+                    true,
+                ),
+                task(
+                    "distribute_charge",
+                    vec![ProcKind::Cpu, ProcKind::Gpu],
+                    true,
+                ),
+                task("init", vec![ProcKind::Cpu], false),
+            ],
+        }
+    }
+
+    fn ctx<'a>(task: TaskId, point: &'a [i64], domain: &'a [i64]) -> PointCtx<'a> {
+        PointCtx {
+            task,
+            point,
+            domain,
+            index_launch: !point.is_empty(),
+            parent_proc: ProcId {
+                node: 0,
+                kind: ProcKind::Cpu,
+                index: 0,
+            },
+            seq: 3,
+        }
+    }
+
+    fn gpu(node: u32, index: u32) -> Placement {
+        Placement::Proc(ProcId {
+            node,
+            kind: ProcKind::Gpu,
+            index,
+        })
+    }
+
+    #[test]
+    fn circuit_mapper_binds_and_places() {
+        let m = Interpreted::from_text("circuit", CIRCUIT).unwrap();
+        assert_eq!(m.name(), "circuit");
+        let machine = MachineShape::new(2, 4, 4);
+        let b = m.bind(&app(), &machine).unwrap();
+        assert_eq!(b.proc_kind(0), ProcKind::Gpu);
+        assert_eq!(b.proc_kind(2), ProcKind::Cpu);
+        // bind appends the default memories as fallbacks.
+        assert_eq!(
+            b.memories(0, 0, ProcKind::Gpu),
+            &[MemKind::Fbmem, MemKind::Zcmem]
+        );
+        assert_eq!(
+            b.memories(0, 2, ProcKind::Gpu),
+            &[MemKind::Zcmem, MemKind::Fbmem]
+        );
+        assert_eq!(
+            b.memories(2, 0, ProcKind::Cpu),
+            &[MemKind::Sysmem, MemKind::Zcmem]
+        );
+        assert!(!b.layout(0, 0, ProcKind::Gpu, MemKind::Fbmem).soa);
+        assert!(b.layout(0, 1, ProcKind::Gpu, MemKind::Fbmem).soa);
+        assert!(b.layout(1, 0, ProcKind::Gpu, MemKind::Fbmem).soa);
+        assert_eq!(b.instance_limit(1, ProcKind::Gpu), Some(4));
+        assert_eq!(b.instance_limit(0, ProcKind::Gpu), None);
+        assert!(b.collect(0, 1));
+        assert!(!b.collect(0, 0));
+        // block1d over 16 points: 8 per node, 2 per GPU.
+        let got: Vec<Placement> = (0..16)
+            .map(|i| b.place(&ctx(0, &[i], &[16])).unwrap())
+            .collect();
+        let want: Vec<Placement> = (0..16)
+            .map(|i| gpu((i / 8) as u32, ((i % 8) / 2) as u32))
+            .collect();
+        assert_eq!(got, want);
+        // `init` has no placement function: round-robin by seq over the 8 CPUs.
+        assert_eq!(
+            b.place(&ctx(2, &[], &[])).unwrap(),
+            Placement::Proc(ProcId {
+                node: 0,
+                kind: ProcKind::Cpu,
+                index: 3
+            })
+        );
+    }
+
+    #[test]
+    fn wrong_kind_is_a_map_error() {
+        let src = "Task * CPU;\nmgpu = Machine(GPU);\ndef f(Task task) { return mgpu[0, 0]; }\nIndexTaskMap * f;\n";
+        let m = Interpreted::from_text("x", src).unwrap();
+        let b = m.bind(&app(), &MachineShape::new(1, 2, 2)).unwrap();
+        let e = b.place(&ctx(0, &[0], &[4])).unwrap_err();
+        assert_eq!(e.message, "placement function returned a GPU processor but task `calculate_new_currents` runs on CPU");
+        assert_eq!(e.function.as_deref(), Some("f"));
+    }
+
+    #[test]
+    fn evaluation_errors_carry_positions() {
+        let src = "mgpu = Machine(GPU);\ndef f(Task task) {\n    ip = task.ipoint;\n    return mgpu[0, ip[0]];\n}\nIndexTaskMap * f;\n";
+        let b = Interpreted::from_text("x", src)
+            .unwrap()
+            .bind(&app(), &MachineShape::new(2, 2, 4))
+            .unwrap();
+        let e = b.place(&ctx(0, &[4], &[8])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mapping task `calculate_new_currents` at point [4] in function `f` (line 4:12): index 4 out of bound for dimension 1 of size 4"
+        );
+        // A constant out-of-range index is not folded away: it fails when a point reaches it.
+        let src =
+            "mgpu = Machine(GPU);\ndef f(Task task) { return mgpu[0, 9]; }\nIndexTaskMap * f;\n";
+        let b = Interpreted::from_text("x", src)
+            .unwrap()
+            .bind(&app(), &MachineShape::new(2, 2, 4))
+            .unwrap();
+        let e = b.place(&ctx(0, &[0], &[8])).unwrap_err();
+        assert_eq!(e.message, "index 9 out of bound for dimension 1 of size 4");
+        assert_eq!(e.at.map(|p| p.line), Some(2));
+        // Division by zero.
+        let src = "mgpu = Machine(GPU);\ndef f(Task task) { z = task.ipoint[0]; return mgpu[0, 1 / z]; }\nIndexTaskMap * f;\n";
+        let b = Interpreted::from_text("x", src)
+            .unwrap()
+            .bind(&app(), &MachineShape::new(2, 2, 4))
+            .unwrap();
+        assert_eq!(
+            b.place(&ctx(0, &[0], &[8])).unwrap_err().message,
+            "division by zero in `1 / 0`"
+        );
+    }
+
+    #[test]
+    fn check_and_bind_errors() {
+        // The checker rejects undefined and ill-typed placement functions up front.
+        let d = Interpreted::from_text("x", "IndexTaskMap * nope;\n").unwrap_err();
+        assert_eq!(d[0].message, "nope is not defined");
+        let d = Interpreted::from_text("x", "def g(int x) { return x; }\nIndexTaskMap * g;\n")
+            .unwrap_err();
+        assert_eq!(
+            d[0].message,
+            "placement function `g` must take exactly one parameter of type `Task`"
+        );
+        // Syntax errors.
+        let d = Interpreted::from_text("x", "Task * GPU\n").unwrap_err();
+        assert!(d[0].is_error());
+        // Binding checks names against the application.
+        let m = Interpreted::from_text("x", "Task nosuchtask GPU;\n").unwrap();
+        let d = m.bind(&app(), &MachineShape::new(1, 2, 2)).err().unwrap();
+        assert!(d[0].message.contains("nosuchtask"), "{}", d[0].message);
+        // A named task whose listed kinds cannot run is a bind error.
+        let m = Interpreted::from_text("x", "Task init GPU;\n").unwrap();
+        let d = m.bind(&app(), &MachineShape::new(1, 2, 2)).err().unwrap();
+        assert_eq!(
+            d[0].message,
+            "task `init` has no variant for any of GPU on this machine"
+        );
+    }
+
+    /// Transforms and expressions from DSL text, end to end.
+    #[test]
+    fn dsl_text_expressions() {
+        let src = r#"
+mgpu = Machine(GPU);
+def cosma(Task task) {
+    ip = task.ipoint;
+    is = task.ispace;
+    m = mgpu.merge(0, 1).auto_split(0, is);
+    return m[*(ip * m.size / is)];
+}
+def swapped(Task task) {
+    m = mgpu.split(1, 2).swap(0, 2);
+    t = tuple(x % 2 for x in task.ipoint);
+    return m[t[0], t[-1], m.size[2] - 1];
+}
+def wild(Task task) { return task.ipoint.len > 0 ? mgpu[1, *] : mgpu[0, *]; }
+IndexTaskMap calculate_new_currents cosma;
+IndexTaskMap distribute_charge swapped;
+SingleTaskMap init wild;
+"#;
+        let b = Interpreted::from_text("x", src)
+            .unwrap()
+            .bind(&app(), &MachineShape::new(2, 4, 4))
+            .unwrap();
+        // 8 GPUs on an 8 x 4 domain: auto_split gives (4, 2): blocks of 2 x 2.
+        assert_eq!(b.place(&ctx(0, &[7, 3], &[8, 4])).unwrap(), gpu(1, 3));
+        // Block (1, 0); the first split dimension varies fastest: 1 + 0 * 4 -> GPU[0, 1].
+        assert_eq!(b.place(&ctx(0, &[2, 0], &[8, 4])).unwrap(), gpu(0, 1));
+        // m = (2 nodes, 2, 2).swap(0, 2); m[a, b, c] = split[c, b, a] = mgpu[c, b + 2*a];
+        // t = (1, 0): m[1, 0, 1] = mgpu[1, 2].
+        assert_eq!(b.place(&ctx(1, &[3, 2], &[4, 4])).unwrap(), gpu(1, 2));
+        let mut c = ctx(2, &[], &[]);
+        c.index_launch = false;
+        // `init` runs on CPU but `wild` returns GPUs: a kind error.
+        assert!(b
+            .place(&c)
+            .unwrap_err()
+            .message
+            .starts_with("placement function returned a GPU"));
+    }
+}

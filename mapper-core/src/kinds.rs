@@ -114,8 +114,9 @@ pub enum Constraint {
 
 impl Constraint {
     /// The keyword spellings of constraints (for did-you-mean suggestions).
-    pub const NAMES: &'static [&'static str] =
-        &["SOA", "AOS", "C_order", "F_order", "Align", "No_Align", "Compact", "Exact"];
+    pub const NAMES: &'static [&'static str] = &[
+        "SOA", "AOS", "C_order", "F_order", "Align", "No_Align", "Compact", "Exact",
+    ];
 }
 
 impl fmt::Display for Constraint {
@@ -151,7 +152,13 @@ pub struct Layout {
 impl Default for Layout {
     /// The runtime default of DSL.md §5: SOA, C order, natural alignment.
     fn default() -> Self {
-        Layout { soa: true, c_order: true, align: 0, compact: false, exact: false }
+        Layout {
+            soa: true,
+            c_order: true,
+            align: 0,
+            compact: false,
+            exact: false,
+        }
     }
 }
 

@@ -29,7 +29,11 @@ impl MachineShape {
             mems.push(MemKind::Fbmem);
             mems.push(MemKind::Zcmem);
         }
-        MachineShape { nodes, procs_per_node, mems }
+        MachineShape {
+            nodes,
+            procs_per_node,
+            mems,
+        }
     }
 
     /// Processors of `kind` per node.

@@ -63,7 +63,11 @@ pub trait Mapper: Send + Sync {
     fn name(&self) -> &str;
     /// Resolves the policy for `app` on `machine`. Errors are diagnostics with spans into the
     /// mapper's source (unknown task or region names, placements impossible on this machine).
-    fn bind(&self, app: &AppInfo, machine: &MachineShape) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>>;
+    fn bind(
+        &self,
+        app: &AppInfo,
+        machine: &MachineShape,
+    ) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>>;
 }
 
 /// A mapping policy bound to one application and machine.

@@ -241,6 +241,48 @@ fn point(pos: Pos) -> Span {
     }
 }
 
+/// If the last `def NAME(...)` before `before` is not followed by `{`, the position just after
+/// its `)`: an unexpected `}` there most likely closes a body whose `{` was forgotten.
+fn def_without_brace(src: &str, before: Pos) -> Option<Pos> {
+    let chars: Vec<(Pos, char)> = {
+        let mut v = Vec::new();
+        scan(src, |c, pos, class| {
+            if class == Class::Code && pos < before {
+                v.push((pos, c));
+            }
+        });
+        v
+    };
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let start = (0..chars.len()).rev().find(|&i| {
+        chars[i..].iter().map(|x| x.1).take(3).eq("def".chars())
+            && (i == 0 || !is_word(chars[i - 1].1))
+            && chars.get(i + 3).is_some_and(|x| x.1.is_whitespace())
+    })?;
+    let open = start + chars[start..].iter().position(|x| x.1 == '(')?;
+    let mut depth = 0usize;
+    for (j, &(pos, c)) in chars.iter().enumerate().skip(open) {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    let next = chars[j + 1..].iter().find(|x| !x.1.is_whitespace());
+                    return match next {
+                        Some(&(_, '{')) => None,
+                        _ => Some(Pos {
+                            line: pos.line,
+                            col: pos.col + 1,
+                        }),
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Checks delimiter balance, nesting depth (at most [`MAX_NESTING`]) and unterminated string
 /// literals or block comments in mapper text (after [`strip_comments`]). Returns the problems
 /// found; an empty vector means the text can be tokenized. Stops at the first mismatched or
@@ -271,13 +313,18 @@ pub fn check_delimiters(src: &str) -> Vec<Diagnostic> {
                 };
                 match stack.pop() {
                     None => {
-                        first_error = Some(
-                            Diagnostic::error(
+                        first_error = Some(match (c, def_without_brace(src, pos)) {
+                            ('}', Some(after)) => Diagnostic::error(
+                                point(after),
+                                "expected `{` after function parameters",
+                            )
+                            .with_help("function bodies are wrapped in `{ }`"),
+                            _ => Diagnostic::error(
                                 point(pos),
                                 format!("unexpected closing delimiter `{c}`"),
                             )
                             .with_help(format!("no `{want}` is open here; remove this `{c}`")),
-                        );
+                        });
                     }
                     Some((open, open_pos)) if open != want => {
                         first_error = Some(

@@ -1,0 +1,250 @@
+//! The `mapper` binary: exit statuses, rendered diagnostics and `fmt` behaviour.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn manifest() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn mapper(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mapper"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("mapper runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A scratch directory unique to one test.
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("mapper-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn files(dir: &str, ext: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(manifest().join(dir))
+        .expect("dir exists")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(ext))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn corpus_checks_clean() {
+    let corpus = files("corpus", ".mapper");
+    assert!(corpus.len() >= 9);
+    let mut args = vec!["check"];
+    args.extend(corpus.iter().map(String::as_str));
+    let o = mapper(&args, &manifest().join("corpus"));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn invalid_files_fail_with_rendered_diagnostics() {
+    let dir = manifest().join("tests/invalid");
+    let cases = files("tests/invalid", ".mapper");
+    assert!(cases.len() >= 40);
+    // `_app_` cases need an application (`--app`, not there yet); tests/check.rs covers them.
+    for case in cases.iter().filter(|c| !c.contains("_app_")) {
+        let o = mapper(&["check", case], &dir);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{case}: {err}");
+        assert!(
+            err.contains(&format!("--> {case}:")),
+            "{case}: no file:line:col in\n{err}"
+        );
+        assert!(err.contains('^'), "{case}: no caret in\n{err}");
+        assert!(
+            err.contains("error: could not check"),
+            "{case}: no summary in\n{err}"
+        );
+        // Exactly what the library renders (tests/check.rs pins it).
+        let expected =
+            std::fs::read_to_string(dir.join(case.replace(".mapper", ".stderr"))).expect("stderr");
+        assert_eq!(err, expected, "{case}");
+    }
+}
+
+#[test]
+fn help_lines_are_printed() {
+    let dir = manifest().join("tests/invalid");
+    let o = mapper(&["check", "11_undefined_mgpu.mapper"], &dir);
+    let err = stderr(&o);
+    assert!(err.contains("error: mgpu is not defined"), "{err}");
+    assert!(err.contains("--> 11_undefined_mgpu.mapper:2:12"), "{err}");
+    assert!(
+        err.contains("= help: add `mgpu = Machine(GPU);` before its first use"),
+        "{err}"
+    );
+}
+
+#[test]
+fn several_files_report_each_and_fail_if_any_fails() {
+    let root = manifest();
+    let o = mapper(
+        &[
+            "check",
+            "corpus/circuit.mapper",
+            "tests/invalid/26_instance_limit_zero.mapper",
+        ],
+        &root,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(
+        err.contains("--> tests/invalid/26_instance_limit_zero.mapper:1:24"),
+        "{err}"
+    );
+    assert!(!err.contains("circuit.mapper"), "{err}");
+}
+
+#[test]
+fn warnings_alone_exit_zero() {
+    let d = scratch("warn");
+    std::fs::write(
+        d.join("w.mapper"),
+        "Task * GPU,CPU,GPU;\nControlReplicate *;\n",
+    )
+    .expect("write");
+    let o = mapper(&["check", "w.mapper"], &d);
+    assert_eq!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: `GPU` is listed more than once"),
+        "{err}"
+    );
+    assert!(
+        err.contains("warning: ControlReplicate has no effect on a single-node run"),
+        "{err}"
+    );
+    assert!(!err.contains("error"), "{err}");
+}
+
+#[test]
+fn empty_garbage_and_missing_files() {
+    let d = scratch("odd");
+    std::fs::write(d.join("empty.mapper"), "").expect("write");
+    let o = mapper(&["check", "empty.mapper"], &d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    std::fs::write(
+        d.join("garbage.mapper"),
+        "\u{1}\u{2} ]]]} )( @@ \"\n\\ `~ 0x 9z ;;; {{{",
+    )
+    .expect("write");
+    let o = mapper(&["check", "garbage.mapper"], &d);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--> garbage.mapper:"));
+
+    std::fs::write(d.join("binary.mapper"), [0xff, 0xfe, 0x00, 0x41]).expect("write");
+    let o = mapper(&["check", "binary.mapper"], &d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: cannot read `binary.mapper`: "),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = mapper(&["check", "no_such_file.mapper"], &d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).starts_with("error: cannot read `no_such_file.mapper`: "),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn deep_nesting_neither_panics_nor_hangs() {
+    let d = scratch("deep");
+    for (name, open, close) in [
+        ("parens", "(", ")"),
+        ("brackets", "x[", "]"),
+        ("neg", "-", ""),
+    ] {
+        let n = 20_000;
+        let src = format!("x = 1;\ny = {}1{};\n", open.repeat(n), close.repeat(n));
+        let file = format!("{name}.mapper");
+        std::fs::write(d.join(&file), src).expect("write");
+        let o = mapper(&["check", &file], &d);
+        let code = o.status.code();
+        assert!(
+            code == Some(0) || code == Some(1),
+            "{name}: status {:?}: {}",
+            o.status,
+            stderr(&o)
+        );
+    }
+    let src = format!("x = {}1;\n", "(1 + ".repeat(5000)) + &")".repeat(5000);
+    std::fs::write(d.join("unbalanced.mapper"), src).expect("write");
+    let o = mapper(&["check", "unbalanced.mapper"], &d);
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn fmt_is_canonical_and_stable() {
+    let d = scratch("fmt");
+    for case in files("corpus", ".mapper") {
+        let o = mapper(&["fmt", &case], &manifest().join("corpus"));
+        assert_eq!(o.status.code(), Some(0), "{case}: {}", stderr(&o));
+        let once = stdout(&o);
+        assert!(!once.is_empty());
+        let f = d.join(&case);
+        std::fs::write(&f, &once).expect("write");
+        let o = mapper(&["fmt", &case], &d);
+        assert_eq!(o.status.code(), Some(0));
+        assert_eq!(stdout(&o), once, "{case}: fmt of fmt differs");
+        let o = mapper(&["check", &case], &d);
+        assert_eq!(
+            (o.status.code(), stderr(&o)),
+            (Some(0), String::new()),
+            "{case}"
+        );
+        let o = mapper(&["fmt", "--check", &case], &d);
+        assert_eq!(o.status.code(), Some(0), "{case}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "");
+    }
+    // The corpus files carry comments, so they are not canonical.
+    let o = mapper(
+        &["fmt", "--check", "circuit.mapper"],
+        &manifest().join("corpus"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("error: `circuit.mapper` is not in canonical form"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn fmt_refuses_files_with_errors() {
+    let o = mapper(
+        &["fmt", "24_conflicting_soa_aos.mapper"],
+        &manifest().join("tests/invalid"),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o), "");
+    assert!(stderr(&o).contains("error: conflicting layout constraints `SOA` and `AOS`"));
+}
+
+#[test]
+fn usage_errors() {
+    let o = mapper(&["check"], &manifest());
+    assert_eq!(o.status.code(), Some(2));
+    let o = mapper(&["frobnicate"], &manifest());
+    assert_eq!(o.status.code(), Some(2));
+}

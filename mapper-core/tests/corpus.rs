@@ -1,0 +1,232 @@
+//! The expert-mapper corpus: every file parses, checks clean (no errors, no warnings), checks
+//! clean against the application its header documents, binds on a GPU machine and a CPU-only
+//! machine, and round-trips through the printer.
+
+use mapper_core::app::{AppInfo, ArgInfo, TaskInfo};
+use mapper_core::bind::Tables;
+use mapper_core::kinds::{MemKind, ProcKind};
+use mapper_core::machine::MachineShape;
+use mapper_core::{check, parse, print};
+use std::path::PathBuf;
+
+/// The benchmarks of BENCHMARKS.md, one corpus file each.
+const BENCHMARKS: &[&str] = &[
+    "circuit",
+    "stencil",
+    "pennant",
+    "cannon",
+    "summa",
+    "pumma",
+    "johnson",
+    "solomonik",
+    "cosma",
+];
+
+fn corpus_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")
+}
+
+fn read(name: &str) -> String {
+    std::fs::read_to_string(corpus_dir().join(format!("{name}.mapper")))
+        .expect("corpus file exists")
+}
+
+/// Builds an application from lines `task KINDS arg=region,region[:ro] ...` where KINDS are
+/// letters G (GPU), C (CPU), O (OMP); a `!` after KINDS marks a single (non-index) launch.
+fn app(name: &str, spec: &str) -> AppInfo {
+    let tasks = spec
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let mut words = line.split_whitespace();
+            let tname = words.next().unwrap_or_default();
+            let kinds = words.next().unwrap_or_default();
+            let variants = kinds
+                .chars()
+                .filter_map(|c| match c {
+                    'G' => Some(ProcKind::Gpu),
+                    'C' => Some(ProcKind::Cpu),
+                    'O' => Some(ProcKind::Omp),
+                    _ => None,
+                })
+                .collect();
+            let args = words
+                .map(|w| {
+                    let (w, read_only) = match w.strip_suffix(":ro") {
+                        Some(w) => (w, true),
+                        None => (w, false),
+                    };
+                    let (arg, regions) = w.split_once('=').unwrap_or((w, ""));
+                    ArgInfo {
+                        name: arg.into(),
+                        regions: regions
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(String::from)
+                            .collect(),
+                        read_only,
+                    }
+                })
+                .collect();
+            TaskInfo {
+                name: tname.into(),
+                args,
+                variants,
+                index_launch: !kinds.ends_with('!'),
+            }
+        })
+        .collect();
+    AppInfo {
+        name: name.into(),
+        tasks,
+    }
+}
+
+/// The applications as the corpus headers document them.
+fn app_of(name: &str) -> AppInfo {
+    let spec = match name {
+        "circuit" => "
+            init_pieces C! wires=all_wires nodes=all_nodes
+            calculate_new_currents GC wires=rp_wires,all_wires private_nodes=rp_private,all_nodes:ro shared_nodes=rp_shared,all_nodes:ro ghost_nodes=rp_ghost,all_nodes:ro
+            distribute_charge GC wires=rp_wires,all_wires:ro private_nodes=rp_private,all_nodes shared_nodes=rp_shared,all_nodes ghost_nodes=rp_ghost,all_nodes
+            update_voltages GC private_nodes=rp_private,all_nodes shared_nodes=rp_shared,all_nodes",
+        "stencil" => "
+            init_grid C! grid=grid
+            stencil GC input=halo,grid:ro output=tiles,grid
+            increment GC input=tiles,grid
+            check_grid C! grid=grid:ro",
+        "pennant" => "
+            init_mesh OC! zones=zones points=points sides=sides
+            adv_pos_half GC points_private=points_private,points points_shared=points_shared,points
+            calc_ctrs_vols GC sides=sides_p,sides zones=zones_p,zones points_private=points_private,points:ro points_ghost=points_ghost,points:ro
+            calc_forces GC sides=sides_p,sides zones=zones_p,zones:ro
+            sum_to_points GC sides=sides_p,sides:ro points_private=points_private,points points_ghost=points_ghost,points
+            adv_pos_full GC points_private=points_private,points points_shared=points_shared,points
+            update_zones GC zones=zones_p,zones sides=sides_p,sides:ro
+            calc_dt GC zones=zones_p,zones:ro",
+        "cannon" => "
+            init_tiles GC a=a_tiles,a b=b_tiles,b c=c_tiles,c
+            shift_a GC src=a_tiles,a:ro dst=a_next,a
+            shift_b GC src=b_tiles,b:ro dst=b_next,b
+            gemm GC a=a_tiles,a:ro b=b_tiles,b:ro c=c_tiles,c",
+        "summa" => "
+            init_tiles GC a=a_cols,a b=b_rows,b c=c_tiles,c
+            gemm_panel GC a_panel=a_cols,a:ro b_panel=b_rows,b:ro c=c_tiles,c",
+        "pumma" => "
+            init_tiles GC a=a_tiles,a b=b_tiles,b c=c_tiles,c
+            broadcast_a GC src=a_tiles,a:ro dst=a_bcast
+            roll_b GC src=b_tiles,b:ro dst=b_next,b
+            gemm GC a_block=a_bcast:ro b_block=b_tiles,b:ro c=c_tiles,c",
+        "johnson" => "
+            init_tiles GC a=a_tiles,a b=b_tiles,b c=c_tiles,c
+            gemm_3d GC a_face=a_tiles,a:ro b_face=b_tiles,b:ro c_partial=c_layers,c_partial
+            reduce_c GC c_partial=c_layers,c_partial:ro c=c_tiles,c",
+        "solomonik" => "
+            init_tiles GC a=a_layers,a b=b_layers,b c=c_tiles,c
+            replicate GC src=a_layers,a:ro dst=a_layers,a
+            cannon_step GC a_tile=a_layers,a:ro b_tile=b_layers,b:ro c_partial=c_layers,c_partial
+            shift_a GC src=a_layers,a:ro dst=a_layers,a
+            shift_b GC src=b_layers,b:ro dst=b_layers,b
+            reduce_layers GC c_partial=c_layers,c_partial:ro c=c_tiles,c",
+        "cosma" => "
+            init_tiles GC a=a_blocks,a b=b_blocks,b c=c_blocks,c
+            cosma_gemm GC a_block=a_blocks,a:ro b_block=b_blocks,b:ro c_partial=c_slices,c_partial
+            reduce_c GC c_partial=c_slices,c_partial:ro c=c_blocks,c",
+        _ => "",
+    };
+    app(name, spec)
+}
+
+#[test]
+fn corpus_has_every_benchmark() {
+    for b in BENCHMARKS {
+        assert!(
+            corpus_dir().join(format!("{b}.mapper")).is_file(),
+            "missing corpus/{b}.mapper"
+        );
+    }
+}
+
+#[test]
+fn corpus_parses_and_checks_clean() {
+    for b in BENCHMARKS {
+        let src = read(b);
+        let out = parse::parse_text(&src);
+        assert!(
+            out.diagnostics.is_empty(),
+            "{b}: parse diagnostics {:?}",
+            out.diagnostics
+        );
+        let d = check::check(&out.program, None);
+        assert!(d.is_empty(), "{b}: check diagnostics {d:?}");
+        let app = app_of(b);
+        let d = check::check(&out.program, Some(&app));
+        assert!(d.is_empty(), "{b}: app-aware check diagnostics {d:?}");
+    }
+}
+
+#[test]
+fn corpus_binds_on_gpu_and_cpu_machines() {
+    for b in BENCHMARKS {
+        let out = parse::parse_text(&read(b));
+        let app = app_of(b);
+        for m in [MachineShape::new(2, 8, 4), MachineShape::new(1, 4, 0)] {
+            let t = Tables::resolve(&out.program, &app, &m);
+            assert!(t.is_ok(), "{b} on {m:?}: {:?}", t.err());
+        }
+    }
+}
+
+#[test]
+fn circuit_tables_follow_the_expert_strategy() {
+    let out = parse::parse_text(&read("circuit"));
+    let app = app_of("circuit");
+    let t = Tables::resolve(&out.program, &app, &MachineShape::new(2, 8, 4)).expect("binds");
+    let calc = app.task_id("calculate_new_currents").expect("task");
+    let init = app.task_id("init_pieces").expect("task");
+    assert_eq!(t.proc_kind(calc), ProcKind::Gpu);
+    assert_eq!(t.proc_kind(init), ProcKind::Cpu);
+    assert_eq!(
+        t.memories(calc, 0, ProcKind::Gpu),
+        &[MemKind::Fbmem, MemKind::Zcmem]
+    );
+    assert_eq!(
+        t.memories(calc, 1, ProcKind::Gpu),
+        &[MemKind::Fbmem, MemKind::Zcmem]
+    );
+    assert_eq!(
+        t.memories(calc, 2, ProcKind::Gpu),
+        &[MemKind::Zcmem, MemKind::Fbmem]
+    );
+    assert_eq!(
+        t.memories(calc, 3, ProcKind::Gpu),
+        &[MemKind::Zcmem, MemKind::Fbmem]
+    );
+    assert_eq!(
+        t.memories(init, 0, ProcKind::Cpu),
+        &[MemKind::Sysmem, MemKind::Zcmem]
+    );
+    assert_eq!(t.index_func(calc), Some("block1d"));
+    assert_eq!(t.index_func(init), None);
+}
+
+#[test]
+fn corpus_round_trips_through_the_printer() {
+    for b in BENCHMARKS {
+        let p = parse::parse_text(&read(b)).program;
+        let text = print::print(&p);
+        let again = parse::parse_text(&text);
+        assert!(
+            again.diagnostics.is_empty(),
+            "{b}: printed text does not parse: {:?}\n{text}",
+            again.diagnostics
+        );
+        assert_eq!(again.program, p, "{b}: parse(print(p)) != p");
+        assert_eq!(print::print(&again.program), text, "{b}: fmt is not stable");
+        assert!(
+            check::check(&again.program, None).is_empty(),
+            "{b}: printed text does not check clean"
+        );
+    }
+}

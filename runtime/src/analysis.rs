@@ -1,0 +1,253 @@
+//! Dependence analysis of the sequential top-level program. For every (root region, field) the
+//! analysis keeps the list of earlier users (point set, access, operation); a new user depends on
+//! every overlapping user it conflicts with. Read/read never conflicts and reductions with the
+//! same operator commute. Lists stay short: a write prunes the users it covers, and a list that
+//! grows past a threshold is replaced by one join operation, so per-launch cost stays flat.
+
+use crate::field::FieldId;
+use crate::geom::{IndexSpace, Rect};
+use crate::region::RegionId;
+use crate::task::{Privilege, ReduceOp};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Identity of an operation in the task graph (task, copy or join).
+pub type OpId = u64;
+
+/// How an operation accesses a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Reads.
+    Read,
+    /// Writes (or reads and writes).
+    Write,
+    /// Reduces with an operator.
+    Reduce(ReduceOp),
+}
+
+impl From<Privilege> for Access {
+    fn from(p: Privilege) -> Access {
+        match p {
+            Privilege::Read => Access::Read,
+            Privilege::Write | Privilege::ReadWrite | Privilege::WriteDiscard => Access::Write,
+            Privilege::Reduce(op) => Access::Reduce(op),
+        }
+    }
+}
+
+/// True if the two accesses must be ordered when their point sets overlap.
+pub fn conflicts(a: Access, b: Access) -> bool {
+    match (a, b) {
+        (Access::Read, Access::Read) => false,
+        (Access::Reduce(x), Access::Reduce(y)) => x != y,
+        _ => true,
+    }
+}
+
+#[derive(Clone, Debug)]
+struct User {
+    space: Arc<IndexSpace>,
+    bbox: Rect,
+    access: Access,
+    op: OpId,
+}
+
+/// The per-field user lists.
+#[derive(Debug)]
+pub struct Analysis {
+    users: HashMap<(RegionId, FieldId), Vec<User>>,
+    /// A user list longer than this is replaced by one join operation.
+    pub join_threshold: usize,
+}
+
+impl Default for Analysis {
+    fn default() -> Self {
+        Analysis {
+            users: HashMap::new(),
+            join_threshold: 256,
+        }
+    }
+}
+
+impl Analysis {
+    /// Empty lists.
+    pub fn new() -> Analysis {
+        Analysis::default()
+    }
+
+    /// Appends to `deps` the operations that an access to `space` of (`root`, `field`) must
+    /// wait for (other than `me`).
+    pub fn deps(
+        &self,
+        root: RegionId,
+        field: FieldId,
+        space: &IndexSpace,
+        access: Access,
+        me: OpId,
+        deps: &mut Vec<OpId>,
+    ) {
+        let Some(list) = self.users.get(&(root, field)) else {
+            return;
+        };
+        let bbox = space.bounds();
+        for u in list {
+            if u.op != me
+                && conflicts(u.access, access)
+                && u.bbox.overlaps(&bbox)
+                && u.space.overlaps(space)
+            {
+                deps.push(u.op);
+            }
+        }
+    }
+
+    /// Records operation `op` as a user; a write prunes the users whose points it covers. If the
+    /// list grows past the threshold, `join` is called with every user's operation and must
+    /// return an operation that completes after all of them; it replaces the list, covering
+    /// `root_space`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn register(
+        &mut self,
+        root: RegionId,
+        field: FieldId,
+        space: &Arc<IndexSpace>,
+        access: Access,
+        op: OpId,
+        root_space: &Arc<IndexSpace>,
+        join: &mut dyn FnMut(Vec<OpId>) -> OpId,
+    ) {
+        let list = self.users.entry((root, field)).or_default();
+        let bbox = space.bounds();
+        if access == Access::Write {
+            list.retain(|u| !(bbox.contains_rect(&u.bbox) && space.contains_space(&u.space)));
+        }
+        list.push(User {
+            space: space.clone(),
+            bbox,
+            access,
+            op,
+        });
+        if list.len() > self.join_threshold {
+            let ops: Vec<OpId> = list.iter().map(|u| u.op).collect();
+            let j = join(ops);
+            list.clear();
+            list.push(User {
+                space: root_space.clone(),
+                bbox: root_space.bounds(),
+                access: Access::Write,
+                op: j,
+            });
+        }
+    }
+
+    /// Number of users recorded for (`root`, `field`).
+    pub fn len(&self, root: RegionId, field: FieldId) -> usize {
+        self.users.get(&(root, field)).map_or(0, Vec::len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sp(lo: i64, hi: i64) -> Arc<IndexSpace> {
+        Arc::new(IndexSpace::range(lo, hi))
+    }
+
+    /// Runs a program of (space, access) steps on one field; returns each step's dependences.
+    fn run(steps: &[(Arc<IndexSpace>, Access)]) -> Vec<Vec<OpId>> {
+        let mut a = Analysis::new();
+        let root = sp(0, 99);
+        let r = RegionId(0);
+        let mut out = Vec::new();
+        for (i, (s, acc)) in steps.iter().enumerate() {
+            let op = i as OpId + 1;
+            let mut d = Vec::new();
+            a.deps(r, 0, s, *acc, op, &mut d);
+            d.sort_unstable();
+            out.push(d);
+            a.register(r, 0, s, *acc, op, &root, &mut |_| unreachable!());
+        }
+        out
+    }
+
+    #[test]
+    fn exact_edges_of_a_small_program() {
+        use Access::*;
+        let deps = run(&[
+            (sp(0, 49), Write),                 // 1
+            (sp(50, 99), Write),                // 2
+            (sp(40, 59), Read),                 // 3: reads both halves
+            (sp(0, 9), Read),                   // 4
+            (sp(0, 49), Write),                 // 5: WAR on 3, 4; WAW on 1
+            (sp(0, 99), Reduce(ReduceOp::Sum)), // 6
+            (sp(0, 99), Reduce(ReduceOp::Sum)), // 7: commutes with 6
+            (sp(0, 99), Reduce(ReduceOp::Max)), // 8: different operator
+            (sp(60, 69), Read),                 // 9
+        ]);
+        assert_eq!(
+            deps,
+            vec![
+                vec![],
+                vec![],
+                vec![1, 2],
+                vec![1],
+                vec![1, 3, 4],
+                vec![2, 3, 5],
+                vec![2, 3, 5],
+                vec![2, 3, 5, 6, 7],
+                vec![2, 6, 7, 8],
+            ]
+        );
+    }
+
+    #[test]
+    fn covering_write_prunes() {
+        let mut a = Analysis::new();
+        let root = sp(0, 99);
+        let r = RegionId(0);
+        for i in 0..10u64 {
+            a.register(
+                r,
+                0,
+                &sp(i as i64 * 10, i as i64 * 10 + 9),
+                Access::Read,
+                i + 1,
+                &root,
+                &mut |_| 0,
+            );
+        }
+        assert_eq!(a.len(r, 0), 10);
+        a.register(r, 0, &root, Access::Write, 11, &root, &mut |_| 0);
+        assert_eq!(a.len(r, 0), 1);
+    }
+
+    #[test]
+    fn long_lists_are_joined() {
+        let mut a = Analysis {
+            join_threshold: 4,
+            ..Analysis::default()
+        };
+        let root = sp(0, 99);
+        let r = RegionId(0);
+        let mut joined = Vec::new();
+        for i in 0..5u64 {
+            a.register(
+                r,
+                0,
+                &sp(i as i64, i as i64),
+                Access::Write,
+                i + 1,
+                &root,
+                &mut |ops| {
+                    joined = ops;
+                    100
+                },
+            );
+        }
+        assert_eq!(joined, vec![1, 2, 3, 4, 5]);
+        let mut d = Vec::new();
+        a.deps(r, 0, &sp(50, 50), Access::Read, 6, &mut d);
+        assert_eq!(d, vec![100]);
+    }
+}

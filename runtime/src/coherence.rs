@@ -1,0 +1,155 @@
+//! Coherence state: for every (root region, field), the points are split into disjoint pieces;
+//! each piece lists the instances holding valid data for it (with the operation after which the
+//! data is ready) and, during a run of same-operator reductions, the instance they fold into.
+
+use crate::analysis::OpId;
+use crate::geom::{IndexSpace, Rect};
+use crate::instance::InstId;
+use crate::task::ReduceOp;
+
+/// An instance holding valid data, ready once operation `ready` completes (0: already).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ValidCopy {
+    /// The instance.
+    pub inst: InstId,
+    /// The operation that makes the data valid there.
+    pub ready: OpId,
+}
+
+/// A set of points with one coherence state.
+#[derive(Clone, Debug)]
+pub struct Piece {
+    /// The points.
+    pub space: IndexSpace,
+    /// Their bounding rectangle.
+    pub bbox: Rect,
+    /// Instances with valid data (empty: never written, the value is zero).
+    pub copies: Vec<ValidCopy>,
+    /// The reduction operator and target instance of the current reduction epoch.
+    pub redop: Option<(ReduceOp, InstId)>,
+}
+
+/// The coherence state of one field of one region tree.
+#[derive(Clone, Debug)]
+pub struct FieldState {
+    /// Disjoint pieces covering the root region.
+    pub pieces: Vec<Piece>,
+}
+
+impl FieldState {
+    /// The state of a never-written field over `root`.
+    pub fn new(root: &IndexSpace) -> FieldState {
+        FieldState {
+            pieces: vec![Piece {
+                space: root.clone(),
+                bbox: root.bounds(),
+                copies: Vec::new(),
+                redop: None,
+            }],
+        }
+    }
+
+    /// Splits pieces so that `space` is covered by whole pieces; returns their indices.
+    pub fn split(&mut self, space: &IndexSpace) -> Vec<usize> {
+        let bbox = space.bounds();
+        let mut out = Vec::new();
+        let n = self.pieces.len();
+        for i in 0..n {
+            let p = &self.pieces[i];
+            if !p.bbox.overlaps(&bbox) {
+                continue;
+            }
+            if space.contains_space(&p.space) {
+                out.push(i);
+                continue;
+            }
+            let inter = p.space.intersection(space);
+            if inter.is_empty() {
+                continue;
+            }
+            let rest = p.space.difference(space);
+            let new = Piece {
+                bbox: inter.bounds(),
+                space: inter,
+                copies: p.copies.clone(),
+                redop: p.redop,
+            };
+            let p = &mut self.pieces[i];
+            p.bbox = rest.bounds();
+            p.space = rest;
+            self.pieces.push(new);
+            out.push(self.pieces.len() - 1);
+        }
+        out
+    }
+
+    /// Makes `inst` the only valid copy of `space`, ready after `op`; the covered pieces merge.
+    pub fn write(&mut self, space: &IndexSpace, inst: InstId, op: OpId) {
+        let mut idx = self.split(space);
+        idx.sort_unstable();
+        let mut merged: Vec<crate::geom::Rect> = Vec::new();
+        for &i in idx.iter().rev() {
+            merged.extend_from_slice(self.pieces.swap_remove(i).space.rects());
+        }
+        let space = IndexSpace::from_rects_disjoint(space.dim(), merged);
+        self.pieces.push(Piece {
+            bbox: space.bounds(),
+            space,
+            copies: vec![ValidCopy { inst, ready: op }],
+            redop: None,
+        });
+    }
+
+    /// Forgets `inst` everywhere (its reduction epochs end).
+    pub fn remove_instance(&mut self, inst: InstId) {
+        for p in &mut self.pieces {
+            p.copies.retain(|c| c.inst != inst);
+            if p.redop.is_some_and(|(_, t)| t == inst) {
+                p.redop = None;
+            }
+        }
+    }
+
+    /// True if `inst` holds valid data for some piece.
+    pub fn holds(&self, inst: InstId) -> bool {
+        self.pieces
+            .iter()
+            .any(|p| p.copies.iter().any(|c| c.inst == inst))
+    }
+
+    /// True if `inst` is the only valid copy of some piece.
+    pub fn sole_holder(&self, inst: InstId) -> bool {
+        self.pieces
+            .iter()
+            .any(|p| p.copies.len() == 1 && p.copies[0].inst == inst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_write_and_remove() {
+        let mut s = FieldState::new(&IndexSpace::range(0, 99));
+        s.write(&IndexSpace::range(0, 49), 1, 10);
+        s.write(&IndexSpace::range(50, 99), 2, 11);
+        assert_eq!(s.pieces.len(), 2);
+        let idx = s.split(&IndexSpace::range(40, 59));
+        assert_eq!(idx.len(), 2);
+        assert_eq!(s.pieces.len(), 4);
+        let vol: u64 = idx.iter().map(|&i| s.pieces[i].space.volume()).sum();
+        assert_eq!(vol, 20);
+        s.pieces[idx[0]]
+            .copies
+            .push(ValidCopy { inst: 3, ready: 12 });
+        assert!(s.holds(3));
+        assert!(!s.sole_holder(3));
+        s.write(&IndexSpace::range(0, 99), 4, 13);
+        assert_eq!(s.pieces.len(), 1);
+        assert_eq!(s.pieces[0].space.volume(), 100);
+        assert!(!s.holds(1));
+        s.remove_instance(4);
+        assert!(s.pieces[0].copies.is_empty());
+    }
+}

@@ -1,0 +1,277 @@
+//! The view a running task has of itself: its point, processor, scalar arguments and typed
+//! accessors to its region arguments.
+
+use crate::accessor::{RawField, ReadAccessor, ReduceAccessor, ReduceValue, View, WriteAccessor};
+use crate::exec::{ArgInst, TaskWork};
+use crate::field::{FieldId, FieldValue};
+use crate::geom::{IndexSpace, Point, Rect, MAX_DIM};
+use crate::task::{Privilege, TaskError, Value};
+use mapper_core::{Layout, MemKind, ProcId, ProcKind};
+use std::marker::PhantomData;
+
+/// Names a field: by name (`"x"`) or by id.
+pub trait FieldRef {
+    /// Resolves against a field space.
+    fn resolve(&self, fs: &crate::field::FieldSpace) -> Option<FieldId>;
+}
+
+impl FieldRef for &str {
+    fn resolve(&self, fs: &crate::field::FieldSpace) -> Option<FieldId> {
+        fs.id(self)
+    }
+}
+
+impl FieldRef for FieldId {
+    fn resolve(&self, fs: &crate::field::FieldSpace) -> Option<FieldId> {
+        fs.get(*self).map(|_| *self)
+    }
+}
+
+/// The context of a running task.
+pub struct TaskCtx<'a> {
+    pub(crate) work: &'a TaskWork,
+}
+
+impl<'a> TaskCtx<'a> {
+    /// Task name.
+    pub fn task_name(&self) -> &str {
+        &self.work.name
+    }
+
+    /// The point (1-D 0 for a single launch).
+    pub fn point(&self) -> Point {
+        self.work.point
+    }
+
+    /// The launch domain (None for a single launch).
+    pub fn domain(&self) -> Option<Rect> {
+        self.work.domain
+    }
+
+    /// The processor running the task.
+    pub fn proc(&self) -> ProcId {
+        self.work.proc
+    }
+
+    /// The kind of that processor.
+    pub fn kind(&self) -> ProcKind {
+        self.work.proc.kind
+    }
+
+    /// Threads available to the task (the OMP pool size on an OMP processor, else 1).
+    pub fn threads(&self) -> usize {
+        self.work.threads.max(1) as usize
+    }
+
+    /// Scalar arguments.
+    pub fn scalars(&self) -> &[Value] {
+        &self.work.scalars
+    }
+
+    /// Scalar argument `i` as f64.
+    pub fn f64(&self, i: usize) -> Result<f64, TaskError> {
+        self.work
+            .scalars
+            .get(i)
+            .and_then(Value::as_f64)
+            .ok_or_else(|| TaskError(format!("scalar argument {i} is missing or not a number")))
+    }
+
+    /// Scalar argument `i` as i64.
+    pub fn i64(&self, i: usize) -> Result<i64, TaskError> {
+        self.work
+            .scalars
+            .get(i)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| TaskError(format!("scalar argument {i} is missing or not an integer")))
+    }
+
+    fn arg(&self, arg: usize) -> Result<&'a ArgInst, TaskError> {
+        self.work.args.get(arg).ok_or_else(|| {
+            TaskError(format!(
+                "task `{}` has {} region arguments; there is no argument {arg}",
+                self.work.name,
+                self.work.args.len()
+            ))
+        })
+    }
+
+    /// The points of region argument `arg`.
+    pub fn space(&self, arg: usize) -> Result<&'a IndexSpace, TaskError> {
+        Ok(&self.arg(arg)?.space)
+    }
+
+    /// The bounding rectangle of region argument `arg`.
+    pub fn bounds(&self, arg: usize) -> Result<Rect, TaskError> {
+        Ok(self.arg(arg)?.bounds)
+    }
+
+    /// The layout of the instance behind `arg`.
+    pub fn layout(&self, arg: usize) -> Result<Layout, TaskError> {
+        Ok(self.arg(arg)?.inst.layout.layout)
+    }
+
+    /// The memory kind holding `arg`'s instance.
+    pub fn memory(&self, arg: usize) -> Result<MemKind, TaskError> {
+        Ok(self.arg(arg)?.inst.mem.kind)
+    }
+
+    fn view<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+        what: &str,
+    ) -> Result<(View, &'a ArgInst, FieldId), TaskError> {
+        let a = self.arg(arg)?;
+        let fid = field
+            .resolve(&a.field_space)
+            .filter(|f| a.fields.contains(f))
+            .ok_or_else(|| {
+                TaskError(format!(
+                    "task `{}` argument `{}`: no such field among the argument's fields {:?}",
+                    self.work.name,
+                    a.name,
+                    a.fields
+                        .iter()
+                        .filter_map(|f| a.field_space.get(*f))
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                ))
+            })?;
+        let def = a
+            .field_space
+            .get(fid)
+            .ok_or_else(|| TaskError("field vanished".into()))?;
+        if def.ty != T::TYPE {
+            return Err(TaskError(format!(
+                "task `{}` argument `{}`: field `{}` has type {} but was {what} as {}",
+                self.work.name,
+                a.name,
+                def.name,
+                def.ty,
+                T::TYPE
+            )));
+        }
+        let v = View::new(&a.inst, fid, a.bounds).ok_or_else(|| {
+            TaskError(format!(
+                "task `{}` argument `{}`: instance does not cover the argument",
+                self.work.name, a.name
+            ))
+        })?;
+        Ok((v, a, fid))
+    }
+
+    /// A read accessor for `field` of `arg` (any privilege but reduce).
+    pub fn read<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<ReadAccessor<'a, T>, TaskError> {
+        let (v, a, _) = self.view::<T>(arg, field, "read")?;
+        if matches!(a.privilege, Privilege::Reduce(_)) {
+            return Err(TaskError(format!(
+                "task `{}` argument `{}` has reduce privilege; use ctx.reduce",
+                self.work.name, a.name
+            )));
+        }
+        Ok(ReadAccessor { v, _p: PhantomData })
+    }
+
+    /// A read-write accessor for `field` of `arg` (write privileges only).
+    pub fn write<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<WriteAccessor<'a, T>, TaskError> {
+        let (v, a, _) = self.view::<T>(arg, field, "written")?;
+        if !a.privilege.writes() {
+            return Err(TaskError(format!(
+                "task `{}` argument `{}` has {:?} privilege; it cannot be written",
+                self.work.name, a.name, a.privilege
+            )));
+        }
+        Ok(WriteAccessor { v, _p: PhantomData })
+    }
+
+    /// A reduction accessor for `field` of `arg` (reduce privilege only).
+    pub fn reduce<T: ReduceValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<ReduceAccessor<'a, T>, TaskError> {
+        let (v, a, _) = self.view::<T>(arg, field, "reduced")?;
+        let Privilege::Reduce(op) = a.privilege else {
+            return Err(TaskError(format!(
+                "task `{}` argument `{}` does not have reduce privilege",
+                self.work.name, a.name
+            )));
+        };
+        Ok(ReduceAccessor {
+            v,
+            op,
+            _p: PhantomData,
+        })
+    }
+
+    /// The fast path: the SOA field as a slice with strides. Errors for AOS instances.
+    pub fn raw<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<RawField<'a, T>, TaskError> {
+        let (_, a, fid) = self.view::<T>(arg, field, "accessed")?;
+        let l = &a.inst.layout;
+        if !l.layout.soa {
+            return Err(TaskError(format!(
+                "task `{}` argument `{}`: the instance is AOS; raw slices need an SOA layout (use ctx.read/ctx.write)",
+                self.work.name, a.name
+            )));
+        }
+        let slot = l.slot(fid).ok_or_else(|| TaskError("no slot".into()))?;
+        let (lo, hi) = (a.bounds.lo, a.bounds.hi);
+        let start = l.offset(slot, &lo);
+        let end = l.offset(slot, &hi) + slot.stride;
+        let mut strides = [0usize; MAX_DIM];
+        for (d, s) in strides.iter_mut().enumerate() {
+            *s = l.strides[d] as usize;
+        }
+        // SAFETY: `start` is the offset of an in-bounds point.
+        let ptr = unsafe { a.inst.base_ptr().add(start) } as *mut T;
+        let len = if a.bounds.is_empty() {
+            0
+        } else {
+            (end - start) / std::mem::size_of::<T>().max(1)
+        };
+        Ok(RawField {
+            ptr,
+            len,
+            strides,
+            bounds: a.bounds,
+            c_order: l.layout.c_order,
+            writable: a.privilege.writes(),
+            _p: PhantomData,
+        })
+    }
+
+    /// Runs `f(i)` for every `i` in `range`, split over the task's threads (the OMP pool on an
+    /// OMP processor, sequential elsewhere).
+    pub fn parallel_for(&self, range: std::ops::Range<i64>, f: impl Fn(i64) + Sync) {
+        let n = self.threads();
+        let len = (range.end - range.start).max(0);
+        if n <= 1 || len < 2 {
+            range.for_each(f);
+            return;
+        }
+        let chunk = (len + n as i64 - 1) / n as i64;
+        let f = &f;
+        std::thread::scope(|s| {
+            for t in 0..n as i64 {
+                let lo = range.start + t * chunk;
+                let hi = (lo + chunk).min(range.end);
+                if lo < hi {
+                    s.spawn(move || (lo..hi).for_each(f));
+                }
+            }
+        });
+    }
+}

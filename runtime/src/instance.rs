@@ -1,0 +1,477 @@
+//! Physical instances: a buffer in one memory holding some fields of a rectangle of points with
+//! a concrete [`InstLayout`], and the data movement between them (copies that translate between
+//! layouts, reduction folds, fills). Concurrent access to one instance is race-free because the
+//! dependence analysis orders every pair of operations that touch the same points and fields.
+
+use crate::field::{FieldId, Prim};
+use crate::geom::{IndexSpace, Point, Rect};
+use crate::layout::{FieldSlot, InstLayout};
+use crate::memory::Memory;
+use crate::region::RegionId;
+use crate::task::ReduceOp;
+use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
+use std::ptr::NonNull;
+use std::sync::{Arc, Mutex};
+
+/// Identity of an instance.
+pub type InstId = u64;
+
+/// A zero-initialized, aligned heap allocation written through raw pointers.
+struct Buffer {
+    ptr: NonNull<u8>,
+    layout: AllocLayout,
+}
+
+// SAFETY: the buffer is plain bytes; concurrent accesses are ordered by the dependence analysis
+// (no two unordered operations touch the same bytes).
+unsafe impl Send for Buffer {}
+// SAFETY: as above.
+unsafe impl Sync for Buffer {}
+
+impl Buffer {
+    fn new(len: usize, align: usize) -> Option<Buffer> {
+        let layout =
+            AllocLayout::from_size_align(len.max(1), align.max(1).next_power_of_two()).ok()?;
+        // SAFETY: the layout has non-zero size.
+        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
+        Some(Buffer { ptr, layout })
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with exactly this layout.
+        unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+/// A physical instance.
+pub struct Instance {
+    /// Identity.
+    pub id: InstId,
+    /// The memory holding it.
+    pub mem: Arc<Memory>,
+    /// The region it was created for.
+    pub region: RegionId,
+    /// That region's name (for profiles).
+    pub region_name: Arc<str>,
+    /// Byte layout.
+    pub layout: InstLayout,
+    /// Serializes reduction folds into this instance.
+    pub fold_lock: Mutex<()>,
+    buf: Buffer,
+}
+
+impl std::fmt::Debug for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Instance#{}({} in {}, {:?})",
+            self.id, self.region_name, self.mem.label, self.layout.rect
+        )
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        self.mem.release(self.layout.bytes as u64);
+    }
+}
+
+impl Instance {
+    /// Creates a zeroed instance, reserving its bytes in `mem`; `None` if it does not fit.
+    pub fn create(
+        id: InstId,
+        mem: Arc<Memory>,
+        region: RegionId,
+        region_name: Arc<str>,
+        layout: InstLayout,
+    ) -> Option<Instance> {
+        if !mem.try_reserve(layout.bytes as u64) {
+            return None;
+        }
+        let Some(buf) = Buffer::new(layout.bytes, layout.align) else {
+            mem.release(layout.bytes as u64);
+            return None;
+        };
+        Some(Instance {
+            id,
+            mem,
+            region,
+            region_name,
+            layout,
+            fold_lock: Mutex::new(()),
+            buf,
+        })
+    }
+
+    /// Size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.layout.bytes
+    }
+
+    /// Base pointer of the buffer.
+    pub(crate) fn base_ptr(&self) -> *mut u8 {
+        self.buf.ptr.as_ptr()
+    }
+
+    /// The slot of `field`, or an error naming the instance.
+    pub fn slot(&self, field: FieldId) -> Result<&FieldSlot, String> {
+        self.layout
+            .slot(field)
+            .ok_or_else(|| format!("{self:?} does not hold field #{field}"))
+    }
+
+    fn check_rect(&self, r: &Rect) -> Result<(), String> {
+        if self.layout.rect.contains_rect(r) {
+            Ok(())
+        } else {
+            Err(format!("{r:?} is outside {self:?}"))
+        }
+    }
+
+    /// Fills `field` at every point of `space` with `value` (one element of the field's size).
+    pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
+        let slot = *self.slot(field)?;
+        if value.len() != slot.ty.size() {
+            return Err(format!(
+                "fill value of {} bytes for a field of {} bytes",
+                value.len(),
+                slot.ty.size()
+            ));
+        }
+        let mut n = 0u64;
+        for r in space.rects() {
+            self.check_rect(r)?;
+            for p in r.iter() {
+                let off = self.layout.offset(&slot, &p);
+                // SAFETY: `p` lies in the instance rectangle, so the field bytes are in bounds.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        value.as_ptr(),
+                        self.base_ptr().add(off),
+                        value.len(),
+                    )
+                };
+                n += value.len() as u64;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Fills `field` over `space` with the identity of `op`.
+    pub fn fill_identity(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        op: ReduceOp,
+    ) -> Result<u64, String> {
+        let slot = *self.slot(field)?;
+        let elem = identity_bytes(slot.ty.prim, op);
+        let value: Vec<u8> = (0..slot.ty.count)
+            .flat_map(|_| elem.iter().copied())
+            .collect();
+        self.fill(field, space, &value)
+    }
+
+    /// Copies `field` of `src` into `field` of `self` at the points of `space`, translating
+    /// between layouts. Returns the bytes copied.
+    pub fn copy_from(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+    ) -> Result<u64, String> {
+        let ds = *self.slot(field)?;
+        let ss = *src.slot(field)?;
+        let size = ds.ty.size();
+        let fd = self.layout.fastest_dim();
+        let contiguous = fd == src.layout.fastest_dim() && ds.stride == size && ss.stride == size;
+        let mut bytes = 0u64;
+        for r in space.rects() {
+            self.check_rect(r)?;
+            src.check_rect(r)?;
+            if contiguous {
+                let run = r.extents()[fd] as usize;
+                let mut rows = *r;
+                rows.hi = set_coord(rows.hi, fd, r.lo.get(fd));
+                for p in rows.iter() {
+                    let so = src.layout.offset(&ss, &p);
+                    let d = self.layout.offset(&ds, &p);
+                    // SAFETY: the row of `run` points lies in both instance rectangles, and the
+                    // two buffers are distinct allocations (or the same bytes, when equal).
+                    unsafe {
+                        std::ptr::copy(src.base_ptr().add(so), self.base_ptr().add(d), run * size)
+                    };
+                    bytes += (run * size) as u64;
+                }
+            } else {
+                for p in r.iter() {
+                    let so = src.layout.offset(&ss, &p);
+                    let d = self.layout.offset(&ds, &p);
+                    // SAFETY: `p` lies in both instance rectangles.
+                    unsafe { std::ptr::copy(src.base_ptr().add(so), self.base_ptr().add(d), size) };
+                    bytes += size as u64;
+                }
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Folds `field` of `src` into `field` of `self` with `op` at the points of `space`.
+    /// Callers serialize folds into one instance with [`Instance::fold_lock`].
+    pub fn fold_from(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+        op: ReduceOp,
+    ) -> Result<u64, String> {
+        let ds = *self.slot(field)?;
+        let ss = *src.slot(field)?;
+        let prim = ds.ty.prim;
+        let esz = prim.size();
+        let mut bytes = 0u64;
+        for r in space.rects() {
+            self.check_rect(r)?;
+            src.check_rect(r)?;
+            for p in r.iter() {
+                let so = src.layout.offset(&ss, &p);
+                let d = self.layout.offset(&ds, &p);
+                for e in 0..ds.ty.count as usize {
+                    // SAFETY: `p` lies in both instance rectangles; element `e` is inside the field.
+                    unsafe {
+                        fold_elem(
+                            prim,
+                            op,
+                            self.base_ptr().add(d + e * esz),
+                            src.base_ptr().add(so + e * esz),
+                        )
+                    };
+                }
+                bytes += ds.ty.size() as u64;
+            }
+        }
+        Ok(bytes)
+    }
+}
+
+fn set_coord(p: Point, d: usize, v: i64) -> Point {
+    let mut c = [0i64; 3];
+    for (i, x) in c.iter_mut().enumerate().take(p.dim()) {
+        *x = if i == d { v } else { p.get(i) };
+    }
+    Point::new(&c[..p.dim()]).unwrap_or(p)
+}
+
+/// The identity element of `op` for `prim`, as bytes.
+pub fn identity_bytes(prim: Prim, op: ReduceOp) -> Vec<u8> {
+    use ReduceOp::*;
+    match prim {
+        Prim::F32 => match op {
+            Sum => 0f32,
+            Prod => 1.0,
+            Min => f32::INFINITY,
+            Max => f32::NEG_INFINITY,
+        }
+        .to_ne_bytes()
+        .to_vec(),
+        Prim::F64 => match op {
+            Sum => 0f64,
+            Prod => 1.0,
+            Min => f64::INFINITY,
+            Max => f64::NEG_INFINITY,
+        }
+        .to_ne_bytes()
+        .to_vec(),
+        Prim::I32 => match op {
+            Sum => 0i32,
+            Prod => 1,
+            Min => i32::MAX,
+            Max => i32::MIN,
+        }
+        .to_ne_bytes()
+        .to_vec(),
+        Prim::I64 => match op {
+            Sum => 0i64,
+            Prod => 1,
+            Min => i64::MAX,
+            Max => i64::MIN,
+        }
+        .to_ne_bytes()
+        .to_vec(),
+        Prim::U32 => match op {
+            Sum => 0u32,
+            Prod => 1,
+            Min => u32::MAX,
+            Max => u32::MIN,
+        }
+        .to_ne_bytes()
+        .to_vec(),
+        Prim::U64 => match op {
+            Sum => 0u64,
+            Prod => 1,
+            Min => u64::MAX,
+            Max => u64::MIN,
+        }
+        .to_ne_bytes()
+        .to_vec(),
+    }
+}
+
+/// A primitive type that reductions combine.
+pub trait Reducible: Copy {
+    /// `a op b`.
+    fn combine(op: ReduceOp, a: Self, b: Self) -> Self;
+}
+
+macro_rules! reducible_int {
+    ($($t:ty),*) => {$(
+        impl Reducible for $t {
+            fn combine(op: ReduceOp, a: Self, b: Self) -> Self {
+                match op {
+                    ReduceOp::Sum => a.wrapping_add(b),
+                    ReduceOp::Prod => a.wrapping_mul(b),
+                    ReduceOp::Min => a.min(b),
+                    ReduceOp::Max => a.max(b),
+                }
+            }
+        }
+    )*};
+}
+reducible_int!(i32, i64, u32, u64);
+
+macro_rules! reducible_float {
+    ($($t:ty),*) => {$(
+        impl Reducible for $t {
+            fn combine(op: ReduceOp, a: Self, b: Self) -> Self {
+                match op {
+                    ReduceOp::Sum => a + b,
+                    ReduceOp::Prod => a * b,
+                    ReduceOp::Min => a.min(b),
+                    ReduceOp::Max => a.max(b),
+                }
+            }
+        }
+    )*};
+}
+reducible_float!(f32, f64);
+
+/// # Safety
+/// `dst` and `src` must point to valid (possibly unaligned) elements of `T`.
+unsafe fn fold_t<T: Reducible>(op: ReduceOp, dst: *mut u8, src: *const u8) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let a = std::ptr::read_unaligned(dst as *const T);
+        let b = std::ptr::read_unaligned(src as *const T);
+        std::ptr::write_unaligned(dst as *mut T, T::combine(op, a, b));
+    }
+}
+
+/// # Safety
+/// `dst` and `src` must point to valid elements of type `prim`.
+unsafe fn fold_elem(prim: Prim, op: ReduceOp, dst: *mut u8, src: *const u8) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match prim {
+            Prim::F32 => fold_t::<f32>(op, dst, src),
+            Prim::F64 => fold_t::<f64>(op, dst, src),
+            Prim::I32 => fold_t::<i32>(op, dst, src),
+            Prim::I64 => fold_t::<i64>(op, dst, src),
+            Prim::U32 => fold_t::<u32>(op, dst, src),
+            Prim::U64 => fold_t::<u64>(op, dst, src),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::field::FieldType;
+    use crate::machine::MemDesc;
+    use mapper_core::{Layout, MemKind};
+
+    fn mem(cap: u64) -> Arc<Memory> {
+        Arc::new(Memory::new(
+            0,
+            &MemDesc {
+                kind: MemKind::Sysmem,
+                node: 0,
+                index: 0,
+                capacity: cap,
+            },
+        ))
+    }
+
+    fn inst(id: InstId, m: &Arc<Memory>, rect: Rect, layout: Layout) -> Instance {
+        let fields = [
+            (0, FieldType::scalar(Prim::F64)),
+            (1, FieldType::scalar(Prim::I32)),
+        ];
+        let l = InstLayout::new(rect, &fields, layout).unwrap();
+        Instance::create(id, m.clone(), RegionId(0), "r".into(), l).unwrap()
+    }
+
+    fn get_f64(i: &Instance, p: Point) -> f64 {
+        let s = *i.slot(0).unwrap();
+        let off = i.layout.offset(&s, &p);
+        // SAFETY: test points lie inside the instance.
+        unsafe { std::ptr::read_unaligned(i.base_ptr().add(off) as *const f64) }
+    }
+
+    #[test]
+    fn copy_between_layouts_and_fold() {
+        let m = mem(1 << 20);
+        let rect = Rect::r2((0, 0), (3, 4));
+        let a = inst(1, &m, rect, Layout::default());
+        let b = inst(
+            2,
+            &m,
+            rect,
+            Layout {
+                soa: false,
+                c_order: false,
+                ..Layout::default()
+            },
+        );
+        for p in rect.iter() {
+            let v = (p.get(0) * 10 + p.get(1)) as f64;
+            a.fill(
+                0,
+                &IndexSpace::from_rect(Rect { lo: p, hi: p }),
+                &v.to_ne_bytes(),
+            )
+            .unwrap();
+        }
+        let part = IndexSpace::from_rect(Rect::r2((1, 1), (2, 3)));
+        assert_eq!(b.copy_from(&a, 0, &part).unwrap(), 6 * 8);
+        assert_eq!(get_f64(&b, Point::p2(2, 3)), 23.0);
+        assert_eq!(get_f64(&b, Point::p2(0, 0)), 0.0);
+        let c = inst(3, &m, rect, Layout::default());
+        c.copy_from(&b, 0, &part).unwrap();
+        assert_eq!(get_f64(&c, Point::p2(1, 2)), 12.0);
+        c.fill_identity(0, &part, ReduceOp::Max).unwrap();
+        assert_eq!(get_f64(&c, Point::p2(1, 2)), f64::NEG_INFINITY);
+        a.fold_from(&b, 0, &part, ReduceOp::Sum).unwrap();
+        assert_eq!(get_f64(&a, Point::p2(1, 2)), 24.0);
+        assert_eq!(get_f64(&a, Point::p2(0, 2)), 2.0);
+        assert!(a
+            .copy_from(&b, 0, &IndexSpace::from_rect(Rect::r2((0, 0), (9, 9))))
+            .is_err());
+    }
+
+    #[test]
+    fn memory_accounting_follows_instances() {
+        let m = mem(1000);
+        let rect = Rect::r1(0, 9);
+        let fields = [(0, FieldType::scalar(Prim::F64))];
+        let l = InstLayout::new(rect, &fields, Layout::default()).unwrap();
+        let a = Instance::create(1, m.clone(), RegionId(0), "r".into(), l.clone()).unwrap();
+        assert_eq!(m.used(), 80);
+        drop(a);
+        assert_eq!(m.used(), 0);
+        let big = InstLayout::new(Rect::r1(0, 199), &fields, Layout::default()).unwrap();
+        assert!(Instance::create(2, m.clone(), RegionId(0), "r".into(), big).is_none());
+        assert_eq!(m.used(), 0);
+    }
+}

@@ -1,0 +1,503 @@
+//! Machine descriptions: nodes, processors per node by kind, memories per node by kind with
+//! capacities, which processors access which memories (bandwidth, latency) and copy-path
+//! bandwidths. Parsed from strings: `local` (the discovered host) and `emulated:NxG[,key=val]`
+//! (N nodes x G GPUs emulated by host threads, each with its own FBMEM). `sim:PRESET` and
+//! `FILE.toml` are reserved for the simulator.
+
+use mapper_core::{MachineShape, MemKind, ProcId, ProcKind};
+use std::fmt;
+
+/// Index of a memory in [`MachineDesc::mems`].
+pub type MemId = usize;
+
+/// One memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemDesc {
+    /// Kind.
+    pub kind: MemKind,
+    /// Node.
+    pub node: u32,
+    /// Index among memories of this kind on the node (the GPU index for FBMEM).
+    pub index: u32,
+    /// Capacity in bytes.
+    pub capacity: u64,
+}
+
+impl MemDesc {
+    /// A short label such as `FBMEM[0.3]`.
+    pub fn label(&self) -> String {
+        format!("{}[{}.{}]", self.kind, self.node, self.index)
+    }
+}
+
+/// One processor.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProcDesc {
+    /// Identity (node, kind, index).
+    pub id: ProcId,
+    /// Threads this processor uses (the OMP pool size; 1 otherwise).
+    pub threads: u32,
+}
+
+/// A processor-memory affinity: the processor can access the memory directly.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Access {
+    /// Index into [`MachineDesc::procs`].
+    pub proc: usize,
+    /// The memory.
+    pub mem: MemId,
+    /// Bandwidth in GB/s.
+    pub bandwidth: f64,
+    /// Latency in ns.
+    pub latency: f64,
+}
+
+/// Bandwidth of copies between two memory kinds, within a node or across nodes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CopyPath {
+    /// One end.
+    pub a: MemKind,
+    /// Other end.
+    pub b: MemKind,
+    /// True for memories on the same node.
+    pub same_node: bool,
+    /// Bandwidth in GB/s.
+    pub bandwidth: f64,
+    /// Latency in ns.
+    pub latency: f64,
+}
+
+/// A full machine description.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MachineDesc {
+    /// The spec it was parsed from (e.g. `emulated:2x4`).
+    pub name: String,
+    /// Number of nodes.
+    pub nodes: u32,
+    /// Processors.
+    pub procs: Vec<ProcDesc>,
+    /// Memories.
+    pub mems: Vec<MemDesc>,
+    /// Processor-memory affinities.
+    pub access: Vec<Access>,
+    /// Copy paths; pairs not listed fall back to `default_copy`.
+    pub paths: Vec<CopyPath>,
+    /// Bandwidth (GB/s) of copies between memories not covered by `paths`.
+    pub default_copy: f64,
+}
+
+/// Parses sizes like `256M`, `4K`, `1G`, `4096`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1u64 << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| {
+            format!("bad size `{s}`: expected a number with an optional K, M or G suffix")
+        })
+}
+
+/// Options of an emulated machine.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmulatedOpts {
+    /// Nodes.
+    pub nodes: u32,
+    /// GPUs per node.
+    pub gpus: u32,
+    /// CPU processors per node.
+    pub cpus: u32,
+    /// FBMEM capacity per GPU.
+    pub fb: u64,
+    /// ZCMEM capacity per node.
+    pub zc: u64,
+    /// SYSMEM capacity per node.
+    pub sys: u64,
+}
+
+impl Default for EmulatedOpts {
+    fn default() -> Self {
+        EmulatedOpts {
+            nodes: 1,
+            gpus: 1,
+            cpus: 2,
+            fb: 256 << 20,
+            zc: 64 << 20,
+            sys: 1 << 30,
+        }
+    }
+}
+
+impl MachineDesc {
+    /// Parses a machine spec: `local` or `emulated:NxG[,cpus=C][,fb=SIZE][,zc=SIZE][,sys=SIZE]`.
+    pub fn parse(spec: &str) -> Result<MachineDesc, String> {
+        let spec = spec.trim();
+        if spec == "local" {
+            return Ok(MachineDesc::local());
+        }
+        if let Some(rest) = spec.strip_prefix("emulated:") {
+            let mut parts = rest.split(',');
+            let shape = parts.next().unwrap_or("");
+            let (n, g) = shape
+                .split_once('x')
+                .and_then(|(n, g)| {
+                    Some((n.trim().parse::<u32>().ok()?, g.trim().parse::<u32>().ok()?))
+                })
+                .ok_or_else(|| {
+                    format!("bad machine `{spec}`: expected emulated:NxG, e.g. emulated:2x4")
+                })?;
+            if n == 0 || n > 64 || g > 16 {
+                return Err(format!(
+                    "bad machine `{spec}`: need 1..=64 nodes and 0..=16 GPUs per node"
+                ));
+            }
+            let mut o = EmulatedOpts {
+                nodes: n,
+                gpus: g,
+                ..EmulatedOpts::default()
+            };
+            for kv in parts {
+                let (k, v) = kv.split_once('=').ok_or_else(|| {
+                    format!("bad machine option `{kv}` in `{spec}`: expected key=value")
+                })?;
+                match k.trim() {
+                    "cpus" => {
+                        o.cpus = v
+                            .trim()
+                            .parse()
+                            .ok()
+                            .filter(|c| (1..=64).contains(c))
+                            .ok_or_else(|| format!("bad cpus `{v}` in `{spec}`: expected 1..=64"))?
+                    }
+                    "fb" => o.fb = parse_size(v)?,
+                    "zc" => o.zc = parse_size(v)?,
+                    "sys" => o.sys = parse_size(v)?,
+                    other => {
+                        return Err(format!(
+                        "unknown machine option `{other}` in `{spec}`; known: cpus, fb, zc, sys"
+                    ))
+                    }
+                }
+            }
+            return Ok(MachineDesc::emulated(&o, spec));
+        }
+        if spec.starts_with("sim:") || spec.ends_with(".toml") {
+            return Err(format!("machine `{spec}`: simulated machines (sim:PRESET, FILE.toml) need the simulator executor, which is not available yet"));
+        }
+        Err(format!(
+            "unknown machine `{spec}`; expected `local` or `emulated:NxG` (e.g. emulated:2x4)"
+        ))
+    }
+
+    /// The discovered host: `available_parallelism` CPUs, one OMP group, one SYSMEM.
+    pub fn local() -> MachineDesc {
+        let cpus = std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1);
+        let sys = std::fs::read_to_string("/proc/meminfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("MemTotal:"))
+                    .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            })
+            .map(|kb| kb * 1024 / 2)
+            .unwrap_or(4 << 30);
+        let mut d = MachineDesc::emulated(
+            &EmulatedOpts {
+                nodes: 1,
+                gpus: 0,
+                cpus,
+                fb: 0,
+                zc: 0,
+                sys,
+            },
+            "local",
+        );
+        d.name = "local".into();
+        d
+    }
+
+    /// An emulated machine.
+    pub fn emulated(o: &EmulatedOpts, name: &str) -> MachineDesc {
+        let mut procs = Vec::new();
+        let mut mems = Vec::new();
+        let mut access = Vec::new();
+        for node in 0..o.nodes {
+            let sys = mems.len();
+            mems.push(MemDesc {
+                kind: MemKind::Sysmem,
+                node,
+                index: 0,
+                capacity: o.sys,
+            });
+            let zc = if o.gpus > 0 {
+                mems.push(MemDesc {
+                    kind: MemKind::Zcmem,
+                    node,
+                    index: 0,
+                    capacity: o.zc,
+                });
+                Some(mems.len() - 1)
+            } else {
+                None
+            };
+            let host_kinds = [
+                (ProcKind::Cpu, o.cpus, 1),
+                (ProcKind::Omp, u32::from(o.cpus > 1), o.cpus),
+            ];
+            for (kind, count, threads) in host_kinds {
+                for index in 0..count {
+                    procs.push(ProcDesc {
+                        id: ProcId { node, kind, index },
+                        threads,
+                    });
+                    let p = procs.len() - 1;
+                    access.push(Access {
+                        proc: p,
+                        mem: sys,
+                        bandwidth: 20.0,
+                        latency: 100.0,
+                    });
+                    if let Some(zc) = zc {
+                        access.push(Access {
+                            proc: p,
+                            mem: zc,
+                            bandwidth: 15.0,
+                            latency: 150.0,
+                        });
+                    }
+                }
+            }
+            for index in 0..o.gpus {
+                mems.push(MemDesc {
+                    kind: MemKind::Fbmem,
+                    node,
+                    index,
+                    capacity: o.fb,
+                });
+                let fb = mems.len() - 1;
+                procs.push(ProcDesc {
+                    id: ProcId {
+                        node,
+                        kind: ProcKind::Gpu,
+                        index,
+                    },
+                    threads: 1,
+                });
+                let p = procs.len() - 1;
+                access.push(Access {
+                    proc: p,
+                    mem: fb,
+                    bandwidth: 500.0,
+                    latency: 50.0,
+                });
+                if let Some(zc) = zc {
+                    access.push(Access {
+                        proc: p,
+                        mem: zc,
+                        bandwidth: 12.0,
+                        latency: 1000.0,
+                    });
+                }
+            }
+        }
+        use MemKind::*;
+        let path = |a, b, same_node, bandwidth, latency| CopyPath {
+            a,
+            b,
+            same_node,
+            bandwidth,
+            latency,
+        };
+        let paths = vec![
+            path(Sysmem, Sysmem, true, 20.0, 100.0),
+            path(Sysmem, Zcmem, true, 20.0, 100.0),
+            path(Zcmem, Zcmem, true, 20.0, 100.0),
+            path(Fbmem, Fbmem, true, 50.0, 1000.0),
+            path(Fbmem, Zcmem, true, 12.0, 1000.0),
+            path(Fbmem, Sysmem, true, 10.0, 2000.0),
+        ];
+        MachineDesc {
+            name: name.to_string(),
+            nodes: o.nodes,
+            procs,
+            mems,
+            access,
+            paths,
+            default_copy: 5.0,
+        }
+    }
+
+    /// The shape a mapper sees (processor counts of node 0; nodes are homogeneous).
+    pub fn shape(&self) -> MachineShape {
+        let mut procs_per_node = [0u32; 6];
+        for p in self.procs.iter().filter(|p| p.id.node == 0) {
+            procs_per_node[p.id.kind as usize] += 1;
+        }
+        let mut mems: Vec<MemKind> = Vec::new();
+        for m in &self.mems {
+            if !mems.contains(&m.kind) {
+                mems.push(m.kind);
+            }
+        }
+        MachineShape {
+            nodes: self.nodes,
+            procs_per_node,
+            mems,
+        }
+    }
+
+    /// The index of processor `id` in [`MachineDesc::procs`].
+    pub fn proc_index(&self, id: ProcId) -> Option<usize> {
+        self.procs.iter().position(|p| p.id == id)
+    }
+
+    /// The memory of `kind` that processor `proc` (an index) accesses with the best bandwidth.
+    pub fn best_memory(&self, proc: usize, kind: MemKind) -> Option<MemId> {
+        self.access
+            .iter()
+            .filter(|a| a.proc == proc && self.mems.get(a.mem).is_some_and(|m| m.kind == kind))
+            .max_by(|a, b| a.bandwidth.total_cmp(&b.bandwidth))
+            .map(|a| a.mem)
+    }
+
+    /// Memory kinds processor `proc` can access.
+    pub fn accessible_kinds(&self, proc: usize) -> Vec<MemKind> {
+        let mut v: Vec<MemKind> = Vec::new();
+        for a in self.access.iter().filter(|a| a.proc == proc) {
+            if let Some(m) = self.mems.get(a.mem) {
+                if !v.contains(&m.kind) {
+                    v.push(m.kind);
+                }
+            }
+        }
+        v
+    }
+
+    /// Copy bandwidth in GB/s between two memories.
+    pub fn copy_bandwidth(&self, src: MemId, dst: MemId) -> f64 {
+        let (Some(s), Some(d)) = (self.mems.get(src), self.mems.get(dst)) else {
+            return 0.0;
+        };
+        if src == dst {
+            return 1000.0;
+        }
+        let same = s.node == d.node;
+        self.paths
+            .iter()
+            .find(|p| {
+                p.same_node == same
+                    && ((p.a == s.kind && p.b == d.kind) || (p.a == d.kind && p.b == s.kind))
+            })
+            .map(|p| p.bandwidth)
+            .unwrap_or(self.default_copy)
+    }
+
+    /// The memory labels, indexed by [`MemId`].
+    pub fn mem_labels(&self) -> Vec<String> {
+        self.mems.iter().map(MemDesc::label).collect()
+    }
+}
+
+impl fmt::Display for MachineDesc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.shape();
+        write!(
+            f,
+            "{}: {} node(s), per node {} CPU, {} OMP, {} GPU; memories {:?}",
+            self.name,
+            self.nodes,
+            s.per_node(ProcKind::Cpu),
+            s.per_node(ProcKind::Omp),
+            s.per_node(ProcKind::Gpu),
+            s.mems.iter().map(|m| m.as_str()).collect::<Vec<_>>()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_emulated() {
+        let m = MachineDesc::parse("emulated:2x4").unwrap();
+        let s = m.shape();
+        assert_eq!(s.nodes, 2);
+        assert_eq!(s.per_node(ProcKind::Gpu), 4);
+        assert_eq!(s.per_node(ProcKind::Cpu), 2);
+        assert_eq!(s.per_node(ProcKind::Omp), 1);
+        assert_eq!(
+            s.mems,
+            vec![MemKind::Sysmem, MemKind::Zcmem, MemKind::Fbmem]
+        );
+        assert_eq!(m.mems.len(), 12);
+        let g = m
+            .proc_index(ProcId {
+                node: 1,
+                kind: ProcKind::Gpu,
+                index: 2,
+            })
+            .unwrap();
+        let fb = m.best_memory(g, MemKind::Fbmem).unwrap();
+        assert_eq!(m.mems[fb].label(), "FBMEM[1.2]");
+        assert_eq!(m.mems[fb].capacity, 256 << 20);
+        assert_eq!(m.best_memory(g, MemKind::Sysmem), None);
+        assert_eq!(m.accessible_kinds(g), vec![MemKind::Fbmem, MemKind::Zcmem]);
+    }
+
+    #[test]
+    fn parse_options_and_errors() {
+        let m = MachineDesc::parse("emulated:1x2,fb=4K,cpus=3").unwrap();
+        assert_eq!(
+            m.mems
+                .iter()
+                .find(|x| x.kind == MemKind::Fbmem)
+                .unwrap()
+                .capacity,
+            4096
+        );
+        assert_eq!(m.shape().per_node(ProcKind::Cpu), 3);
+        assert_eq!(
+            MachineDesc::parse("emulated:2").unwrap_err(),
+            "bad machine `emulated:2`: expected emulated:NxG, e.g. emulated:2x4"
+        );
+        assert!(MachineDesc::parse("emulated:1x1,foo=1")
+            .unwrap_err()
+            .starts_with("unknown machine option `foo`"));
+        assert!(MachineDesc::parse("sim:p100")
+            .unwrap_err()
+            .contains("simulator"));
+        assert!(MachineDesc::parse("cluster")
+            .unwrap_err()
+            .starts_with("unknown machine `cluster`"));
+        assert_eq!(parse_size("2M"), Ok(2 << 20));
+    }
+
+    #[test]
+    fn local_has_cpus_and_sysmem() {
+        let m = MachineDesc::parse("local").unwrap();
+        assert!(m.shape().per_node(ProcKind::Cpu) >= 1);
+        assert_eq!(m.shape().mems, vec![MemKind::Sysmem]);
+        assert_eq!(m.shape().per_node(ProcKind::Gpu), 0);
+    }
+
+    #[test]
+    fn copy_bandwidths() {
+        let m = MachineDesc::parse("emulated:2x2").unwrap();
+        let fb = |n: u32, i: u32| {
+            m.mems
+                .iter()
+                .position(|x| x.kind == MemKind::Fbmem && x.node == n && x.index == i)
+                .unwrap()
+        };
+        assert_eq!(m.copy_bandwidth(fb(0, 0), fb(0, 1)), 50.0);
+        assert_eq!(m.copy_bandwidth(fb(0, 0), fb(1, 0)), 5.0);
+    }
+}

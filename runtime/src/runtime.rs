@@ -1,0 +1,1055 @@
+//! The public entry point. A [`Runtime`] binds a mapper to an application and a machine once,
+//! then runs the sequential top-level program: every launch goes through dependence analysis,
+//! the mapping stage (processor, memories, layouts, instances, copies) and the executor, with
+//! implicit parallelism between independent tasks.
+
+use crate::analysis::{Access, Analysis, OpId};
+use crate::error::{MemoryAttempt, RuntimeError};
+use crate::exec::cpu::HostExecutor;
+use crate::exec::{ArgInst, Fold, LimitGuard, TaskWork, Work};
+use crate::field::{FieldId, FieldSpace, FieldType, FieldValue};
+use crate::future::{Future, FutureMap};
+use crate::geom::{IndexSpace, Point, Rect};
+use crate::instance::{InstId, Instance};
+use crate::launch::ArgRef;
+use crate::machine::MachineDesc;
+use crate::mapping::{Found, InstRequest, MapState};
+use crate::profile::{Profile, Profiler};
+use crate::region::{PartitionId, RegionForest, RegionId};
+use crate::sched::Scheduler;
+use crate::task::{App, Privilege, TaskDecl, TaskHandle, Value, Variant};
+use mapper_core::{
+    BoundMapper, MachineShape, MapError, Mapper, Placement, PointCtx, ProcId, ProcKind, TaskId,
+};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+/// Options of a runtime.
+#[derive(Clone, Debug)]
+pub struct RuntimeOptions {
+    /// Record a profile of every task and copy.
+    pub profile: bool,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions { profile: true }
+    }
+}
+
+/// An argument's instance, whether it was just created, and its reduction instance.
+type MappedInst = (Arc<Instance>, bool, Option<Arc<Instance>>);
+
+/// A launch argument resolved against its declaration.
+struct ResolvedArg {
+    fields: Vec<(FieldId, FieldType)>,
+    field_names: Vec<Arc<str>>,
+    field_space: Arc<FieldSpace>,
+    root: RegionId,
+    root_space: Arc<IndexSpace>,
+    arg_name: Arc<str>,
+    privilege: Privilege,
+}
+
+/// The task runtime.
+pub struct Runtime {
+    app: App,
+    task_names: Vec<Arc<str>>,
+    machine: MachineDesc,
+    shape: MachineShape,
+    bound: Box<dyn BoundMapper>,
+    mapper_name: String,
+    forest: RegionForest,
+    sched: Arc<Scheduler>,
+    state: MapState,
+    analysis: Analysis,
+    rr: HashMap<(u32, ProcKind), u32>,
+    limits: HashMap<(TaskId, u32), Arc<AtomicU32>>,
+    seq: Vec<u64>,
+    profiler: Arc<Profiler>,
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.sched.wait_idle();
+        self.sched.shutdown();
+    }
+}
+
+impl Runtime {
+    /// Creates a runtime for `app` on `machine`, binding `mapper` once.
+    pub fn new(
+        app: App,
+        machine: MachineDesc,
+        mapper: &dyn Mapper,
+        opts: RuntimeOptions,
+    ) -> Result<Runtime, RuntimeError> {
+        app.validate().map_err(RuntimeError::Config)?;
+        let shape = machine.shape();
+        let info = app.info();
+        let bound = mapper
+            .bind(&info, &shape)
+            .map_err(|diagnostics| RuntimeError::Bind {
+                mapper: mapper.name().to_string(),
+                diagnostics,
+            })?;
+        let profiler = Arc::new(Profiler::new(opts.profile));
+        let sched = Scheduler::new(profiler.clone());
+        sched.set_executor(Box::new(HostExecutor::new(&machine)));
+        Ok(Runtime {
+            task_names: app
+                .tasks
+                .iter()
+                .map(|t| Arc::from(t.name.as_str()))
+                .collect(),
+            seq: vec![0; app.tasks.len()],
+            app,
+            state: MapState::new(&machine),
+            machine,
+            shape,
+            bound,
+            mapper_name: mapper.name().to_string(),
+            forest: RegionForest::new(),
+            sched,
+            analysis: Analysis::new(),
+            rr: HashMap::new(),
+            limits: HashMap::new(),
+            profiler,
+        })
+    }
+
+    /// Creates a runtime from a machine spec string (`local`, `emulated:2x4`).
+    pub fn from_spec(
+        app: App,
+        machine: &str,
+        mapper: &dyn Mapper,
+    ) -> Result<Runtime, RuntimeError> {
+        let m = MachineDesc::parse(machine).map_err(RuntimeError::Config)?;
+        Runtime::new(app, m, mapper, RuntimeOptions::default())
+    }
+
+    /// Creates a runtime with the default mapper (DSL.md §5) from a machine spec string.
+    pub fn with_defaults(app: App, machine: &str) -> Result<Runtime, RuntimeError> {
+        Runtime::from_spec(app, machine, &mapper_core::default::DefaultMapper)
+    }
+
+    /// The machine.
+    pub fn machine(&self) -> &MachineDesc {
+        &self.machine
+    }
+
+    /// The mapper's name.
+    pub fn mapper_name(&self) -> &str {
+        &self.mapper_name
+    }
+
+    /// The regions and partitions.
+    pub fn forest(&self) -> &RegionForest {
+        &self.forest
+    }
+
+    /// Creates a root region.
+    pub fn create_region(
+        &mut self,
+        name: &str,
+        space: IndexSpace,
+        fields: FieldSpace,
+    ) -> Result<RegionId, RuntimeError> {
+        self.forest
+            .create_region(name, space, fields)
+            .map_err(RuntimeError::Launch)
+    }
+
+    /// An equal (blocked) partition with `blocks[i]` pieces along dimension `i`.
+    pub fn partition_equal(
+        &mut self,
+        region: RegionId,
+        name: &str,
+        blocks: &[i64],
+    ) -> Result<PartitionId, RuntimeError> {
+        self.forest
+            .partition_equal(region, name, blocks)
+            .map_err(RuntimeError::Launch)
+    }
+
+    /// A partition by explicit (possibly overlapping) subspaces.
+    pub fn partition_by_subspaces(
+        &mut self,
+        region: RegionId,
+        name: &str,
+        subspaces: Vec<(Point, IndexSpace)>,
+    ) -> Result<PartitionId, RuntimeError> {
+        self.forest
+            .partition_by_subspaces(region, name, subspaces)
+            .map_err(RuntimeError::Launch)
+    }
+
+    /// The subregion of `part` with color `color`.
+    pub fn subregion(
+        &self,
+        part: PartitionId,
+        color: impl Into<Point>,
+    ) -> Result<RegionId, RuntimeError> {
+        let c = color.into();
+        self.forest.subregion(part, &c).ok_or_else(|| {
+            RuntimeError::Launch(format!(
+                "partition `{}` has no subregion of color {c}",
+                self.forest
+                    .partition(part)
+                    .map(|p| p.name.as_str())
+                    .unwrap_or("?")
+            ))
+        })
+    }
+
+    fn check_failed(&self) -> Result<(), RuntimeError> {
+        match self.sched.error() {
+            Some(e) => Err(RuntimeError::Exec(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Launches one task; its result arrives in the returned future.
+    pub fn launch(
+        &mut self,
+        task: TaskHandle,
+        args: &[ArgRef],
+        scalars: &[Value],
+    ) -> Result<Future, RuntimeError> {
+        let mut f = self.launch_points(task, &[Point::p1(0)], None, args, scalars)?;
+        f.pop()
+            .ok_or_else(|| RuntimeError::Launch("launch produced no future".into()))
+    }
+
+    /// Launches one point task per point of `domain`.
+    pub fn index_launch(
+        &mut self,
+        task: TaskHandle,
+        domain: Rect,
+        args: &[ArgRef],
+        scalars: &[Value],
+    ) -> Result<FutureMap, RuntimeError> {
+        let points: Vec<Point> = domain.iter().collect();
+        let fs = self.launch_points(task, &points, Some(domain), args, scalars)?;
+        Ok(FutureMap {
+            futures: points.into_iter().zip(fs).collect(),
+        })
+    }
+
+    fn resolve_args(
+        &self,
+        decl: &TaskDecl,
+        args: &[ArgRef],
+        index: bool,
+    ) -> Result<Vec<ResolvedArg>, RuntimeError> {
+        if args.len() != decl.args.len() {
+            return Err(RuntimeError::Launch(format!(
+                "task `{}` declares {} region arguments but was launched with {}",
+                decl.name,
+                decl.args.len(),
+                args.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(args.len());
+        for (a, d) in args.iter().zip(&decl.args) {
+            let (launch_name, region) = match a {
+                ArgRef::Region(r) => {
+                    let node = self
+                        .forest
+                        .region(*r)
+                        .ok_or_else(|| RuntimeError::Launch(format!("unknown region {r:?}")))?;
+                    let name = match node.parent {
+                        Some((p, _)) => self
+                            .forest
+                            .partition(p)
+                            .map(|p| p.name.clone())
+                            .unwrap_or_default(),
+                        None => node.name.clone(),
+                    };
+                    (name, *r)
+                }
+                ArgRef::Partition(p, _) => {
+                    if !index {
+                        return Err(RuntimeError::Launch(format!(
+                            "task `{}` argument `{}`: a single launch takes a region, not a partition; pass a subregion",
+                            decl.name, d.name
+                        )));
+                    }
+                    let pn = self
+                        .forest
+                        .partition(*p)
+                        .ok_or_else(|| RuntimeError::Launch(format!("unknown partition {p:?}")))?;
+                    (pn.name.clone(), pn.parent)
+                }
+            };
+            if !d.regions.contains(&launch_name) {
+                return Err(RuntimeError::Launch(format!(
+                    "task `{}` argument `{}` is launched with `{launch_name}`, which its declaration does not list (declared: {}); add \"{launch_name}\" to the argument's region names",
+                    decl.name,
+                    d.name,
+                    d.regions.join(", ")
+                )));
+            }
+            let node = self
+                .forest
+                .region(region)
+                .ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
+            let root = self
+                .forest
+                .region(node.root)
+                .ok_or_else(|| RuntimeError::Launch("unknown root".into()))?;
+            let mut fields = Vec::new();
+            let mut field_names = Vec::new();
+            for f in &d.fields {
+                let id = node.fields.id(f).ok_or_else(|| {
+                    RuntimeError::Launch(format!(
+                        "task `{}` argument `{}`: region `{}` has no field `{f}` (fields: {})",
+                        decl.name,
+                        d.name,
+                        node.name,
+                        node.fields
+                            .fields()
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                })?;
+                let ty = node
+                    .fields
+                    .get(id)
+                    .map(|f| f.ty)
+                    .ok_or_else(|| RuntimeError::Launch("field".into()))?;
+                fields.push((id, ty));
+                field_names.push(Arc::from(f.as_str()));
+            }
+            out.push(ResolvedArg {
+                fields,
+                field_names,
+                field_space: node.fields.clone(),
+                root: node.root,
+                root_space: root.space.clone(),
+                arg_name: Arc::from(d.name.as_str()),
+                privilege: d.privilege,
+            });
+        }
+        Ok(out)
+    }
+
+    fn launch_points(
+        &mut self,
+        task: TaskHandle,
+        points: &[Point],
+        domain: Option<Rect>,
+        args: &[ArgRef],
+        scalars: &[Value],
+    ) -> Result<Vec<Future>, RuntimeError> {
+        self.check_failed()?;
+        let decl = self
+            .app
+            .tasks
+            .get(task.0)
+            .cloned()
+            .ok_or_else(|| RuntimeError::Launch(format!("unknown task handle {}", task.0)))?;
+        let resolved = self.resolve_args(&decl, args, domain.is_some())?;
+        let scalars: Arc<[Value]> = scalars.into();
+        let mut futures = Vec::with_capacity(points.len());
+        let mut regions = Vec::with_capacity(args.len());
+        for p in points {
+            regions.clear();
+            for (a, d) in args.iter().zip(&decl.args) {
+                let r = match a {
+                    ArgRef::Region(r) => *r,
+                    ArgRef::Partition(part, proj) => {
+                        let c = proj.apply(p);
+                        self.forest.subregion(*part, &c).ok_or_else(|| {
+                            RuntimeError::Launch(format!(
+                                "task `{}` argument `{}` at point {p}: partition `{}` has no subregion of color {c}",
+                                decl.name,
+                                d.name,
+                                self.forest.partition(*part).map(|x| x.name.as_str()).unwrap_or("?")
+                            ))
+                        })?
+                    }
+                };
+                regions.push(r);
+            }
+            futures.push(self.map_point(task.0, &decl, *p, domain, &regions, &resolved, &scalars)?);
+        }
+        Ok(futures)
+    }
+
+    fn map_error(
+        &self,
+        decl: &TaskDecl,
+        point: &Point,
+        func: &str,
+        message: String,
+    ) -> RuntimeError {
+        RuntimeError::Map(MapError {
+            task: decl.name.clone(),
+            point: point.coords().to_vec(),
+            function: Some(func.to_string()),
+            message,
+            at: None,
+        })
+    }
+
+    fn place(
+        &mut self,
+        tid: TaskId,
+        decl: &TaskDecl,
+        point: Point,
+        domain: Option<Rect>,
+        kind: ProcKind,
+    ) -> Result<ProcId, RuntimeError> {
+        let ext: Vec<i64> = domain
+            .map(|d| d.extents()[..d.dim()].to_vec())
+            .unwrap_or_default();
+        let seq = self.seq[tid];
+        self.seq[tid] += 1;
+        let coords = point.coords();
+        let ctx = PointCtx {
+            task: tid,
+            point: if domain.is_some() { coords } else { &[] },
+            domain: &ext,
+            index_launch: domain.is_some(),
+            parent_proc: ProcId {
+                node: 0,
+                kind: ProcKind::Cpu,
+                index: 0,
+            },
+            seq,
+        };
+        let func = if domain.is_some() {
+            "IndexTaskMap"
+        } else {
+            "SingleTaskMap"
+        };
+        let placement = self.bound.place(&ctx).map_err(RuntimeError::Map)?;
+        let proc = match placement {
+            Placement::Proc(p) => p,
+            Placement::AnyOnNode { node, kind: k } => {
+                let per = self.shape.per_node(k).max(1);
+                let c = self.rr.entry((node, k)).or_insert(0);
+                let index = *c % per;
+                *c = c.wrapping_add(1);
+                ProcId {
+                    node,
+                    kind: k,
+                    index,
+                }
+            }
+        };
+        if proc.kind != kind {
+            return Err(self.map_error(
+                decl,
+                &point,
+                func,
+                format!(
+                    "placed on {proc}, a {} processor, but the task was mapped to run on {kind}",
+                    proc.kind
+                ),
+            ));
+        }
+        if proc.node >= self.shape.nodes || proc.index >= self.shape.per_node(kind) {
+            return Err(self.map_error(
+                decl,
+                &point,
+                func,
+                format!(
+                    "processor {proc} does not exist: the machine has {} node(s) with {} {kind} processor(s) each",
+                    self.shape.nodes,
+                    self.shape.per_node(kind)
+                ),
+            ));
+        }
+        Ok(proc)
+    }
+
+    /// Finds or creates the instance for one argument in the first memory of the mapper's list
+    /// that is accessible and can hold it; waits for running tasks to free memory before
+    /// failing. Returns (instance, fresh, reduction instance).
+    #[allow(clippy::too_many_arguments)]
+    fn map_instance(
+        &mut self,
+        tid: TaskId,
+        decl: &TaskDecl,
+        point: &Point,
+        arg: usize,
+        proc: ProcId,
+        pidx: usize,
+        region: RegionId,
+        ra: &ResolvedArg,
+    ) -> Result<MappedInst, RuntimeError> {
+        let kind = proc.kind;
+        let mems = self.bound.memories(tid, arg, kind).to_vec();
+        let node = self
+            .forest
+            .region(region)
+            .ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
+        let name: Arc<str> = Arc::from(node.name.as_str());
+        let bbox = node.space.bounds();
+        let reduce = matches!(ra.privilege, Privilege::Reduce(_));
+        let mut seen = self.sched.completed();
+        loop {
+            let mut attempts = Vec::new();
+            let mut accessible = false;
+            for mk in &mems {
+                let Some(mem) = self.machine.best_memory(pidx, *mk) else {
+                    continue;
+                };
+                accessible = true;
+                let req = InstRequest {
+                    region,
+                    root: ra.root,
+                    name: &name,
+                    bbox,
+                    fields: &ra.fields,
+                    layout: self.bound.layout(tid, arg, kind, *mk),
+                };
+                let label = self.state.mems[mem].label.clone();
+                let cap = self.state.mems[mem].capacity;
+                match self
+                    .state
+                    .find_or_create(mem, &req, &self.profiler)
+                    .map_err(RuntimeError::Launch)?
+                {
+                    Found::Inst(d, fresh) => {
+                        if !reduce {
+                            return Ok((d, fresh, None));
+                        }
+                        match self
+                            .state
+                            .create(mem, &req, true, &self.profiler)
+                            .map_err(RuntimeError::Launch)?
+                        {
+                            Ok(r) => {
+                                // The reduction instance is private to this task.
+                                self.state.insts.remove(&r.id);
+                                if let Some(v) = self.state.by_mem.get_mut(mem) {
+                                    v.retain(|x| *x != r.id);
+                                }
+                                return Ok((d, fresh, Some(r)));
+                            }
+                            Err((needed, available)) => attempts.push(MemoryAttempt {
+                                memory: label,
+                                needed,
+                                available,
+                                capacity: cap,
+                            }),
+                        }
+                    }
+                    Found::NoSpace { needed, available } => attempts.push(MemoryAttempt {
+                        memory: label,
+                        needed,
+                        available,
+                        capacity: cap,
+                    }),
+                }
+            }
+            if !accessible {
+                let can: Vec<&str> = self
+                    .machine
+                    .accessible_kinds(pidx)
+                    .iter()
+                    .map(|k| k.as_str())
+                    .collect();
+                return Err(self.map_error(
+                    decl,
+                    point,
+                    "Region",
+                    format!(
+                        "argument `{}`: none of the memories [{}] is accessible from {proc} (it can access {})",
+                        ra.arg_name,
+                        mems.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", "),
+                        can.join(", ")
+                    ),
+                ));
+            }
+            if self.sched.in_flight() > 0 {
+                seen = self.sched.wait_progress(seen);
+                continue;
+            }
+            return Err(RuntimeError::MemoryFull {
+                task: decl.name.clone(),
+                point: point.coords().to_vec(),
+                arg: ra.arg_name.to_string(),
+                region: name.to_string(),
+                attempts,
+            });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn map_point(
+        &mut self,
+        tid: TaskId,
+        decl: &Arc<TaskDecl>,
+        point: Point,
+        domain: Option<Rect>,
+        regions: &[RegionId],
+        res: &[ResolvedArg],
+        scalars: &Arc<[Value]>,
+    ) -> Result<Future, RuntimeError> {
+        let name = self.task_names[tid].clone();
+        let kind = self.bound.proc_kind(tid);
+        let body = match decl.variants.get(&kind) {
+            Some(Variant::Host(f)) => f.clone(),
+            Some(Variant::Cuda(c)) => {
+                return Err(self.map_error(
+                    decl,
+                    &point,
+                    "Task",
+                    format!("the mapper chose {kind}, whose variant is the CUDA kernel `{}`; this executor runs host variants only", c.kernel),
+                ))
+            }
+            None => {
+                let have: Vec<&str> = decl.variants.keys().map(|k| k.as_str()).collect();
+                return Err(self.map_error(
+                    decl,
+                    &point,
+                    "Task",
+                    format!("the mapper chose {kind} but the task has variants only for [{}]", have.join(", ")),
+                ));
+            }
+        };
+        if !self.shape.has(kind) {
+            return Err(self.map_error(
+                decl,
+                &point,
+                "Task",
+                format!("the mapper chose {kind} but the machine has no {kind} processors"),
+            ));
+        }
+        let proc = self.place(tid, decl, point, domain, kind)?;
+        let pidx = self.machine.proc_index(proc).ok_or_else(|| {
+            self.map_error(
+                decl,
+                &point,
+                "place",
+                format!("processor {proc} is not in the machine"),
+            )
+        })?;
+        let threads = self.machine.procs[pidx].threads;
+
+        // Backpressure: at most N mapped-but-unfinished point tasks of this task per node.
+        let limit = match self.bound.instance_limit(tid, kind) {
+            Some(n) => {
+                let c = self.limits.entry((tid, proc.node)).or_default().clone();
+                let mut seen = self.sched.completed();
+                while c.load(Ordering::Acquire) >= n.max(1) && self.sched.in_flight() > 0 {
+                    seen = self.sched.wait_progress(seen);
+                }
+                c.fetch_add(1, Ordering::AcqRel);
+                Some(LimitGuard(c))
+            }
+            None => None,
+        };
+
+        // Dependence analysis.
+        let mut adeps: Vec<OpId> = Vec::new();
+        for (i, &r) in regions.iter().enumerate() {
+            let space = self
+                .forest
+                .region(r)
+                .map(|n| n.space.clone())
+                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
+            for &(f, _) in &res[i].fields {
+                self.analysis.deps(
+                    res[i].root,
+                    f,
+                    &space,
+                    Access::from(res[i].privilege),
+                    OpId::MAX,
+                    &mut adeps,
+                );
+            }
+        }
+        adeps.sort_unstable();
+        adeps.dedup();
+
+        // Instances and coherence.
+        let mut task_deps = adeps.clone();
+        let mut arg_insts = Vec::with_capacity(regions.len());
+        let mut writes: Vec<(RegionId, FieldId, Arc<IndexSpace>, InstId)> = Vec::new();
+        let mut collect: Vec<(RegionId, Vec<FieldId>, InstId)> = Vec::new();
+        for (i, &r) in regions.iter().enumerate() {
+            let ra = &res[i];
+            let (d, fresh, red) = self.map_instance(tid, decl, &point, i, proc, pidx, r, ra)?;
+            let rnode = self
+                .forest
+                .region(r)
+                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
+            let space = rnode.space.clone();
+            let region_name: Arc<str> = Arc::from(rnode.name.as_str());
+            let mut folds = Vec::new();
+            for (k, &(f, _)) in ra.fields.iter().enumerate() {
+                let key = (ra.root, f);
+                let idx = self
+                    .state
+                    .field_state(ra.root, f, &ra.root_space)
+                    .split(&space);
+                match ra.privilege {
+                    Privilege::WriteDiscard => {}
+                    Privilege::Read | Privilege::ReadWrite | Privilege::Write => {
+                        self.state.ensure_valid(
+                            &self.sched,
+                            &self.machine,
+                            key,
+                            &idx,
+                            &d,
+                            fresh,
+                            &adeps,
+                            &mut task_deps,
+                            &ra.field_names[k],
+                            &name,
+                        );
+                        if let Some(st) = self.state.coherence.get_mut(&key) {
+                            for &j in &idx {
+                                if let Some(p) = st.pieces.get_mut(j) {
+                                    p.redop = None;
+                                }
+                            }
+                        }
+                    }
+                    Privilege::Reduce(op) => {
+                        // Pieces already in an epoch of this operator fold into its target;
+                        // the others start an epoch folding into `d`, made valid first.
+                        let (mut same, mut fresh_epoch) = (Vec::new(), Vec::new());
+                        if let Some(st) = self.state.coherence.get(&key) {
+                            for &j in &idx {
+                                match st.pieces.get(j).and_then(|p| p.redop) {
+                                    Some((o, t))
+                                        if o == op && self.state.insts.contains_key(&t) =>
+                                    {
+                                        same.push((j, t))
+                                    }
+                                    _ => fresh_epoch.push(j),
+                                }
+                            }
+                        }
+                        self.state.ensure_valid(
+                            &self.sched,
+                            &self.machine,
+                            key,
+                            &fresh_epoch,
+                            &d,
+                            fresh,
+                            &adeps,
+                            &mut task_deps,
+                            &ra.field_names[k],
+                            &name,
+                        );
+                        let mut by_target: Vec<(InstId, Vec<Rect>)> = Vec::new();
+                        if let Some(st) = self.state.coherence.get_mut(&key) {
+                            for (j, t) in same
+                                .into_iter()
+                                .chain(fresh_epoch.into_iter().map(|j| (j, d.id)))
+                            {
+                                let Some(p) = st.pieces.get_mut(j) else {
+                                    continue;
+                                };
+                                p.copies.retain(|c| c.inst == t);
+                                if let Some(c) = p.copies.first() {
+                                    if c.ready != 0 {
+                                        task_deps.push(c.ready);
+                                    }
+                                }
+                                p.redop = Some((op, t));
+                                match by_target.iter_mut().find(|(x, _)| *x == t) {
+                                    Some((_, v)) => v.extend_from_slice(p.space.rects()),
+                                    None => by_target.push((t, p.space.rects().to_vec())),
+                                }
+                            }
+                        }
+                        for (t, rects) in by_target {
+                            if let Some(e) = self.state.insts.get(&t) {
+                                folds.push(Fold {
+                                    field: f,
+                                    target: e.inst.clone(),
+                                    space: IndexSpace::from_rects_disjoint(space.dim(), rects),
+                                });
+                            }
+                        }
+                    }
+                }
+                if ra.privilege.writes() {
+                    writes.push((ra.root, f, space.clone(), d.id));
+                }
+            }
+            if ra.privilege.read_only() && self.bound.collect(tid, i) {
+                collect.push((ra.root, ra.fields.iter().map(|f| f.0).collect(), d.id));
+            }
+            arg_insts.push(ArgInst {
+                name: ra.arg_name.clone(),
+                privilege: ra.privilege,
+                region_name,
+                bounds: space.bounds(),
+                space,
+                fields: ra.fields.iter().map(|f| f.0).collect(),
+                field_space: ra.field_space.clone(),
+                inst: red.unwrap_or(d),
+                folds,
+            });
+        }
+
+        // Register the task: validity of written data, analysis users, early collection.
+        let id = self.sched.reserve();
+        for (root, f, space, inst) in writes {
+            if let Some(st) = self.state.coherence.get_mut(&(root, f)) {
+                st.write(&space, inst, id);
+            }
+        }
+        let sched = self.sched.clone();
+        for (i, &r) in regions.iter().enumerate() {
+            let space = self
+                .forest
+                .region(r)
+                .map(|n| n.space.clone())
+                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
+            for &(f, _) in &res[i].fields {
+                self.analysis.register(
+                    res[i].root,
+                    f,
+                    &space,
+                    Access::from(res[i].privilege),
+                    id,
+                    &res[i].root_space,
+                    &mut |ops| {
+                        let mut deps = ops;
+                        sched.add(Work::Join, &mut deps)
+                    },
+                );
+            }
+        }
+        for (root, fields, inst) in collect {
+            let mut still = false;
+            for f in fields {
+                if let Some(st) = self.state.coherence.get_mut(&(root, f)) {
+                    for p in &mut st.pieces {
+                        if p.copies.len() > 1 {
+                            p.copies.retain(|c| c.inst != inst);
+                        }
+                    }
+                    still |= st.holds(inst);
+                }
+            }
+            if !still {
+                self.state.drop_instance(inst);
+            }
+        }
+        let (future, promise) = Future::pending();
+        let work = TaskWork {
+            name,
+            proc,
+            proc_index: pidx,
+            threads,
+            point,
+            domain,
+            scalars: scalars.clone(),
+            args: arg_insts,
+            body,
+            promise,
+            limit,
+        };
+        self.sched
+            .submit(id, Work::Task(Box::new(work)), &mut task_deps);
+        Ok(future)
+    }
+
+    /// Waits for every launched task; returns the first failure of the run.
+    pub fn wait_all(&self) -> Result<(), RuntimeError> {
+        self.sched.wait_idle();
+        self.check_failed()
+    }
+
+    fn field_of<T: FieldValue>(
+        &self,
+        region: RegionId,
+        field: &str,
+    ) -> Result<(FieldId, RegionId, Arc<IndexSpace>, Arc<IndexSpace>), RuntimeError> {
+        let node = self
+            .forest
+            .region(region)
+            .ok_or_else(|| RuntimeError::Launch(format!("unknown region {region:?}")))?;
+        let fid = node.fields.id(field).ok_or_else(|| {
+            RuntimeError::Launch(format!("region `{}` has no field `{field}`", node.name))
+        })?;
+        let ty = node
+            .fields
+            .get(fid)
+            .map(|f| f.ty)
+            .ok_or_else(|| RuntimeError::Launch("field".into()))?;
+        if ty != T::TYPE {
+            return Err(RuntimeError::Launch(format!(
+                "field `{field}` of region `{}` has type {ty}, not {}",
+                node.name,
+                T::TYPE
+            )));
+        }
+        let root = self
+            .forest
+            .region(node.root)
+            .ok_or_else(|| RuntimeError::Launch("root".into()))?;
+        Ok((fid, node.root, node.space.clone(), root.space.clone()))
+    }
+
+    /// Waits for all tasks, then returns `field` of `region` in C order of its points
+    /// (never-written points read as zero).
+    pub fn read_field<T: FieldValue>(
+        &mut self,
+        region: RegionId,
+        field: &str,
+    ) -> Result<Vec<T>, RuntimeError> {
+        self.wait_all()?;
+        let (fid, root, space, root_space) = self.field_of::<T>(region, field)?;
+        // SAFETY: field values are plain old data; all-zero bytes are a valid value.
+        let zero: T = unsafe { std::mem::zeroed() };
+        let mut out = vec![zero; space.volume() as usize];
+        let single = match space.rects() {
+            [r] => Some(*r),
+            _ => None,
+        };
+        let index: HashMap<Point, usize> = if single.is_none() {
+            space.iter().enumerate().map(|(i, p)| (p, i)).collect()
+        } else {
+            HashMap::new()
+        };
+        let st = self.state.field_state(root, fid, &root_space).clone();
+        for p in &st.pieces {
+            let inter = p.space.intersection(&space);
+            if inter.is_empty() {
+                continue;
+            }
+            let Some(inst) = p
+                .copies
+                .first()
+                .and_then(|c| self.state.insts.get(&c.inst))
+                .map(|e| e.inst.clone())
+            else {
+                continue;
+            };
+            let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
+            for pt in inter.iter() {
+                let i = match single {
+                    Some(r) => {
+                        let e = r.extents();
+                        (0..r.dim()).fold(0i64, |acc, d| acc * e[d] + (pt.get(d) - r.lo.get(d)))
+                            as usize
+                    }
+                    None => index.get(&pt).copied().unwrap_or(0),
+                };
+                if !inst.layout.rect.contains(&pt) {
+                    continue;
+                }
+                let off = inst.layout.offset(&slot, &pt);
+                // SAFETY: `pt` lies in the instance rectangle and the field holds a `T`.
+                let v = unsafe { std::ptr::read_unaligned(inst.base_ptr().add(off) as *const T) };
+                if let Some(o) = out.get_mut(i) {
+                    *o = v;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Waits for all tasks, then stores `data` (C order of the region's points) into `field`
+    /// of `region`, in host memory of node 0.
+    pub fn write_field<T: FieldValue>(
+        &mut self,
+        region: RegionId,
+        field: &str,
+        data: &[T],
+    ) -> Result<(), RuntimeError> {
+        self.wait_all()?;
+        let (fid, root, space, root_space) = self.field_of::<T>(region, field)?;
+        if data.len() as u64 != space.volume() {
+            return Err(RuntimeError::Launch(format!(
+                "write_field: {} values given for {} points of the region",
+                data.len(),
+                space.volume()
+            )));
+        }
+        let mem = self
+            .state
+            .mems
+            .iter()
+            .find(|m| m.node == 0 && m.kind == mapper_core::MemKind::Sysmem)
+            .map(|m| m.id)
+            .ok_or_else(|| RuntimeError::Config("the machine has no SYSMEM on node 0".into()))?;
+        let name: Arc<str> = Arc::from(
+            self.forest
+                .region(region)
+                .map(|n| n.name.as_str())
+                .unwrap_or("?"),
+        );
+        let fields = [(fid, T::TYPE)];
+        let req = InstRequest {
+            region,
+            root,
+            name: &name,
+            bbox: space.bounds(),
+            fields: &fields,
+            layout: Default::default(),
+        };
+        let inst = match self
+            .state
+            .find_or_create(mem, &req, &self.profiler)
+            .map_err(RuntimeError::Launch)?
+        {
+            Found::Inst(i, _) => i,
+            Found::NoSpace { needed, available } => {
+                return Err(RuntimeError::Launch(format!(
+                "write_field: SYSMEM of node 0 cannot hold {needed} bytes ({available} available)"
+            )))
+            }
+        };
+        let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
+        for (pt, v) in space.iter().zip(data) {
+            let off = inst.layout.offset(&slot, &pt);
+            // SAFETY: `pt` lies in the instance rectangle (it covers the region's bounds).
+            unsafe { std::ptr::write_unaligned(inst.base_ptr().add(off) as *mut T, *v) };
+        }
+        self.state
+            .field_state(root, fid, &root_space)
+            .write(&space, inst.id, 0);
+        Ok(())
+    }
+
+    /// Sets every point of `field` of `region` to `value`.
+    pub fn fill_field<T: FieldValue>(
+        &mut self,
+        region: RegionId,
+        field: &str,
+        value: T,
+    ) -> Result<(), RuntimeError> {
+        let n = self
+            .forest
+            .region(region)
+            .map(|r| r.space.volume())
+            .unwrap_or(0) as usize;
+        self.write_field(region, field, &vec![value; n])
+    }
+
+    /// A snapshot of the profile so far (waits for running tasks first).
+    pub fn profile(&self) -> Profile {
+        self.sched.wait_idle();
+        self.profiler.snapshot()
+    }
+
+    /// Bytes in use per memory label.
+    pub fn memory_usage(&self) -> Vec<(String, u64, u64)> {
+        self.state
+            .mems
+            .iter()
+            .map(|m| (m.label.clone(), m.used(), m.capacity))
+            .collect()
+    }
+
+    /// Number of live instances the mapping stage tracks.
+    pub fn instance_count(&self) -> usize {
+        self.state.insts.len()
+    }
+}
