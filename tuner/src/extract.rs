@@ -491,6 +491,14 @@ mod tests {
     }
 
     #[test]
+    fn checker_errors_count_in_ranking() {
+        // Both blocks parse; the first uses an undefined function, so the second wins.
+        let reply = "```\nIndexTaskMap * nowhere;\n```\n```\nTask * GPU;\n```";
+        let e = extract_mapper(reply).unwrap();
+        assert_eq!((e.text.as_str(), e.errors), ("Task * GPU;\n", 0));
+    }
+
+    #[test]
     fn invalid_dsl_is_returned_with_errors() {
         let e = extract_mapper(r#"{"mapper": "Task * GPX;"}"#).unwrap();
         assert_eq!(e.text, "Task * GPX;\n");

@@ -7,6 +7,8 @@
 //! and [`optimizer`] (the optimizer interface and loop), and [`rewrite`] (replacing the body of a
 //! `mapper!` invocation in Rust source, atomically, with verification and restore).
 
+#![warn(missing_docs)]
+
 pub mod attempt;
 pub mod extract;
 pub mod jsonl;

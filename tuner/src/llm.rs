@@ -1,6 +1,6 @@
 //! OpenAI-compatible chat client: `POST {base}/chat/completions` over `reqwest::blocking` (rustls),
 //! with a request timeout, retries with exponential backoff and jitter on HTTP 429, 5xx, timeouts
-//! and connection failures (honouring `Retry-After`), a clear error after the last attempt, and
+//! and connection failures (honouring `Retry-After` in seconds, capped at the maximum backoff), a clear error after the last attempt, and
 //! every attempt (request, reply or error, status, latency) appended to a JSONL log.
 //!
 //! Configuration comes from `OPENAI_API_KEY`, `OPENAI_BASE_URL` and the `--model` flag; with
@@ -280,8 +280,7 @@ impl LlmClient {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|s| s.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(Duration::from_secs_f64);
+            .and_then(|s| Duration::try_from_secs_f64(s).ok());
         let text = match resp.text() {
             Ok(t) => t,
             Err(e) => return (self.transport_error(e), Some(status.as_u16())),
@@ -555,6 +554,20 @@ mod tests {
             assert!(
                 b10 >= Duration::from_millis(500) && b10 <= Duration::from_millis(1000),
                 "{b10:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn odd_retry_after_values_do_not_panic() {
+        for v in ["1e30", "-1", "NaN", "inf", "Wed, 21 Oct 2015 07:28:00 GMT"] {
+            assert_eq!(
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok()),
+                None,
+                "{v}"
             );
         }
     }

@@ -344,7 +344,12 @@ fn fmt_score(s: f64) -> String {
     if s != 0.0 && (s.abs() >= 1e9 || s.abs() < 1e-4) {
         format!("{s:.3e}")
     } else {
-        let digits = (3 - s.abs().log10().floor() as i32).clamp(0, 8) as usize;
+        let magnitude = if s == 0.0 {
+            0
+        } else {
+            s.abs().log10().floor() as i32
+        };
+        let digits = 3i32.saturating_sub(magnitude).clamp(0, 8) as usize;
         format!("{s:.digits$}")
     }
 }
@@ -473,6 +478,8 @@ mod tests {
         assert_eq!(fmt_score(1234.5678), "1235");
         assert_eq!(fmt_score(0.012346), "0.01235");
         assert_eq!(fmt_score(2e12), "2.000e12");
+        assert_eq!(fmt_score(0.0), "0.000");
+        assert_eq!(fmt_score(-5.0), "-5.000");
         assert_eq!(
             cut_middle("abcdefghij", 4),
             "ab\n[... 6 characters omitted ...]\nij"

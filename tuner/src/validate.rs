@@ -1,13 +1,14 @@
 //! The tuner's view of mapper-core's front end: the diagnostics a mapper text gets (the same
 //! messages the `mapper!` macro would print), a validity test and the canonical text form.
 //!
-//! Without an application this runs the parser only (syntax, kinds, statement forms); the
-//! application-aware checks (task and region names) run when a mapper is evaluated.
+//! The parser runs first; if it reports no errors, the static checker follows (names, kinds,
+//! signatures, types; with an [`AppInfo`] also task and region names).
 
+use mapper_core::check::check;
 use mapper_core::diag::render_all;
 use mapper_core::parse::{parse_text, ParseOutput};
 use mapper_core::print::print;
-use mapper_core::Diagnostic;
+use mapper_core::{AppInfo, Diagnostic};
 
 /// File name used when rendering diagnostics of a candidate mapper.
 pub const CANDIDATE_FILE: &str = "candidate.mapper";
@@ -15,23 +16,21 @@ pub const CANDIDATE_FILE: &str = "candidate.mapper";
 /// The result of checking one mapper text.
 #[derive(Debug)]
 pub struct Checked {
-    /// Parser output (the recovered program and its diagnostics).
+    /// Parser output (the recovered program and its syntax diagnostics).
     pub parsed: ParseOutput,
+    /// Syntax diagnostics, or, when there are no syntax errors, the checker's diagnostics too.
+    pub diagnostics: Vec<Diagnostic>,
 }
 
 impl Checked {
     /// All diagnostics, errors and warnings.
     pub fn diagnostics(&self) -> &[Diagnostic] {
-        &self.parsed.diagnostics
+        &self.diagnostics
     }
 
     /// Number of errors.
     pub fn error_count(&self) -> usize {
-        self.parsed
-            .diagnostics
-            .iter()
-            .filter(|d| d.is_error())
-            .count()
+        self.diagnostics.iter().filter(|d| d.is_error()).count()
     }
 
     /// Number of top-level statements recovered.
@@ -45,10 +44,21 @@ impl Checked {
     }
 }
 
-/// Parses (and checks) a mapper text.
+/// Parses and checks a mapper text without an application.
 pub fn check_text(text: &str) -> Checked {
+    check_text_for(text, None)
+}
+
+/// Parses and checks a mapper text, with the application's task and region names if given.
+pub fn check_text_for(text: &str, app: Option<&AppInfo>) -> Checked {
+    let parsed = parse_text(text);
+    let mut diagnostics = parsed.diagnostics.clone();
+    if !parsed.has_errors() {
+        diagnostics.extend(check(&parsed.program, app));
+    }
     Checked {
-        parsed: parse_text(text),
+        parsed,
+        diagnostics,
     }
 }
 
@@ -101,6 +111,19 @@ mod tests {
         let r = render_diagnostics("Task * GPX;");
         assert!(r.contains("candidate.mapper:1:"), "{r}");
         assert!(r.contains("GPU"), "{r}");
+    }
+
+    #[test]
+    fn checker_runs() {
+        let c = check_text("IndexTaskMap * nowhere;");
+        assert_eq!(c.error_count(), 1, "{:?}", c.diagnostics());
+        assert!(render_diagnostics("IndexTaskMap * nowhere;").contains("nowhere"));
+        let app = AppInfo {
+            name: "a".into(),
+            tasks: vec![],
+        };
+        assert!(check_text_for("Task foo GPU;", Some(&app)).error_count() > 0);
+        assert!(check_text_for("Task foo GPU;", None).is_valid());
     }
 
     #[test]
