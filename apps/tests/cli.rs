@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The mapper-core crate, which holds the corpus and the invalid-file cases.
 fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mapper-core")
 }
 
 fn mapper(args: &[&str], dir: &Path) -> Output {
