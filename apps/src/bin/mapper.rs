@@ -82,6 +82,31 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Benchmark apps against one GEMM of the same size on the same cores (best of `--reps`,
+    /// runs interleaved with the baseline); prints a Markdown table or JSON lines.
+    Bench {
+        /// Comma-separated apps (default: all).
+        #[arg(long, value_delimiter = ',')]
+        apps: Vec<String>,
+        /// `expert`, `default` or a mapper file.
+        #[arg(long, default_value = "expert")]
+        mapper: String,
+        /// Machine.
+        #[arg(long, default_value = "local")]
+        machine: String,
+        /// Problem size.
+        #[arg(long, default_value = "large")]
+        size: String,
+        /// Single precision.
+        #[arg(long)]
+        fp32: bool,
+        /// Repetitions (the best time of each is reported).
+        #[arg(long, default_value_t = 3)]
+        reps: usize,
+        /// Print one JSON line per app.
+        #[arg(long)]
+        json: bool,
+    },
     /// Time one GEMM of the whole N x N problem on all cores (the benchmark's baseline).
     GemmBaseline {
         /// Matrix order (default: the large preset).
@@ -197,6 +222,23 @@ fn run(cli: Cli) -> u8 {
             precision,
             seed,
             profile,
+            json,
+        }),
+        Cmd::Bench {
+            apps,
+            mapper,
+            machine,
+            size,
+            fp32,
+            reps,
+            json,
+        } => bench(BenchArgs {
+            apps,
+            mapper,
+            machine,
+            size,
+            fp32,
+            reps,
             json,
         }),
         Cmd::GemmBaseline {
@@ -315,19 +357,9 @@ fn run_app(a: RunArgs) -> u8 {
             }
         }
     };
-    let mapper = match a.mapper.as_str() {
-        "expert" => MapperChoice::Expert,
-        "default" => MapperChoice::Default,
-        path => match std::fs::read_to_string(path) {
-            Ok(source) => MapperChoice::Text {
-                name: path.to_string(),
-                source,
-            },
-            Err(e) => {
-                eprintln!("error: cannot read mapper `{path}`: {e} (expected expert, default or a mapper file)");
-                return EXIT_IO;
-            }
-        },
+    let mapper = match mapper_choice(&a.mapper) {
+        Ok(m) => m,
+        Err(code) => return code,
     };
     let cfg = RunConfig {
         machine: a.machine,
@@ -374,6 +406,128 @@ fn run_app(a: RunArgs) -> u8 {
         );
         EXIT_ERRORS
     }
+}
+
+/// Arguments of `mapper bench`.
+struct BenchArgs {
+    apps: Vec<String>,
+    mapper: String,
+    machine: String,
+    size: String,
+    fp32: bool,
+    reps: usize,
+    json: bool,
+}
+
+/// Reads the `--mapper` argument.
+fn mapper_choice(arg: &str) -> Result<MapperChoice, u8> {
+    match arg {
+        "expert" => Ok(MapperChoice::Expert),
+        "default" => Ok(MapperChoice::Default),
+        path => match std::fs::read_to_string(path) {
+            Ok(source) => Ok(MapperChoice::Text {
+                name: path.to_string(),
+                source,
+            }),
+            Err(e) => {
+                eprintln!("error: cannot read mapper `{path}`: {e} (expected expert, default or a mapper file)");
+                Err(EXIT_IO)
+            }
+        },
+    }
+}
+
+/// `mapper bench`: every app (best of `reps`) against the single-GEMM baseline of the same N
+/// on all cores, interleaved so that load from other processes hits both alike.
+fn bench(a: BenchArgs) -> u8 {
+    let size = match Size::parse(&a.size) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERRORS;
+        }
+    };
+    let precision = if a.fp32 { Precision::F32 } else { Precision::F64 };
+    let mapper = match mapper_choice(&a.mapper) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let list: Vec<&'static dyn apps::App> = if a.apps.is_empty() {
+        apps::apps()
+    } else {
+        let mut v = Vec::new();
+        for n in &a.apps {
+            match apps::find(n) {
+                Ok(x) => v.push(x),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return EXIT_ERRORS;
+                }
+            }
+        }
+        v
+    };
+    let threads = common::threads();
+    let cfg = RunConfig {
+        machine: a.machine.clone(),
+        size,
+        n: None,
+        precision,
+        mapper,
+        profile: false,
+        seed: 1,
+    };
+    let mut best: Vec<Option<apps::RunReport>> = vec![None; list.len()];
+    let mut base: std::collections::BTreeMap<i64, f64> = Default::default();
+    let mut status = 0;
+    for _ in 0..a.reps.max(1) {
+        for (i, app) in list.iter().enumerate() {
+            let r = match app.run(&cfg) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {}: {e}", app.name());
+                    status = EXIT_ERRORS;
+                    continue;
+                }
+            };
+            if !r.verified {
+                eprintln!("error: {} did not verify (max rel error {:.3e})", app.name(), r.max_rel_error);
+                status = EXIT_ERRORS;
+            }
+            let (_, g) = gemm_baseline(r.n as usize, precision, threads, 1);
+            let e = base.entry(r.n).or_insert(0.0);
+            *e = e.max(g);
+            if best[i].as_ref().is_none_or(|b| r.time_s < b.time_s) {
+                best[i] = Some(r);
+            }
+        }
+    }
+    if !a.json {
+        println!("| app | decomposition | N | time (s) | GFLOP/s | one GEMM, {threads} threads (GFLOP/s) | ratio |");
+        println!("|---|---|---|---|---|---|---|");
+    }
+    for r in best.iter().flatten() {
+        let g = base.get(&r.n).copied().unwrap_or(f64::NAN);
+        if a.json {
+            let mut v = r.json();
+            v["baseline_gflops"] = serde_json::json!(g);
+            v["ratio"] = serde_json::json!(r.gflops / g);
+            println!("{v}");
+        } else {
+            println!(
+                "| {} | {} on {} | {} | {:.3} | {:.1} | {:.1} | {:.0}% |",
+                r.app,
+                r.grid,
+                r.procs,
+                r.n,
+                r.time_s,
+                r.gflops,
+                g,
+                100.0 * r.gflops / g
+            );
+        }
+    }
+    status
 }
 
 fn main() -> ExitCode {
