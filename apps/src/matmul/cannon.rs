@@ -27,10 +27,11 @@ Region * * CPU SYSMEM;
 Layout * * * SOA C_order;
 Layout * * GPU SOA F_order;
 
-# Backpressure: a few steps in flight per node, so tiles do not pile up.
-InstanceLimit gemm 4;
-InstanceLimit shift_a 4;
-InstanceLimit shift_b 4;
+# Backpressure on GPUs: two tasks per GPU in flight (on 4-GPU nodes), so tiles do not
+# pile up in FBMEM.
+InstanceLimit gemm GPU 8;
+InstanceLimit shift_a GPU 8;
+InstanceLimit shift_b GPU 8;
 
 # A step's input tiles are consumed once: free extra copies as soon as the step is done.
 CollectMemory gemm a;

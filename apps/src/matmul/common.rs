@@ -281,21 +281,19 @@ pub fn init_tile<T: Elem>(ctx: &TaskCtx) -> Result<Value, TaskError> {
     if ctx.layout(0)?.soa && d >= 2 {
         let mut raw = ctx.raw::<T>(0, FIELD)?;
         let sh = shape_of(ctx, 0, &raw)?;
-        let lo = b.lo;
+        let (row0, col0) = (b.lo.get(d - 2), b.lo.get(d - 1));
         let out = raw
             .as_mut_slice()
             .ok_or_else(|| TaskError("init_tiles: tile is not writable".into()))?;
         for r in 0..sh.rows {
             for c in 0..sh.cols {
-                let mut pc = [0i64; 3];
-                for (i, x) in pc.iter_mut().enumerate().take(d) {
-                    *x = lo.get(i);
-                }
-                pc[d - 2] += r as i64;
-                pc[d - 1] += c as i64;
-                let p = Point::new(&pc[..d]).unwrap_or(lo);
+                let v = if which >= 2 {
+                    T::default()
+                } else {
+                    T::from_f64(input_value(which as u64, row0 + r as i64, col0 + c as i64, seed))
+                };
                 if let Some(o) = out.get_mut(r * sh.rs as usize + c * sh.cs as usize) {
-                    *o = value(&p);
+                    *o = v;
                 }
             }
         }
@@ -470,7 +468,7 @@ pub fn preset_n(size: Size) -> i64 {
     match size {
         Size::Tiny => 24,
         Size::Small => 384,
-        Size::Large => 3072,
+        Size::Large => 4096,
     }
 }
 

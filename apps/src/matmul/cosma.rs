@@ -33,8 +33,8 @@ Region * c_block GPU FBMEM,ZCMEM;
 Layout * * * SOA C_order;
 Layout * * GPU SOA F_order Align==128;
 
-InstanceLimit cosma_gemm 4;
-InstanceLimit cosma_gemm_k 4;
+InstanceLimit cosma_gemm GPU 8;
+InstanceLimit cosma_gemm_k GPU 8;
 CollectMemory cosma_gemm a_block;
 CollectMemory cosma_gemm b_block;
 CollectMemory cosma_gemm_k a_block;

@@ -24,7 +24,7 @@ Region * * CPU SYSMEM;
 Layout * * * SOA C_order;
 Layout * * GPU SOA F_order;
 
-InstanceLimit gemm_3d 4;
+InstanceLimit gemm_3d GPU 8;
 CollectMemory gemm_3d a_face;
 CollectMemory gemm_3d b_face;
 

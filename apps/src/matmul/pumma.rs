@@ -29,8 +29,8 @@ Region broadcast_a dst GPU FBMEM,ZCMEM; # the broadcast buffer falls back to zer
 Layout * * * SOA C_order;
 Layout * * GPU SOA F_order Align==128;
 
-InstanceLimit gemm 4;
-InstanceLimit broadcast_a 4;
+InstanceLimit gemm GPU 8;
+InstanceLimit broadcast_a GPU 8;
 CollectMemory gemm a_block;
 
 m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);

@@ -31,8 +31,8 @@ Region * * CPU SYSMEM;
 Layout * * * SOA C_order;
 Layout * * GPU SOA F_order;
 
-InstanceLimit cannon_step 4;
-InstanceLimit replicate 4;
+InstanceLimit cannon_step GPU 8;
+InstanceLimit replicate GPU 8;
 CollectMemory cannon_step a_tile;
 CollectMemory cannon_step b_tile;
 

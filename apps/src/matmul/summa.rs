@@ -27,7 +27,7 @@ Region * * CPU SYSMEM;
 Layout * * * SOA C_order;
 Layout * * GPU SOA F_order;
 
-InstanceLimit gemm_panel 4;
+InstanceLimit gemm_panel GPU 8;
 CollectMemory gemm_panel a_panel;
 CollectMemory gemm_panel b_panel;
 
