@@ -34,9 +34,7 @@ impl Size {
             "tiny" => Ok(Size::Tiny),
             "small" => Ok(Size::Small),
             "large" => Ok(Size::Large),
-            _ => Err(format!(
-                "unknown size `{s}`; expected tiny, small or large"
-            )),
+            _ => Err(format!("unknown size `{s}`; expected tiny, small or large")),
         }
     }
 

@@ -270,8 +270,17 @@ fn run_prints_a_verified_report() {
 #[test]
 fn run_json_is_one_line_with_the_fields() {
     let o = mapper_here(&[
-        "run", "--app", "johnson", "--size", "tiny", "--machine", "emulated:2x4", "--mapper",
-        "default", "--fp32", "--json",
+        "run",
+        "--app",
+        "johnson",
+        "--size",
+        "tiny",
+        "--machine",
+        "emulated:2x4",
+        "--mapper",
+        "default",
+        "--fp32",
+        "--json",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
@@ -306,7 +315,15 @@ fn run_with_a_mapper_file_and_errors() {
     let dir = scratch("run-errors");
     std::fs::write(dir.join("typo.mapper"), "Task * CPU;\nTask gem CPU;\n").expect("write");
     let o = mapper(
-        &["run", "--app", "cannon", "--size", "tiny", "--mapper", "typo.mapper"],
+        &[
+            "run",
+            "--app",
+            "cannon",
+            "--size",
+            "tiny",
+            "--mapper",
+            "typo.mapper",
+        ],
         &dir,
     );
     assert_eq!(o.status.code(), Some(1));
@@ -315,21 +332,40 @@ fn run_with_a_mapper_file_and_errors() {
     assert!(err.contains("gem"), "{err}");
     let o = mapper(&["run", "--app", "canon", "--size", "tiny"], &dir);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("did you mean `cannon`?"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("did you mean `cannon`?"),
+        "{}",
+        stderr(&o)
+    );
     let o = mapper(&["run", "--app", "cannon", "--size", "huge"], &dir);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
         "error: unknown size `huge`; expected tiny, small or large\n"
     );
-    let o = mapper(&["run", "--app", "cannon", "--mapper", "missing.mapper"], &dir);
+    let o = mapper(
+        &["run", "--app", "cannon", "--mapper", "missing.mapper"],
+        &dir,
+    );
     assert_eq!(o.status.code(), Some(2));
     let o = mapper(
-        &["run", "--app", "cannon", "--size", "tiny", "--machine", "cluster:9"],
+        &[
+            "run",
+            "--app",
+            "cannon",
+            "--size",
+            "tiny",
+            "--machine",
+            "cluster:9",
+        ],
         &dir,
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("unknown machine `cluster:9`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("unknown machine `cluster:9`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -362,7 +398,11 @@ fn check_with_app_reports_a_misspelled_task_with_its_position() {
     }
     let o = mapper(&["check", "bad.mapper", "--app", "nope"], &dir);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).starts_with("error: unknown app `nope`"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: unknown app `nope`"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -371,13 +411,21 @@ fn apps_lists_tasks_and_region_arguments() {
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
     for app in ["cannon", "summa", "pumma", "johnson", "solomonik", "cosma"] {
-        assert!(out.contains(&format!("\n{app}: ")) || out.starts_with(&format!("{app}: ")), "{out}");
+        assert!(
+            out.contains(&format!("\n{app}: ")) || out.starts_with(&format!("{app}: ")),
+            "{out}"
+        );
     }
     assert!(
         out.contains("  gemm_3d(a_face: [a_tiles, a], b_face: [b_tiles, b], c: [c_tiles, c])\n"),
         "{out}"
     );
-    assert!(out.contains("  shift_a(src: [a_tiles, a_next, a, a_buf], dst: [a_tiles, a_next, a, a_buf])\n"), "{out}");
+    assert!(
+        out.contains(
+            "  shift_a(src: [a_tiles, a_next, a, a_buf], dst: [a_tiles, a_next, a, a_buf])\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]

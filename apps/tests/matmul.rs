@@ -61,7 +61,12 @@ fn registry_lists_the_six_algorithms() {
 fn expert_mappers_check_clean_against_their_apps() {
     for app in apps::apps() {
         let out = parse::parse_text(app.expert_source());
-        assert!(out.diagnostics.is_empty(), "{}: {:?}", app.name(), out.diagnostics);
+        assert!(
+            out.diagnostics.is_empty(),
+            "{}: {:?}",
+            app.name(),
+            out.diagnostics
+        );
         let d = check::check(&out.program, Some(&app.info()));
         assert!(d.is_empty(), "{}: {d:?}", app.name());
     }
@@ -155,8 +160,15 @@ fn random_mapper(app: &dyn App, gpus: bool, rng: &mut Rng) -> String {
         for (i, a) in t.args.iter().enumerate() {
             let order = rng.pick(&["C_order", "F_order"]);
             let align = rng.pick(&["", " Align==16", " Align==64", " Align==128", " No_Align"]);
-            let target = if rng.below(2) == 0 { a.name.clone() } else { i.to_string() };
-            s.push_str(&format!("Layout {} {target} * SOA {order}{align};\n", t.name));
+            let target = if rng.below(2) == 0 {
+                a.name.clone()
+            } else {
+                i.to_string()
+            };
+            s.push_str(&format!(
+                "Layout {} {target} * SOA {order}{align};\n",
+                t.name
+            ));
             if a.read_only && rng.below(2) == 0 {
                 s.push_str(&format!("CollectMemory {} {};\n", t.name, a.name));
             }
@@ -169,7 +181,12 @@ fn random_mapper(app: &dyn App, gpus: bool, rng: &mut Rng) -> String {
             "OMP" => "momp",
             _ => "mcpu",
         };
-        let (c0, c1, c2, c3) = (1 + rng.below(3), rng.below(3), rng.below(3), 1 + rng.below(3));
+        let (c0, c1, c2, c3) = (
+            1 + rng.below(3),
+            rng.below(3),
+            rng.below(3),
+            1 + rng.below(3),
+        );
         let body = match rng.below(4) {
             0 => format!(
                 "    return {m}[(ip[0] * {c0} + ip[1] * {c1}) % {m}.size[0], (ip[0] * {c2} + ip[1] * {c3} + {c1}) % {m}.size[1]];\n"
@@ -299,5 +316,8 @@ fn a_profile_records_the_gemm_tasks() {
     let p = r.profile.expect("profile");
     // The 2x2x2 cube of products, plus the three initializations of 2x2 tiles.
     assert_eq!(p.tasks.iter().filter(|t| &*t.name == "gemm_3d").count(), 8);
-    assert_eq!(p.tasks.iter().filter(|t| &*t.name == "init_tiles").count(), 12);
+    assert_eq!(
+        p.tasks.iter().filter(|t| &*t.name == "init_tiles").count(),
+        12
+    );
 }

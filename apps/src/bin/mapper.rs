@@ -13,10 +13,10 @@
 //! - `mapper gemm-baseline [--n N] [--fp32] [--json]` times one GEMM of the whole problem on all
 //!   cores (the reference point of the matrix-multiplication benchmark).
 
-use clap::{Parser, Subcommand};
-use mapper_core::diag::{render_all, Diagnostic};
 use apps::matmul::common::{self, gemm_baseline, preset_n};
 use apps::{MapperChoice, Precision, RunConfig, Size};
+use clap::{Parser, Subcommand};
+use mapper_core::diag::{render_all, Diagnostic};
 use mapper_core::{ast, check, parse, print, AppInfo};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -385,7 +385,10 @@ fn run_app(a: RunArgs) -> u8 {
     if let (Some(path), Some(prof)) = (&a.profile, &report.profile) {
         let json = prof.chrome_trace().to_string();
         if let Err(e) = std::fs::write(path, json) {
-            eprintln!("error: cannot write the profile to `{}`: {e}", path.display());
+            eprintln!(
+                "error: cannot write the profile to `{}`: {e}",
+                path.display()
+            );
             return EXIT_IO;
         }
     }
@@ -447,7 +450,11 @@ fn bench(a: BenchArgs) -> u8 {
             return EXIT_ERRORS;
         }
     };
-    let precision = if a.fp32 { Precision::F32 } else { Precision::F64 };
+    let precision = if a.fp32 {
+        Precision::F32
+    } else {
+        Precision::F64
+    };
     let mapper = match mapper_choice(&a.mapper) {
         Ok(m) => m,
         Err(code) => return code,
@@ -491,7 +498,11 @@ fn bench(a: BenchArgs) -> u8 {
                 }
             };
             if !r.verified {
-                eprintln!("error: {} did not verify (max rel error {:.3e})", app.name(), r.max_rel_error);
+                eprintln!(
+                    "error: {} did not verify (max rel error {:.3e})",
+                    app.name(),
+                    r.max_rel_error
+                );
                 status = EXIT_ERRORS;
             }
             let (_, g) = gemm_baseline(r.n as usize, precision, threads, 1);

@@ -4,7 +4,9 @@
 //! tile partition of each matrix and a double buffer (`a_buf`/`b_buf`, partitions `a_next`/
 //! `b_next`), so every tile really moves to its neighbour's position at every step.
 
-use super::common::{colors, copy_task, gemm_task, init_task, square_grid, CMode, Elem, Grid, Job, MatmulSpec};
+use super::common::{
+    colors, copy_task, gemm_task, init_task, square_grid, CMode, Elem, Grid, Job, MatmulSpec,
+};
 use crate::{AppError, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
@@ -53,7 +55,8 @@ IndexTaskMap init_tiles, shift_a, shift_b, gemm block_cyclic;
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "cannon",
-    description: "Cannon's algorithm: p x p tile grid, initial skew, p steps of nearest-neighbour shifts",
+    description:
+        "Cannon's algorithm: p x p tile grid, initial skew, p steps of nearest-neighbour shifts",
     expert: EXPERT,
     gemm_tasks: &["gemm"],
     declare,
@@ -73,7 +76,9 @@ const B_PARTS: &[&str] = &["b_tiles", "b_next", "b", "b_buf"];
 
 fn declare_t<T: Elem>() -> runtime::App {
     let mut app = runtime::App::new("cannon");
-    app.task(init_task::<T>(&["a_tiles", "b_tiles", "c_tiles", "a", "b", "c"]));
+    app.task(init_task::<T>(&[
+        "a_tiles", "b_tiles", "c_tiles", "a", "b", "c",
+    ]));
     app.task(copy_task::<T>("shift_a", A_PARTS, A_PARTS));
     app.task(copy_task::<T>("shift_b", B_PARTS, B_PARTS));
     app.task(gemm_task::<T>(
@@ -110,7 +115,11 @@ fn body(job: &mut Job) -> Result<(), AppError> {
     job.init(bt, dom, 1)?;
     job.init(ct, dom, 2)?;
     job.start_clock()?;
-    let (sa, sb, gemm) = (job.task("shift_a")?, job.task("shift_b")?, job.task("gemm")?);
+    let (sa, sb, gemm) = (
+        job.task("shift_a")?,
+        job.task("shift_b")?,
+        job.task("gemm")?,
+    );
     // Initial skew: a_next(i, j) <- a(i, i + j), b_next(i, j) <- b(i + j, j).
     let skew_a = Proj::func(move |q: &Point| Point::p2(q.get(0), (q.get(0) + q.get(1)) % p));
     let skew_b = Proj::func(move |q: &Point| Point::p2((q.get(0) + q.get(1)) % p, q.get(1)));

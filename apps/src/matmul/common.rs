@@ -3,14 +3,16 @@
 //! comparison, and the run driver ([`run_spec`]) that binds the mapper, sizes the problem for
 //! the processors the GEMM task runs on, times the multiplication and verifies it.
 
-use crate::{make_mapper, render_bind_errors, App, AppError, Precision, RunConfig, RunReport, Size};
+use crate::{
+    make_mapper, render_bind_errors, App, AppError, Precision, RunConfig, RunReport, Size,
+};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
 use mapper_core::{AppInfo, BoundMapper, Mapper, ProcKind};
 use runtime::accessor::{RawField, ReduceValue};
 use runtime::{
-    FieldSpace, FieldValue, IndexSpace, Point, Privilege, Rect, RegionId, Runtime,
-    RuntimeOptions, TaskCtx, TaskDecl, TaskError, TaskHandle, Value,
+    FieldSpace, FieldValue, IndexSpace, Point, Privilege, Rect, RegionId, Runtime, RuntimeOptions,
+    TaskCtx, TaskDecl, TaskError, TaskHandle, Value,
 };
 use std::time::Instant;
 
@@ -77,7 +79,11 @@ pub struct TileShape {
     pub cs: isize,
 }
 
-fn shape_of<T: FieldValue>(ctx: &TaskCtx, arg: usize, raw: &RawField<'_, T>) -> Result<TileShape, TaskError> {
+fn shape_of<T: FieldValue>(
+    ctx: &TaskCtx,
+    arg: usize,
+    raw: &RawField<'_, T>,
+) -> Result<TileShape, TaskError> {
     let b = raw.bounds();
     let d = b.dim();
     if d < 2 {
@@ -128,7 +134,13 @@ pub enum CMode {
 /// The tile GEMM: `C += A * B` for region arguments `a`, `b`, `c` (field [`FIELD`]), on the
 /// instances' strided slices; single-threaded on a CPU, the OMP pool's threads on an OMP
 /// processor.
-pub fn tile_gemm<T: Elem>(ctx: &TaskCtx, a: usize, b: usize, c: usize, mode: CMode) -> Result<(), TaskError> {
+pub fn tile_gemm<T: Elem>(
+    ctx: &TaskCtx,
+    a: usize,
+    b: usize,
+    c: usize,
+    mode: CMode,
+) -> Result<(), TaskError> {
     for arg in [a, b, c] {
         require_soa(ctx, arg)?;
     }
@@ -138,7 +150,11 @@ pub fn tile_gemm<T: Elem>(ctx: &TaskCtx, a: usize, b: usize, c: usize, mode: CMo
         CMode::ReadWrite => ctx.raw::<T>(c, FIELD)?,
         CMode::Reduce => ctx.raw_reduce::<T>(c, FIELD)?,
     };
-    let (sa, sb, sc) = (shape_of(ctx, a, &ra)?, shape_of(ctx, b, &rb)?, shape_of(ctx, c, &rc)?);
+    let (sa, sb, sc) = (
+        shape_of(ctx, a, &ra)?,
+        shape_of(ctx, b, &rb)?,
+        shape_of(ctx, c, &rc)?,
+    );
     if sa.rows != sc.rows || sb.cols != sc.cols || sa.cols != sb.rows {
         return Err(TaskError(format!(
             "task `{}`: tile shapes do not multiply: A {}x{}, B {}x{}, C {}x{}",
@@ -290,7 +306,12 @@ pub fn init_tile<T: Elem>(ctx: &TaskCtx) -> Result<Value, TaskError> {
                 let v = if which >= 2 {
                     T::default()
                 } else {
-                    T::from_f64(input_value(which as u64, row0 + r as i64, col0 + c as i64, seed))
+                    T::from_f64(input_value(
+                        which as u64,
+                        row0 + r as i64,
+                        col0 + c as i64,
+                        seed,
+                    ))
                 };
                 if let Some(o) = out.get_mut(r * sh.rs as usize + c * sh.cs as usize) {
                     *o = v;
@@ -315,11 +336,7 @@ pub fn init_task<T: Elem>(tile_regions: &[&str]) -> TaskDecl {
 }
 
 /// Declares a tile GEMM task `name(a, b, c)`; `c` is read-write or a sum reduction.
-pub fn gemm_task<T: Elem>(
-    name: &str,
-    args: [(&str, &[&str]); 3],
-    mode: CMode,
-) -> TaskDecl {
+pub fn gemm_task<T: Elem>(name: &str, args: [(&str, &[&str]); 3], mode: CMode) -> TaskDecl {
     let cpriv = match mode {
         CMode::ReadWrite => Privilege::ReadWrite,
         CMode::Reduce => Privilege::Reduce(runtime::ReduceOp::Sum),
@@ -363,7 +380,9 @@ pub fn inputs<T: Elem>(n: usize, seed: u64) -> (Vec<T>, Vec<T>) {
 
 /// Cores of this machine.
 pub fn threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// `c += a * b` for C-order N x N matrices with one GEMM call on `threads` threads.
@@ -511,11 +530,18 @@ impl Job {
     /// Creates a matrix-shaped region over `rect`.
     pub fn region(&mut self, name: &str, rect: Rect) -> Result<RegionId, AppError> {
         let f = self.fields();
-        Ok(self.rt.create_region(name, IndexSpace::from_rect(rect), f)?)
+        Ok(self
+            .rt
+            .create_region(name, IndexSpace::from_rect(rect), f)?)
     }
 
     /// Launches `init_tiles` over every color of `part` for matrix `which` (0 A, 1 B, 2 C).
-    pub fn init(&mut self, part: runtime::PartitionId, colors: Rect, which: i64) -> Result<(), AppError> {
+    pub fn init(
+        &mut self,
+        part: runtime::PartitionId,
+        colors: Rect,
+        which: i64,
+    ) -> Result<(), AppError> {
         let t = self.task("init_tiles")?;
         self.rt.index_launch(
             t,
@@ -543,11 +569,19 @@ fn fields(p: Precision) -> FieldSpace {
 
 /// Checks that the layouts a bound mapper gives the GEMM tasks' arguments are ones the tile
 /// GEMM accepts (SOA; C or F order; any alignment), for every memory it may use.
-fn check_gemm_layouts(spec: &MatmulSpec, info: &AppInfo, bound: &dyn BoundMapper) -> Result<(), AppError> {
+fn check_gemm_layouts(
+    spec: &MatmulSpec,
+    info: &AppInfo,
+    bound: &dyn BoundMapper,
+) -> Result<(), AppError> {
     for name in spec.gemm_tasks {
-        let Some(tid) = info.task_id(name) else { continue };
+        let Some(tid) = info.task_id(name) else {
+            continue;
+        };
         let kind = bound.proc_kind(tid);
-        let Some(t) = info.tasks.get(tid) else { continue };
+        let Some(t) = info.tasks.get(tid) else {
+            continue;
+        };
         for (i, a) in t.args.iter().enumerate() {
             for &mem in bound.memories(tid, i, kind) {
                 let l = bound.layout(tid, i, kind, mem);
@@ -670,7 +704,8 @@ pub fn square_grid(procs: u32) -> i64 {
 
 /// Color rectangle `0..e0 x 0..e1 (x 0..e2)`.
 pub fn colors(extents: &[i64]) -> Result<Rect, AppError> {
-    Rect::from_extents(extents).ok_or_else(|| AppError::Runtime(format!("bad color extents {extents:?}")))
+    Rect::from_extents(extents)
+        .ok_or_else(|| AppError::Runtime(format!("bad color extents {extents:?}")))
 }
 
 #[cfg(test)]
@@ -717,9 +752,19 @@ mod tests {
         let mut d = [0; 6];
         copy_strided(
             &s,
-            TileShape { rows: 2, cols: 3, rs: 3, cs: 1 },
+            TileShape {
+                rows: 2,
+                cols: 3,
+                rs: 3,
+                cs: 1,
+            },
             &mut d,
-            TileShape { rows: 2, cols: 3, rs: 1, cs: 2 },
+            TileShape {
+                rows: 2,
+                cols: 3,
+                rs: 1,
+                cs: 2,
+            },
         );
         assert_eq!(d, [1, 4, 2, 5, 3, 6]);
     }

@@ -76,7 +76,9 @@ fn declare(p: Precision) -> runtime::App {
 
 fn declare_t<T: Elem>() -> runtime::App {
     let mut app = runtime::App::new("cosma");
-    app.task(init_task::<T>(&["a_blocks", "b_blocks", "c_blocks", "a", "b", "c"]));
+    app.task(init_task::<T>(&[
+        "a_blocks", "b_blocks", "c_blocks", "a", "b", "c",
+    ]));
     let args: [(&str, &[&str]); 3] = [
         ("a_block", &["a_blocks", "a"]),
         ("b_block", &["b_blocks", "b"]),

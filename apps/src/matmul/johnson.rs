@@ -54,7 +54,8 @@ IndexTaskMap init_tiles face;
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "johnson",
-    description: "Johnson 3-D: q^3 tasks; A and B broadcast along the third axis, C reduced along k",
+    description:
+        "Johnson 3-D: q^3 tasks; A and B broadcast along the third axis, C reduced along k",
     expert: EXPERT,
     gemm_tasks: &["gemm_3d"],
     declare,
@@ -71,7 +72,9 @@ fn declare(p: Precision) -> runtime::App {
 
 fn declare_t<T: Elem>() -> runtime::App {
     let mut app = runtime::App::new("johnson");
-    app.task(init_task::<T>(&["a_tiles", "b_tiles", "c_tiles", "a", "b", "c"]));
+    app.task(init_task::<T>(&[
+        "a_tiles", "b_tiles", "c_tiles", "a", "b", "c",
+    ]));
     app.task(gemm_task::<T>(
         "gemm_3d",
         [

@@ -53,7 +53,10 @@ impl App for MatmulApp {
 fn expert(name: &str, text: &'static str) -> Box<dyn Mapper> {
     match Interpreted::from_text(&format!("{name}-expert"), text) {
         Ok(m) => Box::new(m),
-        Err(d) => Box::new(Broken { name: format!("{name}-expert"), diags: d }),
+        Err(d) => Box::new(Broken {
+            name: format!("{name}-expert"),
+            diags: d,
+        }),
     }
 }
 
@@ -76,11 +79,17 @@ impl Mapper for Broken {
     }
 }
 
-static CANNON: MatmulApp = MatmulApp { spec: &cannon::SPEC };
+static CANNON: MatmulApp = MatmulApp {
+    spec: &cannon::SPEC,
+};
 static SUMMA: MatmulApp = MatmulApp { spec: &summa::SPEC };
 static PUMMA: MatmulApp = MatmulApp { spec: &pumma::SPEC };
-static JOHNSON: MatmulApp = MatmulApp { spec: &johnson::SPEC };
-static SOLOMONIK: MatmulApp = MatmulApp { spec: &solomonik::SPEC };
+static JOHNSON: MatmulApp = MatmulApp {
+    spec: &johnson::SPEC,
+};
+static SOLOMONIK: MatmulApp = MatmulApp {
+    spec: &solomonik::SPEC,
+};
 static COSMA: MatmulApp = MatmulApp { spec: &cosma::SPEC };
 
 /// The six apps, in the order of BENCHMARKS.md.

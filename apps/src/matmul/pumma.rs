@@ -4,7 +4,9 @@
 //! multiplies its A buffer by its current B tile, and B rolls one tile up its column (into the
 //! double buffer `b_next`).
 
-use super::common::{colors, copy_task, gemm_task, init_task, square_grid, CMode, Elem, Grid, Job, MatmulSpec};
+use super::common::{
+    colors, copy_task, gemm_task, init_task, square_grid, CMode, Elem, Grid, Job, MatmulSpec,
+};
 use crate::{AppError, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
@@ -51,7 +53,8 @@ IndexTaskMap init_tiles, broadcast_a, roll_b, gemm block_cyclic;
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "pumma",
-    description: "PUMMA: block-cyclic tiles; per step broadcast one A tile along each row, roll B up",
+    description:
+        "PUMMA: block-cyclic tiles; per step broadcast one A tile along each row, roll B up",
     expert: EXPERT,
     gemm_tasks: &["gemm"],
     declare,
@@ -70,8 +73,14 @@ const B_PARTS: &[&str] = &["b_tiles", "b_next", "b", "b_buf"];
 
 fn declare_t<T: Elem>() -> runtime::App {
     let mut app = runtime::App::new("pumma");
-    app.task(init_task::<T>(&["a_tiles", "b_tiles", "c_tiles", "a", "b", "c"]));
-    app.task(copy_task::<T>("broadcast_a", &["a_tiles", "a"], &["a_bcast", "a_bc"]));
+    app.task(init_task::<T>(&[
+        "a_tiles", "b_tiles", "c_tiles", "a", "b", "c",
+    ]));
+    app.task(copy_task::<T>(
+        "broadcast_a",
+        &["a_tiles", "a"],
+        &["a_bcast", "a_bc"],
+    ));
     app.task(copy_task::<T>("roll_b", B_PARTS, B_PARTS));
     app.task(gemm_task::<T>(
         "gemm",
@@ -111,7 +120,11 @@ fn body(job: &mut Job) -> Result<(), AppError> {
     job.init(bt, dom, 1)?;
     job.init(ct, dom, 2)?;
     job.start_clock()?;
-    let (bc, roll, gemm) = (job.task("broadcast_a")?, job.task("roll_b")?, job.task("gemm")?);
+    let (bc, roll, gemm) = (
+        job.task("broadcast_a")?,
+        job.task("roll_b")?,
+        job.task("gemm")?,
+    );
     let (mut cur_b, mut next_b) = (bt, bn);
     for k in 0..t {
         let diag = Proj::func(move |q: &Point| Point::p2(q.get(0), (q.get(0) + k) % t));
@@ -121,8 +134,12 @@ fn body(job: &mut Job) -> Result<(), AppError> {
             .index_launch(gemm, dom, &[ab.into(), cur_b.into(), ct.into()], &[])?;
         if k + 1 < t {
             let up = Proj::func(move |q: &Point| Point::p2((q.get(0) + 1) % t, q.get(1)));
-            job.rt
-                .index_launch(roll, dom, &[ArgRef::Partition(cur_b, up), next_b.into()], &[])?;
+            job.rt.index_launch(
+                roll,
+                dom,
+                &[ArgRef::Partition(cur_b, up), next_b.into()],
+                &[],
+            )?;
             std::mem::swap(&mut cur_b, &mut next_b);
         }
     }

@@ -82,7 +82,9 @@ const B_LAYERS: &[&str] = &["b_layers", "b_next", "b_rep", "b_buf"];
 
 fn declare_t<T: Elem>() -> runtime::App {
     let mut app = runtime::App::new("solomonik");
-    app.task(init_task::<T>(&["a_tiles", "b_tiles", "c_tiles", "a", "b", "c"]));
+    app.task(init_task::<T>(&[
+        "a_tiles", "b_tiles", "c_tiles", "a", "b", "c",
+    ]));
     app.task(copy_task::<T>(
         "replicate",
         &["a_tiles", "b_tiles", "a", "b"],
@@ -92,7 +94,11 @@ fn declare_t<T: Elem>() -> runtime::App {
     app.task(copy_task::<T>("shift_b", B_LAYERS, B_LAYERS));
     app.task(gemm_task::<T>(
         "cannon_step",
-        [("a_tile", A_LAYERS), ("b_tile", B_LAYERS), ("c", &["c_tiles", "c"])],
+        [
+            ("a_tile", A_LAYERS),
+            ("b_tile", B_LAYERS),
+            ("c", &["c_tiles", "c"]),
+        ],
         CMode::Reduce,
     ));
     app
@@ -112,7 +118,10 @@ fn grid(procs: u32) -> Grid {
 
 fn layered_region(job: &mut Job, name: &str, c: i64) -> Result<runtime::RegionId, AppError> {
     let n = job.n;
-    job.region(name, Rect::new(Point::p3(0, 0, 0), Point::p3(c - 1, n - 1, n - 1)))
+    job.region(
+        name,
+        Rect::new(Point::p3(0, 0, 0), Point::p3(c - 1, n - 1, n - 1)),
+    )
 }
 
 fn body(job: &mut Job) -> Result<(), AppError> {
@@ -147,9 +156,7 @@ fn body(job: &mut Job) -> Result<(), AppError> {
     let dom = colors(&[s, s, c])?;
     // Launch point (i, j, l) -> color (l, i, j) of a layered partition, optionally shifted.
     let layer = |di: i64, dj: i64| {
-        Proj::func(move |p: &Point| {
-            Point::p3(p.get(2), (p.get(0) + di) % s, (p.get(1) + dj) % s)
-        })
+        Proj::func(move |p: &Point| Point::p3(p.get(2), (p.get(0) + di) % s, (p.get(1) + dj) % s))
     };
     // Replication with each layer's skew: layer l starts at Cannon step l * s / c.
     let skew_a = move |i: i64, j: i64, l: i64| (i, (i + j + l * steps) % s);

@@ -65,7 +65,9 @@ fn declare(p: Precision) -> runtime::App {
 
 fn declare_t<T: Elem>() -> runtime::App {
     let mut app = runtime::App::new("summa");
-    app.task(init_task::<T>(&["a_panels", "b_panels", "c_tiles", "a", "b", "c"]));
+    app.task(init_task::<T>(&[
+        "a_panels", "b_panels", "c_tiles", "a", "b", "c",
+    ]));
     app.task(gemm_task::<T>(
         "gemm_panel",
         [
@@ -95,7 +97,10 @@ fn grid(procs: u32) -> Grid {
     let p = i64::from(procs.max(1));
     let total = p * ((4 + p - 1) / p);
     let f = balance_factors(total, 2).unwrap_or_else(|_| vec![total, 1]);
-    let (pr, pc) = (f.first().copied().unwrap_or(1), f.get(1).copied().unwrap_or(1));
+    let (pr, pc) = (
+        f.first().copied().unwrap_or(1),
+        f.get(1).copied().unwrap_or(1),
+    );
     let kt = 2 * pr.max(pc);
     Grid {
         dims: vec![pr, pc, kt],
@@ -125,7 +130,11 @@ fn body(job: &mut Job) -> Result<(), AppError> {
         job.rt.index_launch(
             g,
             dom,
-            &[ArgRef::Partition(ap, row), ArgRef::Partition(bp, col), ct.into()],
+            &[
+                ArgRef::Partition(ap, row),
+                ArgRef::Partition(bp, col),
+                ct.into(),
+            ],
             &[],
         )?;
     }
