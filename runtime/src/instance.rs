@@ -59,7 +59,8 @@ pub struct Instance {
     pub layout: InstLayout,
     /// Serializes reduction folds into this instance.
     pub fold_lock: Mutex<()>,
-    buf: Buffer,
+    /// The bytes; none for an instance in a virtual (simulated) memory.
+    buf: Option<Buffer>,
 }
 
 impl std::fmt::Debug for Instance {
@@ -79,7 +80,8 @@ impl Drop for Instance {
 }
 
 impl Instance {
-    /// Creates a zeroed instance, reserving its bytes in `mem`; `None` if it does not fit.
+    /// Creates a zeroed instance, reserving its bytes in `mem`; `None` if it does not fit. In a
+    /// virtual memory the bytes are reserved but no buffer is allocated.
     pub fn create(
         id: InstId,
         mem: Arc<Memory>,
@@ -90,9 +92,14 @@ impl Instance {
         if !mem.try_reserve(layout.bytes as u64) {
             return None;
         }
-        let Some(buf) = Buffer::new(layout.bytes, layout.align) else {
-            mem.release(layout.bytes as u64);
-            return None;
+        let buf = if mem.is_virtual {
+            None
+        } else {
+            let Some(buf) = Buffer::new(layout.bytes, layout.align) else {
+                mem.release(layout.bytes as u64);
+                return None;
+            };
+            Some(buf)
         };
         Some(Instance {
             id,
@@ -110,9 +117,17 @@ impl Instance {
         self.layout.bytes
     }
 
-    /// Base pointer of the buffer.
+    /// True if the instance has no buffer (a simulated run).
+    pub fn is_virtual(&self) -> bool {
+        self.buf.is_none()
+    }
+
+    /// Base pointer of the buffer (null for a virtual instance, which nothing dereferences:
+    /// simulated runs execute no task bodies and data operations only count bytes).
     pub(crate) fn base_ptr(&self) -> *mut u8 {
-        self.buf.ptr.as_ptr()
+        self.buf
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |b| b.ptr.as_ptr())
     }
 
     /// The slot of `field`, or an error naming the instance.
@@ -141,6 +156,13 @@ impl Instance {
             ));
         }
         let mut n = 0u64;
+        if self.is_virtual() {
+            for r in space.rects() {
+                self.check_rect(r)?;
+                n += r.volume() * value.len() as u64;
+            }
+            return Ok(n);
+        }
         for r in space.rects() {
             self.check_rect(r)?;
             for p in r.iter() {
@@ -188,6 +210,14 @@ impl Instance {
         let fd = self.layout.fastest_dim();
         let contiguous = fd == src.layout.fastest_dim() && ds.stride == size && ss.stride == size;
         let mut bytes = 0u64;
+        if self.is_virtual() || src.is_virtual() {
+            for r in space.rects() {
+                self.check_rect(r)?;
+                src.check_rect(r)?;
+                bytes += r.volume() * size as u64;
+            }
+            return Ok(bytes);
+        }
         for r in space.rects() {
             self.check_rect(r)?;
             src.check_rect(r)?;
@@ -232,6 +262,14 @@ impl Instance {
         let prim = ds.ty.prim;
         let esz = prim.size();
         let mut bytes = 0u64;
+        if self.is_virtual() || src.is_virtual() {
+            for r in space.rects() {
+                self.check_rect(r)?;
+                src.check_rect(r)?;
+                bytes += r.volume() * ds.ty.size() as u64;
+            }
+            return Ok(bytes);
+        }
         for r in space.rects() {
             self.check_rect(r)?;
             src.check_rect(r)?;
@@ -399,6 +437,7 @@ mod tests {
                 node: 0,
                 index: 0,
                 capacity: cap,
+                bandwidth: 1.0,
             },
         ))
     }

@@ -6,6 +6,7 @@
 
 use crate::analysis::OpId;
 use crate::coherence::{FieldState, ValidCopy};
+use crate::exec::sim::SimModel;
 use crate::exec::{CopyWork, Work};
 use crate::field::{FieldId, FieldType};
 use crate::geom::{IndexSpace, Rect};
@@ -60,6 +61,11 @@ pub struct MapState {
     /// Coherence per (root, field).
     pub coherence: HashMap<(RegionId, FieldId), FieldState>,
     clock: u64,
+    /// The simulator's cost tables (simulated runs only).
+    pub sim: Option<Arc<SimModel>>,
+    /// Simulated time (ns) the control thread spent in synchronous write-backs since the
+    /// runtime last took it (simulated runs only).
+    pub blocked_ns: u64,
 }
 
 /// Outcome of an instance request in one memory.
@@ -76,20 +82,29 @@ pub enum Found {
 }
 
 impl MapState {
-    /// The state for `machine` with no instances.
-    pub fn new(machine: &MachineDesc) -> MapState {
+    /// The state for `machine` with no instances; memories are virtual (accounted, never
+    /// allocated) when `sim` is given.
+    pub fn new(machine: &MachineDesc, sim: Option<Arc<SimModel>>) -> MapState {
         MapState {
             mems: machine
                 .mems
                 .iter()
                 .enumerate()
-                .map(|(i, d)| Arc::new(Memory::new(i, d)))
+                .map(|(i, d)| {
+                    Arc::new(if sim.is_some() {
+                        Memory::new_virtual(i, d)
+                    } else {
+                        Memory::new(i, d)
+                    })
+                })
                 .collect(),
             insts: HashMap::new(),
             by_mem: vec![Vec::new(); machine.mems.len()],
             next_inst: 1,
             coherence: HashMap::new(),
             clock: 0,
+            sim,
+            blocked_ns: 0,
         }
     }
 
@@ -321,8 +336,16 @@ impl MapState {
                 let Some(p) = state.pieces.get_mut(i) else {
                     continue;
                 };
-                let start = profiler.now();
+                let start = profiler.now() + self.blocked_ns;
                 let bytes = dst.copy_from(&src, f, &p.space).unwrap_or(0);
+                let end = match &self.sim {
+                    Some(m) => {
+                        let d = m.copy_ns(src.mem.id, dst.mem.id, bytes);
+                        self.blocked_ns += d;
+                        start + d
+                    }
+                    None => profiler.now(),
+                };
                 p.copies.push(ValidCopy {
                     inst: dst.id,
                     ready: 0,
@@ -338,7 +361,7 @@ impl MapState {
                     field: Arc::from(format!("#{f}").as_str()),
                     task: Arc::from("eviction"),
                     start_ns: start,
-                    end_ns: profiler.now(),
+                    end_ns: end,
                 });
             }
         }

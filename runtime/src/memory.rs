@@ -18,6 +18,8 @@ pub struct Memory {
     pub label: String,
     /// Capacity in bytes.
     pub capacity: u64,
+    /// True in simulated runs: capacity is accounted exactly but instances get no buffer.
+    pub is_virtual: bool,
     used: AtomicU64,
 }
 
@@ -30,7 +32,16 @@ impl Memory {
             node: d.node,
             label: d.label(),
             capacity: d.capacity,
+            is_virtual: false,
             used: AtomicU64::new(0),
+        }
+    }
+
+    /// A memory whose instances are accounted but not allocated (simulated runs).
+    pub fn new_virtual(id: MemId, d: &MemDesc) -> Memory {
+        Memory {
+            is_virtual: true,
+            ..Memory::new(id, d)
         }
     }
 
@@ -76,6 +87,7 @@ mod tests {
                 node: 0,
                 index: 1,
                 capacity: 100,
+                bandwidth: 1.0,
             },
         );
         assert!(m.try_reserve(60));

@@ -2,10 +2,12 @@
 //! ([`Executor`]): mapping, instances and copies are decided before an operation reaches an
 //! executor, and [`run_work`] holds the shared host-side semantics (reduction-instance
 //! initialization, the task body, folds, copies, profiling). [`cpu`] runs CPU and OMP
-//! processors on worker threads; [`emulated`] adds GPUs emulated by one host thread each.
+//! processors on worker threads; [`emulated`] adds GPUs emulated by one host thread each;
+//! [`sim`] simulates a described machine on a simulated clock without running task bodies.
 
 pub mod cpu;
 pub mod emulated;
+pub mod sim;
 
 use crate::analysis::OpId;
 use crate::context::TaskCtx;
@@ -15,7 +17,7 @@ use crate::geom::{IndexSpace, Point, Rect};
 use crate::instance::Instance;
 use crate::profile::{CopyKind, CopyRecord, TaskRecord};
 use crate::sched::Scheduler;
-use crate::task::{HostFn, Privilege, Value};
+use crate::task::{Cost, HostFn, Privilege, Value};
 use mapper_core::ProcId;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -49,6 +51,16 @@ pub trait Executor: Send + Sync {
     fn dispatch(&self, op: Ready);
     /// Stops the workers (the graph has drained).
     fn shutdown(&self);
+    /// True if operations progress only when the control thread calls [`Executor::step`]
+    /// (the simulator); false for executors with their own threads.
+    fn drives(&self) -> bool {
+        false
+    }
+    /// Makes progress on the calling thread (completes one operation); false if nothing is
+    /// pending. Only meaningful when [`Executor::drives`] is true.
+    fn step(&self) -> bool {
+        false
+    }
 }
 
 /// One unit of work.
@@ -138,6 +150,8 @@ pub struct TaskWork {
     pub promise: Promise,
     /// InstanceLimit accounting.
     pub limit: Option<LimitGuard>,
+    /// The cost of this point from the task's cost model (simulated runs only).
+    pub cost: Option<Cost>,
 }
 
 /// A copy (or, without a source, a zero fill) of one field over some points.
