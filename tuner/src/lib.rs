@@ -1,1 +1,28 @@
-//! tuner crate.
+//! The mapper optimizer: proposes mappers (with an LLM or, later, built-in searches), learns from
+//! their evaluation, and writes the winner back into the application's source.
+//!
+//! Pieces: [`llm`] (OpenAI-compatible chat client with retries and a JSONL log, [`jsonl`]),
+//! [`prompt`] (OptoPrime- and OPRO-style prompts), [`extract`] (tolerant parsing of replies, with
+//! [`lenient_json`]), [`validate`] (mapper-core's parser as the judge of candidates), [`attempt`]
+//! and [`optimizer`] (the optimizer interface and loop), and [`rewrite`] (replacing the body of a
+//! `mapper!` invocation in Rust source, atomically, with verification and restore).
+
+#![warn(missing_docs)]
+
+pub mod attempt;
+pub mod extract;
+pub mod jsonl;
+pub mod lenient_json;
+pub mod llm;
+pub mod optimizer;
+pub mod prompt;
+pub mod rewrite;
+pub mod validate;
+
+pub use attempt::{best_attempt, Attempt};
+pub use extract::{extract_mapper, ExtractError, Extracted, Strategy};
+pub use llm::{ChatBackend, LlmClient, LlmConfig, LlmError, Message, Role};
+pub use optimizer::{
+    continue_loop, run_loop, LlmOptimizer, LoopResult, Optimizer, OptimizerError, PromptMode,
+};
+pub use prompt::{AppDescription, ArgDescription, PromptBuilder, TaskDescription};
