@@ -8,7 +8,7 @@ use crate::field::FieldId;
 use crate::geom::{IndexSpace, Rect};
 use crate::region::RegionId;
 use crate::task::{Privilege, ReduceOp};
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::sync::Arc;
 
 /// Identity of an operation in the task graph (task, copy or join).
@@ -55,7 +55,7 @@ struct User {
 /// The per-field user lists.
 #[derive(Debug)]
 pub struct Analysis {
-    users: HashMap<(RegionId, FieldId), Vec<User>>,
+    users: FastMap<(RegionId, FieldId), Vec<User>>,
     /// A user list longer than this is replaced by one join operation.
     pub join_threshold: usize,
 }
@@ -63,7 +63,7 @@ pub struct Analysis {
 impl Default for Analysis {
     fn default() -> Self {
         Analysis {
-            users: HashMap::new(),
+            users: FastMap::default(),
             join_threshold: 256,
         }
     }

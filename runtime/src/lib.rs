@@ -16,6 +16,7 @@ pub mod coherence;
 pub mod context;
 pub mod error;
 pub mod exec;
+pub mod fasthash;
 pub mod field;
 pub mod future;
 pub mod geom;

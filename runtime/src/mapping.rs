@@ -18,7 +18,7 @@ use crate::profile::{CopyKind, CopyRecord, Profiler};
 use crate::region::RegionId;
 use crate::sched::Scheduler;
 use mapper_core::{Layout, MemKind};
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::sync::Arc;
 
 /// A live instance known to the mapping stage.
@@ -31,6 +31,17 @@ pub struct InstEntry {
     pub fields: Vec<(FieldId, FieldType)>,
     /// Logical time of last use (for LRU eviction).
     pub last_use: u64,
+}
+
+/// An instance as listed per memory: enough to filter candidates without a map lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemSlot {
+    /// The instance.
+    pub id: InstId,
+    /// Root of its region tree.
+    pub root: RegionId,
+    /// Its rectangle.
+    pub rect: Rect,
 }
 
 /// What an instance request is for.
@@ -54,12 +65,12 @@ pub struct MapState {
     /// Memories, indexed by [`MemId`].
     pub mems: Vec<Arc<Memory>>,
     /// Live instances.
-    pub insts: HashMap<InstId, InstEntry>,
-    /// Instance ids per memory.
-    pub by_mem: Vec<Vec<InstId>>,
+    pub insts: FastMap<InstId, InstEntry>,
+    /// Instances per memory, by root region (each list in creation order).
+    pub by_mem: Vec<FastMap<RegionId, Vec<MemSlot>>>,
     next_inst: InstId,
     /// Coherence per (root, field).
-    pub coherence: HashMap<(RegionId, FieldId), FieldState>,
+    pub coherence: FastMap<(RegionId, FieldId), FieldState>,
     clock: u64,
     /// The simulator's cost tables (simulated runs only).
     pub sim: Option<Arc<SimModel>>,
@@ -98,10 +109,10 @@ impl MapState {
                     })
                 })
                 .collect(),
-            insts: HashMap::new(),
-            by_mem: vec![Vec::new(); machine.mems.len()],
+            insts: FastMap::default(),
+            by_mem: vec![FastMap::default(); machine.mems.len()],
             next_inst: 1,
-            coherence: HashMap::new(),
+            coherence: FastMap::default(),
             clock: 0,
             sim,
             blocked_ns: 0,
@@ -132,19 +143,22 @@ impl MapState {
         // Among reusable instances prefer the one already holding the most valid data for the
         // request, then the largest (it serves more future requests), then the oldest.
         let mut best: Option<(u64, u64, InstId)> = None;
-        for id in self.by_mem.get(mem).into_iter().flatten() {
+        let slots = self.by_mem.get(mem).and_then(|m| m.get(&req.root));
+        for s in slots.into_iter().flatten() {
+            let covers = if req.layout.exact {
+                s.rect == req.bbox
+            } else {
+                s.rect.contains_rect(&req.bbox)
+            };
+            if s.root != req.root || !covers {
+                continue;
+            }
+            let id = &s.id;
             let Some(e) = self.insts.get(id) else {
                 continue;
             };
             let l = &e.inst.layout;
-            let covers = if req.layout.exact {
-                l.rect == req.bbox
-            } else {
-                l.rect.contains_rect(&req.bbox)
-            };
-            if e.root == req.root
-                && covers
-                && l.layout == req.layout
+            if l.layout == req.layout
                 && req
                     .fields
                     .iter()
@@ -229,7 +243,11 @@ impl MapState {
                     },
                 );
                 if let Some(v) = self.by_mem.get_mut(mem) {
-                    v.push(id);
+                    v.entry(req.root).or_default().push(MemSlot {
+                        id,
+                        root: req.root,
+                        rect: inst.layout.rect,
+                    });
                 }
                 Ok(Ok(inst))
             }
@@ -246,8 +264,12 @@ impl MapState {
                     s.remove_instance(id);
                 }
             }
-            if let Some(v) = self.by_mem.get_mut(e.inst.mem.id) {
-                v.retain(|x| *x != id);
+            if let Some(v) = self
+                .by_mem
+                .get_mut(e.inst.mem.id)
+                .and_then(|m| m.get_mut(&e.root))
+            {
+                v.retain(|x| x.id != id);
             }
         }
     }
@@ -262,8 +284,8 @@ impl MapState {
             .by_mem
             .get(mem)
             .into_iter()
-            .flatten()
-            .filter_map(|id| self.insts.get(id).map(|e| (e, *id)))
+            .flat_map(|m| m.values().flatten())
+            .filter_map(|s| self.insts.get(&s.id).map(|e| (e, s.id)))
             .filter(|(e, _)| Arc::strong_count(&e.inst) == 1)
             .map(|(e, id)| (e.last_use, id))
             .collect();
@@ -374,9 +396,9 @@ impl MapState {
         req: &InstRequest<'_>,
         profiler: &Profiler,
     ) -> Result<Found, String> {
-        if let Some(ids) = self.by_mem.get(mem) {
-            for id in ids {
-                if let Some(e) = self.insts.get(id) {
+        if let Some(slots) = self.by_mem.get(mem).and_then(|m| m.get(&req.root)) {
+            for s in slots {
+                if let Some(e) = self.insts.get(&s.id) {
                     if e.root == req.root
                         && e.inst.layout.rect.contains_rect(&req.bbox)
                         && req

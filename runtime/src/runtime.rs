@@ -557,8 +557,13 @@ impl Runtime {
                             Ok(r) => {
                                 // The reduction instance is private to this task.
                                 self.state.insts.remove(&r.id);
-                                if let Some(v) = self.state.by_mem.get_mut(mem) {
-                                    v.retain(|x| *x != r.id);
+                                if let Some(v) = self
+                                    .state
+                                    .by_mem
+                                    .get_mut(mem)
+                                    .and_then(|m| m.get_mut(&ra.root))
+                                {
+                                    v.retain(|x| x.id != r.id);
                                 }
                                 return Ok((d, fresh, Some(r)));
                             }

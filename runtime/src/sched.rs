@@ -6,7 +6,7 @@
 use crate::analysis::OpId;
 use crate::exec::{Executor, Ready, Work};
 use crate::profile::Profiler;
-use std::collections::HashMap;
+use crate::fasthash::FastMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 struct Node {
@@ -18,7 +18,7 @@ struct Node {
 
 #[derive(Default)]
 struct Graph {
-    nodes: HashMap<OpId, Node>,
+    nodes: FastMap<OpId, Node>,
     next: OpId,
     completed: u64,
     unsubmitted: usize,

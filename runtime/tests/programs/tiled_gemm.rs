@@ -112,6 +112,20 @@ pub fn run(
     t: i64,
     check: bool,
 ) -> Result<Outcome, String> {
+    run_with(machine, mapper, n, t, 1, check, true)
+}
+
+/// [`run`] with `reps` multiplications in sequence (C += A x B each time; the check expects
+/// one) and, unless `outputs`, no summary or trace text.
+pub fn run_with(
+    machine: &str,
+    mapper: &dyn Mapper,
+    n: i64,
+    t: i64,
+    reps: usize,
+    check: bool,
+    outputs: bool,
+) -> Result<Outcome, String> {
     let app = app(true);
     let init = app.handle("init").ok_or("no init")?;
     let gemm = app.handle("gemm").ok_or("no gemm")?;
@@ -133,7 +147,7 @@ pub fn run(
     rt.wait_all().map_err(e)?;
     let start = rt.elapsed_ns();
     let tile = (n / t) as f64;
-    for k in 0..t {
+    for k in (0..reps).flat_map(|_| 0..t) {
         let pa_k = ArgRef::Partition(pa, Proj::func(move |p| Point::p2(p.get(0), k)));
         let pb_k = ArgRef::Partition(pb, Proj::func(move |p| Point::p2(k, p.get(1))));
         rt.index_launch(gemm, dom, &[pa_k, pb_k, pc.into()], &[Value::F64(tile)])
@@ -142,7 +156,7 @@ pub fn run(
     rt.wait_all().map_err(e)?;
     let ns = rt.elapsed_ns() - start;
     let mut max_err = 0.0f64;
-    if check && !rt.is_simulated() {
+    if check && reps == 1 && !rt.is_simulated() {
         let got = rt.read_field::<f64>(c, "v").map_err(e)?;
         for i in 0..n {
             for j in 0..n {
@@ -153,10 +167,18 @@ pub fn run(
         }
     }
     let prof = rt.profile();
+    let (summary, trace) = if outputs {
+        (
+            prof.summary(),
+            serde_json::to_string(&prof.chrome_trace()).map_err(|e| e.to_string())?,
+        )
+    } else {
+        (String::new(), String::new())
+    };
     Ok(Outcome {
         ns,
-        summary: prof.summary(),
-        trace: serde_json::to_string(&prof.chrome_trace()).map_err(|e| e.to_string())?,
+        summary,
+        trace,
         simulated: rt.is_simulated(),
         max_err,
         tasks: prof.tasks.len(),
