@@ -22,9 +22,8 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3));
     for (label, tiles, reps) in [("gemm8x8_x8", 8, 8), ("gemm16x16", 16, 1)] {
         for machine in ["sim:p100x4", "sim:cluster4x4"] {
-            let run = || {
-                tiled_gemm::run_with(machine, &DefaultMapper, 16384, tiles, reps, false, false)
-            };
+            let run =
+                || tiled_gemm::run_with(machine, &DefaultMapper, 16384, tiles, reps, false, false);
             let tasks = run().map(|o| o.tasks).unwrap_or(0);
             g.throughput(Throughput::Elements(tasks as u64));
             g.bench_with_input(BenchmarkId::new(label, machine), &machine, |b, _| {

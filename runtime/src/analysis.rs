@@ -4,11 +4,11 @@
 //! same operator commute. Lists stay short: a write prunes the users it covers, and a list that
 //! grows past a threshold is replaced by one join operation, so per-launch cost stays flat.
 
+use crate::fasthash::FastMap;
 use crate::field::FieldId;
 use crate::geom::{IndexSpace, Rect};
 use crate::region::RegionId;
 use crate::task::{Privilege, ReduceOp};
-use crate::fasthash::FastMap;
 use std::sync::Arc;
 
 /// Identity of an operation in the task graph (task, copy or join).

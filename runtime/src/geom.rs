@@ -242,9 +242,7 @@ impl Rect {
     #[inline]
     pub fn overlaps(&self, o: &Rect) -> bool {
         self.dim() == o.dim()
-            && (0..self.dim()).all(|i| {
-                self.lo.c[i].max(o.lo.c[i]) <= self.hi.c[i].min(o.hi.c[i])
-            })
+            && (0..self.dim()).all(|i| self.lo.c[i].max(o.lo.c[i]) <= self.hi.c[i].min(o.hi.c[i]))
     }
 
     /// The smallest rectangle containing both.

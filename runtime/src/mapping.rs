@@ -8,6 +8,7 @@ use crate::analysis::OpId;
 use crate::coherence::{FieldState, ValidCopy};
 use crate::exec::sim::SimModel;
 use crate::exec::{CopyWork, Work};
+use crate::fasthash::FastMap;
 use crate::field::{FieldId, FieldType};
 use crate::geom::{IndexSpace, Rect};
 use crate::instance::{InstId, Instance};
@@ -18,7 +19,6 @@ use crate::profile::{CopyKind, CopyRecord, Profiler};
 use crate::region::RegionId;
 use crate::sched::Scheduler;
 use mapper_core::{Layout, MemKind};
-use crate::fasthash::FastMap;
 use std::sync::Arc;
 
 /// A live instance known to the mapping stage.

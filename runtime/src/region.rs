@@ -2,9 +2,9 @@
 //! partitions and partitions by explicit subspaces (disjoint or aliased, e.g. ghost/halo
 //! regions), with subregions addressed by color and ancestry names for mapper matching.
 
+use crate::fasthash::FastMap;
 use crate::field::FieldSpace;
 use crate::geom::{IndexSpace, Point, Rect, MAX_DIM};
-use crate::fasthash::FastMap;
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -686,6 +686,11 @@ impl Runtime {
             None => None,
         };
 
+        if let Some(s) = &self.sim {
+            // The control thread's own time to analyse and map this point.
+            s.advance(self.machine.map_ns.round() as u64);
+        }
+
         // Dependence analysis.
         let mut adeps: Vec<OpId> = Vec::new();
         for (i, &r) in regions.iter().enumerate() {

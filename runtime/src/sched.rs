@@ -5,8 +5,8 @@
 
 use crate::analysis::OpId;
 use crate::exec::{Executor, Ready, Work};
-use crate::profile::Profiler;
 use crate::fasthash::FastMap;
+use crate::profile::Profiler;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 struct Node {

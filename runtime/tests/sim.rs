@@ -346,7 +346,11 @@ fn simulated_runs_compute_no_data() {
     let mut rt = Runtime::with_defaults(app, "sim:p100x4").unwrap();
     assert!(rt.is_simulated());
     let r = rt
-        .create_region("r", IndexSpace::range(0, 9), FieldSpace::new().field::<f64>("x"))
+        .create_region(
+            "r",
+            IndexSpace::range(0, 9),
+            FieldSpace::new().field::<f64>("x"),
+        )
         .unwrap();
     rt.fill_field(r, "x", 1.0f64).unwrap();
     let f = rt.launch(TaskHandle(0), &[r.into()], &[]).unwrap();
@@ -362,7 +366,7 @@ fn simulated_runs_compute_no_data() {
     assert_eq!(p.tasks[0].end_ns - p.tasks[0].start_ns, 3_000 + 7);
     let usage = rt.memory_usage();
     assert_eq!(usage[0], ("SYSMEM[0.0]".to_string(), 80, 192 << 30));
-    }
+}
 
 #[test]
 fn real_runs_are_unchanged_by_the_cost_model() {

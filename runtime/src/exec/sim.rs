@@ -369,7 +369,11 @@ fn finish(work: Work, start: u64, end: u64, profiler: &Profiler, m: &SimModel) {
         Work::Task(t) => {
             let mut body_end = end;
             let mut folds = Vec::new();
-            for a in t.args.iter().filter(|a| matches!(a.privilege, Privilege::Reduce(_))) {
+            for a in t
+                .args
+                .iter()
+                .filter(|a| matches!(a.privilege, Privilege::Reduce(_)))
+            {
                 for f in &a.folds {
                     let bytes = fold_bytes(a, f);
                     let d = m.copy_ns(a.inst.mem.id, f.target.mem.id, bytes);

@@ -36,6 +36,9 @@ pub struct MachineFile {
     pub copy: Vec<CopySpec>,
     /// Bandwidth and latency of copies no `copy` entry covers.
     pub default_copy: Option<LinkSpec>,
+    /// Time the runtime's control thread spends mapping one point task, microseconds.
+    #[serde(default)]
+    pub map_us: f64,
 }
 
 /// `[[processor]]`: the processors of one kind on every node.
@@ -143,13 +146,13 @@ pub struct LinkSpec {
 
 /// Loads a description file; the machine is simulated and named after `path`.
 pub fn load(path: &Path) -> Result<MachineDesc, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        format!(
-            "cannot read machine description `{}`: {e}",
-            path.display()
-        )
-    })?;
-    parse_str(&text, &path.display().to_string(), &path.display().to_string())
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read machine description `{}`: {e}", path.display()))?;
+    parse_str(
+        &text,
+        &path.display().to_string(),
+        &path.display().to_string(),
+    )
 }
 
 fn positive(origin: &str, key: &str, v: f64) -> Result<f64, String> {
@@ -422,8 +425,7 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
                 };
                 let list = if is_wild { &mut wild } else { &mut explicit };
                 let dup = list.iter().any(|q: &CopyPath| {
-                    q.same_node == same_node
-                        && ((q.a == a && q.b == b) || (q.a == b && q.b == a))
+                    q.same_node == same_node && ((q.a == a && q.b == b) || (q.a == b && q.b == a))
                 });
                 if dup && !is_wild {
                     return Err(format!(
@@ -522,6 +524,7 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
         default_copy,
         default_latency,
         simulated: true,
+        map_ns: non_negative(origin, "map_us", f.map_us)? * 1e3,
     })
 }
 
@@ -624,16 +627,28 @@ latency_us = 2.0
         assert!(err(&SMALL.replace("count = 2\ncapacity", "count = 3\ncapacity"))
             .starts_with("m.toml: access[1].pairing: \"index\" pairs processor i with memory i, so it needs as many FBMEM as GPU per node (3 vs 2)"));
         let e = err(&SMALL.replace("gflops = 10.0", "gflop = 10.0"));
-        assert!(e.starts_with("m.toml: invalid machine description: TOML parse error at line"), "{e}");
+        assert!(
+            e.starts_with("m.toml: invalid machine description: TOML parse error at line"),
+            "{e}"
+        );
         assert!(e.contains("unknown field `gflop`"), "{e}");
         let e = err(&SMALL.replace("nodes = 2", "nodes = \"two\""));
-        assert!(e.contains("invalid type: string \"two\", expected u32"), "{e}");
+        assert!(
+            e.contains("invalid type: string \"two\", expected u32"),
+            "{e}"
+        );
         assert_eq!(
-            err(&SMALL.replace("proc = \"CPU\"\nmem = \"SYSMEM\"", "proc = \"CPU\"\nmem = \"ZCMEM\"")),
+            err(&SMALL.replace(
+                "proc = \"CPU\"\nmem = \"SYSMEM\"",
+                "proc = \"CPU\"\nmem = \"ZCMEM\""
+            )),
             "m.toml: access[0].mem: no [[memory]] entry describes ZCMEM memories"
         );
         assert_eq!(
-            err(&SMALL.replace("[[access]]\nproc = \"CPU\"\nmem = \"SYSMEM\"\nbandwidth = 10.0\n", "")),
+            err(&SMALL.replace(
+                "[[access]]\nproc = \"CPU\"\nmem = \"SYSMEM\"\nbandwidth = 10.0\n",
+                ""
+            )),
             "m.toml: CPU processors access no memory; add an [[access]] entry with proc = \"CPU\""
         );
         assert_eq!(

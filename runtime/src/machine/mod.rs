@@ -143,6 +143,8 @@ pub struct MachineDesc {
     pub default_latency: f64,
     /// True for a described machine that only the simulator runs (`sim:`, `.toml`).
     pub simulated: bool,
+    /// Simulated time (ns) the control thread spends mapping one point task (0: free).
+    pub map_ns: f64,
 }
 
 /// Parses sizes like `256M`, `4K`, `1G`, `4096`.
@@ -401,6 +403,7 @@ impl MachineDesc {
             default_copy: 5.0,
             default_latency: 5_000.0,
             simulated: false,
+            map_ns: 0.0,
         }
     }
 

@@ -39,7 +39,12 @@ pub fn app(cost: bool) -> App {
     let mut app = App::new("tiled_gemm");
     app.task(
         TaskDecl::new("init")
-            .arg("out", Privilege::WriteDiscard, &["v"], &["A_tiles", "B_tiles", "C_tiles"])
+            .arg(
+                "out",
+                Privilege::WriteDiscard,
+                &["v"],
+                &["A_tiles", "B_tiles", "C_tiles"],
+            )
             .all_kinds(|ctx| {
                 let which = ctx.i64(0)?;
                 let mut out = ctx.raw::<f64>(0, "v")?;
@@ -77,15 +82,38 @@ pub fn app(cost: bool) -> App {
             let (sa, sb, sc) = (a.strides(), b.strides(), c.strides());
             let (av, bv) = (a.as_slice(), b.as_slice());
             let cv = c.as_mut_slice().ok_or("C tile is not writable")?;
-            for i in 0..m {
-                for k in 0..kk {
-                    let aik = av[i * sa[0] + k * sa[1]];
-                    let brow = k * sb[0];
-                    let crow = i * sc[0];
-                    for j in 0..n {
-                        cv[crow + j * sc[1]] += aik * bv[brow + j * sb[1]];
+            // Rows i0..i1 of C, given as the slice starting at row i0.
+            let rows = |cv: &mut [f64], i0: usize, i1: usize| {
+                for i in i0..i1 {
+                    for k in 0..kk {
+                        let aik = av[i * sa[0] + k * sa[1]];
+                        let brow = k * sb[0];
+                        let crow = (i - i0) * sc[0];
+                        for j in 0..n {
+                            cv[crow + j * sc[1]] += aik * bv[brow + j * sb[1]];
+                        }
                     }
                 }
+            };
+            let threads = ctx.threads().min(m.max(1));
+            if threads > 1 && sc[1] == 1 && sc[0] >= n {
+                // An OMP processor: split the rows of C (C order) over the pool.
+                let per = m.div_ceil(threads);
+                std::thread::scope(|s| {
+                    let mut rest: &mut [f64] = cv;
+                    let mut i0 = 0;
+                    while i0 < m {
+                        let i1 = (i0 + per).min(m);
+                        let take = ((i1 - i0) * sc[0]).min(rest.len());
+                        let (mine, tail) = std::mem::take(&mut rest).split_at_mut(take);
+                        rest = tail;
+                        let rows = &rows;
+                        s.spawn(move || rows(mine, i0, i1));
+                        i0 = i1;
+                    }
+                });
+            } else {
+                rows(cv, 0, m);
             }
             Ok(Value::None)
         })
