@@ -49,7 +49,8 @@ impl Blas {
             return Ok(b.clone());
         }
         gpu.bind()?;
-        let handle = result::create_handle().map_err(|e| format!("cuBLAS: cublasCreate failed: {e:?}"))?;
+        let handle =
+            result::create_handle().map_err(|e| format!("cuBLAS: cublasCreate failed: {e:?}"))?;
         // SAFETY: a fresh handle and a live stream of the bound context.
         unsafe { result::set_stream(handle, gpu.stream.cu_stream() as _) }
             .map_err(|e| format!("cuBLAS: cublasSetStream failed: {e:?}"))?;

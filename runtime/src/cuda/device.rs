@@ -46,7 +46,9 @@ pub(crate) fn err(what: &str, e: impl std::fmt::Debug) -> String {
 impl Gpu {
     /// Makes this GPU's context current on the calling thread.
     pub fn bind(&self) -> Result<(), String> {
-        self.ctx.bind_to_thread().map_err(|e| err("cuCtxSetCurrent", e))
+        self.ctx
+            .bind_to_thread()
+            .map_err(|e| err("cuCtxSetCurrent", e))
     }
 
     /// NVRTC architecture of this device (e.g. `sm_90`).
@@ -154,7 +156,9 @@ fn discover() -> Result<System, String> {
             }
             let mut can = 0;
             // SAFETY: valid device handles and an out pointer.
-            let r = unsafe { sys::cuDeviceCanAccessPeer(&mut can, gi.ctx.cu_device(), gj.ctx.cu_device()) };
+            let r = unsafe {
+                sys::cuDeviceCanAccessPeer(&mut can, gi.ctx.cu_device(), gj.ctx.cu_device())
+            };
             if r != sys::CUresult::CUDA_SUCCESS || can == 0 {
                 continue;
             }
@@ -163,8 +167,7 @@ fn discover() -> Result<System, String> {
             let r = unsafe { sys::cuCtxEnablePeerAccess(gj.ctx.cu_ctx(), 0) };
             peer[i][j] = matches!(
                 r,
-                sys::CUresult::CUDA_SUCCESS
-                    | sys::CUresult::CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED
+                sys::CUresult::CUDA_SUCCESS | sys::CUresult::CUDA_ERROR_PEER_ACCESS_ALREADY_ENABLED
             );
         }
     }

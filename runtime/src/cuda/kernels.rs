@@ -65,8 +65,12 @@ impl Kernel {
             options: vec![format!("--gpu-architecture={}", gpu.arch())],
             ..Default::default()
         };
-        let ptx = compile_ptx_with_opts(source, opts)
-            .map_err(|e| format!("NVRTC: compiling kernel `{name}` for {} failed: {e}", gpu.arch()))?;
+        let ptx = compile_ptx_with_opts(source, opts).map_err(|e| {
+            format!(
+                "NVRTC: compiling kernel `{name}` for {} failed: {e}",
+                gpu.arch()
+            )
+        })?;
         let image = CString::new(ptx.to_src())
             .map_err(|_| format!("NVRTC: PTX of `{name}` holds a NUL byte"))?;
         gpu.bind()?;
@@ -108,8 +112,7 @@ impl Kernel {
                 b
             })
             .collect();
-        let mut params: Vec<*mut c_void> =
-            vals.iter_mut().map(|v| v.as_mut_ptr().cast()).collect();
+        let mut params: Vec<*mut c_void> = vals.iter_mut().map(|v| v.as_mut_ptr().cast()).collect();
         self.gpu.bind()?;
         // SAFETY: the caller guarantees the arguments; `vals` outlives the call (the driver
         // copies the parameters at launch).

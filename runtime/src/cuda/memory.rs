@@ -27,8 +27,12 @@ impl DeviceBuffer {
     pub fn new(gpu: &Arc<Gpu>, bytes: usize) -> Result<DeviceBuffer, String> {
         gpu.bind()?;
         // SAFETY: a plain allocation in the bound context.
-        let ptr = unsafe { result::malloc_sync(bytes.max(1)) }
-            .map_err(|e| err(&format!("cuMemAlloc of {bytes} bytes on GPU {}", gpu.ordinal), e))?;
+        let ptr = unsafe { result::malloc_sync(bytes.max(1)) }.map_err(|e| {
+            err(
+                &format!("cuMemAlloc of {bytes} bytes on GPU {}", gpu.ordinal),
+                e,
+            )
+        })?;
         let b = DeviceBuffer {
             ptr,
             bytes,
@@ -69,9 +73,7 @@ unsafe impl Sync for PinnedBuffer {}
 impl PinnedBuffer {
     /// Allocates `bytes` (at least 1) of zeroed mapped pinned memory.
     pub fn new(bytes: usize) -> Result<PinnedBuffer, String> {
-        let g = gpus()?
-            .first()
-            .ok_or("no CUDA device for pinned memory")?;
+        let g = gpus()?.first().ok_or("no CUDA device for pinned memory")?;
         g.bind()?;
         let flags = sys::CU_MEMHOSTALLOC_PORTABLE | sys::CU_MEMHOSTALLOC_DEVICEMAP;
         // SAFETY: a plain allocation in the bound context.
@@ -129,7 +131,9 @@ pub unsafe fn copy(gpu: &Gpu, dst: u64, src: u64, bytes: usize) -> Result<(), St
     gpu.bind()?;
     let s = gpu.copy_stream.cu_stream();
     // SAFETY: the caller guarantees both ranges.
-    check("cuMemcpyAsync", unsafe { sys::cuMemcpyAsync(dst, src, bytes, s) })?;
+    check("cuMemcpyAsync", unsafe {
+        sys::cuMemcpyAsync(dst, src, bytes, s)
+    })?;
     gpu.copy_stream
         .synchronize()
         .map_err(|e| err("cuStreamSynchronize", e))
@@ -154,7 +158,14 @@ pub unsafe fn copy_peer(
     let s = dst_gpu.copy_stream.cu_stream();
     // SAFETY: the caller guarantees both ranges.
     check("cuMemcpyPeerAsync", unsafe {
-        sys::cuMemcpyPeerAsync(dst, dst_gpu.ctx.cu_ctx(), src, src_gpu.ctx.cu_ctx(), bytes, s)
+        sys::cuMemcpyPeerAsync(
+            dst,
+            dst_gpu.ctx.cu_ctx(),
+            src,
+            src_gpu.ctx.cu_ctx(),
+            bytes,
+            s,
+        )
     })?;
     dst_gpu
         .copy_stream
