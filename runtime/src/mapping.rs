@@ -83,7 +83,11 @@ impl MapState {
                 .mems
                 .iter()
                 .enumerate()
-                .map(|(i, d)| Arc::new(Memory::new(i, d)))
+                .map(|(i, d)| {
+                    let mut m = Memory::new(i, d);
+                    m.real_gpu = machine.has_real_gpus();
+                    Arc::new(m)
+                })
                 .collect(),
             insts: HashMap::new(),
             by_mem: vec![Vec::new(); machine.mems.len()],

@@ -18,6 +18,11 @@ pub struct Memory {
     pub label: String,
     /// Capacity in bytes.
     pub capacity: u64,
+    /// Index among memories of this kind on the node (the GPU index for FBMEM).
+    pub index: u32,
+    /// Backed by a real GPU (FBMEM in device memory, ZCMEM in mapped pinned memory); set for
+    /// `local` machines with the `cuda` feature and a driver.
+    pub real_gpu: bool,
     used: AtomicU64,
 }
 
@@ -30,6 +35,8 @@ impl Memory {
             node: d.node,
             label: d.label(),
             capacity: d.capacity,
+            index: d.index,
+            real_gpu: false,
             used: AtomicU64::new(0),
         }
     }

@@ -597,12 +597,16 @@ impl Runtime {
         let kind = self.bound.proc_kind(tid);
         let body = match decl.variants.get(&kind) {
             Some(Variant::Host(f)) => f.clone(),
+            #[cfg(feature = "cuda")]
+            Some(Variant::Cuda(c)) if self.machine.has_real_gpus() && c.source.is_some() => {
+                crate::exec::cuda::cuda_variant_body(c)
+            }
             Some(Variant::Cuda(c)) => {
                 return Err(self.map_error(
                     decl,
                     &point,
                     "Task",
-                    format!("the mapper chose {kind}, whose variant is the CUDA kernel `{}`; this executor runs host variants only", c.kernel),
+                    format!("the mapper chose {kind}, whose variant is the CUDA kernel `{}`; this executor runs host variants only (CUDA variants need the `cuda` feature, a driver, the `local` machine and kernel source)", c.kernel),
                 ))
             }
             None => {
@@ -945,6 +949,7 @@ impl Runtime {
                     continue;
                 }
                 let off = inst.layout.offset(&slot, &pt);
+                inst.host_acquire(false).map_err(RuntimeError::Exec)?;
                 // SAFETY: `pt` lies in the instance rectangle and the field holds a `T`.
                 let v = unsafe { std::ptr::read_unaligned(inst.base_ptr().add(off) as *const T) };
                 if let Some(o) = out.get_mut(i) {

@@ -56,3 +56,18 @@ pub fn gpu_count() -> usize {
         0
     }
 }
+
+/// GPUs of the `local` machine: their count and the smallest framebuffer (bytes, less 10% kept
+/// for the CUDA context, cuBLAS workspaces and kernels); `(0, 0)` without GPUs.
+pub fn local_gpus() -> (u32, u64) {
+    #[cfg(feature = "cuda")]
+    {
+        if let Ok(g) = gpus() {
+            if !g.is_empty() {
+                let fb = g.iter().map(|g| g.total_mem).min().unwrap_or(0);
+                return (g.len().min(16) as u32, fb / 10 * 9);
+            }
+        }
+    }
+    (0, 0)
+}
