@@ -39,8 +39,9 @@ step() { # name, command...
   tail -n 25 "$OUT/$name.log"
 }
 [ -x "$D/gpu_tests" ] && step gpu_tests "$D/gpu_tests" --nocapture --test-threads=1
-[ -x "$D/invariance" ] && [ "$MODE" != quick ] && step invariance env RUNTIME_MACHINE=local "$D/invariance" --nocapture
+[ -x "$D/gpu_runtime" ] && [ "$MODE" != quick ] && step gpu_runtime "$D/gpu_runtime" --nocapture --test-threads=1
 [ -x "$D/cuda_bench" ] && step cuda_bench "$D/cuda_bench" 8192
+[ -x "$D/cuda_bench" ] && [ "$MODE" != quick ] && step cuda_bench_16384 "$D/cuda_bench" 16384
 [ -x "$D/apps.sh" ] && [ "$MODE" != quick ] && step apps bash "$D/apps.sh" "$D" "$OUT"
 echo "== summary ($MODE) =="
 printf '%s\n' "${SUMMARY[@]}"

@@ -213,7 +213,7 @@ fn mapping_invariance_on_real_gpus() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(24);
     for seed in 1..=cases {
-        let mut g = Rng(seed * 0x9E37_79B9_7F4A_7C15 | 1);
+        let mut g = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut m = TableMapper::new(&format!("random-{seed}"));
         let tasks = [("init", 1), ("step", 2), ("copyback", 2), ("sum", 1)];
         for (t, nargs) in tasks {

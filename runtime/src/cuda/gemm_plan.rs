@@ -36,8 +36,9 @@ impl MatDesc {
         if self.cols <= 1 {
             return Some(self.rows.max(1));
         }
-        (self.col_stride % self.elem == 0 && self.col_stride / self.elem >= self.rows.max(1))
-            .then_some(self.col_stride / self.elem)
+        (self.col_stride.is_multiple_of(self.elem)
+            && self.col_stride / self.elem >= self.rows.max(1))
+        .then_some(self.col_stride / self.elem)
     }
 
     /// Row-major storage (unit column stride, leading dimension = row stride).
@@ -48,8 +49,9 @@ impl MatDesc {
         if self.rows <= 1 {
             return Some(self.cols.max(1));
         }
-        (self.row_stride % self.elem == 0 && self.row_stride / self.elem >= self.cols.max(1))
-            .then_some(self.row_stride / self.elem)
+        (self.row_stride.is_multiple_of(self.elem)
+            && self.row_stride / self.elem >= self.cols.max(1))
+        .then_some(self.row_stride / self.elem)
     }
 
     /// Storage preferring column-major (`prefer_cm`) or row-major.

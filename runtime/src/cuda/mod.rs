@@ -34,7 +34,7 @@ pub fn unavailable() -> Option<String> {
     #[cfg(feature = "cuda")]
     {
         match gpus() {
-            Ok(g) if g.is_empty() => Some("no CUDA driver: the driver reports no devices".into()),
+            Ok([]) => Some("no CUDA driver: the driver reports no devices".into()),
             Ok(_) => None,
             Err(e) => Some(e),
         }
