@@ -15,6 +15,7 @@ pub mod accessor;
 pub mod analysis;
 pub mod coherence;
 pub mod context;
+pub mod cuda;
 pub mod error;
 pub mod exec;
 pub mod fasthash;

@@ -102,11 +102,13 @@ impl MapState {
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
-                    Arc::new(if sim.is_some() {
+                    let mut m = if sim.is_some() {
                         Memory::new_virtual(i, d)
                     } else {
                         Memory::new(i, d)
-                    })
+                    };
+                    m.real_gpu = sim.is_none() && machine.has_real_gpus();
+                    Arc::new(m)
                 })
                 .collect(),
             insts: FastMap::default(),

@@ -20,6 +20,11 @@ pub struct Memory {
     pub capacity: u64,
     /// True in simulated runs: capacity is accounted exactly but instances get no buffer.
     pub is_virtual: bool,
+    /// Index among memories of this kind on the node (the GPU index for FBMEM).
+    pub index: u32,
+    /// Backed by a real GPU (FBMEM in device memory, ZCMEM in mapped pinned memory); set for
+    /// `local` machines with the `cuda` feature and a driver.
+    pub real_gpu: bool,
     used: AtomicU64,
 }
 
@@ -33,6 +38,8 @@ impl Memory {
             label: d.label(),
             capacity: d.capacity,
             is_virtual: false,
+            index: d.index,
+            real_gpu: false,
             used: AtomicU64::new(0),
         }
     }

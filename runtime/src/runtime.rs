@@ -635,12 +635,16 @@ impl Runtime {
             Some(Variant::Cuda(_)) if self.sim.is_some() => {
                 Arc::new(|_: &crate::context::TaskCtx| Ok(Value::None)) as crate::task::HostFn
             }
+            #[cfg(feature = "cuda")]
+            Some(Variant::Cuda(c)) if self.machine.has_real_gpus() && c.source.is_some() => {
+                crate::exec::cuda::cuda_variant_body(c)
+            }
             Some(Variant::Cuda(c)) => {
                 return Err(self.map_error(
                     decl,
                     &point,
                     "Task",
-                    format!("the mapper chose {kind}, whose variant is the CUDA kernel `{}`; this executor runs host variants only", c.kernel),
+                    format!("the mapper chose {kind}, whose variant is the CUDA kernel `{}`; this executor runs host variants only (CUDA variants need the `cuda` feature, a driver, the `local` machine and kernel source)", c.kernel),
                 ))
             }
             None => {
@@ -1007,6 +1011,7 @@ impl Runtime {
                     continue;
                 }
                 let off = inst.layout.offset(&slot, &pt);
+                inst.host_acquire(false).map_err(RuntimeError::Exec)?;
                 // SAFETY: `pt` lies in the instance rectangle and the field holds a `T`.
                 let v = unsafe { std::ptr::read_unaligned(inst.base_ptr().add(off) as *const T) };
                 if let Some(o) = out.get_mut(i) {

@@ -6,6 +6,8 @@
 //! [`sim`] simulates a described machine on a simulated clock without running task bodies.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod emulated;
 pub mod sim;
 
@@ -218,7 +220,18 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
     }
     let start = sched.profiler.now();
     let ctx = TaskCtx { work: t };
-    let result = catch_unwind(AssertUnwindSafe(|| (t.body)(&ctx)));
+    let mut result = catch_unwind(AssertUnwindSafe(|| (t.body)(&ctx)));
+    // Device work of a real GPU's variant finishes, and host writes to GPU memory are published,
+    // before the task counts as done.
+    #[cfg(feature = "cuda")]
+    if let Err(e) = cuda::finish_task() {
+        result = Ok(Err(crate::task::TaskError(e)));
+    }
+    for a in &t.args {
+        if let Err(e) = a.inst.host_release() {
+            result = Ok(Err(crate::task::TaskError(e)));
+        }
+    }
     let end = sched.profiler.now();
     sched.profiler.task(TaskRecord {
         name: t.name.clone(),

@@ -278,19 +278,26 @@ impl MachineDesc {
             })
             .map(|kb| kb * 1024 / 2)
             .unwrap_or(4 << 30);
+        // Real GPUs with the `cuda` feature and a driver (else none; see `cuda::unavailable`).
+        let (gpus, fb) = crate::cuda::local_gpus();
         let mut d = MachineDesc::emulated(
             &EmulatedOpts {
                 nodes: 1,
-                gpus: 0,
+                gpus,
                 cpus,
-                fb: 0,
-                zc: 0,
+                fb,
+                zc: if gpus > 0 { sys / 4 } else { 0 },
                 sys,
             },
             "local",
         );
         d.name = "local".into();
         d
+    }
+
+    /// True for a `local` machine whose GPUs are real CUDA devices.
+    pub fn has_real_gpus(&self) -> bool {
+        self.name == "local" && self.procs.iter().any(|p| p.id.kind == ProcKind::Gpu)
     }
 
     /// An emulated machine.
@@ -568,8 +575,11 @@ mod tests {
     fn local_has_cpus_and_sysmem() {
         let m = MachineDesc::parse("local").unwrap();
         assert!(m.shape().per_node(ProcKind::Cpu) >= 1);
-        assert_eq!(m.shape().mems, vec![MemKind::Sysmem]);
-        assert_eq!(m.shape().per_node(ProcKind::Gpu), 0);
+        let gpus = crate::cuda::gpu_count() as u32;
+        if gpus == 0 {
+            assert_eq!(m.shape().mems, vec![MemKind::Sysmem]);
+        }
+        assert_eq!(m.shape().per_node(ProcKind::Gpu), gpus);
     }
 
     #[test]
