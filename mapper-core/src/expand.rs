@@ -1,1 +1,315 @@
-//! TODO: expand (being written).
+//! Code generation for the `mapper!` and `app_names!` macros (the compile-time back end).
+//!
+//! `mapper!`: header -> [`crate::parse::parse_tokens`] -> [`crate::check::check`] -> Rust code.
+//! Diagnostics become `compile_error!`s spanned onto the DSL tokens they point at; task and
+//! region names are checked by emitting path references into the application's `app_names!`
+//! module, each spanned onto the DSL token, so a typo is an unresolved name under that token.
+
+use proc_macro2::{Delimiter, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned};
+
+/// The parsed `mapper!` header: `[@crate PATH;] [pub] NAME [for PATH];`.
+struct Header {
+    krate: TokenStream,
+    vis: TokenStream,
+    name: Ident,
+    app: Option<TokenStream>,
+}
+
+fn err(span: Span, msg: &str) -> TokenStream {
+    quote_spanned! {span=> ::core::compile_error! { #msg } }
+}
+
+/// Splits off tokens up to (not including) the next top-level `;`; returns them and the rest.
+fn take_until_semi(tokens: &[TokenTree]) -> Option<(&[TokenTree], &[TokenTree])> {
+    let i = tokens
+        .iter()
+        .position(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ';'))?;
+    Some((&tokens[..i], &tokens[i + 1..]))
+}
+
+fn parse_header(tokens: &[TokenTree]) -> Result<(Header, &[TokenTree]), TokenStream> {
+    let mut rest = tokens;
+    let mut krate = quote!(::mapper_core);
+    if let Some(TokenTree::Punct(p)) = rest.first() {
+        if p.as_char() == '@' {
+            let (k, r) = take_until_semi(&rest[1..]).ok_or_else(|| err(p.span(), "expected `;`"))?;
+            // `@crate PATH;` (used by `runtime::mapper!` to point at its re-export)
+            krate = k.iter().skip(1).cloned().collect();
+            rest = r;
+        }
+    }
+    let (head, body) = take_until_semi(rest).ok_or_else(|| {
+        err(
+            Span::call_site(),
+            "expected a header `[pub] NAME [for APP_NAMES_PATH];` before the mapper body",
+        )
+    })?;
+    let mut it = head.iter().peekable();
+    let mut vis = TokenStream::new();
+    if let Some(TokenTree::Ident(i)) = it.peek() {
+        if i == "pub" {
+            vis.extend([it.next().cloned().into_iter().collect::<TokenStream>()]);
+            if let Some(TokenTree::Group(g)) = it.peek() {
+                if g.delimiter() == Delimiter::Parenthesis {
+                    vis.extend(it.next().cloned());
+                }
+            }
+        }
+    }
+    let name = match it.next() {
+        Some(TokenTree::Ident(i)) => i.clone(),
+        Some(t) => return Err(err(t.span(), "expected the name of the mapper type")),
+        None => return Err(err(Span::call_site(), "expected the name of the mapper type")),
+    };
+    let app = match it.next() {
+        None => None,
+        Some(TokenTree::Ident(i)) if i == "for" => {
+            let path: TokenStream = it.cloned().collect();
+            if path.is_empty() {
+                return Err(err(i.span(), "expected the path of an `app_names!` module after `for`"));
+            }
+            Some(path)
+        }
+        Some(t) => return Err(err(t.span(), "expected `for APP_NAMES_PATH` or `;` after the mapper name")),
+    };
+    Ok((Header { krate, vis, name, app }, body))
+}
+
+/// Expands `mapper! { HEADER; BODY }`.
+pub fn expand_mapper(input: TokenStream) -> TokenStream {
+    let tokens: Vec<TokenTree> = input.into_iter().collect();
+    let (header, body) = match parse_header(&tokens) {
+        Ok(x) => x,
+        Err(e) => return e,
+    };
+    let body: TokenStream = body.iter().cloned().collect();
+    let parsed = crate::parse::parse_tokens(body);
+    let mut diags = parsed.diagnostics;
+    if diags.iter().all(|d| !d.is_error()) {
+        diags.extend(crate::check::check(&parsed.program, None));
+    }
+    let spans = &parsed.token_spans;
+    let span_of = |i: u32| spans.get(i as usize).copied().unwrap_or_else(Span::call_site);
+    let mut errors = TokenStream::new();
+    for d in diags.iter().filter(|d| d.is_error()) {
+        let mut msg = d.message.clone();
+        if let Some(h) = &d.help {
+            msg.push_str("\n\nhelp: ");
+            msg.push_str(h);
+        }
+        errors.extend(spanned_error(span_of(d.span.tok_lo), span_of(d.span.tok_hi), &msg));
+    }
+    let name_checks = header
+        .app
+        .as_ref()
+        .map(|app| name_checks(&parsed.program, app, &span_of))
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        return stub(&header, errors);
+    }
+    crate::expand_gen::generate(&header.krate, &header.vis, &header.name, &parsed.program, name_checks)
+}
+
+/// A `compile_error!` whose tokens start at `lo` and end at `hi`, so rustc underlines the range.
+fn spanned_error(lo: Span, hi: Span, msg: &str) -> TokenStream {
+    let mut lit = Literal::string(msg);
+    lit.set_span(lo);
+    let path = quote_spanned!(lo=> ::core::compile_error!);
+    let mut group = proc_macro2::Group::new(Delimiter::Brace, TokenTree::Literal(lit).into());
+    group.set_span(hi);
+    let mut semi = Punct::new(';', Spacing::Alone);
+    semi.set_span(hi);
+    let mut ts = path;
+    ts.extend([TokenTree::Group(group), TokenTree::Punct(semi)]);
+    ts
+}
+
+/// The type emitted when the mapper has errors, so the rest of the crate still type-checks.
+fn stub(h: &Header, errors: TokenStream) -> TokenStream {
+    let Header { krate, vis, name, .. } = h;
+    quote! {
+        #errors
+        /// A mapper whose definition has errors (see the compile errors above).
+        #[derive(Clone, Copy, Debug, Default)]
+        #vis struct #name;
+        impl #name {
+            /// Canonical text of the mapper (empty: the definition has errors).
+            pub const SOURCE: &'static str = "";
+        }
+        impl #krate::Mapper for #name {
+            fn name(&self) -> &str { stringify!(#name) }
+            fn bind(&self, _: &#krate::AppInfo, _: &#krate::MachineShape)
+                -> ::core::result::Result<::std::boxed::Box<dyn #krate::BoundMapper>, ::std::vec::Vec<#krate::Diagnostic>> {
+                ::core::result::Result::Err(::std::vec::Vec::new())
+            }
+        }
+    }
+}
+
+/// Path references `APP::task::region` for every task and region name the mapper uses, each
+/// spanned onto the DSL token that names it.
+fn name_checks(
+    p: &crate::ast::Program,
+    app: &TokenStream,
+    span_of: &dyn Fn(u32) -> Span,
+) -> TokenStream {
+    use crate::ast::{RegionSel, Stmt, TaskNames, TaskSel};
+    let mut refs = TokenStream::new();
+    let mut push = |module: Option<&crate::span::Ident>, item: Option<&crate::span::Ident>| {
+        let m = match module {
+            Some(t) => Ident::new(&t.node, span_of(t.span.tok_lo)),
+            None => format_ident!("__any"),
+        };
+        let i = match item {
+            Some(r) => Ident::new(&r.node, span_of(r.span.tok_lo)),
+            None => format_ident!("__task"),
+        };
+        refs.extend(quote! { let _: () = #app::#m::#i; });
+    };
+    let task_of = |t: &TaskSel| match t {
+        TaskSel::Named(n) => Some(n.clone()),
+        TaskSel::Any(_) => None,
+    };
+    for s in &p.stmts {
+        match s {
+            Stmt::Task { tasks: TaskNames::List(ts), .. }
+            | Stmt::IndexTaskMap { tasks: TaskNames::List(ts), .. }
+            | Stmt::SingleTaskMap { tasks: TaskNames::List(ts), .. }
+            | Stmt::ControlReplicate { tasks: TaskNames::List(ts), .. } => {
+                for t in ts {
+                    push(Some(t), None);
+                }
+            }
+            Stmt::Region { task, region, .. }
+            | Stmt::Layout { task, region, .. }
+            | Stmt::CollectMemory { task, region, .. } => {
+                let t = task_of(task);
+                if let Some(t) = &t {
+                    push(Some(t), None);
+                }
+                if let RegionSel::Named(r) = region {
+                    push(t.as_ref(), Some(r));
+                }
+            }
+            Stmt::InstanceLimit { task, .. } => {
+                if let Some(t) = task_of(task) {
+                    push(Some(&t), None);
+                }
+            }
+            _ => {}
+        }
+    }
+    if refs.is_empty() {
+        return refs;
+    }
+    quote! {
+        #[allow(non_upper_case_globals, clippy::let_unit_value)]
+        const _: () = { #refs };
+    }
+}
+
+/// Expands `app_names! { [#[attrs]] VIS mod NAME { TASK(ARG: [REGION, ...], ...); ... } }`.
+pub fn expand_app_names(input: TokenStream) -> TokenStream {
+    match app_names_inner(input) {
+        Ok(ts) => ts,
+        Err((span, msg)) => err(span, &msg),
+    }
+}
+
+type AppTask = (Ident, Vec<(Ident, Vec<Ident>)>);
+
+fn app_names_inner(input: TokenStream) -> Result<TokenStream, (Span, String)> {
+    let tokens: Vec<TokenTree> = input.into_iter().collect();
+    let pos = tokens
+        .iter()
+        .position(|t| matches!(t, TokenTree::Ident(i) if i == "mod"))
+        .ok_or((Span::call_site(), "expected `mod NAME { ... }`".to_string()))?;
+    let prefix: TokenStream = tokens[..pos].iter().cloned().collect();
+    let name = match tokens.get(pos + 1) {
+        Some(TokenTree::Ident(i)) => i.clone(),
+        _ => return Err((tokens[pos].span(), "expected a module name after `mod`".into())),
+    };
+    let body = match tokens.get(pos + 2) {
+        Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.stream(),
+        _ => return Err((name.span(), "expected `{ ... }` after the module name".into())),
+    };
+    let mut tasks: Vec<AppTask> = Vec::new();
+    let body: Vec<TokenTree> = body.into_iter().collect();
+    let mut rest = &body[..];
+    while !rest.is_empty() {
+        let (decl, r) = take_until_semi(rest).unwrap_or((rest, &[]));
+        rest = r;
+        let (tname, args) = match decl {
+            [TokenTree::Ident(t), TokenTree::Group(g)] if g.delimiter() == Delimiter::Parenthesis => (t, g),
+            [t, ..] => return Err((t.span(), "expected `TASK(ARG: [REGION, ...], ...);`".into())),
+            [] => continue,
+        };
+        let mut parsed_args = Vec::new();
+        let toks: Vec<TokenTree> = args.stream().into_iter().collect();
+        for chunk in toks.split(|t| matches!(t, TokenTree::Punct(p) if p.as_char() == ',')) {
+            match chunk {
+                [] => {}
+                [TokenTree::Ident(a)] => parsed_args.push((a.clone(), Vec::new())),
+                [TokenTree::Ident(a), TokenTree::Punct(c), TokenTree::Group(g)]
+                    if c.as_char() == ':' && g.delimiter() == Delimiter::Bracket =>
+                {
+                    let regions = g
+                        .stream()
+                        .into_iter()
+                        .filter_map(|t| match t {
+                            TokenTree::Ident(i) => Some(Ok(i)),
+                            TokenTree::Punct(p) if p.as_char() == ',' => None,
+                            other => Some(Err((other.span(), "expected a region name".to_string()))),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    parsed_args.push((a.clone(), regions));
+                }
+                [t, ..] => return Err((t.span(), "expected `ARG` or `ARG: [REGION, ...]`".into())),
+            }
+        }
+        tasks.push((tname.clone(), parsed_args));
+    }
+    let mut all: Vec<Ident> = Vec::new();
+    let mut modules = TokenStream::new();
+    let mut table = TokenStream::new();
+    for (t, args) in &tasks {
+        let mut names: Vec<Ident> = Vec::new();
+        let mut rows = TokenStream::new();
+        for (a, regions) in args {
+            for n in std::iter::once(a).chain(regions) {
+                if !names.iter().any(|x| x == n) {
+                    names.push(n.clone());
+                }
+                if !all.iter().any(|x| x == n) {
+                    all.push(n.clone());
+                }
+            }
+            let (an, rs) = (a.to_string(), regions.iter().map(|r| r.to_string()));
+            rows.extend(quote! { (#an, &[#(#rs),*]), });
+        }
+        let tn = t.to_string();
+        let doc = format!("Task `{tn}`: its argument and region names.");
+        modules.extend(quote! {
+            #[doc = #doc]
+            pub mod #t {
+                /// Marks that the task exists.
+                pub const __task: () = ();
+                #(#[doc = "A region or argument name."] pub const #names: () = ();)*
+            }
+        });
+        table.extend(quote! { (#tn, &[#rows]), });
+    }
+    Ok(quote! {
+        #prefix mod #name {
+            #![allow(non_upper_case_globals, non_snake_case, dead_code, missing_docs)]
+            #modules
+            /// Every region or argument name of any task.
+            pub mod __any {
+                #(#[doc = "A region or argument name."] pub const #all: () = ();)*
+            }
+            /// Tasks with their arguments and the region names each argument is launched with.
+            pub const TASKS: &[(&str, &[(&str, &[&str])])] = &[#table];
+        }
+    })
+}
