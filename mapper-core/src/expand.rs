@@ -84,6 +84,7 @@ pub fn expand_mapper(input: TokenStream) -> TokenStream {
         Err(e) => return e,
     };
     let body: TokenStream = body.iter().cloned().collect();
+    let positioned = positioned_text(body.clone());
     let parsed = crate::parse::parse_tokens(body);
     let mut diags = parsed.diagnostics;
     if diags.iter().all(|d| !d.is_error()) {
@@ -108,7 +109,114 @@ pub fn expand_mapper(input: TokenStream) -> TokenStream {
     if !errors.is_empty() {
         return stub(&header, errors);
     }
-    crate::expand_gen::generate(&header.krate, &header.vis, &header.name, &parsed.program, name_checks)
+    crate::expand_gen::generate(
+        &header.krate,
+        &header.vis,
+        &header.name,
+        &parsed.program,
+        name_checks,
+        &positioned,
+    )
+}
+
+/// The text of `body` with every token at the line and column where it was written (doc
+/// comments dropped), so that parsing it again at bind time gives the same program with the
+/// same positions as the macro saw. Tokens without a usable position go after the previous one.
+pub fn positioned_text(body: TokenStream) -> String {
+    struct Out {
+        s: String,
+        line: usize,
+        col: usize,
+        joint: bool,
+    }
+    impl Out {
+        fn put(&mut self, at: proc_macro2::LineColumn, text: &str, joint: bool) {
+            let col = at.column + 1;
+            if at.line > self.line {
+                for _ in self.line..at.line {
+                    self.s.push('\n');
+                }
+                self.line = at.line;
+                self.col = 1;
+            }
+            if at.line == self.line && col >= self.col {
+                for _ in self.col..col {
+                    self.s.push(' ');
+                }
+                self.col = col;
+            } else if self.col > 1 && !self.joint {
+                self.s.push(' ');
+                self.col += 1;
+            }
+            self.joint = joint;
+            for c in text.chars() {
+                self.s.push(c);
+                if c == '\n' {
+                    self.line += 1;
+                    self.col = 1;
+                } else {
+                    self.col += 1;
+                }
+            }
+        }
+    }
+    fn walk(ts: TokenStream, out: &mut Out) {
+        let trees: Vec<TokenTree> = ts.into_iter().collect();
+        let mut i = 0;
+        while i < trees.len() {
+            // `#[doc = "..."]` (a doc comment): the parser ignores it.
+            if let TokenTree::Punct(p) = &trees[i] {
+                if p.as_char() == '#' {
+                    let mut k = i + 1;
+                    if matches!(trees.get(k), Some(TokenTree::Punct(q)) if q.as_char() == '!') {
+                        k += 1;
+                    }
+                    if let Some(TokenTree::Group(g)) = trees.get(k) {
+                        if g.delimiter() == Delimiter::Bracket
+                            && matches!(g.stream().into_iter().next(), Some(TokenTree::Ident(d)) if d == "doc")
+                        {
+                            i = k + 1;
+                            continue;
+                        }
+                    }
+                }
+            }
+            match &trees[i] {
+                TokenTree::Group(g) => {
+                    let (open, close) = match g.delimiter() {
+                        Delimiter::Parenthesis => ("(", ")"),
+                        Delimiter::Brace => ("{", "}"),
+                        Delimiter::Bracket => ("[", "]"),
+                        Delimiter::None => ("", ""),
+                    };
+                    if !open.is_empty() {
+                        out.put(g.span_open().start(), open, false);
+                    }
+                    walk(g.stream(), out);
+                    if !close.is_empty() {
+                        out.put(g.span_close().start(), close, false);
+                    }
+                }
+                TokenTree::Ident(x) => out.put(x.span().start(), &x.to_string(), false),
+                TokenTree::Punct(x) => out.put(
+                    x.span().start(),
+                    &x.as_char().to_string(),
+                    x.spacing() == Spacing::Joint,
+                ),
+                TokenTree::Literal(x) => out.put(x.span().start(), &x.to_string(), false),
+            }
+            i += 1;
+        }
+    }
+    let mut out = Out {
+        s: String::new(),
+        line: 1,
+        col: 1,
+        joint: false,
+    };
+    walk(body, &mut out);
+    out.s.push('\n');
+    out.s
 }
 
 /// A `compile_error!` whose tokens start at `lo` and end at `hi`, so rustc underlines the range.
@@ -116,7 +224,7 @@ fn spanned_error(lo: Span, hi: Span, msg: &str) -> TokenStream {
     let mut lit = Literal::string(msg);
     lit.set_span(lo);
     let path = quote_spanned!(lo=> ::core::compile_error!);
-    let mut group = proc_macro2::Group::new(Delimiter::Brace, TokenTree::Literal(lit).into());
+    let mut group = proc_macro2::Group::new(Delimiter::Parenthesis, TokenTree::Literal(lit).into());
     group.set_span(hi);
     let mut semi = Punct::new(';', Spacing::Alone);
     semi.set_span(hi);
