@@ -97,7 +97,6 @@ fn write_tuple(f: &mut fmt::Formatter<'_>, s: &[i64]) -> fmt::Result {
     f.write_str(")")
 }
 
-
 /// Which task a task object denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TaskRef {
@@ -1134,7 +1133,6 @@ fn unreachable_bool<T>(pos: Pos) -> R<T> {
         "internal error: operator dispatched to the wrong evaluator",
     )
 }
-
 
 #[cfg(test)]
 pub(crate) mod tests {

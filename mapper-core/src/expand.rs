@@ -6,7 +6,7 @@
 //! module, each spanned onto the DSL token, so a typo is an unresolved name under that token.
 
 use proc_macro2::{Delimiter, Ident, Literal, Punct, Spacing, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 
 /// The parsed `mapper!` header: `[@crate PATH;] [pub] NAME [for PATH];`.
 struct Header {
@@ -33,7 +33,8 @@ fn parse_header(tokens: &[TokenTree]) -> Result<(Header, &[TokenTree]), TokenStr
     let mut krate = quote!(::mapper_core);
     if let Some(TokenTree::Punct(p)) = rest.first() {
         if p.as_char() == '@' {
-            let (k, r) = take_until_semi(&rest[1..]).ok_or_else(|| err(p.span(), "expected `;`"))?;
+            let (k, r) =
+                take_until_semi(&rest[1..]).ok_or_else(|| err(p.span(), "expected `;`"))?;
             // `@crate PATH;` (used by `runtime::mapper!` to point at its re-export)
             krate = k.iter().skip(1).cloned().collect();
             rest = r;
@@ -60,20 +61,41 @@ fn parse_header(tokens: &[TokenTree]) -> Result<(Header, &[TokenTree]), TokenStr
     let name = match it.next() {
         Some(TokenTree::Ident(i)) => i.clone(),
         Some(t) => return Err(err(t.span(), "expected the name of the mapper type")),
-        None => return Err(err(Span::call_site(), "expected the name of the mapper type")),
+        None => {
+            return Err(err(
+                Span::call_site(),
+                "expected the name of the mapper type",
+            ))
+        }
     };
     let app = match it.next() {
         None => None,
         Some(TokenTree::Ident(i)) if i == "for" => {
             let path: TokenStream = it.cloned().collect();
             if path.is_empty() {
-                return Err(err(i.span(), "expected the path of an `app_names!` module after `for`"));
+                return Err(err(
+                    i.span(),
+                    "expected the path of an `app_names!` module after `for`",
+                ));
             }
             Some(path)
         }
-        Some(t) => return Err(err(t.span(), "expected `for APP_NAMES_PATH` or `;` after the mapper name")),
+        Some(t) => {
+            return Err(err(
+                t.span(),
+                "expected `for APP_NAMES_PATH` or `;` after the mapper name",
+            ))
+        }
     };
-    Ok((Header { krate, vis, name, app }, body))
+    Ok((
+        Header {
+            krate,
+            vis,
+            name,
+            app,
+        },
+        body,
+    ))
 }
 
 /// Expands `mapper! { HEADER; BODY }`.
@@ -87,11 +109,23 @@ pub fn expand_mapper(input: TokenStream) -> TokenStream {
     let positioned = positioned_text(body.clone());
     let parsed = crate::parse::parse_tokens(body);
     let mut diags = parsed.diagnostics;
-    if diags.iter().all(|d| !d.is_error()) {
+    // The checker also runs after the parse errors that leave the program whole (an unknown
+    // kind or constraint is replaced and its statement kept), so that every error is reported
+    // at once; after other syntax errors it would report the holes recovery left.
+    if diags
+        .iter()
+        .filter(|d| d.is_error())
+        .all(is_soft_parse_error)
+    {
         diags.extend(crate::check::check(&parsed.program, None));
     }
     let spans = &parsed.token_spans;
-    let span_of = |i: u32| spans.get(i as usize).copied().unwrap_or_else(Span::call_site);
+    let span_of = |i: u32| {
+        spans
+            .get(i as usize)
+            .copied()
+            .unwrap_or_else(Span::call_site)
+    };
     let mut errors = TokenStream::new();
     for d in diags.iter().filter(|d| d.is_error()) {
         let mut msg = d.message.clone();
@@ -99,7 +133,11 @@ pub fn expand_mapper(input: TokenStream) -> TokenStream {
             msg.push_str("\n\nhelp: ");
             msg.push_str(h);
         }
-        errors.extend(spanned_error(span_of(d.span.tok_lo), span_of(d.span.tok_hi), &msg));
+        errors.extend(spanned_error(
+            span_of(d.span.tok_lo),
+            span_of(d.span.tok_hi),
+            &msg,
+        ));
     }
     let name_checks = header
         .app
@@ -219,6 +257,17 @@ pub fn positioned_text(body: TokenStream) -> String {
     out.s
 }
 
+/// True for the parse errors after which the recovered program is complete.
+fn is_soft_parse_error(d: &crate::diag::Diagnostic) -> bool {
+    [
+        "unknown processor kind",
+        "unknown memory kind",
+        "unknown layout constraint",
+    ]
+    .iter()
+    .any(|p| d.message.starts_with(p))
+}
+
 /// A `compile_error!` whose tokens start at `lo` and end at `hi`, so rustc underlines the range.
 fn spanned_error(lo: Span, hi: Span, msg: &str) -> TokenStream {
     let mut lit = Literal::string(msg);
@@ -235,7 +284,9 @@ fn spanned_error(lo: Span, hi: Span, msg: &str) -> TokenStream {
 
 /// The type emitted when the mapper has errors, so the rest of the crate still type-checks.
 fn stub(h: &Header, errors: TokenStream) -> TokenStream {
-    let Header { krate, vis, name, .. } = h;
+    let Header {
+        krate, vis, name, ..
+    } = h;
     quote! {
         #errors
         /// A mapper whose definition has errors (see the compile errors above).
@@ -264,16 +315,27 @@ fn name_checks(
 ) -> TokenStream {
     use crate::ast::{RegionSel, Stmt, TaskNames, TaskSel};
     let mut refs = TokenStream::new();
-    let mut push = |module: Option<&crate::span::Ident>, item: Option<&crate::span::Ident>| {
-        let m = match module {
-            Some(t) => Ident::new(&t.node, span_of(t.span.tok_lo)),
-            None => format_ident!("__any"),
-        };
-        let i = match item {
-            Some(r) => Ident::new(&r.node, span_of(r.span.tok_lo)),
-            None => format_ident!("__task"),
-        };
-        refs.extend(quote! { let _: () = #app::#m::#i; });
+    // `use APP::task;` checks the task name (an unresolved import gets rustc's "a similar name
+    // exists" help, and paths through a failed import report nothing more), then the region
+    // is a constant of that task's module. Without a task, regions are checked against `__any`.
+    let mut push = |task: Option<&crate::span::Ident>, region: Option<&crate::span::Ident>| match (
+        task, region,
+    ) {
+        (Some(t), r) => {
+            let sp = span_of(t.span.tok_lo);
+            let app: TokenStream = respan(app.clone(), sp);
+            let ti = Ident::new(&t.node, sp);
+            let region_ref = r.map(|r| {
+                let ri = Ident::new(&r.node, span_of(r.span.tok_lo));
+                quote!(let _: () = #ti::#ri;)
+            });
+            refs.extend(quote! { { use #app::#ti; #region_ref } });
+        }
+        (None, Some(r)) => {
+            let ri = Ident::new(&r.node, span_of(r.span.tok_lo));
+            refs.extend(quote! { let _: () = #app::__any::#ri; });
+        }
+        (None, None) => {}
     };
     let task_of = |t: &TaskSel| match t {
         TaskSel::Named(n) => Some(n.clone()),
@@ -281,10 +343,22 @@ fn name_checks(
     };
     for s in &p.stmts {
         match s {
-            Stmt::Task { tasks: TaskNames::List(ts), .. }
-            | Stmt::IndexTaskMap { tasks: TaskNames::List(ts), .. }
-            | Stmt::SingleTaskMap { tasks: TaskNames::List(ts), .. }
-            | Stmt::ControlReplicate { tasks: TaskNames::List(ts), .. } => {
+            Stmt::Task {
+                tasks: TaskNames::List(ts),
+                ..
+            }
+            | Stmt::IndexTaskMap {
+                tasks: TaskNames::List(ts),
+                ..
+            }
+            | Stmt::SingleTaskMap {
+                tasks: TaskNames::List(ts),
+                ..
+            }
+            | Stmt::ControlReplicate {
+                tasks: TaskNames::List(ts),
+                ..
+            } => {
                 for t in ts {
                     push(Some(t), None);
                 }
@@ -312,9 +386,25 @@ fn name_checks(
         return refs;
     }
     quote! {
-        #[allow(non_upper_case_globals, clippy::let_unit_value)]
+        #[allow(non_upper_case_globals, unused_imports, clippy::let_unit_value)]
         const _: () = { #refs };
     }
+}
+
+/// `ts` with every token (recursively) given span `sp`.
+fn respan(ts: TokenStream, sp: Span) -> TokenStream {
+    ts.into_iter()
+        .map(|mut t| {
+            if let TokenTree::Group(g) = &t {
+                let mut ng = proc_macro2::Group::new(g.delimiter(), respan(g.stream(), sp));
+                ng.set_span(sp);
+                t = TokenTree::Group(ng);
+            } else {
+                t.set_span(sp);
+            }
+            t
+        })
+        .collect()
 }
 
 /// Expands `app_names! { [#[attrs]] VIS mod NAME { TASK(ARG: [REGION, ...], ...); ... } }`.
@@ -336,11 +426,21 @@ fn app_names_inner(input: TokenStream) -> Result<TokenStream, (Span, String)> {
     let prefix: TokenStream = tokens[..pos].iter().cloned().collect();
     let name = match tokens.get(pos + 1) {
         Some(TokenTree::Ident(i)) => i.clone(),
-        _ => return Err((tokens[pos].span(), "expected a module name after `mod`".into())),
+        _ => {
+            return Err((
+                tokens[pos].span(),
+                "expected a module name after `mod`".into(),
+            ))
+        }
     };
     let body = match tokens.get(pos + 2) {
         Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Brace => g.stream(),
-        _ => return Err((name.span(), "expected `{ ... }` after the module name".into())),
+        _ => {
+            return Err((
+                name.span(),
+                "expected `{ ... }` after the module name".into(),
+            ))
+        }
     };
     let mut tasks: Vec<AppTask> = Vec::new();
     let body: Vec<TokenTree> = body.into_iter().collect();
@@ -349,7 +449,11 @@ fn app_names_inner(input: TokenStream) -> Result<TokenStream, (Span, String)> {
         let (decl, r) = take_until_semi(rest).unwrap_or((rest, &[]));
         rest = r;
         let (tname, args) = match decl {
-            [TokenTree::Ident(t), TokenTree::Group(g)] if g.delimiter() == Delimiter::Parenthesis => (t, g),
+            [TokenTree::Ident(t), TokenTree::Group(g)]
+                if g.delimiter() == Delimiter::Parenthesis =>
+            {
+                (t, g)
+            }
             [t, ..] => return Err((t.span(), "expected `TASK(ARG: [REGION, ...], ...);`".into())),
             [] => continue,
         };
@@ -368,7 +472,9 @@ fn app_names_inner(input: TokenStream) -> Result<TokenStream, (Span, String)> {
                         .filter_map(|t| match t {
                             TokenTree::Ident(i) => Some(Ok(i)),
                             TokenTree::Punct(p) if p.as_char() == ',' => None,
-                            other => Some(Err((other.span(), "expected a region name".to_string()))),
+                            other => {
+                                Some(Err((other.span(), "expected a region name".to_string())))
+                            }
                         })
                         .collect::<Result<Vec<_>, _>>()?;
                     parsed_args.push((a.clone(), regions));

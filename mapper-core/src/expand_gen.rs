@@ -498,7 +498,10 @@ impl Gen<'_> {
                             (bind, s)
                         } else {
                             let vv = self.val(&it);
-                            (quote!(let #t = #k::ops::comp_iter(#vv, #ipos)?;), quote!(#t.as_slice()))
+                            (
+                                quote!(let #t = #k::ops::comp_iter(#vv, #ipos)?;),
+                                quote!(#t.as_slice()),
+                            )
                         };
                         let b = self.fresh("b");
                         Ex::new(
@@ -535,13 +538,14 @@ impl Gen<'_> {
         if parts.iter().any(|(_, x, _)| x.ty == T::Bot) {
             return self.bot();
         }
-        let static_len: Option<usize> = parts.iter().try_fold(0usize, |acc, (splat, x, _)| {
-            match (splat, x.ty) {
-                (false, T::Int) => Some(acc + 1),
-                (true, T::TupN(n)) => Some(acc + n),
-                _ => None,
-            }
-        });
+        let static_len: Option<usize> =
+            parts
+                .iter()
+                .try_fold(0usize, |acc, (splat, x, _)| match (splat, x.ty) {
+                    (false, T::Int) => Some(acc + 1),
+                    (true, T::TupN(n)) => Some(acc + n),
+                    _ => None,
+                });
         if let Some(n) = static_len {
             let mut lets = TokenStream::new();
             let mut elems = Vec::new();
@@ -648,19 +652,28 @@ impl Gen<'_> {
                         let (oa, ob) = (self.own(&a), self.own(&b));
                         let (x, y) = (self.fresh("x"), self.fresh("y"));
                         let el = (0..n).map(|i| quote!(#f(#x[#i], #y[#i], #pos)?));
-                        Ex::new(quote!({ let #x = #oa; let #y = #ob; [#(#el),*] }), T::TupN(n))
+                        Ex::new(
+                            quote!({ let #x = #oa; let #y = #ob; [#(#el),*] }),
+                            T::TupN(n),
+                        )
                     }
                     (T::TupN(n), T::Int) => {
                         let (oa, ob) = (self.own(&a), self.own(&b));
                         let (x, y) = (self.fresh("x"), self.fresh("y"));
                         let el = (0..n).map(|i| quote!(#f(#x[#i], #y, #pos)?));
-                        Ex::new(quote!({ let #x = #oa; let #y = #ob; [#(#el),*] }), T::TupN(n))
+                        Ex::new(
+                            quote!({ let #x = #oa; let #y = #ob; [#(#el),*] }),
+                            T::TupN(n),
+                        )
                     }
                     (T::Int, T::TupN(n)) => {
                         let (oa, ob) = (self.own(&a), self.own(&b));
                         let (x, y) = (self.fresh("x"), self.fresh("y"));
                         let el = (0..n).map(|i| quote!(#f(#x, #y[#i], #pos)?));
-                        Ex::new(quote!({ let #x = #oa; let #y = #ob; [#(#el),*] }), T::TupN(n))
+                        Ex::new(
+                            quote!({ let #x = #oa; let #y = #ob; [#(#el),*] }),
+                            T::TupN(n),
+                        )
                     }
                     (ta, tb) if is_tuple(ta) && is_tuple(tb) => {
                         let (x, bx) = self.bind_tmp(&a);
@@ -869,13 +882,13 @@ impl Gen<'_> {
                 let Some(its) = self.index_items(items) else {
                     return self.bot();
                 };
-                let static_len: Option<usize> = its.iter().try_fold(0usize, |acc, (kd, x, _)| {
-                    match (kd, x.ty) {
-                        (0, T::Int) => Some(acc + 1),
-                        (1, T::TupN(n)) => Some(acc + n),
-                        _ => None,
-                    }
-                });
+                let static_len: Option<usize> =
+                    its.iter()
+                        .try_fold(0usize, |acc, (kd, x, _)| match (kd, x.ty) {
+                            (0, T::Int) => Some(acc + 1),
+                            (1, T::TupN(n)) => Some(acc + n),
+                            _ => None,
+                        });
                 match static_len {
                     Some(n) if n <= MAX_DIMS => {
                         let mut lets = TokenStream::new();
@@ -923,7 +936,9 @@ impl Gen<'_> {
                         let iv = self.val(&ig);
                         quote!(#k::eval::Value::Int(#k::ops::tuple_index_value(#tid.as_slice(), &#iv, #ipos, #pos)?))
                     }
-                    None => quote!({ let _ = #tid; ::core::result::Result::Err::<#k::eval::Value, _>(#k::ops::tuple_one_index(#pos))? }),
+                    None => {
+                        quote!({ let _ = #tid; ::core::result::Result::Err::<#k::eval::Value, _>(#k::ops::tuple_one_index(#pos))? })
+                    }
                 };
                 Ex::new(
                     quote!({
@@ -1125,7 +1140,15 @@ impl Gen<'_> {
     }
 
     /// Converts argument value `a` (bound to `t`) for parameter `i` of declared type `p`.
-    fn arg_for(&mut self, a: &Ex, t: &Ident, i: usize, p: ParamType, fname: &str, pos: &TokenStream) -> TokenStream {
+    fn arg_for(
+        &mut self,
+        a: &Ex,
+        t: &Ident,
+        i: usize,
+        p: ParamType,
+        fname: &str,
+        pos: &TokenStream,
+    ) -> TokenStream {
         let k = self.k.clone();
         match (p, a.ty) {
             (ParamType::Int, T::Int)
@@ -1310,7 +1333,9 @@ impl Gen<'_> {
                                 return (out, T::Bot, params);
                             }
                             let v = self.val(&e);
-                            pushes.extend(quote!(#s.push_str(&::std::string::ToString::to_string(&#v));));
+                            pushes.extend(
+                                quote!(#s.push_str(&::std::string::ToString::to_string(&#v));),
+                            );
                         }
                     }
                     out.extend(quote!({
@@ -1359,7 +1384,12 @@ pub fn generate(
             }
         }
     }
-    let gfield = |n: &str| format_ident!("__g{}", global_names.iter().position(|x| x == n).unwrap_or(0));
+    let gfield = |n: &str| {
+        format_ident!(
+            "__g{}",
+            global_names.iter().position(|x| x == n).unwrap_or(0)
+        )
+    };
 
     let mut g = Gen {
         k: k.clone(),
@@ -1416,7 +1446,11 @@ pub fn generate(
     let mut arms = TokenStream::new();
     for (id, f) in funcs.iter().enumerate() {
         let (body, _, params) = g.body(id);
-        let ptys: Vec<TokenStream> = f.params.iter().map(|p| g.rust_ty(param_t(p.ty.node))).collect();
+        let ptys: Vec<TokenStream> = f
+            .params
+            .iter()
+            .map(|p| g.rust_ty(param_t(p.ty.node)))
+            .collect();
         let ret = g.rust_ty(g.rets[id]);
         let (fi, bi) = (format_ident!("__f{}", id), format_ident!("__b{}", id));
         fns.extend(quote! {
@@ -1471,13 +1505,17 @@ pub fn generate(
         let pat = match t {
             T::Int => quote!(::core::option::Option::Some(#k::eval::Value::Int(x)) => *x,),
             T::Bool => quote!(::core::option::Option::Some(#k::eval::Value::Bool(x)) => *x,),
-            T::TupN(n) => quote!(::core::option::Option::Some(#k::eval::Value::Tuple(x)) if x.as_slice().len() == #n => {
-                let mut a = [0i64; #n];
-                a.copy_from_slice(x.as_slice());
-                a
-            }),
+            T::TupN(n) => {
+                quote!(::core::option::Option::Some(#k::eval::Value::Tuple(x)) if x.as_slice().len() == #n => {
+                    let mut a = [0i64; #n];
+                    a.copy_from_slice(x.as_slice());
+                    a
+                })
+            }
             T::Tup => quote!(::core::option::Option::Some(#k::eval::Value::Tuple(x)) => x.clone(),),
-            T::Space => quote!(::core::option::Option::Some(#k::eval::Value::Space(x)) => ::std::sync::Arc::clone(x),),
+            T::Space => {
+                quote!(::core::option::Option::Some(#k::eval::Value::Space(x)) => ::std::sync::Arc::clone(x),)
+            }
             T::Proc => quote!(::core::option::Option::Some(#k::eval::Value::Proc(x)) => *x,),
             T::Task => quote!(::core::option::Option::Some(#k::eval::Value::Task(x)) => *x,),
             T::Bot | T::Val => quote!(::core::option::Option::Some(x) => x.clone(),),

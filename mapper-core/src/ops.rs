@@ -87,7 +87,13 @@ pub fn map_error<'n>(
 /// The error of a placement function that returned `v` instead of a processor.
 #[cold]
 #[inline(never)]
-pub fn not_a_processor(v: &Value, task_name: &str, ctx: &PointCtx<'_>, top: &str, pos: Pos) -> MapError {
+pub fn not_a_processor(
+    v: &Value,
+    task_name: &str,
+    ctx: &PointCtx<'_>,
+    top: &str,
+    pos: Pos,
+) -> MapError {
     MapError {
         task: task_name.to_string(),
         point: ctx.point.to_vec(),
@@ -192,10 +198,7 @@ pub fn neg_tup(t: &[i64], pos: Pos) -> R<Tup> {
 #[cold]
 #[inline(never)]
 fn type_fail(v: &Value, what: &str, ty: &str, pos: Pos) -> Box<Fail> {
-    err(
-        pos,
-        format!("{what} must be {ty}, got {}", v.type_name()),
-    )
+    err(pos, format!("{what} must be {ty}, got {}", v.type_name()))
 }
 
 /// `v` as an integer; `what` names it in the error (`a tuple index`).
@@ -482,8 +485,12 @@ pub fn binary(op: BinOp, av: &Value, bv: &Value, pos: Pos) -> R<Value> {
             (Value::Tuple(x), Value::Tuple(y)) => {
                 tup_tup(op, x.as_slice(), y.as_slice(), pos).map(Value::Tuple)
             }
-            (Value::Tuple(x), Value::Int(y)) => tup_int(op, x.as_slice(), *y, pos).map(Value::Tuple),
-            (Value::Int(x), Value::Tuple(y)) => int_tup(op, *x, y.as_slice(), pos).map(Value::Tuple),
+            (Value::Tuple(x), Value::Int(y)) => {
+                tup_int(op, x.as_slice(), *y, pos).map(Value::Tuple)
+            }
+            (Value::Int(x), Value::Tuple(y)) => {
+                int_tup(op, *x, y.as_slice(), pos).map(Value::Tuple)
+            }
             _ => fail(
                 pos,
                 format!(
@@ -574,7 +581,8 @@ pub enum Field {
 
 impl Field {
     /// Every field name.
-    pub const NAMES: &'static [&'static str] = &["size", "len", "volume", "ipoint", "ispace", "parent"];
+    pub const NAMES: &'static [&'static str] =
+        &["size", "len", "volume", "ipoint", "ispace", "parent"];
 
     /// The field called `s`.
     pub fn parse(s: &str) -> Option<Field> {
@@ -781,7 +789,13 @@ impl IdxBuf {
     pub fn get(&self, sp: &Space, pos: Pos) -> R<Placement> {
         if self.any_wild {
             let idx: Vec<Option<i64>> = (0..self.n)
-                .map(|i| if self.wild[i] { None } else { Some(self.buf[i]) })
+                .map(|i| {
+                    if self.wild[i] {
+                        None
+                    } else {
+                        Some(self.buf[i])
+                    }
+                })
                 .collect();
             sp.get_any(&idx).or_else(|m| fail(pos, m))
         } else {
@@ -1062,10 +1076,7 @@ pub fn method(
         };
         let Some(Value::Space(sp)) = args.first() else {
             let got = args.first().map(Value::type_name).unwrap_or("nothing");
-            return fail(
-                pos,
-                format!("`processor` takes a machine space, got {got}"),
-            );
+            return fail(pos, format!("`processor` takes a machine space, got {got}"));
         };
         return processor(*t, sp, ctx, pos).map(Value::Tuple);
     }

@@ -23,7 +23,12 @@ fn machines() -> Vec<MachineShape> {
 
 /// Compares every statement-table decision of two bound mappers.
 fn compare_tables(what: &str, app: &AppInfo, a: &dyn BoundMapper, b: &dyn BoundMapper) {
-    for (t, task) in app.tasks.iter().enumerate().chain([(app.tasks.len(), &app.tasks[0])]) {
+    for (t, task) in app
+        .tasks
+        .iter()
+        .enumerate()
+        .chain([(app.tasks.len(), &app.tasks[0])])
+    {
         assert_eq!(a.proc_kind(t), b.proc_kind(t), "{what}: proc_kind({t})");
         for &k in ProcKind::ALL {
             assert_eq!(
@@ -47,7 +52,11 @@ fn compare_tables(what: &str, app: &AppInfo, a: &dyn BoundMapper, b: &dyn BoundM
             }
         }
         for arg in 0..=task.args.len() {
-            assert_eq!(a.collect(t, arg), b.collect(t, arg), "{what}: collect({t}, {arg})");
+            assert_eq!(
+                a.collect(t, arg),
+                b.collect(t, arg),
+                "{what}: collect({t}, {arg})"
+            );
         }
     }
 }
@@ -127,7 +136,10 @@ fn differential(
             };
             let a: Result<Placement, MapError> = bi.place(&ctx);
             let b = bg.place(&ctx);
-            assert_eq!(a, b, "{what}: task {task} point {point:?} domain {domain:?}");
+            assert_eq!(
+                a, b,
+                "{what}: task {task} point {point:?} domain {domain:?}"
+            );
             stats.queries += 1;
             if a.is_ok() {
                 stats.placed += 1;
@@ -363,13 +375,28 @@ fn runtime_errors_are_identical_and_positioned() {
         messages,
         vec![
             (f("errors"), f("division by zero in `1 / 0`")),
-            (f("errors"), f("index 5 out of bound for a tuple of length 2")),
+            (
+                f("errors"),
+                f("index 5 out of bound for a tuple of length 2")
+            ),
             (f("errors"), f("split: 4 is not divisible by 7")),
-            (f("fact"), f("call depth limit of 64 exceeded calling `fact` (unbounded recursion?)")),
+            (
+                f("fact"),
+                f("call depth limit of 64 exceeded calling `fact` (unbounded recursion?)")
+            ),
             (f("errors"), f("function `pick` takes 2 argument(s), got 3")),
-            (f("errors"), f("argument 1 of `either` is declared `bool` but got an integer")),
-            (f("errors"), f("integer overflow in `9223372036854775807 + 6`")),
-            (f("errors"), f("index 99 out of bound for dimension 1 of size 4")),
+            (
+                f("errors"),
+                f("argument 1 of `either` is declared `bool` but got an integer")
+            ),
+            (
+                f("errors"),
+                f("integer overflow in `9223372036854775807 + 6`")
+            ),
+            (
+                f("errors"),
+                f("index 99 out of bound for dimension 1 of size 4")
+            ),
         ]
     );
 }
