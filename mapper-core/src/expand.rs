@@ -527,3 +527,94 @@ fn app_names_inner(input: TokenStream) -> Result<TokenStream, (Span, String)> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn expand(src: &str) -> String {
+        expand_mapper(TokenStream::from_str(src).expect("tokens")).to_string()
+    }
+
+    #[test]
+    fn positioned_text_keeps_lines_and_columns() {
+        let body = "Task * GPU,CPU;\n  mgpu = Machine(GPU);\n\n    def f(Task t) { return mgpu[0, t.ipoint[0] == 1 ? 1 : 0]; }";
+        let text = positioned_text(TokenStream::from_str(body).unwrap());
+        assert_eq!(text.trim_end(), body);
+        // Both parses give the same program with the same positions.
+        let a = crate::parse::parse_tokens(TokenStream::from_str(body).unwrap());
+        let b = crate::parse::parse_text(&text);
+        assert_eq!(a.program, b.program);
+        let pos = |o: &crate::parse::ParseOutput| match &o.program.stmts[2] {
+            crate::ast::Stmt::Def(f) => (f.span.lo, f.name.span.lo),
+            _ => unreachable!("a def"),
+        };
+        assert_eq!(pos(&a), pos(&b));
+        // Doc comments are dropped.
+        let text = positioned_text(TokenStream::from_str("/// doc\nTask * GPU;").unwrap());
+        assert_eq!(text, "\nTask * GPU;\n");
+    }
+
+    #[test]
+    fn errors_become_spanned_compile_errors_and_a_stub() {
+        let out = expand("pub M; Region * * GPU FBMEN; def f(Task t) { return x; }");
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("unknown memory kind `FBMEN`"), "{out}");
+        assert!(out.contains("help: did you mean `FBMEM`?"), "{out}");
+        // The checker ran too (the kind error leaves the program whole).
+        assert!(out.contains("x is not defined"), "{out}");
+        // The stub type.
+        assert!(out.contains("pub struct M"), "{out}");
+        assert!(out.contains("SOURCE : & 'static str = \"\""), "{out}");
+        assert!(!out.contains("__POSITIONED"), "{out}");
+    }
+
+    #[test]
+    fn hard_syntax_errors_skip_the_checker() {
+        let out = expand("M; def f(Task t) return x; IndexTaskMap * f;");
+        assert!(out.contains("expected `{` after function parameters"), "{out}");
+        assert!(!out.contains("is not defined"), "{out}");
+    }
+
+    #[test]
+    fn header_errors() {
+        assert!(expand("Task * GPU;").contains("expected `for APP_NAMES_PATH` or `;`"));
+        assert!(expand("pub 3;").contains("expected the name of the mapper type"));
+        assert!(expand("pub M for;").contains("expected the path of an `app_names!` module"));
+        assert!(expand("pub M").contains("expected a header"));
+    }
+
+    #[test]
+    fn crate_path_and_visibility() {
+        let out = expand("@crate ::runtime::__private::core; pub(crate) M; Task * CPU;");
+        assert!(out.contains("pub (crate) struct M"), "{out}");
+        assert!(out.contains("impl :: runtime :: __private :: core :: Mapper for M"), "{out}");
+        assert!(out.contains("SOURCE : & 'static str = \"Task * CPU;\\n\""), "{out}");
+    }
+
+    #[test]
+    fn name_checks_reference_the_app_module() {
+        let out = expand("M for app; Region gemm a_tiles GPU FBMEM; CollectMemory * b; Task shift GPU;");
+        assert!(out.contains("use app :: gemm ; let _ : () = gemm :: a_tiles ;"), "{out}");
+        assert!(out.contains("let _ : () = app :: __any :: b ;"), "{out}");
+        assert!(out.contains("use app :: shift ;"), "{out}");
+        // Without `for`, nothing refers to an application.
+        assert!(!expand("M; Task shift GPU;").contains("use "));
+    }
+
+    #[test]
+    fn app_names_module() {
+        let out = expand_app_names(
+            TokenStream::from_str("pub mod names { gemm(a: [a_tiles, a], b); init(); }").unwrap(),
+        )
+        .to_string();
+        assert!(out.contains("pub mod names"), "{out}");
+        assert!(out.contains("pub mod gemm"), "{out}");
+        assert!(out.contains("pub const a_tiles : () = ()"), "{out}");
+        assert!(out.contains("pub mod __any"), "{out}");
+        assert!(out.contains("(\"gemm\" , & [(\"a\" , & [\"a_tiles\" , \"a\"]) , (\"b\" , & []) ,]) ,"), "{out}");
+        let bad = expand_app_names(TokenStream::from_str("mod names { gemm(a: a_tiles); }").unwrap());
+        assert!(bad.to_string().contains("expected `ARG` or `ARG: [REGION, ...]`"));
+    }
+}
