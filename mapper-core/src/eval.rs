@@ -49,6 +49,7 @@ impl Tup {
     pub const INLINE: usize = 4;
 
     /// A tuple with the given elements.
+    #[inline]
     pub fn from_slice(s: &[i64]) -> Tup {
         if s.len() <= Tup::INLINE {
             let mut buf = [0; Tup::INLINE];
@@ -63,6 +64,7 @@ impl Tup {
     }
 
     /// The elements.
+    #[inline]
     pub fn as_slice(&self) -> &[i64] {
         match self {
             Tup::Inline { len, buf } => &buf[..usize::from(*len)],

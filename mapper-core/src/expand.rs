@@ -573,7 +573,10 @@ mod tests {
     #[test]
     fn hard_syntax_errors_skip_the_checker() {
         let out = expand("M; def f(Task t) return x; IndexTaskMap * f;");
-        assert!(out.contains("expected `{` after function parameters"), "{out}");
+        assert!(
+            out.contains("expected `{` after function parameters"),
+            "{out}"
+        );
         assert!(!out.contains("is not defined"), "{out}");
     }
 
@@ -589,14 +592,24 @@ mod tests {
     fn crate_path_and_visibility() {
         let out = expand("@crate ::runtime::__private::core; pub(crate) M; Task * CPU;");
         assert!(out.contains("pub (crate) struct M"), "{out}");
-        assert!(out.contains("impl :: runtime :: __private :: core :: Mapper for M"), "{out}");
-        assert!(out.contains("SOURCE : & 'static str = \"Task * CPU;\\n\""), "{out}");
+        assert!(
+            out.contains("impl :: runtime :: __private :: core :: Mapper for M"),
+            "{out}"
+        );
+        assert!(
+            out.contains("SOURCE : & 'static str = \"Task * CPU;\\n\""),
+            "{out}"
+        );
     }
 
     #[test]
     fn name_checks_reference_the_app_module() {
-        let out = expand("M for app; Region gemm a_tiles GPU FBMEM; CollectMemory * b; Task shift GPU;");
-        assert!(out.contains("use app :: gemm ; let _ : () = gemm :: a_tiles ;"), "{out}");
+        let out =
+            expand("M for app; Region gemm a_tiles GPU FBMEM; CollectMemory * b; Task shift GPU;");
+        assert!(
+            out.contains("use app :: gemm ; let _ : () = gemm :: a_tiles ;"),
+            "{out}"
+        );
         assert!(out.contains("let _ : () = app :: __any :: b ;"), "{out}");
         assert!(out.contains("use app :: shift ;"), "{out}");
         // Without `for`, nothing refers to an application.
@@ -613,8 +626,14 @@ mod tests {
         assert!(out.contains("pub mod gemm"), "{out}");
         assert!(out.contains("pub const a_tiles : () = ()"), "{out}");
         assert!(out.contains("pub mod __any"), "{out}");
-        assert!(out.contains("(\"gemm\" , & [(\"a\" , & [\"a_tiles\" , \"a\"]) , (\"b\" , & []) ,]) ,"), "{out}");
-        let bad = expand_app_names(TokenStream::from_str("mod names { gemm(a: a_tiles); }").unwrap());
-        assert!(bad.to_string().contains("expected `ARG` or `ARG: [REGION, ...]`"));
+        assert!(
+            out.contains("(\"gemm\" , & [(\"a\" , & [\"a_tiles\" , \"a\"]) , (\"b\" , & []) ,]) ,"),
+            "{out}"
+        );
+        let bad =
+            expand_app_names(TokenStream::from_str("mod names { gemm(a: a_tiles); }").unwrap());
+        assert!(bad
+            .to_string()
+            .contains("expected `ARG` or `ARG: [REGION, ...]`"));
     }
 }

@@ -38,6 +38,8 @@ pub enum T {
     TupN(usize),
     /// `Tup` (length not known statically)
     Tup,
+    /// `&[i64]` borrowed from the task point (`task.ipoint`, `task.ispace`)
+    Slice,
     /// `Arc<Space>`
     Space,
     /// `Placement`
@@ -53,17 +55,29 @@ pub fn join(a: T, b: T) -> T {
     match (a, b) {
         (T::Bot, x) | (x, T::Bot) => x,
         (x, y) if x == y => x,
-        (T::TupN(_) | T::Tup, T::TupN(_) | T::Tup) => T::Tup,
+        (T::TupN(_) | T::Tup | T::Slice, T::TupN(_) | T::Tup | T::Slice) => T::Tup,
         _ => T::Val,
     }
 }
 
 fn is_copy(t: T) -> bool {
-    matches!(t, T::Int | T::Bool | T::TupN(_) | T::Proc | T::Task)
+    matches!(
+        t,
+        T::Int | T::Bool | T::TupN(_) | T::Slice | T::Proc | T::Task
+    )
 }
 
 fn is_tuple(t: T) -> bool {
-    matches!(t, T::TupN(_) | T::Tup)
+    matches!(t, T::TupN(_) | T::Tup | T::Slice)
+}
+
+/// The type a function returns or a global holds: borrowed slices become owned tuples.
+fn stored(t: T) -> T {
+    if t == T::Slice {
+        T::Tup
+    } else {
+        t
+    }
 }
 
 /// A generated expression: its code, its type, and whether the code is a place (a variable or
@@ -127,6 +141,7 @@ impl Gen<'_> {
             T::Bool => quote!(bool),
             T::TupN(n) => quote!([i64; #n]),
             T::Tup => quote!(#k::eval::Tup),
+            T::Slice => quote!(&[i64]),
             T::Space => quote!(::std::sync::Arc<#k::space::Space>),
             T::Proc => quote!(#k::Placement),
             T::Task => quote!(#k::eval::TaskRef),
@@ -174,11 +189,13 @@ impl Gen<'_> {
         }
         match (e.ty, to) {
             (T::TupN(_), T::Tup) => quote!(#k::eval::Tup::from_slice(&#o)),
+            (T::Slice, T::Tup) => quote!(#k::eval::Tup::from_slice(#o)),
             (_, T::Val | T::Bot) => match e.ty {
                 T::Int => quote!(#k::eval::Value::Int(#o)),
                 T::Bool => quote!(#k::eval::Value::Bool(#o)),
                 T::TupN(_) => quote!(#k::eval::Value::Tuple(#k::eval::Tup::from_slice(&#o))),
                 T::Tup => quote!(#k::eval::Value::Tuple(#o)),
+                T::Slice => quote!(#k::eval::Value::Tuple(#k::eval::Tup::from_slice(#o))),
                 T::Space => quote!(#k::eval::Value::Space(#o)),
                 T::Proc => quote!(#k::eval::Value::Proc(#o)),
                 T::Task => quote!(#k::eval::Value::Task(#o)),
@@ -209,6 +226,7 @@ impl Gen<'_> {
     fn slice(&self, id: &Ident, t: T) -> TokenStream {
         match t {
             T::TupN(_) => quote!(&#id[..]),
+            T::Slice => quote!(#id),
             _ => quote!(#id.as_slice()),
         }
     }
@@ -362,6 +380,10 @@ impl Gen<'_> {
                         let b = self.borrow(&x);
                         Ex::new(quote!(#k::ops::neg_tup((#b).as_slice(), #pos)?), T::Tup)
                     }
+                    T::Slice => {
+                        let o = self.own(&x);
+                        Ex::new(quote!(#k::ops::neg_tup(#o, #pos)?), T::Tup)
+                    }
                     _ => {
                         let v = self.val(&x);
                         Ex::new(quote!(#k::ops::neg(&#v, #pos)?), T::Val)
@@ -429,7 +451,7 @@ impl Gen<'_> {
                 let (lo_c, hi_c) = (&bounds[0], &bounds[1]);
                 let (lo_i, hi_i) = (self.fresh("lo"), self.fresh("hi"));
                 let code = match x.ty {
-                    T::TupN(_) | T::Tup | T::Space => {
+                    T::TupN(_) | T::Tup | T::Slice | T::Space => {
                         let (t, bind) = self.bind_tmp(&x);
                         let s = if x.ty == T::Space {
                             quote!(#t.size())
@@ -576,7 +598,7 @@ impl Gen<'_> {
                     let v = self.val(x);
                     quote!(#b.push_value(&#v, #p)?;)
                 }
-                (true, T::TupN(_) | T::Tup) => {
+                (true, T::TupN(_) | T::Tup | T::Slice) => {
                     let (t, bind) = self.bind_tmp(x);
                     let s = self.slice(&t, x.ty);
                     quote!({ #bind #b.extend(#s); })
@@ -764,7 +786,7 @@ impl Gen<'_> {
                     let v = self.val(x);
                     quote!(#ib.push_value(&#v, #pc)?;)
                 }
-                (1, T::TupN(_) | T::Tup) => {
+                (1, T::TupN(_) | T::Tup | T::Slice) => {
                     let (t, bind) = self.bind_tmp(x);
                     let s = self.slice(&t, x.ty);
                     quote!({ #bind #ib.push_slice(#s, #pc)?; })
@@ -855,7 +877,7 @@ impl Gen<'_> {
         let xg = self.expr(x);
         match xg.ty {
             T::Bot => self.bot(),
-            T::TupN(_) | T::Tup => {
+            T::TupN(_) | T::Tup | T::Slice => {
                 let Some(ie) = Self::single_index(items) else {
                     let o = self.own(&xg);
                     let t = self.fresh("t");
@@ -998,12 +1020,13 @@ impl Gen<'_> {
                 let b = self.borrow(&x);
                 Ex::new(quote!(((#b).as_slice().len() as i64)), T::Int)
             }
+            (T::Slice, Field::Len) => {
+                let o = self.own(&x);
+                Ex::new(quote!((#o.len() as i64)), T::Int)
+            }
             (T::Task, Field::Ipoint | Field::Ispace) => {
                 let o = self.own(&x);
-                Ex::new(
-                    quote!(#k::eval::Tup::from_slice(#k::ops::task_tuple(#o, ctx, #ft, #pos)?)),
-                    T::Tup,
-                )
+                Ex::new(quote!(#k::ops::task_tuple(#o, ctx, #ft, #pos)?), T::Slice)
             }
             (T::Task, Field::Parent) => {
                 let o = self.own(&x);
@@ -1066,28 +1089,6 @@ impl Gen<'_> {
             });
         if typed_ok {
             let (s, bind) = self.bind_tmp(&xg);
-            let mut lets = TokenStream::new();
-            let mut a = Vec::new();
-            for (i, (_, e, _)) in ag.iter().enumerate() {
-                let (t, b) = self.bind_tmp(e);
-                lets.extend(b);
-                if i == 1 && m.takes_extents() {
-                    let sl = self.slice(&t, e.ty);
-                    a.push(quote!(#k::ops::extents(#mt, #sl, #pos)?));
-                } else {
-                    a.push(quote!(#t));
-                }
-            }
-            let tr = match m {
-                Method::Merge => quote!(Merge),
-                Method::Split => quote!(Split),
-                Method::Swap => quote!(Swap),
-                Method::Slice => quote!(Slice),
-                Method::Reverse => quote!(Reverse),
-                Method::BalanceSplit => quote!(BalanceSplit),
-                Method::AutoSplit => quote!(AutoSplit),
-                _ => quote!(GreedySplit),
-            };
             let site = self.fresh("SITE");
             if !self.infer {
                 self.sites.extend(quote! {
@@ -1096,12 +1097,40 @@ impl Gen<'_> {
                     }
                 });
             }
+            let mut lets = TokenStream::new();
+            let mut a = Vec::new();
+            for (_, e, _) in &ag {
+                let (t, b) = self.bind_tmp(e);
+                lets.extend(b);
+                a.push((t, e.ty));
+            }
+            if m.takes_extents() {
+                let (d, _) = &a[0];
+                let (v, vt) = &a[1];
+                let sl = self.slice(v, *vt);
+                return Ex::new(
+                    quote!({
+                        #bind #lets
+                        #k::ops::apply_site_split(&#site, #s, #mt, #d, #sl, #pos)?
+                    }),
+                    T::Space,
+                );
+            }
+            let tr = match m {
+                Method::Merge => quote!(Merge),
+                Method::Split => quote!(Split),
+                Method::Swap => quote!(Swap),
+                Method::Slice => quote!(Slice),
+                Method::Reverse => quote!(Reverse),
+                _ => quote!(BalanceSplit),
+            };
+            let ids = a.iter().map(|(t, _)| t);
             let tt = self.fresh("tr");
             return Ex::new(
                 quote!({
                     #bind #lets
-                    let #tt = #k::space::Transform::#tr(#(#a),*);
-                    #k::ops::apply_site(&#site, #s, #tt, #pos)?
+                    let #tt = #k::space::Transform::#tr(#(#ids),*);
+                    #k::ops::apply_site(&#site, #s, &#tt, #pos)?
                 }),
                 T::Space,
             );
@@ -1158,6 +1187,9 @@ impl Gen<'_> {
             | (ParamType::IPoint | ParamType::ISpace | ParamType::Tuple, T::Tup) => quote!(#t),
             (ParamType::IPoint | ParamType::ISpace | ParamType::Tuple, T::TupN(_)) => {
                 quote!(#k::eval::Tup::from_slice(&#t))
+            }
+            (ParamType::IPoint | ParamType::ISpace | ParamType::Tuple, T::Slice) => {
+                quote!(#k::eval::Tup::from_slice(#t))
             }
             _ => {
                 let tv = Ex::new(quote!(#t), a.ty);
@@ -1316,10 +1348,14 @@ impl Gen<'_> {
                     if e.ty == T::Bot {
                         return (out, T::Bot, params);
                     }
-                    let ret = if self.infer { e.ty } else { self.rets[id] };
+                    let ret = if self.infer {
+                        stored(e.ty)
+                    } else {
+                        self.rets[id]
+                    };
                     let c = self.conv(&e, ret);
                     out.extend(quote!(return ::core::result::Result::Ok(#c);));
-                    return (out, e.ty, params);
+                    return (out, stored(e.ty), params);
                 }
                 FnStmt::Print { format, args, .. } => {
                     let pieces: Vec<&str> = format.node.split("{}").collect();
@@ -1410,7 +1446,7 @@ pub fn generate(
         for s in &p.stmts {
             if let Stmt::Assign { name, value, .. } = s {
                 g.scope.clear();
-                let t = g.expr(value).ty;
+                let t = stored(g.expr(value).ty);
                 g.globals.insert(name.node.clone(), (gfield(&name.node), t));
             }
         }
@@ -1512,7 +1548,9 @@ pub fn generate(
                     a
                 })
             }
-            T::Tup => quote!(::core::option::Option::Some(#k::eval::Value::Tuple(x)) => x.clone(),),
+            T::Tup | T::Slice => {
+                quote!(::core::option::Option::Some(#k::eval::Value::Tuple(x)) => x.clone(),)
+            }
             T::Space => {
                 quote!(::core::option::Option::Some(#k::eval::Value::Space(x)) => ::std::sync::Arc::clone(x),)
             }
@@ -1664,7 +1702,10 @@ mod tests {
             .expect("corpus file"));
         for id in 0..2 {
             let f = body_fn(&code, id);
-            assert!(f.contains("-> :: mapper_core :: ops :: R < :: mapper_core :: Placement >"), "{f}");
+            assert!(
+                f.contains("-> :: mapper_core :: ops :: R < :: mapper_core :: Placement >"),
+                "{f}"
+            );
             assert!(!f.contains("eval :: Value"), "{f}");
             assert!(!f.contains("ops :: binary"), "{f}");
         }
@@ -1698,7 +1739,10 @@ mod tests {
         let code = gen("mgpu = Machine(GPU);\nn = mgpu.volume;\nt = (1, 2);\nb = n > 1;\n");
         let g = &code[code.find("struct __G").expect("globals")..];
         let g = &g[..g.find('}').expect("end")];
-        assert!(g.contains("__g0 : :: std :: sync :: Arc < :: mapper_core :: space :: Space >"), "{g}");
+        assert!(
+            g.contains("__g0 : :: std :: sync :: Arc < :: mapper_core :: space :: Space >"),
+            "{g}"
+        );
         assert!(g.contains("__g1 : i64"), "{g}");
         assert!(g.contains("__g2 : [i64 ; 2usize]"), "{g}");
         assert!(g.contains("__g3 : bool"), "{g}");
@@ -1708,6 +1752,9 @@ mod tests {
     fn canonical_source_constant() {
         let code = gen("Task * GPU , CPU ;\n");
         let lit = Literal::string("Task * GPU,CPU;\n").to_string();
-        assert!(code.contains(&format!("SOURCE : & 'static str = {lit}")), "{code}");
+        assert!(
+            code.contains(&format!("SOURCE : & 'static str = {lit}")),
+            "{code}"
+        );
     }
 }

@@ -1011,29 +1011,72 @@ pub type SiteCache = RefCell<Option<(Arc<Space>, Transform, Arc<Space>)>>;
 pub fn apply_site(
     site: &'static LocalKey<SiteCache>,
     sp: &Arc<Space>,
-    t: Transform,
+    t: &Transform,
     pos: Pos,
 ) -> R<Arc<Space>> {
-    let hit = site
-        .try_with(|c| match c.try_borrow() {
-            Ok(c) => match &*c {
-                Some((s, k, r)) if Arc::ptr_eq(s, sp) && *k == t => Some(Arc::clone(r)),
-                _ => None,
-            },
-            Err(_) => None,
-        })
-        .ok()
-        .flatten();
+    if let Some(r) = site_lookup(site, sp, |k| k == t) {
+        return Ok(r);
+    }
+    let r = apply(sp, t, pos)?;
+    site_store(site, sp, *t, &r);
+    Ok(r)
+}
+
+/// `sp.auto_split(d, v)` / `sp.greedy_split(d, v)` (`m` says which) through the call-site cache:
+/// a hit compares the extents in place, without building a [`Transform`].
+#[inline]
+pub fn apply_site_split(
+    site: &'static LocalKey<SiteCache>,
+    sp: &Arc<Space>,
+    m: Method,
+    d: i64,
+    v: &[i64],
+    pos: Pos,
+) -> R<Arc<Space>> {
+    let hit = site_lookup(site, sp, |k| match (m, k) {
+        (Method::AutoSplit, Transform::AutoSplit(d0, e0))
+        | (Method::GreedySplit, Transform::GreedySplit(d0, e0)) => *d0 == d && e0.is(v),
+        _ => false,
+    });
     if let Some(r) = hit {
         return Ok(r);
     }
+    let e = extents(m, v, pos)?;
+    let t = if m == Method::GreedySplit {
+        Transform::GreedySplit(d, e)
+    } else {
+        Transform::AutoSplit(d, e)
+    };
     let r = apply(sp, &t, pos)?;
+    site_store(site, sp, t, &r);
+    Ok(r)
+}
+
+#[inline]
+fn site_lookup(
+    site: &'static LocalKey<SiteCache>,
+    sp: &Arc<Space>,
+    same: impl Fn(&Transform) -> bool,
+) -> Option<Arc<Space>> {
+    site.try_with(|c| match c.try_borrow() {
+        Ok(c) => match &*c {
+            Some((s, k, r)) if Arc::ptr_eq(s, sp) && same(k) => Some(Arc::clone(r)),
+            _ => None,
+        },
+        Err(_) => None,
+    })
+    .ok()
+    .flatten()
+}
+
+#[cold]
+#[inline(never)]
+fn site_store(site: &'static LocalKey<SiteCache>, sp: &Arc<Space>, t: Transform, r: &Arc<Space>) {
     let _ = site.try_with(|c| {
         if let Ok(mut c) = c.try_borrow_mut() {
-            *c = Some((Arc::clone(sp), t, Arc::clone(&r)));
+            *c = Some((Arc::clone(sp), t, Arc::clone(r)));
         }
     });
-    Ok(r)
 }
 
 /// `t.processor(sp)`: the coordinates of the task's processor in `sp`.
