@@ -65,6 +65,7 @@ pub fn in_func(mut e: Box<Fail>, func: usize) -> Box<Fail> {
 
 /// Turns a failure of placement function `top` into a [`MapError`]; `name_of` gives the names of
 /// functions by definition order.
+#[allow(clippy::boxed_local)] // takes the `Err` of an `R` as it is
 #[cold]
 #[inline(never)]
 pub fn map_error<'n>(
