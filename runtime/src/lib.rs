@@ -2,7 +2,8 @@
 //! privileges, single and index launches, dependence analysis with implicit parallelism, a
 //! mapping stage that asks a [`mapper_core::Mapper`] for every decision (processor, memory,
 //! layout, instance limit, collection, placement), instances with coherence and real copies
-//! between memories, CPU and emulated-GPU executors, and profiles (text summary, Chrome trace).
+//! between memories, CPU and emulated-GPU executors, a discrete-event simulator for described
+//! machines (`sim:PRESET`, `FILE.toml`), and profiles (text summary, Chrome trace).
 //!
 //! Pipeline of one launch: [`launch`] arguments -> [`analysis`] (dependences) -> mapping
 //! (`runtime` (the [`Runtime`]), [`mapping`], [`coherence`], [`instance`], [`layout`]) -> the task graph
@@ -14,8 +15,10 @@ pub mod accessor;
 pub mod analysis;
 pub mod coherence;
 pub mod context;
+pub mod cuda;
 pub mod error;
 pub mod exec;
+pub mod fasthash;
 pub mod field;
 pub mod future;
 pub mod geom;
@@ -33,6 +36,31 @@ pub mod sched;
 pub mod task;
 
 pub use mapper_core;
+pub use mapper_macros::app_names;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use mapper_macros;
+}
+
+/// Defines a mapper type from a body in the mapping language, checked at compile time and
+/// compiled to native code (see `mapper_macros::mapper!`; the generated code refers to this
+/// crate's re-export of `mapper_core`, so applications need only depend on `runtime`).
+///
+/// ```
+/// runtime::mapper! {
+///     pub GpuFirst;
+///     Task * GPU,CPU;
+///     Region * * GPU FBMEM;
+/// }
+/// assert!(GpuFirst::SOURCE.starts_with("Task * GPU,CPU;"));
+/// ```
+#[macro_export]
+macro_rules! mapper {
+    ($($body:tt)*) => {
+        $crate::__private::mapper_macros::mapper! { @crate $crate::mapper_core; $($body)* }
+    };
+}
 pub use mapper_core::default::DefaultMapper;
 
 pub use context::TaskCtx;
