@@ -10,54 +10,66 @@ use super::common::{
 use crate::{AppError, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
-/// The expert mapper (see the header comment for the strategy).
-pub const EXPERT: &str = r#"# Cannon's matrix multiplication: expert mapper.
-#
-# App `cannon` (tasks and region arguments, in order):
-#   init_tiles(tile)        index launch over a tile grid (fills A and B, zeroes C)
-#   shift_a(src, dst)       index launch: tile (i, j) of A moves one step left along row i
-#   shift_b(src, dst)       index launch: tile (i, j) of B moves one step up along column j
-#   gemm(a, b, c)           index launch: c(i, j) += a(i, j) * b(i, j); `a`, `b` read-only
-# Regions a, b, c, a_buf, b_buf; tile partitions a_tiles, b_tiles, c_tiles, a_next, b_next.
-# GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
-
-Task * GPU,CPU;
-
-Region * * GPU FBMEM;
-Region * * CPU SYSMEM;
-
-Layout * * * SOA C_order;
-Layout * * GPU SOA F_order;
-
-# Backpressure on GPUs: two tasks per GPU in flight (on 4-GPU nodes), so tiles do not
-# pile up in FBMEM.
-InstanceLimit gemm GPU 8;
-InstanceLimit shift_a GPU 8;
-InstanceLimit shift_b GPU 8;
-
-# A step's input tiles are consumed once: free extra copies as soon as the step is done.
-CollectMemory gemm a;
-CollectMemory gemm b;
-
-# All processors of the kind the tasks run on, as a near-square 2-D grid (node-major), so
-# tile rows are blocked over nodes and tiles are dealt cyclically over the grid.
-m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
-grid = m.merge(0, 1).balance_split(0, 2);
-
-def block_cyclic(Task task) {
-    ip = task.ipoint;
-    return grid[ip[0] % grid.size[0], ip[1] % grid.size[1]];
+runtime::app_names! {
+    /// Task and region names of the app, for compile-time checks of its mappers.
+    pub mod names {
+        init_tiles(tile: [a_tiles, b_tiles, c_tiles, a, b, c]);
+        shift_a(src: [a_tiles, a_next, a, a_buf], dst: [a_tiles, a_next, a, a_buf]);
+        shift_b(src: [b_tiles, b_next, b, b_buf], dst: [b_tiles, b_next, b, b_buf]);
+        gemm(a: [a_tiles, a_next, a, a_buf], b: [b_tiles, b_next, b, b_buf], c: [c_tiles, c]);
+    }
 }
 
-IndexTaskMap init_tiles, shift_a, shift_b, gemm block_cyclic;
-"#;
+runtime::mapper! {
+    pub CannonExpert for names;
+    // Cannon's matrix multiplication: expert mapper.
+    //
+    // App `cannon` (tasks and region arguments, in order):
+    //   init_tiles(tile)        index launch over a tile grid (fills A and B, zeroes C)
+    //   shift_a(src, dst)       index launch: tile (i, j) of A moves one step left along row i
+    //   shift_b(src, dst)       index launch: tile (i, j) of B moves one step up along column j
+    //   gemm(a, b, c)           index launch: c(i, j) += a(i, j) * b(i, j); `a`, `b` read-only
+    // Regions a, b, c, a_buf, b_buf; tile partitions a_tiles, b_tiles, c_tiles, a_next, b_next.
+    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
+
+    Task * GPU,CPU;
+
+    Region * * GPU FBMEM;
+    Region * * CPU SYSMEM;
+
+    Layout * * * SOA C_order;
+    Layout * * GPU SOA F_order;
+
+    // Backpressure on GPUs: two tasks per GPU in flight (on 4-GPU nodes), so tiles do not
+    // pile up in FBMEM.
+    InstanceLimit gemm GPU 8;
+    InstanceLimit shift_a GPU 8;
+    InstanceLimit shift_b GPU 8;
+
+    // A step's input tiles are consumed once: free extra copies as soon as the step is done.
+    CollectMemory gemm a;
+    CollectMemory gemm b;
+
+    // All processors of the kind the tasks run on, as a near-square 2-D grid (node-major), so
+    // tile rows are blocked over nodes and tiles are dealt cyclically over the grid.
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+    grid = m.merge(0, 1).balance_split(0, 2);
+
+    def block_cyclic(Task task) {
+        ip = task.ipoint;
+        return grid[ip[0] % grid.size[0], ip[1] % grid.size[1]];
+    }
+
+    IndexTaskMap init_tiles, shift_a, shift_b, gemm block_cyclic;
+}
 
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "cannon",
     description:
         "Cannon's algorithm: p x p tile grid, initial skew, p steps of nearest-neighbour shifts",
-    expert: EXPERT,
+    expert_source: CannonExpert::SOURCE,
+    expert: || Box::new(CannonExpert),
     gemm_tasks: &["gemm"],
     declare,
     grid,

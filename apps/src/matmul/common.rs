@@ -459,8 +459,10 @@ pub struct MatmulSpec {
     pub name: &'static str,
     /// One-line description.
     pub description: &'static str,
-    /// The expert mapper's text.
-    pub expert: &'static str,
+    /// The expert mapper's canonical text.
+    pub expert_source: &'static str,
+    /// The expert mapper (made with `mapper!`, checked against the app's names at compile time).
+    pub expert: fn() -> Box<dyn Mapper>,
     /// The GEMM task(s); the first decides the processor kind and count the grid is built for.
     pub gemm_tasks: &'static [&'static str],
     /// Declares the tasks for a precision.

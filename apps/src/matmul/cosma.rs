@@ -10,57 +10,68 @@ use crate::{AppError, Precision};
 use mapper_core::space::auto_split_factors;
 use runtime::{ArgRef, Point, Proj};
 
-/// The expert mapper.
-pub const EXPERT: &str = r#"# COSMA (communication-optimal matrix multiplication): expert mapper.
-#
-# App `cosma` (tasks and region arguments, in order):
-#   init_tiles(tile)                         index launch over a block grid of one matrix
-#   cosma_gemm(a_block, b_block, c_block)    index launch over (pm, pn, 1) per sequential step:
-#                                            c(i, j) += a(i, k) * b(k, j) in place
-#   cosma_gemm_k(a_block, b_block, c_block)  the same over (pm, pn, pk) when k is split in
-#                                            parallel: products reduced (sum) into c(i, j)
-# Regions a, b, c; partitions a_blocks, b_blocks, c_blocks.
-# GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
-
-Task * GPU,CPU;
-Task init_tiles GPU,OMP,CPU;
-
-Region * * GPU FBMEM;
-Region * * CPU SYSMEM;
-Region * * OMP SYSMEM;
-Region * c_block GPU FBMEM,ZCMEM;
-
-Layout * * * SOA C_order;
-Layout * * GPU SOA F_order Align==128;
-
-InstanceLimit cosma_gemm GPU 8;
-InstanceLimit cosma_gemm_k GPU 8;
-CollectMemory cosma_gemm a_block;
-CollectMemory cosma_gemm b_block;
-CollectMemory cosma_gemm_k a_block;
-CollectMemory cosma_gemm_k b_block;
-
-m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
-mflat = m.merge(0, 1);
-
-# Blocks of the (m, n, k) grid go to a 3-D grid of processors with the same aspect ratio
-# (blocked), so the partial sums of one C block meet on neighbouring processors.
-def cosma3d(Task task) {
-    ip = task.ipoint;
-    is = task.ispace;
-    g = mflat.auto_split(0, is);
-    cell = tuple(ip[i] * g.size[i] / is[i] for i in (0, 1, 2));
-    return g[*cell];
+runtime::app_names! {
+    /// Task and region names of the app, for compile-time checks of its mappers.
+    pub mod names {
+        init_tiles(tile: [a_blocks, b_blocks, c_blocks, a, b, c]);
+        cosma_gemm(a_block: [a_blocks, a], b_block: [b_blocks, b], c_block: [c_blocks, c]);
+        cosma_gemm_k(a_block: [a_blocks, a], b_block: [b_blocks, b], c_block: [c_blocks, c]);
+    }
 }
 
-IndexTaskMap cosma_gemm, cosma_gemm_k cosma3d;
-"#;
+runtime::mapper! {
+    pub CosmaExpert for names;
+    // COSMA (communication-optimal matrix multiplication): expert mapper.
+    //
+    // App `cosma` (tasks and region arguments, in order):
+    //   init_tiles(tile)                         index launch over a block grid of one matrix
+    //   cosma_gemm(a_block, b_block, c_block)    index launch over (pm, pn, 1) per sequential step:
+    //                                            c(i, j) += a(i, k) * b(k, j) in place
+    //   cosma_gemm_k(a_block, b_block, c_block)  the same over (pm, pn, pk) when k is split in
+    //                                            parallel: products reduced (sum) into c(i, j)
+    // Regions a, b, c; partitions a_blocks, b_blocks, c_blocks.
+    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
+
+    Task * GPU,CPU;
+    Task init_tiles GPU,OMP,CPU;
+
+    Region * * GPU FBMEM;
+    Region * * CPU SYSMEM;
+    Region * * OMP SYSMEM;
+    Region * c_block GPU FBMEM,ZCMEM;
+
+    Layout * * * SOA C_order;
+    Layout * * GPU SOA F_order Align==128;
+
+    InstanceLimit cosma_gemm GPU 8;
+    InstanceLimit cosma_gemm_k GPU 8;
+    CollectMemory cosma_gemm a_block;
+    CollectMemory cosma_gemm b_block;
+    CollectMemory cosma_gemm_k a_block;
+    CollectMemory cosma_gemm_k b_block;
+
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+    mflat = m.merge(0, 1);
+
+    // Blocks of the (m, n, k) grid go to a 3-D grid of processors with the same aspect ratio
+    // (blocked), so the partial sums of one C block meet on neighbouring processors.
+    def cosma3d(Task task) {
+        ip = task.ipoint;
+        is = task.ispace;
+        g = mflat.auto_split(0, is);
+        cell = tuple(ip[i] * g.size[i] / is[i] for i in (0, 1, 2));
+        return g[*cell];
+    }
+
+    IndexTaskMap cosma_gemm, cosma_gemm_k cosma3d;
+}
 
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "cosma",
     description: "COSMA: communication-minimizing (m, n, k) decomposition, parallel then sequential splits, k reduced",
-    expert: EXPERT,
+    expert_source: CosmaExpert::SOURCE,
+    expert: || Box::new(CosmaExpert),
     gemm_tasks: &["cosma_gemm", "cosma_gemm_k"],
     declare,
     grid,

@@ -6,57 +6,67 @@ use super::common::{colors, gemm_task, init_task, CMode, Elem, Grid, Job, Matmul
 use crate::{AppError, Precision};
 use runtime::{ArgRef, Point, Proj};
 
-/// The expert mapper.
-pub const EXPERT: &str = r#"# Johnson's 3-D matrix multiplication: expert mapper.
-#
-# App `johnson` (tasks and region arguments, in order):
-#   init_tiles(tile)              index launch over the q x q tile grid of one matrix
-#   gemm_3d(a_face, b_face, c)    index launch over the q x q x q cube: point (i, j, k)
-#                                 reduces a(i, k) * b(k, j) into c(i, j) (sum); inputs read-only
-# Regions a, b, c; partitions a_tiles, b_tiles, c_tiles.
-# GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
-
-Task * GPU,CPU;
-
-Region * * GPU FBMEM;
-Region * * CPU SYSMEM;
-
-Layout * * * SOA C_order;
-Layout * * GPU SOA F_order;
-
-InstanceLimit gemm_3d GPU 8;
-CollectMemory gemm_3d a_face;
-CollectMemory gemm_3d b_face;
-
-m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
-mflat = m.merge(0, 1);
-
-# The cube of tasks is laid over a 3-D decomposition of all processors that minimizes the
-# communication surface (blocked), and dealt cyclically where the cube is larger.
-def cube(Task task) {
-    ip = task.ipoint;
-    g = mflat.auto_split(0, task.ispace);
-    return g[ip[0] % g.size[0], ip[1] % g.size[1], ip[2] % g.size[2]];
+runtime::app_names! {
+    /// Task and region names of the app, for compile-time checks of its mappers.
+    pub mod names {
+        init_tiles(tile: [a_tiles, b_tiles, c_tiles, a, b, c]);
+        gemm_3d(a_face: [a_tiles, a], b_face: [b_tiles, b], c: [c_tiles, c]);
+    }
 }
 
-# Tile grids (init): the k = 0 face of the same decomposition.
-def face(Task task) {
-    ip = task.ipoint;
-    is = task.ispace;
-    g = mflat.auto_split(0, (is[0], is[1], is[0]));
-    return g[ip[0] % g.size[0], ip[1] % g.size[1], 0];
-}
+runtime::mapper! {
+    pub JohnsonExpert for names;
+    // Johnson's 3-D matrix multiplication: expert mapper.
+    //
+    // App `johnson` (tasks and region arguments, in order):
+    //   init_tiles(tile)              index launch over the q x q tile grid of one matrix
+    //   gemm_3d(a_face, b_face, c)    index launch over the q x q x q cube: point (i, j, k)
+    //                                 reduces a(i, k) * b(k, j) into c(i, j) (sum); inputs read-only
+    // Regions a, b, c; partitions a_tiles, b_tiles, c_tiles.
+    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
 
-IndexTaskMap gemm_3d cube;
-IndexTaskMap init_tiles face;
-"#;
+    Task * GPU,CPU;
+
+    Region * * GPU FBMEM;
+    Region * * CPU SYSMEM;
+
+    Layout * * * SOA C_order;
+    Layout * * GPU SOA F_order;
+
+    InstanceLimit gemm_3d GPU 8;
+    CollectMemory gemm_3d a_face;
+    CollectMemory gemm_3d b_face;
+
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+    mflat = m.merge(0, 1);
+
+    // The cube of tasks is laid over a 3-D decomposition of all processors that minimizes the
+    // communication surface (blocked), and dealt cyclically where the cube is larger.
+    def cube(Task task) {
+        ip = task.ipoint;
+        g = mflat.auto_split(0, task.ispace);
+        return g[ip[0] % g.size[0], ip[1] % g.size[1], ip[2] % g.size[2]];
+    }
+
+    // Tile grids (init): the k = 0 face of the same decomposition.
+    def face(Task task) {
+        ip = task.ipoint;
+        is = task.ispace;
+        g = mflat.auto_split(0, (is[0], is[1], is[0]));
+        return g[ip[0] % g.size[0], ip[1] % g.size[1], 0];
+    }
+
+    IndexTaskMap gemm_3d cube;
+    IndexTaskMap init_tiles face;
+}
 
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "johnson",
     description:
         "Johnson 3-D: q^3 tasks; A and B broadcast along the third axis, C reduced along k",
-    expert: EXPERT,
+    expert_source: JohnsonExpert::SOURCE,
+    expert: || Box::new(JohnsonExpert),
     gemm_tasks: &["gemm_3d"],
     declare,
     grid,

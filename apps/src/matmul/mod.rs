@@ -12,7 +12,6 @@ pub mod summa;
 
 use crate::{App, AppError, RunConfig, RunReport};
 use common::MatmulSpec;
-use mapper_core::interp::Interpreted;
 use mapper_core::{AppInfo, Mapper};
 
 /// A registered matrix-multiplication app.
@@ -38,44 +37,13 @@ impl App for MatmulApp {
         (self.spec.declare)(crate::Precision::F64).info()
     }
     fn expert_source(&self) -> &'static str {
-        self.spec.expert
+        self.spec.expert_source
     }
     fn expert_mapper(&self) -> Box<dyn Mapper> {
-        expert(self.spec.name, self.spec.expert)
+        (self.spec.expert)()
     }
     fn run(&self, cfg: &RunConfig) -> Result<RunReport, AppError> {
         common::run_spec(self, self.spec, cfg)
-    }
-}
-
-/// The expert mapper of an app from its text. The texts are fixed and covered by tests, so a
-/// parse failure is a bug; it is reported as a mapper that fails to bind with the diagnostics.
-fn expert(name: &str, text: &'static str) -> Box<dyn Mapper> {
-    match Interpreted::from_text(&format!("{name}-expert"), text) {
-        Ok(m) => Box::new(m),
-        Err(d) => Box::new(Broken {
-            name: format!("{name}-expert"),
-            diags: d,
-        }),
-    }
-}
-
-/// A mapper whose text does not parse: binding reports its diagnostics.
-struct Broken {
-    name: String,
-    diags: Vec<mapper_core::Diagnostic>,
-}
-
-impl Mapper for Broken {
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn bind(
-        &self,
-        _app: &AppInfo,
-        _machine: &mapper_core::MachineShape,
-    ) -> Result<Box<dyn mapper_core::BoundMapper>, Vec<mapper_core::Diagnostic>> {
-        Err(self.diags.clone())
     }
 }
 

@@ -10,52 +10,64 @@ use super::common::{
 use crate::{AppError, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
-/// The expert mapper.
-pub const EXPERT: &str = r#"# PUMMA (block-cyclic SUMMA/Fox hybrid) matrix multiplication: expert mapper.
-#
-# App `pumma` (tasks and region arguments, in order):
-#   init_tiles(tile)             index launch over the t x t tile grid
-#   broadcast_a(src, dst)        index launch: step k copies tile (i, (i + k) % t) of A into
-#                                the buffer a_bcast(i, j) of every tile of row i
-#   roll_b(src, dst)             index launch: tile (i, j) of B rolls one step up its column
-#   gemm(a_block, b_block, c)    index launch: c(i, j) += a_bcast(i, j) * b(i, j)
-# Regions a, b, c, a_bc, b_buf; partitions a_tiles, b_tiles, c_tiles, a_bcast, b_next.
-# GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
-
-Task * GPU,CPU;
-
-Region * * GPU FBMEM;
-Region * * CPU SYSMEM;
-Region broadcast_a dst GPU FBMEM,ZCMEM; # the broadcast buffer falls back to zero-copy
-
-Layout * * * SOA C_order;
-Layout * * GPU SOA F_order Align==128;
-
-InstanceLimit gemm GPU 8;
-InstanceLimit broadcast_a GPU 8;
-CollectMemory gemm a_block;
-
-m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
-mflat = m.merge(0, 1);
-
-# Block-cyclic: tiles are dealt cyclically over a 2-D grid of all processors built by the
-# greedy prime-factor split, so every processor holds tiles from all over the matrix and the
-# rolls stay balanced.
-def block_cyclic(Task task) {
-    ip = task.ipoint;
-    g = mflat.greedy_split(0, task.ispace);
-    return g[ip[0] % g.size[0], ip[1] % g.size[1]];
+runtime::app_names! {
+    /// Task and region names of the app, for compile-time checks of its mappers.
+    pub mod names {
+        init_tiles(tile: [a_tiles, b_tiles, c_tiles, a, b, c]);
+        broadcast_a(src: [a_tiles, a], dst: [a_bcast, a_bc]);
+        roll_b(src: [b_tiles, b_next, b, b_buf], dst: [b_tiles, b_next, b, b_buf]);
+        gemm(a_block: [a_bcast, a_bc], b_block: [b_tiles, b_next, b, b_buf], c: [c_tiles, c]);
+    }
 }
 
-IndexTaskMap init_tiles, broadcast_a, roll_b, gemm block_cyclic;
-"#;
+runtime::mapper! {
+    pub PummaExpert for names;
+    // PUMMA (block-cyclic SUMMA/Fox hybrid) matrix multiplication: expert mapper.
+    //
+    // App `pumma` (tasks and region arguments, in order):
+    //   init_tiles(tile)             index launch over the t x t tile grid
+    //   broadcast_a(src, dst)        index launch: step k copies tile (i, (i + k) % t) of A into
+    //                                the buffer a_bcast(i, j) of every tile of row i
+    //   roll_b(src, dst)             index launch: tile (i, j) of B rolls one step up its column
+    //   gemm(a_block, b_block, c)    index launch: c(i, j) += a_bcast(i, j) * b(i, j)
+    // Regions a, b, c, a_bc, b_buf; partitions a_tiles, b_tiles, c_tiles, a_bcast, b_next.
+    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
+
+    Task * GPU,CPU;
+
+    Region * * GPU FBMEM;
+    Region * * CPU SYSMEM;
+    Region broadcast_a dst GPU FBMEM,ZCMEM; // the broadcast buffer falls back to zero-copy
+
+    Layout * * * SOA C_order;
+    Layout * * GPU SOA F_order Align==128;
+
+    InstanceLimit gemm GPU 8;
+    InstanceLimit broadcast_a GPU 8;
+    CollectMemory gemm a_block;
+
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+    mflat = m.merge(0, 1);
+
+    // Block-cyclic: tiles are dealt cyclically over a 2-D grid of all processors built by the
+    // greedy prime-factor split, so every processor holds tiles from all over the matrix and the
+    // rolls stay balanced.
+    def block_cyclic(Task task) {
+        ip = task.ipoint;
+        g = mflat.greedy_split(0, task.ispace);
+        return g[ip[0] % g.size[0], ip[1] % g.size[1]];
+    }
+
+    IndexTaskMap init_tiles, broadcast_a, roll_b, gemm block_cyclic;
+}
 
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "pumma",
     description:
         "PUMMA: block-cyclic tiles; per step broadcast one A tile along each row, roll B up",
-    expert: EXPERT,
+    expert_source: PummaExpert::SOURCE,
+    expert: || Box::new(PummaExpert),
     gemm_tasks: &["gemm"],
     declare,
     grid,

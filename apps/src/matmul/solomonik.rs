@@ -8,62 +8,75 @@ use super::common::{colors, copy_task, gemm_task, init_task, CMode, Elem, Grid, 
 use crate::{AppError, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
-/// The expert mapper.
-pub const EXPERT: &str = r#"# Solomonik's 2.5-D matrix multiplication: expert mapper.
-#
-# App `solomonik` (tasks and region arguments, in order):
-#   init_tiles(tile)                  index launch over the s x s tile grid of one matrix
-#   replicate(src, dst)               index launch over (i, j, l): copies tile (i, j) of A or B,
-#                                     skewed for layer l, into layer l (a_layers, b_layers)
-#   cannon_step(a_tile, b_tile, c)    index launch over (i, j, l): one of the layer's s/c
-#                                     multiplies, reduced (sum) into c(i, j); inputs read-only
-#   shift_a(src, dst), shift_b(src, dst)
-#                                     index launches over (i, j, l) within each layer
-# Regions a, b, c, a_rep, b_rep, a_buf, b_buf; partitions a_tiles, b_tiles, c_tiles,
-# a_layers, b_layers, a_next, b_next.
-# GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
-
-Task * GPU,CPU;
-
-Region * * GPU FBMEM;
-Region * * CPU SYSMEM;
-
-Layout * * * SOA C_order;
-Layout * * GPU SOA F_order;
-
-InstanceLimit cannon_step GPU 8;
-InstanceLimit replicate GPU 8;
-CollectMemory cannon_step a_tile;
-CollectMemory cannon_step b_tile;
-
-m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
-mflat = m.merge(0, 1);
-
-# Layers are spread across the machine: a 3-D decomposition of all processors with the
-# launch's aspect ratio; each layer gets a 2-D face, tiles are dealt cyclically on it.
-def layered(Task task) {
-    ip = task.ipoint;
-    g = mflat.decompose(0, task.ispace);
-    return g[ip[0] % g.size[0], ip[1] % g.size[1], ip[2] % g.size[2]];
+runtime::app_names! {
+    /// Task and region names of the app, for compile-time checks of its mappers.
+    pub mod names {
+        init_tiles(tile: [a_tiles, b_tiles, c_tiles, a, b, c]);
+        replicate(src: [a_tiles, b_tiles, a, b], dst: [a_layers, b_layers, a_rep, b_rep]);
+        shift_a(src: [a_layers, a_next, a_rep, a_buf], dst: [a_layers, a_next, a_rep, a_buf]);
+        shift_b(src: [b_layers, b_next, b_rep, b_buf], dst: [b_layers, b_next, b_rep, b_buf]);
+        cannon_step(a_tile: [a_layers, a_next, a_rep, a_buf], b_tile: [b_layers, b_next, b_rep, b_buf], c: [c_tiles, c]);
+    }
 }
 
-# 2-D launches (init) use the layer-0 face.
-def layer0(Task task) {
-    ip = task.ipoint;
-    is = task.ispace;
-    g = mflat.decompose(0, (is[0], is[1], 1));
-    return g[ip[0] % g.size[0], ip[1] % g.size[1], 0];
-}
+runtime::mapper! {
+    pub SolomonikExpert for names;
+    // Solomonik's 2.5-D matrix multiplication: expert mapper.
+    //
+    // App `solomonik` (tasks and region arguments, in order):
+    //   init_tiles(tile)                  index launch over the s x s tile grid of one matrix
+    //   replicate(src, dst)               index launch over (i, j, l): copies tile (i, j) of A or B,
+    //                                     skewed for layer l, into layer l (a_layers, b_layers)
+    //   cannon_step(a_tile, b_tile, c)    index launch over (i, j, l): one of the layer's s/c
+    //                                     multiplies, reduced (sum) into c(i, j); inputs read-only
+    //   shift_a(src, dst), shift_b(src, dst)
+    //                                     index launches over (i, j, l) within each layer
+    // Regions a, b, c, a_rep, b_rep, a_buf, b_buf; partitions a_tiles, b_tiles, c_tiles,
+    // a_layers, b_layers, a_next, b_next.
+    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
 
-IndexTaskMap replicate, cannon_step, shift_a, shift_b layered;
-IndexTaskMap init_tiles layer0;
-"#;
+    Task * GPU,CPU;
+
+    Region * * GPU FBMEM;
+    Region * * CPU SYSMEM;
+
+    Layout * * * SOA C_order;
+    Layout * * GPU SOA F_order;
+
+    InstanceLimit cannon_step GPU 8;
+    InstanceLimit replicate GPU 8;
+    CollectMemory cannon_step a_tile;
+    CollectMemory cannon_step b_tile;
+
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+    mflat = m.merge(0, 1);
+
+    // Layers are spread across the machine: a 3-D decomposition of all processors with the
+    // launch's aspect ratio; each layer gets a 2-D face, tiles are dealt cyclically on it.
+    def layered(Task task) {
+        ip = task.ipoint;
+        g = mflat.decompose(0, task.ispace);
+        return g[ip[0] % g.size[0], ip[1] % g.size[1], ip[2] % g.size[2]];
+    }
+
+    // 2-D launches (init) use the layer-0 face.
+    def layer0(Task task) {
+        ip = task.ipoint;
+        is = task.ispace;
+        g = mflat.decompose(0, (is[0], is[1], 1));
+        return g[ip[0] % g.size[0], ip[1] % g.size[1], 0];
+    }
+
+    IndexTaskMap replicate, cannon_step, shift_a, shift_b layered;
+    IndexTaskMap init_tiles layer0;
+}
 
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "solomonik",
     description: "Solomonik 2.5-D: inputs replicated on c layers, each layer runs 1/c of Cannon's steps, C reduced across layers",
-    expert: EXPERT,
+    expert_source: SolomonikExpert::SOURCE,
+    expert: || Box::new(SolomonikExpert),
     gemm_tasks: &["cannon_step"],
     declare,
     grid,

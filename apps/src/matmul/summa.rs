@@ -8,48 +8,58 @@ use crate::{AppError, Precision};
 use mapper_core::space::balance_factors;
 use runtime::{ArgRef, Point, Proj};
 
-/// The expert mapper.
-pub const EXPERT: &str = r#"# SUMMA matrix multiplication: expert mapper.
-#
-# App `summa` (tasks and region arguments, in order):
-#   init_tiles(tile)                  index launch over a panel or tile grid
-#   gemm_panel(a_panel, b_panel, c)   index launch over (i, j) for each step k: c(i, j) +=
-#                                     a(i, k) * b(k, j); `a_panel` is launched with a_panels
-#                                     (broadcast along rows), `b_panel` with b_panels
-# Regions a, b, c; partitions a_panels, b_panels, c_tiles.
-# GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
-
-Task * GPU,CPU;
-
-Region * * GPU FBMEM;
-Region * * CPU SYSMEM;
-
-Layout * * * SOA C_order;
-Layout * * GPU SOA F_order;
-
-InstanceLimit gemm_panel GPU 8;
-CollectMemory gemm_panel a_panel;
-CollectMemory gemm_panel b_panel;
-
-m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
-
-# Rows of the tile grid are blocked over nodes (a row broadcast stays inside a node); columns
-# are dealt cyclically over the node's processors.
-def summa2d(Task task) {
-    ip = task.ipoint;
-    is = task.ispace;
-    node = ip[0] * m.size[0] / is[0];
-    return m[node, (ip[0] + ip[1]) % m.size[1]];
+runtime::app_names! {
+    /// Task and region names of the app, for compile-time checks of its mappers.
+    pub mod names {
+        init_tiles(tile: [a_panels, b_panels, c_tiles, a, b, c]);
+        gemm_panel(a_panel: [a_panels, a], b_panel: [b_panels, b], c: [c_tiles, c]);
+    }
 }
 
-IndexTaskMap init_tiles, gemm_panel summa2d;
-"#;
+runtime::mapper! {
+    pub SummaExpert for names;
+    // SUMMA matrix multiplication: expert mapper.
+    //
+    // App `summa` (tasks and region arguments, in order):
+    //   init_tiles(tile)                  index launch over a panel or tile grid
+    //   gemm_panel(a_panel, b_panel, c)   index launch over (i, j) for each step k: c(i, j) +=
+    //                                     a(i, k) * b(k, j); `a_panel` is launched with a_panels
+    //                                     (broadcast along rows), `b_panel` with b_panels
+    // Regions a, b, c; partitions a_panels, b_panels, c_tiles.
+    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
+
+    Task * GPU,CPU;
+
+    Region * * GPU FBMEM;
+    Region * * CPU SYSMEM;
+
+    Layout * * * SOA C_order;
+    Layout * * GPU SOA F_order;
+
+    InstanceLimit gemm_panel GPU 8;
+    CollectMemory gemm_panel a_panel;
+    CollectMemory gemm_panel b_panel;
+
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+
+    // Rows of the tile grid are blocked over nodes (a row broadcast stays inside a node); columns
+    // are dealt cyclically over the node's processors.
+    def summa2d(Task task) {
+        ip = task.ipoint;
+        is = task.ispace;
+        node = ip[0] * m.size[0] / is[0];
+        return m[node, (ip[0] + ip[1]) % m.size[1]];
+    }
+
+    IndexTaskMap init_tiles, gemm_panel summa2d;
+}
 
 /// The app.
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "summa",
     description: "SUMMA: pr x pc grid of C tiles; per k step, A's column panel broadcast along rows and B's row panel along columns",
-    expert: EXPERT,
+    expert_source: SummaExpert::SOURCE,
+    expert: || Box::new(SummaExpert),
     gemm_tasks: &["gemm_panel"],
     declare,
     grid,
