@@ -33,11 +33,9 @@ runtime::mapper! {
     // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
 
     Task * GPU,CPU;
-    Task init_tiles GPU,OMP,CPU;
 
     Region * * GPU FBMEM;
     Region * * CPU SYSMEM;
-    Region * * OMP SYSMEM;
     Region * c_block GPU FBMEM,ZCMEM;
 
     Layout * * * SOA C_order;
@@ -63,7 +61,14 @@ runtime::mapper! {
         return g[*cell];
     }
 
+    // 2-D launches (init): rows of blocks cycle over nodes, columns over a node's processors.
+    def cosma2d(Task task) {
+        ip = task.ipoint;
+        return m[ip[0] % m.size[0], ip[1] % m.size[1]];
+    }
+
     IndexTaskMap cosma_gemm, cosma_gemm_k cosma3d;
+    IndexTaskMap init_tiles cosma2d;
 }
 
 /// The app.
