@@ -163,6 +163,8 @@ pub struct RunReport {
     pub gflops: f64,
     /// True if the result matched the reference product within the precision's tolerance.
     pub verified: bool,
+    /// True on a simulated machine: `time_s` is simulated and there is no result to verify.
+    pub simulated: bool,
     /// max |C - C_ref| / max |C_ref|.
     pub max_rel_error: f64,
     /// The tolerance `max_rel_error` was held to.
@@ -186,6 +188,7 @@ impl RunReport {
             "time_s": self.time_s,
             "gflops": self.gflops,
             "verified": self.verified,
+            "simulated": self.simulated,
             "max_rel_error": self.max_rel_error,
         })
     }
@@ -195,7 +198,7 @@ impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} ({} mapper) on {}: N={} {} {} on {}, time {:.4} s, {:.2} GFLOP/s, {} (max rel error {:.3e}, tolerance {:.0e})",
+            "{} ({} mapper) on {}: N={} {} {} on {}, time {:.4} s, {:.2} GFLOP/s, ",
             self.app,
             self.mapper,
             self.machine,
@@ -205,7 +208,18 @@ impl fmt::Display for RunReport {
             self.procs,
             self.time_s,
             self.gflops,
-            if self.verified { "verified" } else { "NOT VERIFIED" },
+        )?;
+        if self.simulated {
+            return f.write_str("simulated time (no data to verify)");
+        }
+        write!(
+            f,
+            "{} (max rel error {:.3e}, tolerance {:.0e})",
+            if self.verified {
+                "verified"
+            } else {
+                "NOT VERIFIED"
+            },
             self.max_rel_error,
             self.tolerance
         )

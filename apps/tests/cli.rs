@@ -436,3 +436,25 @@ fn gemm_baseline_reports_json() {
     assert_eq!(v["n"], 64);
     assert!(v["gflops"].as_f64().is_some_and(|g| g > 0.0));
 }
+
+#[test]
+fn simulated_runs_are_byte_identical_and_say_so() {
+    let args = [
+        "run",
+        "--app",
+        "cannon",
+        "--machine",
+        "sim:p100x4",
+        "--size",
+        "small",
+        "--json",
+    ];
+    let first = mapper_here(&args);
+    let second = mapper_here(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(first.stdout, second.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout(&first).trim()).expect("one JSON line");
+    assert_eq!(v["simulated"], true);
+    assert_eq!(v["machine"], "sim:p100x4");
+    assert!(v["time_s"].as_f64().is_some_and(|t| t > 0.0));
+}
