@@ -11,7 +11,8 @@ use crate::region::RegionId;
 use crate::task::ReduceOp;
 use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Identity of an instance.
 pub type InstId = u64;
@@ -29,12 +30,95 @@ unsafe impl Send for Buffer {}
 unsafe impl Sync for Buffer {}
 
 impl Buffer {
+    /// The allocation layout of `len` bytes aligned to `align` (rounded up to a power of two).
+    fn layout(len: usize, align: usize) -> Option<AllocLayout> {
+        AllocLayout::from_size_align(len.max(1), align.max(1).next_power_of_two()).ok()
+    }
+
+    /// A fresh zeroed buffer of `len` bytes aligned to `align`.
+    #[cfg(feature = "cuda")]
     fn new(len: usize, align: usize) -> Option<Buffer> {
-        let layout =
-            AllocLayout::from_size_align(len.max(1), align.max(1).next_power_of_two()).ok()?;
+        Buffer::with_layout(Buffer::layout(len, align)?, None)
+    }
+
+    /// A zeroed buffer: a recycled one of the same size and alignment (zeroed again) when
+    /// `pool` has one, else a fresh allocation.
+    fn with_layout(layout: AllocLayout, pool: Option<&BufferPool>) -> Option<Buffer> {
+        if let Some(b) = pool.and_then(|p| p.take(layout)) {
+            // SAFETY: the buffer holds `layout.size()` bytes that nothing else references.
+            unsafe { std::ptr::write_bytes(b.ptr.as_ptr(), 0, layout.size()) };
+            return Some(b);
+        }
         // SAFETY: the layout has non-zero size.
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
         Some(Buffer { ptr, layout })
+    }
+}
+
+/// Recycling of large host buffers, one pool per memory (it lives as long as the runtime's
+/// memories). Fresh memory is expensive: every page of a new allocation takes a page fault and
+/// is zeroed by the kernel when first touched (on the 2-core dev VM about 0.8 s per GB, ten
+/// times a memcpy of the same bytes), while instances are created and collected at every step
+/// of an iterative algorithm (reduction instances, collected buffers). Buffers of at least
+/// [`BufferPool::MIN_BYTES`] released by dropped instances are kept, up to
+/// [`BufferPool::MAX_BYTES`] per memory, and handed to the next instance of the same size and
+/// alignment, zeroed again with a memset of already-mapped pages, as a memory manager with
+/// preallocated memories (Realm's) reuses its space.
+#[derive(Default)]
+pub struct BufferPool {
+    kept: Mutex<Vec<Buffer>>,
+}
+
+impl std::fmt::Debug for BufferPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BufferPool({} bytes kept)", self.kept_bytes())
+    }
+}
+
+impl BufferPool {
+    /// Smallest buffer kept (smaller ones are cheap to get from the allocator).
+    pub const MIN_BYTES: usize = 1 << 20;
+    /// Most bytes kept in all; the oldest buffers go first.
+    pub const MAX_BYTES: usize = 1 << 30;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Buffer>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A kept buffer with exactly this layout, if any (the most recently released).
+    fn take(&self, layout: AllocLayout) -> Option<Buffer> {
+        if layout.size() < Self::MIN_BYTES {
+            return None;
+        }
+        let mut p = self.lock();
+        let i = p.iter().rposition(|b| b.layout == layout)?;
+        Some(p.remove(i))
+    }
+
+    /// Keeps `b` for reuse, or frees it when it is too small or too large to keep.
+    fn give(&self, b: Buffer) {
+        let size = b.layout.size();
+        if !(Self::MIN_BYTES..=Self::MAX_BYTES).contains(&size) {
+            return;
+        }
+        let evicted = {
+            let mut p = self.lock();
+            p.push(b);
+            let mut total: usize = p.iter().map(|b| b.layout.size()).sum();
+            let mut n = 0;
+            while total > Self::MAX_BYTES {
+                total -= p.get(n).map_or(0, |b| b.layout.size());
+                n += 1;
+            }
+            p.drain(..n).collect::<Vec<_>>()
+        };
+        // Freed outside the lock.
+        drop(evicted);
+    }
+
+    /// Bytes kept for reuse now.
+    pub fn kept_bytes(&self) -> usize {
+        self.lock().iter().map(|b| b.layout.size()).sum()
     }
 }
 
@@ -69,14 +153,39 @@ impl Storage {
             }
         }
         let _ = mem;
-        Buffer::new(len, align).map(Storage::Host)
+        Some(Storage::Host(LazyBuffer {
+            cell: OnceLock::new(),
+            layout: Buffer::layout(len, align)?,
+        }))
     }
 }
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with exactly this layout.
+        // SAFETY: allocated in `with_layout` with exactly this layout.
         unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+/// A host buffer allocated when an operation first touches it (on the thread running that
+/// operation), not when the instance is created: the runtime maps a task's instances when the
+/// task is launched, possibly long before it runs, and a buffer taken at first use can be one
+/// that an operation finished in the meantime gave back to the [`pool`].
+struct LazyBuffer {
+    cell: OnceLock<Buffer>,
+    layout: AllocLayout,
+}
+
+impl LazyBuffer {
+    /// The buffer's start, allocating it (from `pool` if it has one) on first use.
+    fn ptr(&self, pool: &BufferPool) -> *mut u8 {
+        self.cell
+            .get_or_init(|| {
+                Buffer::with_layout(self.layout, Some(pool))
+                    .unwrap_or_else(|| std::alloc::handle_alloc_error(self.layout))
+            })
+            .ptr
+            .as_ptr()
     }
 }
 
@@ -85,7 +194,7 @@ impl Drop for Buffer {
 enum Storage {
     /// No bytes: an instance in a virtual (simulated) memory.
     Virtual,
-    Host(Buffer),
+    Host(LazyBuffer),
     #[cfg(feature = "cuda")]
     Pinned(crate::cuda::PinnedBuffer),
     #[cfg(feature = "cuda")]
@@ -126,6 +235,9 @@ pub struct Instance {
     /// Serializes reduction folds into this instance.
     pub fold_lock: Mutex<()>,
     buf: Storage,
+    /// True while no host pointer to the bytes has been handed out since the (zeroed) host
+    /// buffer was made: a zero fill (the identity of a sum reduction) then has nothing to do.
+    pristine: AtomicBool,
 }
 
 impl std::fmt::Debug for Instance {
@@ -141,6 +253,11 @@ impl std::fmt::Debug for Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         self.mem.release(self.layout.bytes as u64);
+        if let Storage::Host(b) = std::mem::replace(&mut self.buf, Storage::Virtual) {
+            if let Some(b) = b.cell.into_inner() {
+                self.mem.pool.give(b);
+            }
+        }
     }
 }
 
@@ -161,6 +278,7 @@ impl Instance {
             mem.release(layout.bytes as u64);
             return None;
         };
+        let pristine = AtomicBool::new(matches!(buf, Storage::Host(_)));
         Some(Instance {
             id,
             mem,
@@ -169,6 +287,7 @@ impl Instance {
             layout,
             fold_lock: Mutex::new(()),
             buf,
+            pristine,
         })
     }
 
@@ -181,9 +300,12 @@ impl Instance {
     /// simulated runs execute no task bodies), or the mirror of a framebuffer instance: bracket host
     /// accesses with [`Instance::host_acquire`] and [`Instance::host_release`]).
     pub(crate) fn base_ptr(&self) -> *mut u8 {
+        if self.pristine.load(Ordering::Relaxed) {
+            self.pristine.store(false, Ordering::Relaxed);
+        }
         match &self.buf {
             Storage::Virtual => std::ptr::null_mut(),
-            Storage::Host(b) => b.ptr.as_ptr(),
+            Storage::Host(b) => b.ptr(&self.mem.pool),
             #[cfg(feature = "cuda")]
             Storage::Pinned(p) => p.host,
             #[cfg(feature = "cuda")]
@@ -330,6 +452,23 @@ impl Instance {
 
     /// Fills `field` at every point of `space` with `value` (one element of the field's size).
     pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
+        if self.pristine.load(Ordering::Relaxed) && value.iter().all(|&b| b == 0) {
+            // The bytes are still the zeroes the buffer was made with.
+            let slot = *self.slot(field)?;
+            if value.len() != slot.ty.size() {
+                return Err(format!(
+                    "fill value of {} bytes for a field of {} bytes",
+                    value.len(),
+                    slot.ty.size()
+                ));
+            }
+            let mut n = 0u64;
+            for r in space.rects() {
+                self.check_rect(r)?;
+                n += r.volume() * value.len() as u64;
+            }
+            return Ok(n);
+        }
         self.host_acquire(true)?;
         let r = self.fill_host(field, space, value);
         self.host_release()?;
@@ -838,5 +977,52 @@ mod tests {
         let big = InstLayout::new(Rect::r1(0, 199), &fields, Layout::default()).unwrap();
         assert!(Instance::create(2, m.clone(), RegionId(0), "r".into(), big).is_none());
         assert_eq!(m.used(), 0);
+    }
+
+    #[test]
+    fn buffers_are_recycled_zeroed_and_zero_fills_of_untouched_instances_are_skipped() {
+        let m = mem(1 << 30);
+        // 512 x 512 f64 = 2 MiB: kept by the pool when dropped.
+        let rect = Rect::r2((0, 0), (511, 511));
+        let fields = [(0, FieldType::scalar(Prim::F64))];
+        let l = InstLayout::new(rect, &fields, Layout::default()).unwrap();
+        let all = IndexSpace::from_rect(rect);
+        let a = Instance::create(1, m.clone(), RegionId(0), "r".into(), l.clone()).unwrap();
+        // Untouched: a zero fill has nothing to do but reports the bytes it covers.
+        assert!(a.pristine.load(Ordering::Relaxed));
+        assert_eq!(a.fill(0, &all, &0f64.to_ne_bytes()).unwrap(), 512 * 512 * 8);
+        assert_eq!(get_f64(&a, Point::p2(5, 7)), 0.0);
+        // Touched (get_f64 took the base pointer): fills write.
+        assert!(!a.pristine.load(Ordering::Relaxed));
+        a.fill(0, &all, &3.0f64.to_ne_bytes()).unwrap();
+        a.fill(
+            0,
+            &IndexSpace::from_rect(Rect::r2((0, 0), (0, 511))),
+            &0f64.to_ne_bytes(),
+        )
+        .unwrap();
+        assert_eq!(get_f64(&a, Point::p2(0, 9)), 0.0);
+        assert_eq!(get_f64(&a, Point::p2(1, 9)), 3.0);
+        let ptr = a.base_ptr();
+        assert_eq!(m.pool.kept_bytes(), 0);
+        drop(a);
+        assert_eq!(m.pool.kept_bytes(), 512 * 512 * 8);
+        // The next instance of that size gets the same buffer, zeroed, once it is touched.
+        let b = Instance::create(2, m.clone(), RegionId(0), "r".into(), l).unwrap();
+        assert_eq!(m.pool.kept_bytes(), 512 * 512 * 8);
+        assert_eq!(b.base_ptr(), ptr);
+        assert_eq!(m.pool.kept_bytes(), 0);
+        assert!(rect.iter().all(|p| get_f64(&b, p) == 0.0));
+        // Small buffers are not kept.
+        let small = InstLayout::new(Rect::r1(0, 9), &fields, Layout::default()).unwrap();
+        let c = Instance::create(3, m.clone(), RegionId(0), "r".into(), small).unwrap();
+        c.fill(
+            0,
+            &IndexSpace::from_rect(Rect::r1(0, 9)),
+            &1f64.to_ne_bytes(),
+        )
+        .unwrap();
+        drop(c);
+        assert_eq!(m.pool.kept_bytes(), 0);
     }
 }
