@@ -38,20 +38,21 @@ impl Buffer {
     /// A fresh zeroed buffer of `len` bytes aligned to `align`.
     #[cfg(feature = "cuda")]
     fn new(len: usize, align: usize) -> Option<Buffer> {
-        Buffer::with_layout(Buffer::layout(len, align)?, None)
+        Buffer::zeroed(Buffer::layout(len, align)?, None).map(|(b, _)| b)
     }
 
     /// A zeroed buffer: a recycled one of the same size and alignment (zeroed again) when
-    /// `pool` has one, else a fresh allocation.
-    fn with_layout(layout: AllocLayout, pool: Option<&BufferPool>) -> Option<Buffer> {
+    /// `pool` has one, else a fresh allocation; and whether it was recycled (its pages are
+    /// mapped, and were just written with zeroes).
+    fn zeroed(layout: AllocLayout, pool: Option<&BufferPool>) -> Option<(Buffer, bool)> {
         if let Some(b) = pool.and_then(|p| p.take(layout)) {
             // SAFETY: the buffer holds `layout.size()` bytes that nothing else references.
             unsafe { std::ptr::write_bytes(b.ptr.as_ptr(), 0, layout.size()) };
-            return Some(b);
+            return Some((b, true));
         }
         // SAFETY: the layout has non-zero size.
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
-        Some(Buffer { ptr, layout })
+        Some((Buffer { ptr, layout }, false))
     }
 }
 
@@ -162,7 +163,7 @@ impl Storage {
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        // SAFETY: allocated in `with_layout` with exactly this layout.
+        // SAFETY: allocated in `zeroed` with exactly this layout.
         unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
     }
 }
@@ -172,20 +173,24 @@ impl Drop for Buffer {
 /// task is launched, possibly long before it runs, and a buffer taken at first use can be one
 /// that an operation finished in the meantime gave back to the [`pool`].
 struct LazyBuffer {
-    cell: OnceLock<Buffer>,
+    /// The buffer, and whether it was recycled from the pool.
+    cell: OnceLock<(Buffer, bool)>,
     layout: AllocLayout,
 }
 
 impl LazyBuffer {
-    /// The buffer's start, allocating it (from `pool` if it has one) on first use.
+    /// The buffer (allocated from `pool` if it has one, on first use) and whether it was
+    /// recycled, i.e. its zeroes are already written to mapped pages.
+    fn get(&self, pool: &BufferPool) -> &(Buffer, bool) {
+        self.cell.get_or_init(|| {
+            Buffer::zeroed(self.layout, Some(pool))
+                .unwrap_or_else(|| std::alloc::handle_alloc_error(self.layout))
+        })
+    }
+
+    /// The buffer's start, allocating it on first use.
     fn ptr(&self, pool: &BufferPool) -> *mut u8 {
-        self.cell
-            .get_or_init(|| {
-                Buffer::with_layout(self.layout, Some(pool))
-                    .unwrap_or_else(|| std::alloc::handle_alloc_error(self.layout))
-            })
-            .ptr
-            .as_ptr()
+        self.get(pool).0.ptr.as_ptr()
     }
 }
 
@@ -236,7 +241,10 @@ pub struct Instance {
     pub fold_lock: Mutex<()>,
     buf: Storage,
     /// True while no host pointer to the bytes has been handed out since the (zeroed) host
-    /// buffer was made: a zero fill (the identity of a sum reduction) then has nothing to do.
+    /// buffer was made: a zero fill (the identity of a sum reduction) of a recycled buffer then
+    /// has nothing to do. (A fresh buffer is still filled: its first touch maps the pages,
+    /// which is far cheaper in the fill's memset than inside, say, a GEMM that reads and
+    /// writes them.)
     pristine: AtomicBool,
 }
 
@@ -254,7 +262,7 @@ impl Drop for Instance {
     fn drop(&mut self) {
         self.mem.release(self.layout.bytes as u64);
         if let Storage::Host(b) = std::mem::replace(&mut self.buf, Storage::Virtual) {
-            if let Some(b) = b.cell.into_inner() {
+            if let Some((b, _)) = b.cell.into_inner() {
                 self.mem.pool.give(b);
             }
         }
@@ -452,8 +460,12 @@ impl Instance {
 
     /// Fills `field` at every point of `space` with `value` (one element of the field's size).
     pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
-        if self.pristine.load(Ordering::Relaxed) && value.iter().all(|&b| b == 0) {
-            // The bytes are still the zeroes the buffer was made with.
+        let recycled = match &self.buf {
+            Storage::Host(b) if self.pristine.load(Ordering::Relaxed) => b.get(&self.mem.pool).1,
+            _ => false,
+        };
+        if recycled && value.iter().all(|&b| b == 0) {
+            // The bytes are still the zeroes the recycled buffer was given.
             let slot = *self.slot(field)?;
             if value.len() != slot.ty.size() {
                 return Err(format!(
@@ -988,12 +1000,11 @@ mod tests {
         let l = InstLayout::new(rect, &fields, Layout::default()).unwrap();
         let all = IndexSpace::from_rect(rect);
         let a = Instance::create(1, m.clone(), RegionId(0), "r".into(), l.clone()).unwrap();
-        // Untouched: a zero fill has nothing to do but reports the bytes it covers.
+        // A fresh buffer is filled (the fill maps its pages).
         assert!(a.pristine.load(Ordering::Relaxed));
         assert_eq!(a.fill(0, &all, &0f64.to_ne_bytes()).unwrap(), 512 * 512 * 8);
-        assert_eq!(get_f64(&a, Point::p2(5, 7)), 0.0);
-        // Touched (get_f64 took the base pointer): fills write.
         assert!(!a.pristine.load(Ordering::Relaxed));
+        assert_eq!(get_f64(&a, Point::p2(5, 7)), 0.0);
         a.fill(0, &all, &3.0f64.to_ne_bytes()).unwrap();
         a.fill(
             0,
@@ -1007,9 +1018,12 @@ mod tests {
         assert_eq!(m.pool.kept_bytes(), 0);
         drop(a);
         assert_eq!(m.pool.kept_bytes(), 512 * 512 * 8);
-        // The next instance of that size gets the same buffer, zeroed, once it is touched.
+        // The next instance of that size gets the same buffer, zeroed, once it is touched; a
+        // zero fill of it has nothing to do but reports the bytes it covers.
         let b = Instance::create(2, m.clone(), RegionId(0), "r".into(), l).unwrap();
         assert_eq!(m.pool.kept_bytes(), 512 * 512 * 8);
+        assert_eq!(b.fill(0, &all, &0f64.to_ne_bytes()).unwrap(), 512 * 512 * 8);
+        assert!(b.pristine.load(Ordering::Relaxed));
         assert_eq!(b.base_ptr(), ptr);
         assert_eq!(m.pool.kept_bytes(), 0);
         assert!(rect.iter().all(|p| get_f64(&b, p) == 0.0));
