@@ -143,7 +143,7 @@ impl Analysis {
     /// Appends to `deps` the operations that an access to `space` of (`root`, `field`) must
     /// wait for (other than `me`).
     pub fn deps(
-        &self,
+        &mut self,
         root: RegionId,
         field: FieldId,
         space: &IndexSpace,
@@ -151,14 +151,11 @@ impl Analysis {
         me: OpId,
         deps: &mut Vec<OpId>,
     ) {
-        let Some(users) = self.users.get(&(root, field)) else {
+        let Some(users) = self.users.get_mut(&(root, field)) else {
             return;
         };
         let bbox = space.bounds();
-        let mut cand = Vec::new();
-        if !users.index.query(&bbox, &mut cand) {
-            cand.extend(0..users.list.len() as u64);
-        }
+        let cand = users.candidates(&bbox);
         for &pos in &cand {
             let Some(Some(u)) = users.list.get(pos as usize) else {
                 continue;
@@ -171,6 +168,7 @@ impl Analysis {
                 deps.push(u.op);
             }
         }
+        users.scratch = cand;
     }
 
     /// Records operation `op` as a user; a write prunes the users whose points it covers. If the

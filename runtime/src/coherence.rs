@@ -150,23 +150,27 @@ impl FieldState {
     }
 
     /// Points of `bbox` for which `inst` holds valid data.
-    pub fn volume_held(&self, inst: InstId, bbox: &Rect) -> u64 {
-        let mut cand = Vec::new();
+    pub fn volume_held(&mut self, inst: InstId, bbox: &Rect) -> u64 {
+        let mut cand = std::mem::take(&mut self.scratch);
         let all = !self.index.query(bbox, &mut cand);
-        let space = IndexSpace::from_rect(*bbox);
-        let mut n = 0;
-        let mut add = |p: &Piece| {
+        // A piece's rectangles are disjoint: the volume of its intersection with `bbox` is the
+        // sum of the rectangles' intersections.
+        let held = |p: &Piece| -> u64 {
             if p.bbox.overlaps(bbox) && p.copies.iter().any(|c| c.inst == inst) {
-                n += p.space.intersection(&space).volume();
+                p.space.rects().iter().map(|r| r.intersect(bbox).volume()).sum()
+            } else {
+                0
             }
         };
-        if all {
-            self.pieces.iter().for_each(&mut add);
+        let n = if all {
+            self.pieces.iter().map(held).sum()
         } else {
             cand.iter()
                 .filter_map(|&i| self.pieces.get(i as usize))
-                .for_each(&mut add);
-        }
+                .map(held)
+                .sum()
+        };
+        self.scratch = cand;
         n
     }
 

@@ -97,6 +97,23 @@ pub enum Found {
     },
 }
 
+/// Points of `bbox` (summed over `fields`) for which instance `id` holds valid data.
+fn valid_volume(
+    coherence: &mut FastMap<(RegionId, FieldId), FieldState>,
+    id: InstId,
+    root: RegionId,
+    fields: &[(FieldId, FieldType)],
+    bbox: &Rect,
+) -> u64 {
+    let mut n = 0;
+    for (f, _) in fields {
+        if let Some(s) = coherence.get_mut(&(root, *f)) {
+            n += s.volume_held(id, bbox);
+        }
+    }
+    n
+}
+
 impl MapState {
     /// The state for `machine` with no instances; memories are virtual (accounted, never
     /// allocated) when `sim` is given.
@@ -172,7 +189,7 @@ impl MapState {
                     .iter()
                     .all(|f| e.fields.iter().any(|g| g.0 == f.0))
             {
-                let valid = self.valid_volume(id, e.root, req.fields, &req.bbox);
+                let valid = valid_volume(&mut self.coherence, id, e.root, req.fields, &req.bbox);
                 let key = (valid, l.rect.volume(), id);
                 if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
                     best = Some(key);
@@ -209,23 +226,6 @@ impl MapState {
             }
         }
         cand
-    }
-
-    /// Points of `bbox` (summed over `fields`) for which instance `id` holds valid data.
-    fn valid_volume(
-        &self,
-        id: InstId,
-        root: RegionId,
-        fields: &[(FieldId, FieldType)],
-        bbox: &Rect,
-    ) -> u64 {
-        let mut n = 0;
-        for (f, _) in fields {
-            if let Some(s) = self.coherence.get(&(root, *f)) {
-                n += s.volume_held(id, bbox);
-            }
-        }
-        n
     }
 
     /// Creates a fresh instance (for reductions, or when none can be reused). Returns

@@ -12,11 +12,13 @@ use crate::geom::{Rect, MAX_DIM};
 /// cells than this answer "scan everything".
 const MAX_SPAN: i64 = 256;
 
-/// A hashed uniform grid over rectangles of one dimensionality.
+/// A hashed uniform grid over rectangles of one dimensionality (cells of power-of-two extents).
 #[derive(Clone, Debug, Default)]
 pub struct RectIndex {
-    /// Cell extent per dimension; `None` until the first insertion sizes it.
-    cell: Option<[i64; MAX_DIM]>,
+    /// `None` until the first insertion sizes the cells.
+    /// Cell extent per dimension as a power of two (the shift), so cell coordinates are
+    /// arithmetic shifts (floor division, also for negative coordinates).
+    cell: Option<[u32; MAX_DIM]>,
     /// Largest cell extent per dimension (from the bounds given to [`RectIndex::within`]).
     cap: Option<[i64; MAX_DIM]>,
     cells: FastMap<[i64; MAX_DIM], Vec<u64>>,
@@ -64,8 +66,8 @@ impl RectIndex {
         let (mut lo, mut hi) = ([0i64; MAX_DIM], [0i64; MAX_DIM]);
         let mut n: i64 = 1;
         for i in 0..r.dim() {
-            lo[i] = r.lo.get(i).div_euclid(cell[i]);
-            hi[i] = r.hi.get(i).div_euclid(cell[i]);
+            lo[i] = r.lo.get(i) >> cell[i];
+            hi[i] = r.hi.get(i) >> cell[i];
             n = n.saturating_mul(hi[i] - lo[i] + 1);
             if n > MAX_SPAN {
                 return None;
@@ -87,9 +89,11 @@ impl RectIndex {
     /// Adds item `id` with rectangle `r`.
     pub fn insert(&mut self, id: u64, r: &Rect) {
         if self.cell.is_none() && !r.is_empty() {
-            let mut cell = r.extents();
+            let e = r.extents();
+            let mut cell = [0u32; MAX_DIM];
             for (i, c) in cell.iter_mut().enumerate() {
-                *c = (*c).clamp(1, self.cap.map_or(i64::MAX, |m| m[i]));
+                // The largest power of two not above the (capped) extent.
+                *c = e[i].clamp(1, self.cap.map_or(i64::MAX, |m| m[i])).ilog2();
             }
             self.cell = Some(cell);
         }
@@ -184,35 +188,52 @@ mod tests {
     fn finds_overlapping_items_in_id_order() {
         let mut idx = RectIndex::within(&Rect::r2((0, 0), (99, 99)));
         idx.insert(1000, &Rect::r2((0, 0), (99, 99)));
-        // 10 x 10 tiles of 10 x 10 points; cells of 10 x 10 points (the first tile).
+        // 10 x 10 tiles of 10 x 10 points; cells of 8 x 8 points (from the first tile).
         for i in 0..10i64 {
             for j in 0..10i64 {
                 let id = (i * 10 + j) as u64;
                 idx.insert(id, &Rect::r2((i * 10, j * 10), (i * 10 + 9, j * 10 + 9)));
             }
         }
+        let tile = |id: u64| {
+            let (i, j) = ((id / 10) as i64, (id % 10) as i64);
+            Rect::r2((i * 10, j * 10), (i * 10 + 9, j * 10 + 9))
+        };
+        let rect = |id: u64| match id {
+            1000 => Rect::r2((0, 0), (99, 99)),
+            5000 => tile(22),
+            _ => tile(id),
+        };
+        // Candidates are ascending and include every overlapping item (cells of 8 x 8 points
+        // also bring some neighbours).
+        let overlapping = |out: &[u64], q: &Rect| -> Vec<u64> {
+            assert!(out.windows(2).all(|w| w[0] < w[1]));
+            out.iter().copied().filter(|&i| rect(i).overlaps(q)).collect()
+        };
+        let q = Rect::r2((15, 15), (25, 25));
         let mut out = Vec::new();
-        assert!(idx.query(&Rect::r2((15, 15), (25, 25)), &mut out));
-        assert_eq!(out, vec![11, 12, 21, 22, 1000]);
-        idx.remove(12, &Rect::r2((10, 20), (19, 29)));
-        idx.rename(22, 5000, &Rect::r2((20, 20), (29, 29)));
-        assert!(idx.query(&Rect::r2((15, 15), (25, 25)), &mut out));
-        assert_eq!(out, vec![11, 21, 1000, 5000]);
+        assert!(idx.query(&q, &mut out));
+        assert_eq!(overlapping(&out, &q), vec![11, 12, 21, 22, 1000]);
+        assert!(out.len() < 20);
+        idx.remove(12, &tile(12));
+        idx.rename(22, 5000, &tile(22));
+        assert!(idx.query(&q, &mut out));
+        assert_eq!(overlapping(&out, &q), vec![11, 21, 1000, 5000]);
         assert!(idx.query(&Rect::r2((0, 0), (99, 99)), &mut out));
         assert_eq!(out.len(), 100);
-        assert!(!idx.query(&Rect::r2((0, 0), (999, 999)), &mut out));
+        assert!(!idx.query(&Rect::r2((0, 0), (299, 299)), &mut out));
         assert!(out.is_empty());
         assert!(!idx.query(&Rect::r2((5, 5), (4, 4)), &mut out));
         idx.clear();
         assert!(idx.query(&Rect::r2((15, 15), (25, 25)), &mut out));
         assert!(out.is_empty());
-        // A first item covering the bounds gives cells of an eighth of them.
+        // A first item covering the bounds gives cells of at most an eighth of them (64).
         let mut idx = RectIndex::within(&Rect::r1(0, 799));
         idx.insert(1, &Rect::r1(0, 799));
         idx.insert(2, &Rect::r1(0, 9));
         assert!(idx.query(&Rect::r1(150, 160), &mut out));
         assert_eq!(out, vec![1]);
-        assert!(idx.query(&Rect::r1(90, 99), &mut out));
+        assert!(idx.query(&Rect::r1(5, 9), &mut out));
         assert_eq!(out, vec![1, 2]);
     }
 
@@ -222,13 +243,17 @@ mod tests {
         let mut out = Vec::new();
         assert!(idx.query(&Rect::r1(0, 9), &mut out));
         assert!(out.is_empty());
-        idx.insert(7, &Rect::r1(100, 199));
-        idx.insert(8, &Rect::r1(200, 299));
-        idx.insert(9, &Rect::r1(0, 1_000_000));
+        // Cells of 64 points (the first item's extent).
+        idx.insert(7, &Rect::r1(128, 191));
+        idx.insert(8, &Rect::r1(192, 255));
+        idx.insert(9, &Rect::r1(-1_000_000, 1_000_000));
+        idx.insert(10, &Rect::r1(-64, -1));
         assert!(idx.query_containing(&Rect::r1(150, 160), &mut out));
         assert_eq!(out, vec![7, 9]);
         assert!(idx.query_containing(&Rect::r1(250, 260), &mut out));
         assert_eq!(out, vec![8, 9]);
+        assert!(idx.query_containing(&Rect::r1(-5, -3), &mut out));
+        assert_eq!(out, vec![9, 10]);
         assert!(!idx.query_containing(&Rect::r1(5, 4), &mut out));
     }
 }
