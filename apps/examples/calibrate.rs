@@ -44,8 +44,7 @@ fn measure_host() {
         let pts: Vec<String> = [64usize, 128, 256, 384, 512, 768]
             .iter()
             .map(|&n| {
-                let (_, g) =
-                    apps::matmul::common::gemm_baseline(n, Precision::F64, threads, 7);
+                let (_, g) = apps::matmul::common::gemm_baseline(n, Precision::F64, threads, 7);
                 format!("[{:.3e}, {g:.1}]", 2.0 * (n as f64).powi(3))
             })
             .collect();

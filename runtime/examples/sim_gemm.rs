@@ -66,15 +66,7 @@ fn run(a: &Args) -> Result<(), String> {
         None => &DefaultMapper,
     };
     let host = std::time::Instant::now();
-    let o = tiled_gemm::run_with(
-        &a.machine,
-        mapper,
-        a.n,
-        a.tiles,
-        a.reps,
-        a.check,
-        !a.quiet,
-    )?;
+    let o = tiled_gemm::run_with(&a.machine, mapper, a.n, a.tiles, a.reps, a.check, !a.quiet)?;
     let host = host.elapsed();
     println!(
         "machine={} n={} tiles={} tasks={} {}time={:.6} ms host={:.3} ms{}",

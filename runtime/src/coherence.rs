@@ -157,7 +157,11 @@ impl FieldState {
         // sum of the rectangles' intersections.
         let held = |p: &Piece| -> u64 {
             if p.bbox.overlaps(bbox) && p.copies.iter().any(|c| c.inst == inst) {
-                p.space.rects().iter().map(|r| r.intersect(bbox).volume()).sum()
+                p.space
+                    .rects()
+                    .iter()
+                    .map(|r| r.intersect(bbox).volume())
+                    .sum()
             } else {
                 0
             }

@@ -274,9 +274,7 @@ impl MapState {
                     });
                 }
                 if let Some(v) = self.by_rect.get_mut(mem) {
-                    v.entry(req.root)
-                        .or_default()
-                        .insert(id, &inst.layout.rect);
+                    v.entry(req.root).or_default().insert(id, &inst.layout.rect);
                 }
                 Ok(Ok(inst))
             }

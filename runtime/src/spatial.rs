@@ -208,7 +208,10 @@ mod tests {
         // also bring some neighbours).
         let overlapping = |out: &[u64], q: &Rect| -> Vec<u64> {
             assert!(out.windows(2).all(|w| w[0] < w[1]));
-            out.iter().copied().filter(|&i| rect(i).overlaps(q)).collect()
+            out.iter()
+                .copied()
+                .filter(|&i| rect(i).overlaps(q))
+                .collect()
         };
         let q = Rect::r2((15, 15), (25, 25));
         let mut out = Vec::new();
