@@ -11,12 +11,15 @@
 
 pub mod attempt;
 pub mod extract;
+pub mod feedback;
 pub mod jsonl;
 pub mod lenient_json;
 pub mod llm;
 pub mod optimizer;
 pub mod prompt;
 pub mod rewrite;
+pub mod target;
+pub mod toy;
 pub mod validate;
 
 pub use attempt::{best_attempt, Attempt};
