@@ -18,6 +18,7 @@ pub mod llm;
 pub mod optimizer;
 pub mod prompt;
 pub mod rewrite;
+pub mod search;
 pub mod space;
 pub mod target;
 pub mod toy;
