@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod attempt;
+pub mod eval;
 pub mod extract;
 pub mod feedback;
 pub mod jsonl;
@@ -17,8 +18,11 @@ pub mod lenient_json;
 pub mod llm;
 pub mod optimizer;
 pub mod prompt;
+pub mod registry;
+pub mod report;
 pub mod rewrite;
 pub mod search;
+pub mod session;
 pub mod space;
 pub mod target;
 pub mod toy;
