@@ -40,7 +40,12 @@ pub enum MapperChoice {
 }
 
 /// Runs `app` once in this process and returns the message the child prints.
-pub fn run_once(app: &dyn TuneApp, mapper: &MapperChoice, machine: &str, size: &str) -> ChildMessage {
+pub fn run_once(
+    app: &dyn TuneApp,
+    mapper: &MapperChoice,
+    machine: &str,
+    size: &str,
+) -> ChildMessage {
     let result = match mapper {
         MapperChoice::Default => app.run(&mapper_core::default::DefaultMapper, machine, size),
         MapperChoice::File(path) => match std::fs::read_to_string(path) {
@@ -178,7 +183,7 @@ impl ChildEvaluator {
     }
 
     /// Runs the child once.
-    fn run_child(&self, mapper: &MapperChoice) -> Result<RunReport, Outcome> {
+    fn run_child(&self, mapper: &MapperChoice) -> Result<RunReport, Box<Outcome>> {
         let s = &self.settings;
         let mut cmd = Command::new(&s.exe);
         cmd.arg("__eval")
@@ -194,9 +199,11 @@ impl ChildEvaluator {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| Outcome::Crash {
-            status: format!("cannot start {}: {e}", s.exe.display()),
-            stderr: String::new(),
+        let mut child = cmd.spawn().map_err(|e| {
+            Box::new(Outcome::Crash {
+                status: format!("cannot start {}: {e}", s.exe.display()),
+                stderr: String::new(),
+            })
         })?;
         let out = child.stdout.take().map(drain);
         let err = child.stderr.take().map(drain);
@@ -211,19 +218,19 @@ impl ChildEvaluator {
                 }
                 Ok(None) => std::thread::sleep(Duration::from_millis(5)),
                 Err(e) => {
-                    return Err(Outcome::Crash {
+                    return Err(Box::new(Outcome::Crash {
                         status: format!("cannot wait for the child: {e}"),
                         stderr: String::new(),
-                    })
+                    }))
                 }
             }
         };
         let stdout = out.and_then(|h| h.join().ok()).unwrap_or_default();
         let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
         let Some(status) = status else {
-            return Err(Outcome::Timeout {
+            return Err(Box::new(Outcome::Timeout {
                 limit_s: s.timeout.as_secs_f64(),
-            });
+            }));
         };
         let msg = stdout
             .lines()
@@ -232,15 +239,20 @@ impl ChildEvaluator {
             .and_then(|l| serde_json::from_str::<ChildMessage>(l).ok());
         match msg {
             Some(ChildMessage::Ok(r)) => Ok(r),
-            Some(ChildMessage::Err(f)) => Err(Outcome::Failed { failure: f }),
-            None => Err(Outcome::Crash {
+            Some(ChildMessage::Err(f)) => Err(Box::new(Outcome::Failed { failure: f })),
+            None => Err(Box::new(Outcome::Crash {
                 status: status.to_string(),
                 stderr: tail(&stderr, 4000),
-            }),
+            })),
         }
     }
 
-    fn measure(&mut self, mapper: MapperChoice, text: String, canonical: Option<String>) -> Evaluation {
+    fn measure(
+        &mut self,
+        mapper: MapperChoice,
+        text: String,
+        canonical: Option<String>,
+    ) -> Evaluation {
         let runs = self.runs();
         let mut reports: Vec<RunReport> = Vec::new();
         let mut outcome = None;
@@ -255,7 +267,7 @@ impl ChildEvaluator {
                 }
                 Ok(r) => reports.push(r),
                 Err(o) => {
-                    outcome = Some(o);
+                    outcome = Some(*o);
                     break;
                 }
             }
@@ -312,7 +324,7 @@ pub fn finish(
 }
 
 /// Checks a mapper text against the app; `Err` holds the rejection outcome.
-pub fn precheck(text: &str, info: &mapper_core::AppInfo) -> Result<String, Outcome> {
+pub fn precheck(text: &str, info: &mapper_core::AppInfo) -> Result<String, Box<Outcome>> {
     let c = check_text_for(text, Some(info));
     if c.error_count() > 0 || c.statement_count() == 0 {
         let mut messages: Vec<String> = c
@@ -327,7 +339,7 @@ pub fn precheck(text: &str, info: &mapper_core::AppInfo) -> Result<String, Outco
         } else {
             render_all(c.diagnostics(), CANDIDATE_FILE, text)
         };
-        return Err(Outcome::Rejected { messages, rendered });
+        return Err(Box::new(Outcome::Rejected { messages, rendered }));
     }
     Ok(print(&c.parsed.program))
 }
@@ -336,7 +348,7 @@ impl Evaluate for ChildEvaluator {
     fn evaluate(&mut self, text: &str) -> Evaluation {
         let canonical = match precheck(text, &self.info) {
             Ok(c) => c,
-            Err(o) => return finish(text.to_string(), None, o, self.reference),
+            Err(o) => return finish(text.to_string(), None, *o, self.reference),
         };
         self.counter += 1;
         let path = self
@@ -409,14 +421,17 @@ mod tests {
     #[test]
     fn precheck_rejects_and_canonicalizes() {
         let info = Demo.info();
-        match precheck("Task stencl GPU;", &info) {
+        match precheck("Task stencl GPU;", &info).map_err(|o| *o) {
             Err(Outcome::Rejected { messages, rendered }) => {
                 assert!(messages[0].contains("stencl"), "{messages:?}");
                 assert!(rendered.contains("candidate.mapper:1:"), "{rendered}");
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(precheck("", &info), Err(Outcome::Rejected { .. })));
+        assert!(matches!(
+            precheck("", &info).map_err(|o| *o),
+            Err(Outcome::Rejected { .. })
+        ));
         assert_eq!(precheck("Task  *  GPU ;", &info).unwrap(), "Task * GPU;\n");
     }
 
@@ -429,8 +444,15 @@ mod tests {
             ChildMessage::Ok(r) => assert!(r.verified),
             other => panic!("{other:?}"),
         }
-        match run_once(&Demo, &MapperChoice::File(dir.path().join("none")), "local", "tiny") {
-            ChildMessage::Err(RunFailure::Config(m)) => assert!(m.starts_with("cannot read mapper"), "{m}"),
+        match run_once(
+            &Demo,
+            &MapperChoice::File(dir.path().join("none")),
+            "local",
+            "tiny",
+        ) {
+            ChildMessage::Err(RunFailure::Config(m)) => {
+                assert!(m.starts_with("cannot read mapper"), "{m}")
+            }
             other => panic!("{other:?}"),
         }
         let line = serde_json::to_string(&ChildMessage::Err(RunFailure::Exec("x".into()))).unwrap();

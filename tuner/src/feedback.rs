@@ -482,7 +482,9 @@ mod tests {
         );
         assert_eq!(id(&rejected("something new")), "check-other");
         assert_eq!(
-            id(&failed(RunFailure::Bind("split: 6 is not divisible by 4".into()))),
+            id(&failed(RunFailure::Bind(
+                "split: 6 is not divisible by 4".into()
+            ))),
             "bind-divisible"
         );
         assert_eq!(id(&failed(RunFailure::Bind("x".into()))), "bind-other");
@@ -499,7 +501,9 @@ mod tests {
             "placement-kind"
         );
         assert_eq!(
-            id(&failed(RunFailure::Map("division by zero in `1 / 0`".into()))),
+            id(&failed(RunFailure::Map(
+                "division by zero in `1 / 0`".into()
+            ))),
             "placement-arith"
         );
         assert_eq!(id(&failed(RunFailure::Map("?".into()))), "map-other");
@@ -545,7 +549,8 @@ mod tests {
             .insert("ZCMEM[0.0] -> FBMEM[0.1]".into(), 3 << 20);
         p.bytes_per_pair
             .insert("FBMEM[0.0] -> FBMEM[0.1]".into(), 1 << 20);
-        p.bytes_per_pair.insert("fill -> FBMEM[0.1]".into(), 9 << 20);
+        p.bytes_per_pair
+            .insert("fill -> FBMEM[0.1]".into(), 9 << 20);
         p.copies_by_region.push(("a_tiles".into(), 3 << 20, 12));
         p.copies_by_task.push(("gemm".into(), 4 << 20, 16));
         p.tasks = 40;
@@ -573,7 +578,9 @@ mod tests {
 
     #[test]
     fn full_feedback_text() {
-        let o = failed(RunFailure::MemoryFull("out of memory mapping task `t`".into()));
+        let o = failed(RunFailure::MemoryFull(
+            "out of memory mapping task `t`".into(),
+        ));
         assert_eq!(
             feedback(&o, 0.0, Some(1.0)),
             format!(

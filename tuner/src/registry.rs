@@ -29,7 +29,13 @@ mod tests {
     #[test]
     fn lookup() {
         assert!(names().contains(&"demo".to_string()));
-        assert_eq!(find("demo").map(|a| a.name().to_string()), Ok("demo".into()));
-        assert!(find("nope").err().unwrap().starts_with("unknown app `nope`; known apps: demo"));
+        assert_eq!(
+            find("demo").map(|a| a.name().to_string()),
+            Ok("demo".into())
+        );
+        assert!(find("nope")
+            .err()
+            .unwrap()
+            .starts_with("unknown app `nope`; known apps: demo"));
     }
 }

@@ -3,13 +3,18 @@
 //! mapper, per-optimizer results, settings) and `best_so_far.svg` (best-so-far score per
 //! iteration, one line per optimizer run, drawn with plotters).
 
-use crate::session::{SessionResult, IterationRecord};
+use crate::session::{IterationRecord, SessionResult};
 use plotters::prelude::*;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 /// Files written by [`write_outputs`].
-pub const OUTPUT_FILES: [&str; 4] = ["best.mapper", "history.jsonl", "report.md", "best_so_far.svg"];
+pub const OUTPUT_FILES: [&str; 4] = [
+    "best.mapper",
+    "history.jsonl",
+    "report.md",
+    "best_so_far.svg",
+];
 
 fn ratio(r: &SessionResult, t: Option<f64>) -> String {
     match (r.reference_s, t) {
@@ -87,14 +92,29 @@ pub fn table(r: &SessionResult) -> String {
 /// The markdown report.
 pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &str) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "# Tuning report: `{}` on `{}` (size {})\n", r.app, r.machine, r.size);
-    let _ = writeln!(s, "| mapper | status | time | vs expert |\n|---|---|---:|---:|");
+    let _ = writeln!(
+        s,
+        "# Tuning report: `{}` on `{}` (size {})\n",
+        r.app, r.machine, r.size
+    );
+    let _ = writeln!(
+        s,
+        "| mapper | status | time | vs expert |\n|---|---|---:|---:|"
+    );
     for row in table_rows(r) {
         let _ = writeln!(s, "| {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
     }
     let _ = writeln!(s);
     if r.runs == 1 {
-        let _ = writeln!(s, "Each mapper was run once{}.", if crate::target::is_simulated(&r.machine) { " (simulated machine: times are deterministic)" } else { "" });
+        let _ = writeln!(
+            s,
+            "Each mapper was run once{}.",
+            if crate::target::is_simulated(&r.machine) {
+                " (simulated machine: times are deterministic)"
+            } else {
+                ""
+            }
+        );
     } else {
         let _ = writeln!(s, "Each time is the median of {} runs.", r.runs);
     }
@@ -102,7 +122,10 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
         let _ = writeln!(s, "\n{n}");
     }
     let _ = writeln!(s, "\n## Optimizer runs\n");
-    let _ = writeln!(s, "| optimizer | iterations | valid | best score | best at |\n|---|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "| optimizer | iterations | valid | best score | best at |\n|---|---:|---:|---:|---:|"
+    );
     for run in &r.runs_by_optimizer {
         let valid = run.records.iter().filter(|x| x.score > 0.0).count();
         let b = run.best();
@@ -137,7 +160,10 @@ pub fn best_mapper_text(r: &SessionResult) -> String {
         }
         None => format!(
             "# No candidate ran successfully; this is the expert mapper.\n{}",
-            r.expert.canonical.clone().unwrap_or_else(|| r.expert.mapper.clone())
+            r.expert
+                .canonical
+                .clone()
+                .unwrap_or_else(|| r.expert.mapper.clone())
         ),
     }
 }

@@ -228,3 +228,110 @@ pub fn status_text(o: &Outcome) -> String {
         None => o.class().to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{finish, precheck};
+    use crate::search::{SearchKind, SpaceSearch};
+    use crate::space::Space;
+    use crate::target::{ProfileFacts, RunReport};
+    use crate::toy::{Demo, DEMO_EXPERT};
+    use mapper_core::machine::MachineShape;
+    use std::sync::Arc;
+
+    /// A deterministic evaluator: time from the text (GPU placements and FBMEM are faster,
+    /// instance limits on `copy` run out of memory).
+    struct Model {
+        reference: Option<f64>,
+    }
+
+    impl Evaluate for Model {
+        fn evaluate(&mut self, text: &str) -> Evaluation {
+            let canonical = match precheck(text, &Demo.info()) {
+                Ok(c) => c,
+                Err(o) => return finish(text.into(), None, *o, self.reference),
+            };
+            let outcome = if text.contains("InstanceLimit copy") {
+                Outcome::Failed {
+                    failure: crate::target::RunFailure::MemoryFull("FBMEM full".into()),
+                }
+            } else {
+                let t = 1.0 - 0.05 * text.matches("tune_cyclic").count() as f64
+                    + 0.1 * text.matches("ZCMEM").count() as f64;
+                Outcome::Ran {
+                    time_s: t,
+                    times_s: vec![t],
+                    report: RunReport {
+                        time_s: t,
+                        throughput: None,
+                        unit: String::new(),
+                        verified: true,
+                        check: String::new(),
+                        profile: ProfileFacts::default(),
+                    },
+                }
+            };
+            finish(text.into(), Some(canonical), outcome, self.reference)
+        }
+        fn evaluate_default(&mut self) -> Evaluation {
+            self.evaluate("Task * GPU;")
+        }
+        fn set_reference(&mut self, t: Option<f64>) {
+            self.reference = t;
+        }
+        fn runs(&self) -> usize {
+            1
+        }
+    }
+
+    fn session(seed: u64) -> SessionResult {
+        let space = Arc::new(Space::new(
+            &Demo,
+            &MachineShape::new(1, 2, 2),
+            Some(DEMO_EXPERT),
+        ));
+        let plans = SearchKind::ALL
+            .iter()
+            .map(|k| Plan {
+                optimizer: Box::new(SpaceSearch::new(*k, space.clone(), seed)),
+                expert_in_history: false,
+            })
+            .collect();
+        let mut events = 0;
+        let r = run_session(
+            &Demo,
+            &mut Model { reference: None },
+            "model",
+            "tiny",
+            plans,
+            10,
+            &mut |_| events += 1,
+        );
+        assert_eq!(events, 2 + 3 + 30);
+        r
+    }
+
+    #[test]
+    fn seeded_sessions_are_reproducible() {
+        let a = session(5);
+        assert_eq!(a, session(5));
+        assert_ne!(a.runs_by_optimizer, session(6).runs_by_optimizer);
+        assert_eq!(a.expert.score, 1.0);
+        assert_eq!(a.reference_s, Some(1.0));
+        assert_eq!(a.runs_by_optimizer.len(), 3);
+        for run in &a.runs_by_optimizer {
+            assert_eq!(run.records.len(), 10);
+            // The first proposal is the expert projected into the space: same modelled time.
+            assert_eq!(run.records[0].score, 1.0, "{}", run.optimizer);
+            let mut best = 0.0f64;
+            for r in &run.records {
+                best = best.max(r.score);
+                assert_eq!(r.best_so_far, best);
+            }
+        }
+        let best = a.best().unwrap();
+        assert!(best.score > 1.0, "{}", best.score);
+        assert!(best.mapper.contains("tune_cyclic"), "{}", best.mapper);
+    }
+}

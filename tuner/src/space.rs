@@ -179,29 +179,40 @@ pub fn parse_layout(s: &str) -> Layout {
     l
 }
 
-/// Memory priority lists a processor of `kind` may use on machine `m`: the default list first,
-/// then each single memory, then ZCMEM-backed fallbacks for GPU.
+/// The list the binder resolves `l` to: `l`, then the default list as fallback (mapper-core's
+/// bind rule), so two lists with the same effective list are the same decision.
+pub fn effective_mems(l: &[MemKind], kind: ProcKind, m: &MachineShape) -> Vec<MemKind> {
+    let mut v: Vec<MemKind> = l.to_vec();
+    for d in default_memories(kind, m) {
+        if !v.contains(&d) {
+            v.push(d);
+        }
+    }
+    v
+}
+
+/// Memory priority lists a processor of `kind` may use on machine `m`, one per distinct
+/// effective list: each visible memory first (the closest one first).
 fn mem_options(kind: ProcKind, m: &MachineShape) -> Vec<Vec<MemKind>> {
     let mut v: Vec<Vec<MemKind>> = Vec::new();
-    let mut push = |l: Vec<MemKind>| {
-        if !l.is_empty() && !v.contains(&l) {
-            v.push(l);
-        }
-    };
-    let def = default_memories(kind, m);
-    if let Some(first) = def.first() {
-        push(vec![*first]);
-    }
-    push(def.clone());
-    for k in [
+    let mut eff: Vec<Vec<MemKind>> = Vec::new();
+    let firsts = default_memories(kind, m).into_iter().chain([
         MemKind::Fbmem,
         MemKind::Zcmem,
         MemKind::Sysmem,
         MemKind::Sockmem,
-    ] {
+    ]);
+    for k in firsts {
         if visible(kind, k) && m.mems.contains(&k) {
-            push(vec![k]);
+            let e = effective_mems(&[k], kind, m);
+            if !eff.contains(&e) {
+                eff.push(e);
+                v.push(vec![k]);
+            }
         }
+    }
+    if v.is_empty() {
+        v.push(default_memories(kind, m));
     }
     v
 }
@@ -241,44 +252,42 @@ impl Space {
             } else {
                 None
             };
-            let args = t
-                .args
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let ambiguous = t
-                        .args
-                        .iter()
-                        .enumerate()
-                        .any(|(j, o)| j != i && (o.name == a.name || o.regions.contains(&a.name)));
-                    ArgSpace {
-                        name: a.name.clone(),
-                        selector: if ambiguous || !plain_ident(&a.name) {
-                            i.to_string()
-                        } else {
-                            a.name.clone()
-                        },
-                        read_only: a.read_only,
-                        mems: kinds.iter().map(|k| mem_options(*k, shape)).collect(),
-                        layouts: kinds
-                            .iter()
-                            .map(|k| {
-                                let mut v: Vec<Layout> = Vec::new();
-                                for s in app.layouts(&t.name, i, *k) {
-                                    let l = parse_layout(&s);
-                                    if !v.contains(&l) {
-                                        v.push(l);
+            let args =
+                t.args
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        let ambiguous = t.args.iter().enumerate().any(|(j, o)| {
+                            j != i && (o.name == a.name || o.regions.contains(&a.name))
+                        });
+                        ArgSpace {
+                            name: a.name.clone(),
+                            selector: if ambiguous || !plain_ident(&a.name) {
+                                i.to_string()
+                            } else {
+                                a.name.clone()
+                            },
+                            read_only: a.read_only,
+                            mems: kinds.iter().map(|k| mem_options(*k, shape)).collect(),
+                            layouts: kinds
+                                .iter()
+                                .map(|k| {
+                                    let mut v: Vec<Layout> = Vec::new();
+                                    for s in app.layouts(&t.name, i, *k) {
+                                        let l = parse_layout(&s);
+                                        if !v.contains(&l) {
+                                            v.push(l);
+                                        }
                                     }
-                                }
-                                if v.is_empty() {
-                                    v.push(Layout::default());
-                                }
-                                v
-                            })
-                            .collect(),
-                    }
-                })
-                .collect();
+                                    if v.is_empty() {
+                                        v.push(Layout::default());
+                                    }
+                                    v
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect();
             tasks.push(TaskSpace {
                 name: t.name.clone(),
                 kinds,
@@ -352,8 +361,12 @@ impl Space {
             c.kind[ti] = ki;
             for (ai, a) in t.args.iter_mut().enumerate() {
                 let mems = tables.memories(ti, ai, kind).to_vec();
+                let shape = &self.shape;
                 let opts = &mut a.mems[ki];
-                c.mem[ti][ai] = match opts.iter().position(|m| *m == mems) {
+                c.mem[ti][ai] = match opts
+                    .iter()
+                    .position(|m| effective_mems(m, kind, shape) == mems)
+                {
                     Some(i) => i,
                     None => {
                         opts.push(mems.clone());
@@ -476,7 +489,11 @@ impl Space {
                     }
                     if let (Some(p), Some(ts)) = (c.place.get_mut(t), self.tasks.get(t)) {
                         if matches!(ts.places.get(*p), Some(Place::Base(_))) {
-                            *p = ts.places.iter().position(|x| *x == Place::Block).unwrap_or(0);
+                            *p = ts
+                                .places
+                                .iter()
+                                .position(|x| *x == Place::Block)
+                                .unwrap_or(0);
                         }
                     }
                 }
@@ -530,7 +547,8 @@ impl Space {
             ),
             Decision::Place(_) => format!(
                 "{name} placed {}",
-                ts.and_then(|x| x.places.get(v)).map_or("?".into(), Place::label)
+                ts.and_then(|x| x.places.get(v))
+                    .map_or("?".into(), Place::label)
             ),
             Decision::Limit(_) => match ts.and_then(|x| x.limits.get(v)).copied().flatten() {
                 Some(n) => format!("{name} limited to {n} instances"),
@@ -607,9 +625,7 @@ impl Space {
                         );
                     }
                 }
-                if a.read_only
-                    && c.collect.get(ti).and_then(|v| v.get(ai)).copied() == Some(1)
-                {
+                if a.read_only && c.collect.get(ti).and_then(|v| v.get(ai)).copied() == Some(1) {
                     let _ = writeln!(out, "CollectMemory {} {};", t.name, a.selector);
                 }
             }
@@ -659,9 +675,23 @@ impl Space {
 /// True if `s` can name a region in a statement: an identifier that is not a keyword.
 fn plain_ident(s: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "Task", "Region", "Layout", "InstanceLimit", "CollectMemory", "IndexTaskMap",
-        "SingleTaskMap", "ControlReplicate", "def", "return", "print", "Machine", "True", "False",
-        "tuple", "for", "in",
+        "Task",
+        "Region",
+        "Layout",
+        "InstanceLimit",
+        "CollectMemory",
+        "IndexTaskMap",
+        "SingleTaskMap",
+        "ControlReplicate",
+        "def",
+        "return",
+        "print",
+        "Machine",
+        "True",
+        "False",
+        "tuple",
+        "for",
+        "in",
     ];
     let mut chars = s.chars();
     chars
@@ -754,8 +784,8 @@ mod tests {
     use crate::toy::{Demo, DEMO_EXPERT};
     use crate::validate::check_text_for;
     use mapper_core::interp::Interpreted;
-    use mapper_core::mapper::{Mapper, PointCtx};
     use mapper_core::machine::{Placement, ProcId};
+    use mapper_core::mapper::{Mapper, PointCtx};
 
     /// The demo app with 2-D launches, to exercise the grid templates.
     struct Demo2d;
@@ -794,14 +824,13 @@ mod tests {
     #[test]
     fn zero_candidate_renders_exactly() {
         let s = Space::new(&Demo, &MachineShape::new(1, 2, 2), None);
-        assert_eq!(s.tasks[0].kinds, vec![ProcKind::Gpu, ProcKind::Omp, ProcKind::Cpu]);
+        assert_eq!(
+            s.tasks[0].kinds,
+            vec![ProcKind::Gpu, ProcKind::Omp, ProcKind::Cpu]
+        );
         assert_eq!(
             s.tasks[0].args[0].mems[0],
-            vec![
-                vec![MemKind::Fbmem],
-                vec![MemKind::Fbmem, MemKind::Zcmem],
-                vec![MemKind::Zcmem]
-            ]
+            vec![vec![MemKind::Fbmem], vec![MemKind::Zcmem]]
         );
         let mut c = s.zero();
         assert_eq!(
@@ -885,7 +914,16 @@ mod tests {
         let got: Vec<(u32, u32)> = procs.iter().map(|p| (p.node, p.index)).collect();
         assert_eq!(
             got,
-            vec![(0, 0), (0, 0), (0, 1), (0, 1), (1, 0), (1, 0), (1, 1), (1, 1)]
+            vec![
+                (0, 0),
+                (0, 0),
+                (0, 1),
+                (0, 1),
+                (1, 0),
+                (1, 0),
+                (1, 1),
+                (1, 1)
+            ]
         );
     }
 
@@ -896,17 +934,26 @@ mod tests {
         let s = Space::new(&Demo, &shape, Some(base));
         let c = s.start();
         assert_eq!(c.kind, vec![0, 0, 0, 0]);
-        assert_eq!(c.mem[1], vec![1, 1]);
+        assert_eq!(c.mem[1], vec![0, 0]);
         assert_eq!(c.layout[1], vec![2, 2]);
         assert_eq!(c.limit, vec![0, 0, 4, 0]);
         assert_eq!(c.collect[1], vec![1, 0]);
         assert_eq!(s.tasks[1].places.last(), Some(&Place::Base("f".into())));
         let text = s.render(&c);
-        assert!(text.contains("Layout stencil 0 GPU SOA F_order Align==128;"), "{text}");
+        assert!(
+            text.contains("Layout stencil 0 GPU SOA F_order Align==128;"),
+            "{text}"
+        );
         assert!(text.contains("InstanceLimit copy GPU 3;"), "{text}");
-        assert!(text.contains("mg = Machine(GPU);\ndef f(Task task) {"), "{text}");
+        assert!(
+            text.contains("mg = Machine(GPU);\ndef f(Task task) {"),
+            "{text}"
+        );
         assert!(text.contains("IndexTaskMap stencil f;"), "{text}");
-        assert!(check_text_for(&text, Some(&Demo.info())).is_valid(), "{text}");
+        assert!(
+            check_text_for(&text, Some(&Demo.info())).is_valid(),
+            "{text}"
+        );
         // Same placements as the base.
         assert_eq!(
             place_all(&text, &shape, 1, &[6]),
@@ -920,7 +967,10 @@ mod tests {
         // The demo expert projects too, and an unparsable base is ignored.
         let e = Space::new(&Demo, &shape, Some(DEMO_EXPERT)).start();
         assert_eq!(e.kind, vec![0; 4]);
-        assert_eq!(Space::new(&Demo, &shape, Some("Task * GPX;")).start(), s.zero());
+        assert_eq!(
+            Space::new(&Demo, &shape, Some("Task * GPX;")).start(),
+            s.zero()
+        );
     }
 
     #[test]

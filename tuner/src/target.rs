@@ -192,8 +192,10 @@ mod tests {
     fn pairs_and_sim() {
         let mut f = ProfileFacts::default();
         f.bytes_per_pair.insert("fill -> FBMEM[0.0]".into(), 1000);
-        f.bytes_per_pair.insert("SYSMEM[0.0] -> FBMEM[0.1]".into(), 10);
-        f.bytes_per_pair.insert("FBMEM[0.0] -> FBMEM[0.1]".into(), 20);
+        f.bytes_per_pair
+            .insert("SYSMEM[0.0] -> FBMEM[0.1]".into(), 10);
+        f.bytes_per_pair
+            .insert("FBMEM[0.0] -> FBMEM[0.1]".into(), 20);
         assert_eq!(f.top_pair(), Some(("FBMEM[0.0] -> FBMEM[0.1]", 20)));
         assert_eq!(
             ProfileFacts::kind_pair("SYSMEM[0.0] -> FBMEM[0.1]"),

@@ -164,7 +164,9 @@ fn run_demo(
             .iter()
             .zip(&expect)
             .position(|(a, b)| a != b)
-            .map_or("checksum only".to_string(), |i| format!("first difference at {i}"));
+            .map_or("checksum only".to_string(), |i| {
+                format!("first difference at {i}")
+            });
         format!("result differs from the sequential reference ({bad})")
     };
     let cells = (n as f64) * (steps as f64);

@@ -162,10 +162,18 @@ fn run(a: &Args) -> Result<(), String> {
                     PromptArg::Optoprime => PromptMode::OptoPrime,
                     PromptArg::Opro => PromptMode::Opro,
                 };
-                println!("LLM: {described}; prompts and replies are logged to {}", out.join("llm.jsonl").display());
+                println!(
+                    "LLM: {described}; prompts and replies are logged to {}",
+                    out.join("llm.jsonl").display()
+                );
                 let prompts = PromptBuilder::new(description(app.as_ref(), &desc.to_string()));
                 plans.push(Plan {
-                    optimizer: Box::new(LlmOptimizer::new(client, prompts, mode, app.expert_mapper())),
+                    optimizer: Box::new(LlmOptimizer::new(
+                        client,
+                        prompts,
+                        mode,
+                        app.expert_mapper(),
+                    )),
                     expert_in_history: true,
                 });
             }
@@ -189,9 +197,16 @@ fn run(a: &Args) -> Result<(), String> {
         work_dir: out.join("candidates"),
     };
     let mut eval = ChildEvaluator::new(app.as_ref(), settings);
-    let runs = if is_simulated(&a.machine) { 1 } else { a.runs.max(1) };
+    let runs = if is_simulated(&a.machine) {
+        1
+    } else {
+        a.runs.max(1)
+    };
     if is_simulated(&a.machine) {
-        println!("{} is simulated: times are deterministic, so each mapper runs once", a.machine);
+        println!(
+            "{} is simulated: times are deterministic, so each mapper runs once",
+            a.machine
+        );
     }
     println!(
         "tuning {} on {} (size {size}): {} optimizer run(s) x {} iterations, {runs} run(s) per evaluation",
@@ -251,7 +266,10 @@ fn run(a: &Args) -> Result<(), String> {
         ("app".to_string(), a.app.clone()),
         ("machine".to_string(), format!("{} ({desc})", a.machine)),
         ("size".to_string(), size.clone()),
-        ("optimizer".to_string(), format!("{:?}", a.optimizer).to_lowercase()),
+        (
+            "optimizer".to_string(),
+            format!("{:?}", a.optimizer).to_lowercase(),
+        ),
         ("iterations".to_string(), a.iterations.to_string()),
         ("runs per evaluation".to_string(), runs.to_string()),
         ("seed".to_string(), a.seed.to_string()),
@@ -261,14 +279,21 @@ fn run(a: &Args) -> Result<(), String> {
         settings.push(("LLM".to_string(), n));
     }
     let files = write_outputs(&result, &out, &settings)?;
-    println!("wrote {}", files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "));
+    println!(
+        "wrote {}",
+        files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     if a.write {
         let Some(best) = result.best() else {
             return Err("--write: no candidate ran successfully; the source is unchanged".into());
         };
-        let src = app.mapper_source().ok_or_else(|| {
-            format!("--write: app `{}` has no mapper! source to rewrite", a.app)
-        })?;
+        let src = app
+            .mapper_source()
+            .ok_or_else(|| format!("--write: app `{}` has no mapper! source to rewrite", a.app))?;
         let dir = workspace_root(&src.path);
         let verifier = CommandVerifier::cargo_check(&dir, &src.package);
         let done = rewrite_mapper(&src.path, &src.type_name, &best.mapper, &verifier)
@@ -281,7 +306,10 @@ fn run(a: &Args) -> Result<(), String> {
                 src.package
             );
         } else {
-            println!("{} already holds the best mapper; nothing to write", done.path.display());
+            println!(
+                "{} already holds the best mapper; nothing to write",
+                done.path.display()
+            );
         }
     }
     Ok(())
