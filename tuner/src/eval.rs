@@ -9,10 +9,9 @@
 
 use crate::feedback::{feedback, Outcome};
 use crate::registry;
-use crate::target::{is_simulated, RunFailure, RunReport, TuneApp};
+use crate::target::{is_simulated, MapperSpec, RunFailure, RunReport, TuneApp};
 use crate::validate::{check_text_for, CANDIDATE_FILE};
 use mapper_core::diag::render_all;
-use mapper_core::interp::Interpreted;
 use mapper_core::print::print;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
@@ -47,16 +46,13 @@ pub fn run_once(
     size: &str,
 ) -> ChildMessage {
     let result = match mapper {
-        MapperChoice::Default => app.run(&mapper_core::default::DefaultMapper, machine, size),
+        MapperChoice::Default => app.run(&MapperSpec::Default, machine, size),
         MapperChoice::File(path) => match std::fs::read_to_string(path) {
             Err(e) => Err(RunFailure::Config(format!(
                 "cannot read mapper {}: {e}",
                 path.display()
             ))),
-            Ok(text) => match Interpreted::from_text("candidate", &text) {
-                Err(d) => Err(RunFailure::Bind(render_all(&d, CANDIDATE_FILE, &text))),
-                Ok(m) => app.run(&m, machine, size),
-            },
+            Ok(text) => app.run(&MapperSpec::Text(text), machine, size),
         },
     };
     match result {

@@ -224,6 +224,13 @@ pub const RULES: &[Rule] = &[
         suggestion: "Use only processor kinds this machine has and task/region names of this application.",
     },
     Rule {
+        id: "layout-map",
+        class: Class::Map,
+        patterns: &["layout", "soa tiles", "f_order", "c_order"],
+        explanation: "The application rejected the layout this mapper gives a task's arguments (e.g. the tile GEMM needs SOA tiles).",
+        suggestion: "Give that task's arguments a layout its variant accepts, e.g. `Layout TASK * GPU SOA F_order;` (the message names the task and the accepted layouts).",
+    },
+    Rule {
         id: "placement-range",
         class: Class::Map,
         patterns: &["out of bound", "out of range", "too many indices"],
@@ -508,6 +515,12 @@ mod tests {
         );
         assert_eq!(id(&failed(RunFailure::Map("?".into()))), "map-other");
         assert_eq!(
+            id(&failed(RunFailure::Map(
+                "task `gemm` argument 0 gets an AOS layout, which the tile GEMM cannot take (it needs SOA tiles, C_order or F_order)".into()
+            ))),
+            "layout-map"
+        );
+        assert_eq!(
             id(&failed(RunFailure::MemoryFull("out of memory".into()))),
             "memory-full"
         );
@@ -585,7 +598,7 @@ mod tests {
             feedback(&o, 0.0, Some(1.0)),
             format!(
                 "Outcome: out of memory.\nRaw: error: out of memory mapping task `t`\nExplanation: {}\nSuggestion: {}\nScore: 0 (a failed mapper scores 0).\n",
-                RULES[13].explanation, RULES[13].suggestion
+                RULES[14].explanation, RULES[14].suggestion
             )
         );
         let report = RunReport {

@@ -813,7 +813,7 @@ mod tests {
         }
         fn run(
             &self,
-            _: &dyn Mapper,
+            _: &crate::target::MapperSpec,
             _: &str,
             _: &str,
         ) -> Result<crate::target::RunReport, crate::target::RunFailure> {

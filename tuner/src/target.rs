@@ -175,7 +175,34 @@ pub trait TuneApp: Send + Sync {
     /// Size presets, smallest first.
     fn sizes(&self) -> Vec<String>;
     /// Runs the app once with `mapper` on `machine` at `size`.
-    fn run(&self, mapper: &dyn Mapper, machine: &str, size: &str) -> Result<RunReport, RunFailure>;
+    fn run(&self, mapper: &MapperSpec, machine: &str, size: &str) -> Result<RunReport, RunFailure>;
+}
+
+/// The mapper a run uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapperSpec {
+    /// The runtime's default mapper.
+    Default,
+    /// A mapper text (checked, then interpreted).
+    Text(String),
+}
+
+impl MapperSpec {
+    /// The mapper to hand the runtime; diagnostics of a bad text become a bind failure.
+    pub fn build(&self) -> Result<Box<dyn Mapper>, RunFailure> {
+        match self {
+            MapperSpec::Default => Ok(Box::new(mapper_core::default::DefaultMapper)),
+            MapperSpec::Text(t) => mapper_core::interp::Interpreted::from_text("candidate", t)
+                .map(|m| Box::new(m) as Box<dyn Mapper>)
+                .map_err(|d| {
+                    RunFailure::Bind(mapper_core::diag::render_all(
+                        &d,
+                        crate::validate::CANDIDATE_FILE,
+                        t,
+                    ))
+                }),
+        }
+    }
 }
 
 /// True for machines whose times are simulated (deterministic: one run suffices).

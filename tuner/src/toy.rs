@@ -6,7 +6,7 @@
 //! (`y` back to `x`); `checksum` sums the result. The result is compared with a sequential
 //! reference, so a mapping that changed the result would fail verification.
 
-use crate::target::{MapperSource, ProfileFacts, RunFailure, RunReport, TuneApp};
+use crate::target::{MapperSource, MapperSpec, ProfileFacts, RunFailure, RunReport, TuneApp};
 use mapper_core::{AppInfo, Mapper};
 use runtime::{
     App, FieldSpace, IndexSpace, Point, Privilege, Rect, ReduceOp, Runtime, RuntimeOptions,
@@ -213,24 +213,24 @@ impl TuneApp for Demo {
         vec!["tiny".into(), "small".into(), "large".into()]
     }
 
-    fn run(&self, mapper: &dyn Mapper, machine: &str, size: &str) -> Result<RunReport, RunFailure> {
+    fn run(&self, mapper: &MapperSpec, machine: &str, size: &str) -> Result<RunReport, RunFailure> {
         let params = size_params(size).ok_or_else(|| {
             RunFailure::Config(format!(
                 "unknown size `{size}` for demo; known: tiny, small, large"
             ))
         })?;
-        run_demo(mapper, machine, params).map_err(|e| RunFailure::from_runtime(&e))
+        let mapper = mapper.build()?;
+        run_demo(mapper.as_ref(), machine, params).map_err(|e| RunFailure::from_runtime(&e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mapper_core::interp::Interpreted;
 
     #[test]
     fn demo_runs_and_verifies() {
-        let m = Interpreted::from_text("expert", DEMO_EXPERT).unwrap();
+        let m = MapperSpec::Text(DEMO_EXPERT.into());
         let r = Demo.run(&m, "emulated:1x2", "tiny").unwrap();
         assert!(r.verified, "{}", r.check);
         assert_eq!(r.profile.tasks, 4 + 3 * 8 + 4);
@@ -244,11 +244,10 @@ mod tests {
 
     #[test]
     fn demo_mapping_error_is_classified() {
-        let m = Interpreted::from_text(
-            "bad",
-            "Task * CPU;\nm = Machine(CPU);\ndef f(Task t) { return m[0, 99]; }\nIndexTaskMap * f;",
-        )
-        .unwrap();
+        let m = MapperSpec::Text(
+            "Task * CPU;\nm = Machine(CPU);\ndef f(Task t) { return m[0, 99]; }\nIndexTaskMap * f;"
+                .into(),
+        );
         match Demo.run(&m, "emulated:1x2,cpus=2", "tiny") {
             Err(RunFailure::Map(msg)) => assert!(msg.contains("`f`"), "{msg}"),
             other => panic!("{other:?}"),
