@@ -165,6 +165,7 @@ pub struct ChildEvaluator {
     info: mapper_core::AppInfo,
     reference: Option<f64>,
     counter: usize,
+    timeout: Duration,
 }
 
 impl ChildEvaluator {
@@ -172,6 +173,7 @@ impl ChildEvaluator {
     pub fn new(app: &dyn TuneApp, settings: EvalSettings) -> ChildEvaluator {
         ChildEvaluator {
             info: app.info(),
+            timeout: settings.timeout,
             settings,
             reference: None,
             counter: 0,
@@ -207,7 +209,7 @@ impl ChildEvaluator {
         let status = loop {
             match child.try_wait() {
                 Ok(Some(st)) => break Some(st),
-                Ok(None) if start.elapsed() >= s.timeout => {
+                Ok(None) if start.elapsed() >= self.timeout => {
                     let _ = child.kill();
                     let _ = child.wait();
                     break None;
@@ -225,7 +227,7 @@ impl ChildEvaluator {
         let stderr = err.and_then(|h| h.join().ok()).unwrap_or_default();
         let Some(status) = status else {
             return Err(Box::new(Outcome::Timeout {
-                limit_s: s.timeout.as_secs_f64(),
+                limit_s: self.timeout.as_secs_f64(),
             }));
         };
         let msg = stdout
@@ -367,8 +369,16 @@ impl Evaluate for ChildEvaluator {
         self.measure(MapperChoice::Default, String::new(), None)
     }
 
+    /// Also tightens the time limit on real machines to 20x the reference (at least 10 s, at
+    /// most the configured limit), so a hopeless mapper does not hold the session for long.
     fn set_reference(&mut self, time_s: Option<f64>) {
         self.reference = time_s;
+        if let Some(t) = time_s.filter(|t| t.is_finite() && *t > 0.0) {
+            if !is_simulated(&self.settings.machine) {
+                let limit = Duration::from_secs_f64((20.0 * t).max(10.0));
+                self.timeout = self.settings.timeout.min(limit);
+            }
+        }
     }
 
     fn runs(&self) -> usize {

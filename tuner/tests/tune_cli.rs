@@ -253,3 +253,59 @@ fn user_errors() {
         "error: --write: app `demo` has no mapper! source to rewrite\n"
     );
 }
+
+#[test]
+fn timeouts_are_classified_and_scored_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "demo",
+            "--machine",
+            "emulated:1x2",
+            "--size",
+            "large",
+            "--iterations",
+            "1",
+            "--runs",
+            "1",
+            "--quiet",
+            "--optimizer",
+            "random",
+            "--timeout",
+            "0.001",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("expert ") && l.contains("timeout")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("note: The expert mapper did not run (timeout)"),
+        "{stdout}"
+    );
+    let h = history(&out);
+    assert_eq!(h[0]["outcome"], "timeout");
+    assert_eq!(h[0]["score"], 0.0);
+    assert!(h[0]["feedback"]
+        .as_str()
+        .unwrap()
+        .contains("Explanation: The run took longer than the time limit"));
+    let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
+    assert!(
+        best.starts_with("# No candidate ran successfully; this is the expert mapper.\n"),
+        "{best}"
+    );
+}

@@ -193,7 +193,7 @@ fn run(a: &Args) -> Result<(), String> {
         machine: a.machine.clone(),
         size: size.clone(),
         runs: a.runs,
-        timeout: Duration::from_secs_f64(a.timeout.max(0.1)),
+        timeout: Duration::from_secs_f64(a.timeout.max(0.001)),
         work_dir: out.join("candidates"),
     };
     let mut eval = ChildEvaluator::new(app.as_ref(), settings);
