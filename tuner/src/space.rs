@@ -133,8 +133,8 @@ pub struct Space {
     pub tasks: Vec<TaskSpace>,
     /// Machine shape.
     pub shape: MachineShape,
-    /// Global assignments and functions of the starting mapper (printed), kept in every
-    /// candidate so `Place::Base` functions exist.
+    /// Global assignments, functions and `SingleTaskMap` statements of the starting mapper
+    /// (printed), kept in every candidate so `Place::Base` functions exist.
     base_prelude: String,
     /// The starting point.
     start: Candidate,
@@ -347,7 +347,10 @@ impl Space {
         };
         let mut prelude = String::new();
         for s in &parsed.program.stmts {
-            if matches!(s, Stmt::Assign { .. } | Stmt::Def(_)) {
+            if matches!(
+                s,
+                Stmt::Assign { .. } | Stmt::Def(_) | Stmt::SingleTaskMap { .. }
+            ) {
                 prelude.push_str(&print_stmt(s));
             }
         }
@@ -929,7 +932,7 @@ mod tests {
 
     #[test]
     fn projection_of_a_base_mapper() {
-        let base = "Task * GPU,CPU;\nRegion * * GPU FBMEM,ZCMEM;\nLayout stencil * GPU SOA F_order Align==128;\nInstanceLimit copy GPU 3;\nCollectMemory stencil 0;\nmg = Machine(GPU);\ndef f(Task task) { return mg[0, task.ipoint[0] % mg.size[1]]; }\nIndexTaskMap stencil f;\n";
+        let base = "SingleTaskMap init f;\nTask * GPU,CPU;\nRegion * * GPU FBMEM,ZCMEM;\nLayout stencil * GPU SOA F_order Align==128;\nInstanceLimit copy GPU 3;\nCollectMemory stencil 0;\nmg = Machine(GPU);\ndef f(Task task) { return mg[0, task.ipoint[0] % mg.size[1]]; }\nIndexTaskMap stencil f;\n";
         let shape = MachineShape::new(1, 2, 2);
         let s = Space::new(&Demo, &shape, Some(base));
         let c = s.start();
@@ -950,6 +953,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("IndexTaskMap stencil f;"), "{text}");
+        assert!(
+            text.contains("SingleTaskMap init f;\nmg = Machine(GPU);\n"),
+            "{text}"
+        );
         assert!(
             check_text_for(&text, Some(&Demo.info())).is_valid(),
             "{text}"
