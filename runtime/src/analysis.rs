@@ -4,11 +4,11 @@
 //! same operator commute. Lists stay short: a write prunes the users it covers, and a list that
 //! grows past a threshold is replaced by one join operation, so per-launch cost stays flat.
 
+use crate::fasthash::FastMap;
 use crate::field::FieldId;
 use crate::geom::{IndexSpace, Rect};
 use crate::region::RegionId;
 use crate::task::{Privilege, ReduceOp};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Identity of an operation in the task graph (task, copy or join).
@@ -55,7 +55,7 @@ struct User {
 /// The per-field user lists.
 #[derive(Debug)]
 pub struct Analysis {
-    users: HashMap<(RegionId, FieldId), Vec<User>>,
+    users: FastMap<(RegionId, FieldId), Vec<User>>,
     /// A user list longer than this is replaced by one join operation.
     pub join_threshold: usize,
 }
@@ -63,7 +63,7 @@ pub struct Analysis {
 impl Default for Analysis {
     fn default() -> Self {
         Analysis {
-            users: HashMap::new(),
+            users: FastMap::default(),
             join_threshold: 256,
         }
     }

@@ -152,6 +152,13 @@ impl<'a> TaskCtx<'a> {
                 T::TYPE
             )));
         }
+        let write = a.privilege.writes() || matches!(a.privilege, Privilege::Reduce(_));
+        a.inst.host_acquire(write).map_err(|e| {
+            TaskError(format!(
+                "task `{}` argument `{}`: {e}",
+                self.work.name, a.name
+            ))
+        })?;
         let v = View::new(&a.inst, fid, a.bounds).ok_or_else(|| {
             TaskError(format!(
                 "task `{}` argument `{}`: instance does not cover the argument",
@@ -235,6 +242,13 @@ impl<'a> TaskCtx<'a> {
         for (d, s) in strides.iter_mut().enumerate() {
             *s = l.strides[d] as usize;
         }
+        let write = a.privilege.writes() || matches!(a.privilege, Privilege::Reduce(_));
+        a.inst.host_acquire(write).map_err(|e| {
+            TaskError(format!(
+                "task `{}` argument `{}`: {e}",
+                self.work.name, a.name
+            ))
+        })?;
         // SAFETY: `start` is the offset of an in-bounds point.
         let ptr = unsafe { a.inst.base_ptr().add(start) } as *mut T;
         let len = if a.bounds.is_empty() {
@@ -273,5 +287,142 @@ impl<'a> TaskCtx<'a> {
                 }
             }
         });
+    }
+}
+
+/// A field of a region argument as GPU code sees it: the device address of the argument's
+/// first point and the element strides of each dimension (see [`TaskCtx::device_field`]).
+#[cfg(feature = "cuda")]
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceField {
+    /// Device address (FBMEM, or the device address of ZCMEM) of the first point.
+    pub ptr: u64,
+    /// Elements between consecutive points of each dimension.
+    pub strides: [usize; MAX_DIM],
+    /// Bytes between consecutive elements (the element size for SOA, the record for AOS).
+    pub elem_stride: usize,
+    /// Element size in bytes.
+    pub elem: usize,
+    /// The argument's bounds.
+    pub bounds: Rect,
+}
+
+#[cfg(feature = "cuda")]
+impl DeviceField {
+    /// The last two dimensions as a matrix for cuBLAS (leading dimensions must have extent 1).
+    pub fn mat(&self) -> Result<crate::cuda::gemm_plan::MatDesc, TaskError> {
+        let d = self.bounds.dim();
+        let e = self.bounds.extents();
+        if d < 2 || (0..d - 2).any(|i| e[i] != 1) {
+            return Err(TaskError(format!(
+                "a matrix needs 2-D bounds (or leading extents of 1), got {:?}",
+                self.bounds
+            )));
+        }
+        Ok(crate::cuda::gemm_plan::MatDesc {
+            rows: e[d - 2].max(0) as usize,
+            cols: e[d - 1].max(0) as usize,
+            elem: self.elem,
+            row_stride: self.strides[d - 2] * self.elem_stride,
+            col_stride: self.strides[d - 1] * self.elem_stride,
+        })
+    }
+}
+
+#[cfg(feature = "cuda")]
+impl TaskCtx<'_> {
+    /// The real GPU this task runs on (a GPU processor of a `local` machine with CUDA), or
+    /// `None` (CPU processors, emulated GPUs).
+    pub fn cuda_gpu(&self) -> Option<std::sync::Arc<crate::cuda::Gpu>> {
+        crate::exec::cuda::current_gpu()
+    }
+
+    /// Number of region arguments.
+    pub fn num_args(&self) -> usize {
+        self.work.args.len()
+    }
+
+    /// The field ids of argument `arg`, in order.
+    pub fn field_ids(&self, arg: usize) -> Result<Vec<FieldId>, TaskError> {
+        Ok(self.arg(arg)?.fields.clone())
+    }
+
+    /// The device view of `field` of `arg` for GPU code: the instance must be in GPU memory
+    /// (FBMEM or ZCMEM). Work queued on the GPU's stream is waited for when the task returns.
+    pub fn device_field<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<DeviceField, TaskError> {
+        let a = self.arg(arg)?;
+        let fid = field
+            .resolve(&a.field_space)
+            .filter(|f| a.fields.contains(f))
+            .ok_or_else(|| {
+                TaskError(format!(
+                    "task `{}` argument `{}`: no such field",
+                    self.work.name, a.name
+                ))
+            })?;
+        let slot = *a
+            .inst
+            .layout
+            .slot(fid)
+            .ok_or_else(|| TaskError("no slot".into()))?;
+        if slot.ty != T::TYPE {
+            return Err(TaskError(format!(
+                "task `{}` argument `{}`: field has type {} but was accessed as {}",
+                self.work.name,
+                a.name,
+                slot.ty,
+                T::TYPE
+            )));
+        }
+        self.device_field_raw(arg, fid)
+    }
+
+    /// [`TaskCtx::device_field`] by field id, without a type check.
+    pub fn device_field_raw(&self, arg: usize, fid: FieldId) -> Result<DeviceField, TaskError> {
+        let a = self.arg(arg)?;
+        let l = &a.inst.layout;
+        let slot = *l.slot(fid).ok_or_else(|| {
+            TaskError(format!(
+                "task `{}` argument `{}`: the instance does not hold field #{fid}",
+                self.work.name, a.name
+            ))
+        })?;
+        let write = a.privilege.writes() || matches!(a.privilege, Privilege::Reduce(_));
+        let base = a
+            .inst
+            .device_ptr(write)
+            .map_err(|e| {
+                TaskError(format!(
+                    "task `{}` argument `{}`: {e}",
+                    self.work.name, a.name
+                ))
+            })?
+            .ok_or_else(|| {
+                TaskError(format!(
+                    "mapping error: task `{}` runs on {} but argument `{}` is in {} (host memory); \
+                     map it to FBMEM or ZCMEM",
+                    self.work.name, self.work.proc, a.name, a.inst.mem.label
+                ))
+            })?;
+        let mut strides = [0usize; MAX_DIM];
+        for (d, s) in strides.iter_mut().enumerate() {
+            *s = l.strides[d] as usize;
+        }
+        let start = if a.bounds.is_empty() {
+            slot.base
+        } else {
+            l.offset(&slot, &a.bounds.lo)
+        };
+        Ok(DeviceField {
+            ptr: base + start as u64,
+            strides,
+            elem_stride: slot.stride,
+            elem: slot.ty.size(),
+            bounds: a.bounds,
+        })
     }
 }

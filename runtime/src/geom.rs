@@ -222,9 +222,10 @@ impl Rect {
     }
 
     /// True if `o` lies entirely inside (an empty `o` is contained in anything).
+    #[inline]
     pub fn contains_rect(&self, o: &Rect) -> bool {
-        o.is_empty()
-            || (0..self.dim()).all(|i| self.lo.c[i] <= o.lo.c[i] && o.hi.c[i] <= self.hi.c[i])
+        (0..self.dim()).all(|i| self.lo.c[i] <= o.lo.c[i] && o.hi.c[i] <= self.hi.c[i])
+            || o.is_empty()
     }
 
     /// The intersection (possibly empty).
@@ -238,8 +239,10 @@ impl Rect {
     }
 
     /// True if the two rectangles share a point.
+    #[inline]
     pub fn overlaps(&self, o: &Rect) -> bool {
-        self.dim() == o.dim() && !self.intersect(o).is_empty()
+        self.dim() == o.dim()
+            && (0..self.dim()).all(|i| self.lo.c[i].max(o.lo.c[i]) <= self.hi.c[i].min(o.hi.c[i]))
     }
 
     /// The smallest rectangle containing both.

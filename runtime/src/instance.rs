@@ -38,11 +38,77 @@ impl Buffer {
     }
 }
 
+impl Storage {
+    /// Storage for an instance of `len` bytes in `mem`.
+    fn new(mem: &Memory, len: usize, align: usize) -> Option<Storage> {
+        if mem.is_virtual {
+            return Some(Storage::Virtual);
+        }
+        #[cfg(feature = "cuda")]
+        if mem.real_gpu {
+            use mapper_core::MemKind;
+            match mem.kind {
+                MemKind::Fbmem => {
+                    let gpu = crate::cuda::gpus().ok()?.get(mem.index as usize)?.clone();
+                    let dev = crate::cuda::DeviceBuffer::new(&gpu, len).ok()?;
+                    return Some(Storage::Device(Box::new(DeviceStorage {
+                        dev,
+                        mirror: Buffer::new(len, align)?,
+                        state: Mutex::new(MirrorState {
+                            mirror_valid: true,
+                            host_dirty: false,
+                        }),
+                    })));
+                }
+                MemKind::Zcmem => {
+                    return crate::cuda::PinnedBuffer::new(len)
+                        .ok()
+                        .map(Storage::Pinned);
+                }
+                _ => {}
+            }
+        }
+        let _ = mem;
+        Buffer::new(len, align).map(Storage::Host)
+    }
+}
+
 impl Drop for Buffer {
     fn drop(&mut self) {
         // SAFETY: allocated in `new` with exactly this layout.
         unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
     }
+}
+
+/// Where an instance's bytes live: host memory, or (with the `cuda` feature, on a machine with
+/// real GPUs) mapped pinned memory (ZCMEM) or framebuffer memory (FBMEM) with a host mirror.
+enum Storage {
+    /// No bytes: an instance in a virtual (simulated) memory.
+    Virtual,
+    Host(Buffer),
+    #[cfg(feature = "cuda")]
+    Pinned(crate::cuda::PinnedBuffer),
+    #[cfg(feature = "cuda")]
+    Device(Box<DeviceStorage>),
+}
+
+/// A framebuffer instance: the device copy is the master; host-side operations (copies that
+/// translate layouts, folds, fills, host task bodies) work on the mirror, downloaded when stale
+/// and uploaded when written ([`Instance::host_acquire`], [`Instance::host_release`]).
+#[cfg(feature = "cuda")]
+struct DeviceStorage {
+    dev: crate::cuda::DeviceBuffer,
+    mirror: Buffer,
+    state: Mutex<MirrorState>,
+}
+
+#[cfg(feature = "cuda")]
+#[derive(Clone, Copy, Debug, Default)]
+struct MirrorState {
+    /// The mirror holds the same bytes as the device.
+    mirror_valid: bool,
+    /// The mirror was written since the last upload (the device copy is stale).
+    host_dirty: bool,
 }
 
 /// A physical instance.
@@ -59,7 +125,7 @@ pub struct Instance {
     pub layout: InstLayout,
     /// Serializes reduction folds into this instance.
     pub fold_lock: Mutex<()>,
-    buf: Buffer,
+    buf: Storage,
 }
 
 impl std::fmt::Debug for Instance {
@@ -79,7 +145,8 @@ impl Drop for Instance {
 }
 
 impl Instance {
-    /// Creates a zeroed instance, reserving its bytes in `mem`; `None` if it does not fit.
+    /// Creates a zeroed instance, reserving its bytes in `mem`; `None` if it does not fit. In a
+    /// virtual memory the bytes are reserved but no buffer is allocated.
     pub fn create(
         id: InstId,
         mem: Arc<Memory>,
@@ -90,7 +157,7 @@ impl Instance {
         if !mem.try_reserve(layout.bytes as u64) {
             return None;
         }
-        let Some(buf) = Buffer::new(layout.bytes, layout.align) else {
+        let Some(buf) = Storage::new(&mem, layout.bytes, layout.align) else {
             mem.release(layout.bytes as u64);
             return None;
         };
@@ -110,9 +177,140 @@ impl Instance {
         self.layout.bytes
     }
 
-    /// Base pointer of the buffer.
+    /// Base pointer of the host bytes (null for a virtual instance, which nothing dereferences:
+    /// simulated runs execute no task bodies), or the mirror of a framebuffer instance: bracket host
+    /// accesses with [`Instance::host_acquire`] and [`Instance::host_release`]).
     pub(crate) fn base_ptr(&self) -> *mut u8 {
-        self.buf.ptr.as_ptr()
+        match &self.buf {
+            Storage::Virtual => std::ptr::null_mut(),
+            Storage::Host(b) => b.ptr.as_ptr(),
+            #[cfg(feature = "cuda")]
+            Storage::Pinned(p) => p.host,
+            #[cfg(feature = "cuda")]
+            Storage::Device(d) => d.mirror.ptr.as_ptr(),
+        }
+    }
+
+    /// True if the instance has no buffer (a simulated run).
+    pub fn is_virtual(&self) -> bool {
+        matches!(self.buf, Storage::Virtual)
+    }
+
+    /// True if the bytes live on a real GPU (FBMEM) or in mapped pinned memory (ZCMEM).
+    pub fn is_gpu_memory(&self) -> bool {
+        !matches!(self.buf, Storage::Host(_) | Storage::Virtual)
+    }
+
+    /// Makes the host bytes current before host code reads (or, with `write`, writes) them:
+    /// downloads a stale mirror of a framebuffer instance. A no-op for host memory.
+    pub fn host_acquire(&self, write: bool) -> Result<(), String> {
+        #[cfg(feature = "cuda")]
+        if let Storage::Device(d) = &self.buf {
+            let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+            if !st.mirror_valid {
+                // SAFETY: the mirror and the device buffer both hold `bytes` bytes; the
+                // dependence analysis orders this against device writers.
+                let dst = unsafe {
+                    std::slice::from_raw_parts_mut(d.mirror.ptr.as_ptr(), self.layout.bytes)
+                };
+                unsafe { crate::cuda::memory::dtoh(&d.dev.gpu, dst, d.dev.ptr) }
+                    .map_err(|e| format!("download of {self:?}: {e}"))?;
+                st.mirror_valid = true;
+            }
+            st.host_dirty |= write;
+        }
+        let _ = write;
+        Ok(())
+    }
+
+    /// Publishes host writes made since [`Instance::host_acquire`]: uploads a written mirror
+    /// of a framebuffer instance. A no-op for host memory.
+    pub fn host_release(&self) -> Result<(), String> {
+        #[cfg(feature = "cuda")]
+        if let Storage::Device(d) = &self.buf {
+            let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+            if st.host_dirty {
+                // SAFETY: as in `host_acquire`.
+                let src =
+                    unsafe { std::slice::from_raw_parts(d.mirror.ptr.as_ptr(), self.layout.bytes) };
+                unsafe { crate::cuda::memory::htod(&d.dev.gpu, d.dev.ptr, src) }
+                    .map_err(|e| format!("upload of {self:?}: {e}"))?;
+                st.host_dirty = false;
+            }
+        }
+        Ok(())
+    }
+
+    /// The device address of the instance's bytes for GPU code that reads (or, with `write`,
+    /// writes) them: framebuffer memory (uploading pending host writes first), or the device
+    /// address of mapped pinned memory. `None` for host memory.
+    #[cfg(feature = "cuda")]
+    pub fn device_ptr(&self, write: bool) -> Result<Option<u64>, String> {
+        match &self.buf {
+            Storage::Host(_) | Storage::Virtual => Ok(None),
+            Storage::Pinned(p) => Ok(Some(p.dev)),
+            Storage::Device(d) => {
+                self.host_release()?;
+                if write {
+                    d.state
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .mirror_valid = false;
+                }
+                Ok(Some(d.dev.ptr))
+            }
+        }
+    }
+
+    /// The GPU holding a framebuffer instance.
+    #[cfg(feature = "cuda")]
+    pub fn gpu(&self) -> Option<&std::sync::Arc<crate::cuda::Gpu>> {
+        match &self.buf {
+            Storage::Device(d) => Some(&d.dev.gpu),
+            _ => None,
+        }
+    }
+
+    /// Device-to-device fast path of [`Instance::copy_from`]: whole SOA field arrays between
+    /// GPU-resident instances (FBMEM/ZCMEM, any GPUs, peer to peer) with identical layouts.
+    #[cfg(feature = "cuda")]
+    fn copy_on_device(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+    ) -> Result<Option<u64>, String> {
+        if !self.is_gpu_memory()
+            || !src.is_gpu_memory()
+            || !self.layout.layout.soa
+            || !src.layout.layout.soa
+        {
+            return Ok(None);
+        }
+        if !self.layout.same_bytes(&src.layout) || space.volume() != self.layout.rect.volume() {
+            return Ok(None);
+        }
+        let slot = *self.slot(field)?;
+        let (Some(s), Some(d)) = (src.device_ptr(false)?, self.device_ptr(true)?) else {
+            return Ok(None);
+        };
+        let n = slot.ty.size() * self.layout.rect.volume() as usize;
+        let (s, d) = (s + slot.base as u64, d + slot.base as u64);
+        let gpu = match (self.gpu(), src.gpu()) {
+            (Some(g), _) | (None, Some(g)) => g.clone(),
+            (None, None) => match crate::cuda::gpus()?.first() {
+                Some(g) => g.clone(),
+                None => return Ok(None),
+            },
+        };
+        // SAFETY: both field arrays hold `n` bytes; ordered by the dependence analysis.
+        match (self.gpu(), src.gpu()) {
+            (Some(dg), Some(sg)) if dg.ordinal != sg.ordinal => unsafe {
+                crate::cuda::memory::copy_peer(dg, d, sg, s, n)?
+            },
+            _ => unsafe { crate::cuda::memory::copy(&gpu, d, s, n)? },
+        }
+        Ok(Some(n as u64))
     }
 
     /// The slot of `field`, or an error naming the instance.
@@ -132,6 +330,13 @@ impl Instance {
 
     /// Fills `field` at every point of `space` with `value` (one element of the field's size).
     pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
+        self.host_acquire(true)?;
+        let r = self.fill_host(field, space, value);
+        self.host_release()?;
+        r
+    }
+
+    fn fill_host(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
         let slot = *self.slot(field)?;
         if value.len() != slot.ty.size() {
             return Err(format!(
@@ -141,6 +346,13 @@ impl Instance {
             ));
         }
         let mut n = 0u64;
+        if self.is_virtual() {
+            for r in space.rects() {
+                self.check_rect(r)?;
+                n += r.volume() * value.len() as u64;
+            }
+            return Ok(n);
+        }
         for r in space.rects() {
             self.check_rect(r)?;
             for p in r.iter() {
@@ -182,12 +394,37 @@ impl Instance {
         field: FieldId,
         space: &IndexSpace,
     ) -> Result<u64, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.copy_on_device(src, field, space)? {
+            return Ok(n);
+        }
+        src.host_acquire(false)?;
+        self.host_acquire(true)?;
+        let r = self.copy_from_host(src, field, space);
+        self.host_release()?;
+        r
+    }
+
+    fn copy_from_host(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+    ) -> Result<u64, String> {
         let ds = *self.slot(field)?;
         let ss = *src.slot(field)?;
         let size = ds.ty.size();
         let fd = self.layout.fastest_dim();
         let contiguous = fd == src.layout.fastest_dim() && ds.stride == size && ss.stride == size;
         let mut bytes = 0u64;
+        if self.is_virtual() || src.is_virtual() {
+            for r in space.rects() {
+                self.check_rect(r)?;
+                src.check_rect(r)?;
+                bytes += r.volume() * size as u64;
+            }
+            return Ok(bytes);
+        }
         for r in space.rects() {
             self.check_rect(r)?;
             src.check_rect(r)?;
@@ -227,11 +464,33 @@ impl Instance {
         space: &IndexSpace,
         op: ReduceOp,
     ) -> Result<u64, String> {
+        src.host_acquire(false)?;
+        self.host_acquire(true)?;
+        let r = self.fold_from_host(src, field, space, op);
+        self.host_release()?;
+        r
+    }
+
+    fn fold_from_host(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+        op: ReduceOp,
+    ) -> Result<u64, String> {
         let ds = *self.slot(field)?;
         let ss = *src.slot(field)?;
         let prim = ds.ty.prim;
         let esz = prim.size();
         let mut bytes = 0u64;
+        if self.is_virtual() || src.is_virtual() {
+            for r in space.rects() {
+                self.check_rect(r)?;
+                src.check_rect(r)?;
+                bytes += r.volume() * ds.ty.size() as u64;
+            }
+            return Ok(bytes);
+        }
         for r in space.rects() {
             self.check_rect(r)?;
             src.check_rect(r)?;
@@ -399,6 +658,7 @@ mod tests {
                 node: 0,
                 index: 0,
                 capacity: cap,
+                bandwidth: 1.0,
             },
         ))
     }

@@ -2,7 +2,8 @@
 //! privileges, single and index launches, dependence analysis with implicit parallelism, a
 //! mapping stage that asks a [`mapper_core::Mapper`] for every decision (processor, memory,
 //! layout, instance limit, collection, placement), instances with coherence and real copies
-//! between memories, CPU and emulated-GPU executors, and profiles (text summary, Chrome trace).
+//! between memories, CPU and emulated-GPU executors, a discrete-event simulator for described
+//! machines (`sim:PRESET`, `FILE.toml`), and profiles (text summary, Chrome trace).
 //!
 //! Pipeline of one launch: [`launch`] arguments -> [`analysis`] (dependences) -> mapping
 //! (`runtime` (the [`Runtime`]), [`mapping`], [`coherence`], [`instance`], [`layout`]) -> the task graph
@@ -14,8 +15,10 @@ pub mod accessor;
 pub mod analysis;
 pub mod coherence;
 pub mod context;
+pub mod cuda;
 pub mod error;
 pub mod exec;
+pub mod fasthash;
 pub mod field;
 pub mod future;
 pub mod geom;

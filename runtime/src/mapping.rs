@@ -6,7 +6,9 @@
 
 use crate::analysis::OpId;
 use crate::coherence::{FieldState, ValidCopy};
+use crate::exec::sim::SimModel;
 use crate::exec::{CopyWork, Work};
+use crate::fasthash::FastMap;
 use crate::field::{FieldId, FieldType};
 use crate::geom::{IndexSpace, Rect};
 use crate::instance::{InstId, Instance};
@@ -17,7 +19,6 @@ use crate::profile::{CopyKind, CopyRecord, Profiler};
 use crate::region::RegionId;
 use crate::sched::Scheduler;
 use mapper_core::{Layout, MemKind};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A live instance known to the mapping stage.
@@ -30,6 +31,17 @@ pub struct InstEntry {
     pub fields: Vec<(FieldId, FieldType)>,
     /// Logical time of last use (for LRU eviction).
     pub last_use: u64,
+}
+
+/// An instance as listed per memory: enough to filter candidates without a map lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemSlot {
+    /// The instance.
+    pub id: InstId,
+    /// Root of its region tree.
+    pub root: RegionId,
+    /// Its rectangle.
+    pub rect: Rect,
 }
 
 /// What an instance request is for.
@@ -53,13 +65,18 @@ pub struct MapState {
     /// Memories, indexed by [`MemId`].
     pub mems: Vec<Arc<Memory>>,
     /// Live instances.
-    pub insts: HashMap<InstId, InstEntry>,
-    /// Instance ids per memory.
-    pub by_mem: Vec<Vec<InstId>>,
+    pub insts: FastMap<InstId, InstEntry>,
+    /// Instances per memory, by root region (each list in creation order).
+    pub by_mem: Vec<FastMap<RegionId, Vec<MemSlot>>>,
     next_inst: InstId,
     /// Coherence per (root, field).
-    pub coherence: HashMap<(RegionId, FieldId), FieldState>,
+    pub coherence: FastMap<(RegionId, FieldId), FieldState>,
     clock: u64,
+    /// The simulator's cost tables (simulated runs only).
+    pub sim: Option<Arc<SimModel>>,
+    /// Simulated time (ns) the control thread spent in synchronous write-backs since the
+    /// runtime last took it (simulated runs only).
+    pub blocked_ns: u64,
 }
 
 /// Outcome of an instance request in one memory.
@@ -76,20 +93,31 @@ pub enum Found {
 }
 
 impl MapState {
-    /// The state for `machine` with no instances.
-    pub fn new(machine: &MachineDesc) -> MapState {
+    /// The state for `machine` with no instances; memories are virtual (accounted, never
+    /// allocated) when `sim` is given.
+    pub fn new(machine: &MachineDesc, sim: Option<Arc<SimModel>>) -> MapState {
         MapState {
             mems: machine
                 .mems
                 .iter()
                 .enumerate()
-                .map(|(i, d)| Arc::new(Memory::new(i, d)))
+                .map(|(i, d)| {
+                    let mut m = if sim.is_some() {
+                        Memory::new_virtual(i, d)
+                    } else {
+                        Memory::new(i, d)
+                    };
+                    m.real_gpu = sim.is_none() && machine.has_real_gpus();
+                    Arc::new(m)
+                })
                 .collect(),
-            insts: HashMap::new(),
-            by_mem: vec![Vec::new(); machine.mems.len()],
+            insts: FastMap::default(),
+            by_mem: vec![FastMap::default(); machine.mems.len()],
             next_inst: 1,
-            coherence: HashMap::new(),
+            coherence: FastMap::default(),
             clock: 0,
+            sim,
+            blocked_ns: 0,
         }
     }
 
@@ -117,19 +145,22 @@ impl MapState {
         // Among reusable instances prefer the one already holding the most valid data for the
         // request, then the largest (it serves more future requests), then the oldest.
         let mut best: Option<(u64, u64, InstId)> = None;
-        for id in self.by_mem.get(mem).into_iter().flatten() {
+        let slots = self.by_mem.get(mem).and_then(|m| m.get(&req.root));
+        for s in slots.into_iter().flatten() {
+            let covers = if req.layout.exact {
+                s.rect == req.bbox
+            } else {
+                s.rect.contains_rect(&req.bbox)
+            };
+            if s.root != req.root || !covers {
+                continue;
+            }
+            let id = &s.id;
             let Some(e) = self.insts.get(id) else {
                 continue;
             };
             let l = &e.inst.layout;
-            let covers = if req.layout.exact {
-                l.rect == req.bbox
-            } else {
-                l.rect.contains_rect(&req.bbox)
-            };
-            if e.root == req.root
-                && covers
-                && l.layout == req.layout
+            if l.layout == req.layout
                 && req
                     .fields
                     .iter()
@@ -214,7 +245,11 @@ impl MapState {
                     },
                 );
                 if let Some(v) = self.by_mem.get_mut(mem) {
-                    v.push(id);
+                    v.entry(req.root).or_default().push(MemSlot {
+                        id,
+                        root: req.root,
+                        rect: inst.layout.rect,
+                    });
                 }
                 Ok(Ok(inst))
             }
@@ -231,8 +266,12 @@ impl MapState {
                     s.remove_instance(id);
                 }
             }
-            if let Some(v) = self.by_mem.get_mut(e.inst.mem.id) {
-                v.retain(|x| *x != id);
+            if let Some(v) = self
+                .by_mem
+                .get_mut(e.inst.mem.id)
+                .and_then(|m| m.get_mut(&e.root))
+            {
+                v.retain(|x| x.id != id);
             }
         }
     }
@@ -247,8 +286,8 @@ impl MapState {
             .by_mem
             .get(mem)
             .into_iter()
-            .flatten()
-            .filter_map(|id| self.insts.get(id).map(|e| (e, *id)))
+            .flat_map(|m| m.values().flatten())
+            .filter_map(|s| self.insts.get(&s.id).map(|e| (e, s.id)))
             .filter(|(e, _)| Arc::strong_count(&e.inst) == 1)
             .map(|(e, id)| (e.last_use, id))
             .collect();
@@ -321,8 +360,16 @@ impl MapState {
                 let Some(p) = state.pieces.get_mut(i) else {
                     continue;
                 };
-                let start = profiler.now();
+                let start = profiler.now() + self.blocked_ns;
                 let bytes = dst.copy_from(&src, f, &p.space).unwrap_or(0);
+                let end = match &self.sim {
+                    Some(m) => {
+                        let d = m.copy_ns(src.mem.id, dst.mem.id, bytes);
+                        self.blocked_ns += d;
+                        start + d
+                    }
+                    None => profiler.now(),
+                };
                 p.copies.push(ValidCopy {
                     inst: dst.id,
                     ready: 0,
@@ -338,7 +385,7 @@ impl MapState {
                     field: Arc::from(format!("#{f}").as_str()),
                     task: Arc::from("eviction"),
                     start_ns: start,
-                    end_ns: profiler.now(),
+                    end_ns: end,
                 });
             }
         }
@@ -351,9 +398,9 @@ impl MapState {
         req: &InstRequest<'_>,
         profiler: &Profiler,
     ) -> Result<Found, String> {
-        if let Some(ids) = self.by_mem.get(mem) {
-            for id in ids {
-                if let Some(e) = self.insts.get(id) {
+        if let Some(slots) = self.by_mem.get(mem).and_then(|m| m.get(&req.root)) {
+            for s in slots {
+                if let Some(e) = self.insts.get(&s.id) {
                     if e.root == req.root
                         && e.inst.layout.rect.contains_rect(&req.bbox)
                         && req

@@ -18,6 +18,13 @@ pub struct Memory {
     pub label: String,
     /// Capacity in bytes.
     pub capacity: u64,
+    /// True in simulated runs: capacity is accounted exactly but instances get no buffer.
+    pub is_virtual: bool,
+    /// Index among memories of this kind on the node (the GPU index for FBMEM).
+    pub index: u32,
+    /// Backed by a real GPU (FBMEM in device memory, ZCMEM in mapped pinned memory); set for
+    /// `local` machines with the `cuda` feature and a driver.
+    pub real_gpu: bool,
     used: AtomicU64,
 }
 
@@ -30,7 +37,18 @@ impl Memory {
             node: d.node,
             label: d.label(),
             capacity: d.capacity,
+            is_virtual: false,
+            index: d.index,
+            real_gpu: false,
             used: AtomicU64::new(0),
+        }
+    }
+
+    /// A memory whose instances are accounted but not allocated (simulated runs).
+    pub fn new_virtual(id: MemId, d: &MemDesc) -> Memory {
+        Memory {
+            is_virtual: true,
+            ..Memory::new(id, d)
         }
     }
 
@@ -76,6 +94,7 @@ mod tests {
                 node: 0,
                 index: 1,
                 capacity: 100,
+                bandwidth: 1.0,
             },
         );
         assert!(m.try_reserve(60));

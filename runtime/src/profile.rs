@@ -8,6 +8,7 @@ use mapper_core::ProcId;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -68,6 +69,7 @@ pub struct CopyRecord {
 #[derive(Debug)]
 pub struct Profiler {
     epoch: Instant,
+    sim_clock: Option<Arc<AtomicU64>>,
     enabled: bool,
     tasks: Mutex<Vec<TaskRecord>>,
     copies: Mutex<Vec<CopyRecord>>,
@@ -78,15 +80,27 @@ impl Profiler {
     pub fn new(enabled: bool) -> Profiler {
         Profiler {
             epoch: Instant::now(),
+            sim_clock: None,
             enabled,
             tasks: Mutex::default(),
             copies: Mutex::default(),
         }
     }
 
-    /// Nanoseconds since the runtime started.
+    /// A profiler whose clock is a simulated one (ns) rather than the wall clock.
+    pub fn simulated(enabled: bool, clock: Arc<AtomicU64>) -> Profiler {
+        Profiler {
+            sim_clock: Some(clock),
+            ..Profiler::new(enabled)
+        }
+    }
+
+    /// Nanoseconds since the runtime started (simulated time for a simulated run).
     pub fn now(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        match &self.sim_clock {
+            Some(c) => c.load(Ordering::Acquire),
+            None => self.epoch.elapsed().as_nanos() as u64,
+        }
     }
 
     /// True if recording.

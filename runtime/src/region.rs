@@ -2,6 +2,7 @@
 //! partitions and partitions by explicit subspaces (disjoint or aliased, e.g. ghost/halo
 //! regions), with subregions addressed by color and ancestry names for mapper matching.
 
+use crate::fasthash::FastMap;
 use crate::field::FieldSpace;
 use crate::geom::{IndexSpace, Point, Rect, MAX_DIM};
 use std::collections::HashMap;
@@ -40,7 +41,7 @@ pub struct PartitionNode {
     /// Bounding rectangle of the colors.
     pub color_bounds: Rect,
     /// Subregions by color.
-    pub subregions: HashMap<Point, RegionId>,
+    pub subregions: FastMap<Point, RegionId>,
     /// Colors in C order.
     pub colors: Vec<Point>,
     /// True if no two subregions share a point.
@@ -232,7 +233,7 @@ impl RegionForest {
                 .all(|(i, (_, a))| subspaces[i + 1..].iter().all(|(_, b)| !a.overlaps(b)))
         });
         let pid = PartitionId(self.partitions.len());
-        let mut map = HashMap::new();
+        let mut map = FastMap::default();
         let mut colors = Vec::new();
         for (c, s) in subspaces {
             if map.contains_key(&c) {

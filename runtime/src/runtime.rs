@@ -1,11 +1,14 @@
 //! The public entry point. A [`Runtime`] binds a mapper to an application and a machine once,
 //! then runs the sequential top-level program: every launch goes through dependence analysis,
 //! the mapping stage (processor, memories, layouts, instances, copies) and the executor, with
-//! implicit parallelism between independent tasks.
+//! implicit parallelism between independent tasks. On a simulated machine (`sim:`, `.toml`)
+//! the same stages run with virtual instances and the simulator executor
+//! ([`crate::exec::sim`]) advances a simulated clock instead of running task bodies.
 
 use crate::analysis::{Access, Analysis, OpId};
 use crate::error::{MemoryAttempt, RuntimeError};
 use crate::exec::cpu::HostExecutor;
+use crate::exec::sim::{SimCore, SimExecutor};
 use crate::exec::{ArgInst, Fold, LimitGuard, TaskWork, Work};
 use crate::field::{FieldId, FieldSpace, FieldType, FieldValue};
 use crate::future::{Future, FutureMap};
@@ -68,6 +71,7 @@ pub struct Runtime {
     limits: HashMap<(TaskId, u32), Arc<AtomicU32>>,
     seq: Vec<u64>,
     profiler: Arc<Profiler>,
+    sim: Option<Arc<SimCore>>,
 }
 
 impl Drop for Runtime {
@@ -94,9 +98,16 @@ impl Runtime {
                 mapper: mapper.name().to_string(),
                 diagnostics,
             })?;
-        let profiler = Arc::new(Profiler::new(opts.profile));
+        let sim = machine.simulated.then(|| SimCore::new(&machine));
+        let profiler = Arc::new(match &sim {
+            Some(s) => Profiler::simulated(opts.profile, s.clock()),
+            None => Profiler::new(opts.profile),
+        });
         let sched = Scheduler::new(profiler.clone());
-        sched.set_executor(Box::new(HostExecutor::new(&machine)));
+        match &sim {
+            Some(s) => sched.set_executor(Box::new(SimExecutor::new(s.clone()))),
+            None => sched.set_executor(Box::new(HostExecutor::new(&machine))),
+        }
         Ok(Runtime {
             task_names: app
                 .tasks
@@ -105,7 +116,7 @@ impl Runtime {
                 .collect(),
             seq: vec![0; app.tasks.len()],
             app,
-            state: MapState::new(&machine),
+            state: MapState::new(&machine, sim.as_ref().map(|s| s.model().clone())),
             machine,
             shape,
             bound,
@@ -116,10 +127,28 @@ impl Runtime {
             rr: HashMap::new(),
             limits: HashMap::new(),
             profiler,
+            sim,
         })
     }
 
-    /// Creates a runtime from a machine spec string (`local`, `emulated:2x4`).
+    /// True on a simulated machine: task bodies do not run, instances hold no data, and times
+    /// are simulated.
+    pub fn is_simulated(&self) -> bool {
+        self.sim.is_some()
+    }
+
+    /// Nanoseconds since the runtime started: wall-clock time, or on a simulated machine the
+    /// simulated time of the control thread (after [`Runtime::wait_all`], the time at which
+    /// the last operation finished).
+    pub fn elapsed_ns(&self) -> u64 {
+        match &self.sim {
+            Some(s) => s.now(),
+            None => self.profiler.now(),
+        }
+    }
+
+    /// Creates a runtime from a machine spec string (`local`, `emulated:2x4`, `sim:p100x4`,
+    /// `machine.toml`).
     pub fn from_spec(
         app: App,
         machine: &str,
@@ -528,8 +557,13 @@ impl Runtime {
                             Ok(r) => {
                                 // The reduction instance is private to this task.
                                 self.state.insts.remove(&r.id);
-                                if let Some(v) = self.state.by_mem.get_mut(mem) {
-                                    v.retain(|x| *x != r.id);
+                                if let Some(v) = self
+                                    .state
+                                    .by_mem
+                                    .get_mut(mem)
+                                    .and_then(|m| m.get_mut(&ra.root))
+                                {
+                                    v.retain(|x| x.id != r.id);
                                 }
                                 return Ok((d, fresh, Some(r)));
                             }
@@ -597,12 +631,20 @@ impl Runtime {
         let kind = self.bound.proc_kind(tid);
         let body = match decl.variants.get(&kind) {
             Some(Variant::Host(f)) => f.clone(),
+            // A simulated run never calls the body.
+            Some(Variant::Cuda(_)) if self.sim.is_some() => {
+                Arc::new(|_: &crate::context::TaskCtx| Ok(Value::None)) as crate::task::HostFn
+            }
+            #[cfg(feature = "cuda")]
+            Some(Variant::Cuda(c)) if self.machine.has_real_gpus() && c.source.is_some() => {
+                crate::exec::cuda::cuda_variant_body(c)
+            }
             Some(Variant::Cuda(c)) => {
                 return Err(self.map_error(
                     decl,
                     &point,
                     "Task",
-                    format!("the mapper chose {kind}, whose variant is the CUDA kernel `{}`; this executor runs host variants only", c.kernel),
+                    format!("the mapper chose {kind}, whose variant is the CUDA kernel `{}`; this executor runs host variants only (CUDA variants need the `cuda` feature, a driver, the `local` machine and kernel source)", c.kernel),
                 ))
             }
             None => {
@@ -648,6 +690,11 @@ impl Runtime {
             None => None,
         };
 
+        if let Some(s) = &self.sim {
+            // The control thread's own time to analyse and map this point.
+            s.advance(self.machine.map_ns.round() as u64);
+        }
+
         // Dependence analysis.
         let mut adeps: Vec<OpId> = Vec::new();
         for (i, &r) in regions.iter().enumerate() {
@@ -678,6 +725,10 @@ impl Runtime {
         for (i, &r) in regions.iter().enumerate() {
             let ra = &res[i];
             let (d, fresh, red) = self.map_instance(tid, decl, &point, i, proc, pidx, r, ra)?;
+            if let Some(s) = &self.sim {
+                // Time the control thread spent blocked in write-backs while evicting.
+                s.advance(std::mem::take(&mut self.state.blocked_ns));
+            }
             let rnode = self
                 .forest
                 .region(r)
@@ -840,7 +891,15 @@ impl Runtime {
                 self.state.drop_instance(inst);
             }
         }
-        let (future, promise) = Future::pending();
+        let (mut future, promise) = Future::pending();
+        let cost = match (&self.sim, &decl.cost) {
+            (Some(_), Some(c)) => Some(c.cost(&point, scalars)),
+            _ => None,
+        };
+        if self.sim.is_some() {
+            // No task body runs in a simulation, so there is no result to wait for.
+            future = Future::ready(Value::None);
+        }
         let work = TaskWork {
             name,
             proc,
@@ -853,6 +912,7 @@ impl Runtime {
             body,
             promise,
             limit,
+            cost,
         };
         self.sched
             .submit(id, Work::Task(Box::new(work)), &mut task_deps);
@@ -905,6 +965,12 @@ impl Runtime {
     ) -> Result<Vec<T>, RuntimeError> {
         self.wait_all()?;
         let (fid, root, space, root_space) = self.field_of::<T>(region, field)?;
+        if self.sim.is_some() {
+            return Err(RuntimeError::Launch(format!(
+                "read_field `{field}`: a simulated run computes no data (machine `{}`); check Runtime::is_simulated() and skip result checks",
+                self.machine.name
+            )));
+        }
         // SAFETY: field values are plain old data; all-zero bytes are a valid value.
         let zero: T = unsafe { std::mem::zeroed() };
         let mut out = vec![zero; space.volume() as usize];
@@ -945,6 +1011,7 @@ impl Runtime {
                     continue;
                 }
                 let off = inst.layout.offset(&slot, &pt);
+                inst.host_acquire(false).map_err(RuntimeError::Exec)?;
                 // SAFETY: `pt` lies in the instance rectangle and the field holds a `T`.
                 let v = unsafe { std::ptr::read_unaligned(inst.base_ptr().add(off) as *const T) };
                 if let Some(o) = out.get_mut(i) {
@@ -963,9 +1030,20 @@ impl Runtime {
         field: &str,
         data: &[T],
     ) -> Result<(), RuntimeError> {
+        self.store_field(region, field, Some(data))
+    }
+
+    /// [`Runtime::write_field`]; `None` (simulated runs) places and validates the instance
+    /// without data.
+    fn store_field<T: FieldValue>(
+        &mut self,
+        region: RegionId,
+        field: &str,
+        data: Option<&[T]>,
+    ) -> Result<(), RuntimeError> {
         self.wait_all()?;
         let (fid, root, space, root_space) = self.field_of::<T>(region, field)?;
-        if data.len() as u64 != space.volume() {
+        if let Some(data) = data.filter(|d| d.len() as u64 != space.volume()) {
             return Err(RuntimeError::Launch(format!(
                 "write_field: {} values given for {} points of the region",
                 data.len(),
@@ -1007,7 +1085,10 @@ impl Runtime {
             }
         };
         let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
-        for (pt, v) in space.iter().zip(data) {
+        for (pt, v) in space.iter().zip(data.unwrap_or_default()) {
+            if inst.is_virtual() {
+                break;
+            }
             let off = inst.layout.offset(&slot, &pt);
             // SAFETY: `pt` lies in the instance rectangle (it covers the region's bounds).
             unsafe { std::ptr::write_unaligned(inst.base_ptr().add(off) as *mut T, *v) };
@@ -1025,6 +1106,9 @@ impl Runtime {
         field: &str,
         value: T,
     ) -> Result<(), RuntimeError> {
+        if self.sim.is_some() {
+            return self.store_field::<T>(region, field, None);
+        }
         let n = self
             .forest
             .region(region)

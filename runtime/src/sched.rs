@@ -5,8 +5,8 @@
 
 use crate::analysis::OpId;
 use crate::exec::{Executor, Ready, Work};
+use crate::fasthash::FastMap;
 use crate::profile::Profiler;
-use std::collections::HashMap;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 struct Node {
@@ -18,7 +18,7 @@ struct Node {
 
 #[derive(Default)]
 struct Graph {
-    nodes: HashMap<OpId, Node>,
+    nodes: FastMap<OpId, Node>,
     next: OpId,
     completed: u64,
     unsubmitted: usize,
@@ -170,9 +170,25 @@ impl Scheduler {
         self.lock().completed
     }
 
+    /// The executor, when it must be driven by the waiting thread (the simulator).
+    fn driven(&self) -> Option<&dyn Executor> {
+        self.executor.get().map(|e| &**e).filter(|e| e.drives())
+    }
+
     /// Waits until more than `seen` operations have completed or nothing is in flight; returns
     /// the new completed count.
     pub fn wait_progress(&self, seen: u64) -> u64 {
+        if let Some(e) = self.driven() {
+            loop {
+                let (done, busy) = {
+                    let g = self.lock();
+                    (g.completed, g.nodes.len() > g.unsubmitted)
+                };
+                if done > seen || !busy || !e.step() {
+                    return done;
+                }
+            }
+        }
         let mut g = self.lock();
         while g.completed <= seen && g.nodes.len() > g.unsubmitted {
             g = self.progress.wait(g).unwrap_or_else(|p| p.into_inner());
@@ -182,6 +198,10 @@ impl Scheduler {
 
     /// Waits until every submitted operation has completed.
     pub fn wait_idle(&self) {
+        if let Some(e) = self.driven() {
+            while self.in_flight() > 0 && e.step() {}
+            return;
+        }
         let mut g = self.lock();
         while g.nodes.len() > g.unsubmitted {
             g = self.progress.wait(g).unwrap_or_else(|p| p.into_inner());

@@ -57,11 +57,17 @@ pub struct Worker {
 impl Worker {
     /// Spawns a worker thread called `name`.
     pub fn spawn(name: String) -> Worker {
+        Worker::spawn_with(name, || {})
+    }
+
+    /// Spawns a worker thread called `name` that runs `init` first (e.g. binds a GPU).
+    pub fn spawn_with(name: String, init: impl FnOnce() + Send + 'static) -> Worker {
         let queue = Arc::new(Queue::default());
         let q = queue.clone();
         let handle = std::thread::Builder::new()
             .name(name)
             .spawn(move || {
+                init();
                 while let Some(r) = q.pop() {
                     r.run_here();
                 }
@@ -91,10 +97,20 @@ pub struct HostExecutor {
 impl HostExecutor {
     /// Spawns the workers of `machine` (GPUs become emulated GPU threads).
     pub fn new(machine: &MachineDesc) -> HostExecutor {
+        #[cfg(feature = "cuda")]
+        let real = if machine.has_real_gpus() {
+            crate::cuda::gpus().unwrap_or(&[])
+        } else {
+            &[]
+        };
         let procs = machine
             .procs
             .iter()
             .map(|p| match p.id.kind {
+                #[cfg(feature = "cuda")]
+                ProcKind::Gpu if (p.id.index as usize) < real.len() => {
+                    super::cuda::spawn_gpu(p.id, real[p.id.index as usize].clone())
+                }
                 ProcKind::Gpu => super::emulated::spawn_gpu(p.id),
                 _ => Worker::spawn(format!("{}", p.id)),
             })
@@ -102,7 +118,9 @@ impl HostExecutor {
         let dma = (0..machine.nodes)
             .map(|n| Worker::spawn(format!("dma[{n}]")))
             .collect();
-        let name = if machine.procs.iter().any(|p| p.id.kind == ProcKind::Gpu) {
+        let name = if machine.has_real_gpus() {
+            "cuda"
+        } else if machine.procs.iter().any(|p| p.id.kind == ProcKind::Gpu) {
             "emulated"
         } else {
             "cpu"

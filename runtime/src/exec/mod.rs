@@ -2,10 +2,14 @@
 //! ([`Executor`]): mapping, instances and copies are decided before an operation reaches an
 //! executor, and [`run_work`] holds the shared host-side semantics (reduction-instance
 //! initialization, the task body, folds, copies, profiling). [`cpu`] runs CPU and OMP
-//! processors on worker threads; [`emulated`] adds GPUs emulated by one host thread each.
+//! processors on worker threads; [`emulated`] adds GPUs emulated by one host thread each;
+//! [`sim`] simulates a described machine on a simulated clock without running task bodies.
 
 pub mod cpu;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod emulated;
+pub mod sim;
 
 use crate::analysis::OpId;
 use crate::context::TaskCtx;
@@ -15,7 +19,7 @@ use crate::geom::{IndexSpace, Point, Rect};
 use crate::instance::Instance;
 use crate::profile::{CopyKind, CopyRecord, TaskRecord};
 use crate::sched::Scheduler;
-use crate::task::{HostFn, Privilege, Value};
+use crate::task::{Cost, HostFn, Privilege, Value};
 use mapper_core::ProcId;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -49,6 +53,16 @@ pub trait Executor: Send + Sync {
     fn dispatch(&self, op: Ready);
     /// Stops the workers (the graph has drained).
     fn shutdown(&self);
+    /// True if operations progress only when the control thread calls [`Executor::step`]
+    /// (the simulator); false for executors with their own threads.
+    fn drives(&self) -> bool {
+        false
+    }
+    /// Makes progress on the calling thread (completes one operation); false if nothing is
+    /// pending. Only meaningful when [`Executor::drives`] is true.
+    fn step(&self) -> bool {
+        false
+    }
 }
 
 /// One unit of work.
@@ -138,6 +152,8 @@ pub struct TaskWork {
     pub promise: Promise,
     /// InstanceLimit accounting.
     pub limit: Option<LimitGuard>,
+    /// The cost of this point from the task's cost model (simulated runs only).
+    pub cost: Option<Cost>,
 }
 
 /// A copy (or, without a source, a zero fill) of one field over some points.
@@ -204,7 +220,18 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
     }
     let start = sched.profiler.now();
     let ctx = TaskCtx { work: t };
-    let result = catch_unwind(AssertUnwindSafe(|| (t.body)(&ctx)));
+    let mut result = catch_unwind(AssertUnwindSafe(|| (t.body)(&ctx)));
+    // Device work of a real GPU's variant finishes, and host writes to GPU memory are published,
+    // before the task counts as done.
+    #[cfg(feature = "cuda")]
+    if let Err(e) = cuda::finish_task() {
+        result = Ok(Err(crate::task::TaskError(e)));
+    }
+    for a in &t.args {
+        if let Err(e) = a.inst.host_release() {
+            result = Ok(Err(crate::task::TaskError(e)));
+        }
+    }
     let end = sched.profiler.now();
     sched.profiler.task(TaskRecord {
         name: t.name.clone(),

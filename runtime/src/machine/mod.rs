@@ -1,8 +1,12 @@
-//! Machine descriptions: nodes, processors per node by kind, memories per node by kind with
-//! capacities, which processors access which memories (bandwidth, latency) and copy-path
-//! bandwidths. Parsed from strings: `local` (the discovered host) and `emulated:NxG[,key=val]`
-//! (N nodes x G GPUs emulated by host threads, each with its own FBMEM). `sim:PRESET` and
-//! `FILE.toml` are reserved for the simulator.
+//! Machine descriptions: nodes, processors per node by kind (with throughput and launch
+//! overhead), memories per node by kind with capacities and bandwidths, which processors access
+//! which memories (bandwidth, latency) and copy-path bandwidths and latencies. Parsed from
+//! strings: `local` (the discovered host), `emulated:NxG[,key=val]` (N nodes x G GPUs emulated by
+//! host threads, each with its own FBMEM), and, for the simulator, `sim:PRESET`, `sim:FILE.toml`
+//! or `FILE.toml` (see [`file`] for the TOML schema and [`presets`] for the built-in machines).
+
+pub mod file;
+pub mod presets;
 
 use mapper_core::{MachineShape, MemKind, ProcId, ProcKind};
 use std::fmt;
@@ -21,6 +25,8 @@ pub struct MemDesc {
     pub index: u32,
     /// Capacity in bytes.
     pub capacity: u64,
+    /// Internal bandwidth in GB/s (fills and copies within the memory).
+    pub bandwidth: f64,
 }
 
 impl MemDesc {
@@ -37,6 +43,55 @@ pub struct ProcDesc {
     pub id: ProcId,
     /// Threads this processor uses (the OMP pool size; 1 otherwise).
     pub threads: u32,
+    /// Peak throughput in GFLOP/s (the whole processor, all its threads).
+    pub gflops: f64,
+    /// Achieved throughput by task size: `(flops of the task, GFLOP/s)` points, ascending in
+    /// flops, interpolated log-linearly (empty: always `gflops`).
+    pub curve: Vec<(f64, f64)>,
+    /// Overhead of launching one task, in ns.
+    pub launch_ns: f64,
+}
+
+impl ProcDesc {
+    /// A processor with default performance numbers for host emulation.
+    pub fn new(id: ProcId, threads: u32) -> ProcDesc {
+        let (gflops, launch_ns) = match id.kind {
+            ProcKind::Gpu => (1000.0, 5_000.0),
+            _ => (10.0 * f64::from(threads.max(1)), 1_000.0),
+        };
+        ProcDesc {
+            id,
+            threads,
+            gflops,
+            curve: Vec::new(),
+            launch_ns,
+        }
+    }
+
+    /// The achieved throughput (GFLOP/s) for a task of `flops` operations: `gflops`, or the
+    /// curve interpolated linearly in log10(flops), clamped to its end points.
+    pub fn throughput(&self, flops: f64) -> f64 {
+        let c = &self.curve;
+        let (Some(first), Some(last)) = (c.first(), c.last()) else {
+            return self.gflops;
+        };
+        if flops <= first.0 {
+            return first.1;
+        }
+        if flops >= last.0 {
+            return last.1;
+        }
+        let x = flops.log10();
+        for w in c.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if flops <= b.0 {
+                let (xa, xb) = (a.0.log10(), b.0.log10());
+                let t = if xb > xa { (x - xa) / (xb - xa) } else { 1.0 };
+                return a.1 + t * (b.1 - a.1);
+            }
+        }
+        last.1
+    }
 }
 
 /// A processor-memory affinity: the processor can access the memory directly.
@@ -84,6 +139,12 @@ pub struct MachineDesc {
     pub paths: Vec<CopyPath>,
     /// Bandwidth (GB/s) of copies between memories not covered by `paths`.
     pub default_copy: f64,
+    /// Latency (ns) of copies between memories not covered by `paths`.
+    pub default_latency: f64,
+    /// True for a described machine that only the simulator runs (`sim:`, `.toml`).
+    pub simulated: bool,
+    /// Simulated time (ns) the control thread spends mapping one point task (0: free).
+    pub map_ns: f64,
 }
 
 /// Parses sizes like `256M`, `4K`, `1G`, `4096`.
@@ -134,7 +195,8 @@ impl Default for EmulatedOpts {
 }
 
 impl MachineDesc {
-    /// Parses a machine spec: `local` or `emulated:NxG[,cpus=C][,fb=SIZE][,zc=SIZE][,sys=SIZE]`.
+    /// Parses a machine spec: `local`, `emulated:NxG[,cpus=C][,fb=SIZE][,zc=SIZE][,sys=SIZE]`,
+    /// `sim:PRESET`, `sim:FILE.toml` or `FILE.toml` (the last three are simulated).
     pub fn parse(spec: &str) -> Result<MachineDesc, String> {
         let spec = spec.trim();
         if spec == "local" {
@@ -186,11 +248,19 @@ impl MachineDesc {
             }
             return Ok(MachineDesc::emulated(&o, spec));
         }
-        if spec.starts_with("sim:") || spec.ends_with(".toml") {
-            return Err(format!("machine `{spec}`: simulated machines (sim:PRESET, FILE.toml) need the simulator executor, which is not available yet"));
+        if let Some(rest) = spec.strip_prefix("sim:") {
+            let rest = rest.trim();
+            if rest.ends_with(".toml") {
+                return file::load(std::path::Path::new(rest));
+            }
+            return presets::preset(rest);
+        }
+        if spec.ends_with(".toml") {
+            return file::load(std::path::Path::new(spec));
         }
         Err(format!(
-            "unknown machine `{spec}`; expected `local` or `emulated:NxG` (e.g. emulated:2x4)"
+            "unknown machine `{spec}`; expected `local`, `emulated:NxG` (e.g. emulated:2x4), `sim:PRESET` (presets: {}) or a description FILE.toml",
+            presets::names().join(", ")
         ))
     }
 
@@ -208,19 +278,26 @@ impl MachineDesc {
             })
             .map(|kb| kb * 1024 / 2)
             .unwrap_or(4 << 30);
+        // Real GPUs with the `cuda` feature and a driver (else none; see `cuda::unavailable`).
+        let (gpus, fb) = crate::cuda::local_gpus();
         let mut d = MachineDesc::emulated(
             &EmulatedOpts {
                 nodes: 1,
-                gpus: 0,
+                gpus,
                 cpus,
-                fb: 0,
-                zc: 0,
+                fb,
+                zc: if gpus > 0 { sys / 4 } else { 0 },
                 sys,
             },
             "local",
         );
         d.name = "local".into();
         d
+    }
+
+    /// True for a `local` machine whose GPUs are real CUDA devices.
+    pub fn has_real_gpus(&self) -> bool {
+        self.name == "local" && self.procs.iter().any(|p| p.id.kind == ProcKind::Gpu)
     }
 
     /// An emulated machine.
@@ -235,6 +312,7 @@ impl MachineDesc {
                 node,
                 index: 0,
                 capacity: o.sys,
+                bandwidth: 20.0,
             });
             let zc = if o.gpus > 0 {
                 mems.push(MemDesc {
@@ -242,6 +320,7 @@ impl MachineDesc {
                     node,
                     index: 0,
                     capacity: o.zc,
+                    bandwidth: 20.0,
                 });
                 Some(mems.len() - 1)
             } else {
@@ -253,10 +332,7 @@ impl MachineDesc {
             ];
             for (kind, count, threads) in host_kinds {
                 for index in 0..count {
-                    procs.push(ProcDesc {
-                        id: ProcId { node, kind, index },
-                        threads,
-                    });
+                    procs.push(ProcDesc::new(ProcId { node, kind, index }, threads));
                     let p = procs.len() - 1;
                     access.push(Access {
                         proc: p,
@@ -280,16 +356,17 @@ impl MachineDesc {
                     node,
                     index,
                     capacity: o.fb,
+                    bandwidth: 500.0,
                 });
                 let fb = mems.len() - 1;
-                procs.push(ProcDesc {
-                    id: ProcId {
+                procs.push(ProcDesc::new(
+                    ProcId {
                         node,
                         kind: ProcKind::Gpu,
                         index,
                     },
-                    threads: 1,
-                });
+                    1,
+                ));
                 let p = procs.len() - 1;
                 access.push(Access {
                     proc: p,
@@ -331,6 +408,9 @@ impl MachineDesc {
             access,
             paths,
             default_copy: 5.0,
+            default_latency: 5_000.0,
+            simulated: false,
+            map_ns: 0.0,
         }
     }
 
@@ -380,13 +460,24 @@ impl MachineDesc {
         v
     }
 
-    /// Copy bandwidth in GB/s between two memories.
+    /// Copy bandwidth in GB/s between two memories, for choosing a copy source (a source in the
+    /// destination memory itself ranks first: infinity).
     pub fn copy_bandwidth(&self, src: MemId, dst: MemId) -> f64 {
+        if src == dst && src < self.mems.len() {
+            return f64::INFINITY;
+        }
+        self.copy_link(src, dst).0
+    }
+
+    /// Copy (bandwidth in GB/s, latency in ns) between two memories: a memory's own bandwidth
+    /// within it, else the path between the two kinds (same node or across nodes), else the
+    /// default.
+    pub fn copy_link(&self, src: MemId, dst: MemId) -> (f64, f64) {
         let (Some(s), Some(d)) = (self.mems.get(src), self.mems.get(dst)) else {
-            return 0.0;
+            return (0.0, 0.0);
         };
         if src == dst {
-            return 1000.0;
+            return (s.bandwidth, 0.0);
         }
         let same = s.node == d.node;
         self.paths
@@ -395,8 +486,8 @@ impl MachineDesc {
                 p.same_node == same
                     && ((p.a == s.kind && p.b == d.kind) || (p.a == d.kind && p.b == s.kind))
             })
-            .map(|p| p.bandwidth)
-            .unwrap_or(self.default_copy)
+            .map(|p| (p.bandwidth, p.latency))
+            .unwrap_or((self.default_copy, self.default_latency))
     }
 
     /// The memory labels, indexed by [`MemId`].
@@ -473,7 +564,7 @@ mod tests {
             .starts_with("unknown machine option `foo`"));
         assert!(MachineDesc::parse("sim:p100")
             .unwrap_err()
-            .contains("simulator"));
+            .starts_with("unknown simulated machine preset `p100`"));
         assert!(MachineDesc::parse("cluster")
             .unwrap_err()
             .starts_with("unknown machine `cluster`"));
@@ -484,8 +575,11 @@ mod tests {
     fn local_has_cpus_and_sysmem() {
         let m = MachineDesc::parse("local").unwrap();
         assert!(m.shape().per_node(ProcKind::Cpu) >= 1);
-        assert_eq!(m.shape().mems, vec![MemKind::Sysmem]);
-        assert_eq!(m.shape().per_node(ProcKind::Gpu), 0);
+        let gpus = crate::cuda::gpu_count() as u32;
+        if gpus == 0 {
+            assert_eq!(m.shape().mems, vec![MemKind::Sysmem]);
+        }
+        assert_eq!(m.shape().per_node(ProcKind::Gpu), gpus);
     }
 
     #[test]

@@ -1,0 +1,192 @@
+//! GPU memories: framebuffer allocations ([`DeviceBuffer`], FBMEM) and mapped pinned host
+//! allocations ([`PinnedBuffer`], ZCMEM) whose device pointer kernels dereference directly over
+//! the bus; and the copies between them and host memory (host-to-device, device-to-host,
+//! device-to-device, peer-to-peer), each queued on a stream and waited for.
+
+use super::device::{err, gpus, Gpu};
+use cudarc::driver::{result, sys};
+use std::sync::Arc;
+
+/// A framebuffer allocation on one GPU.
+pub struct DeviceBuffer {
+    /// Device pointer.
+    pub ptr: u64,
+    /// Size in bytes.
+    pub bytes: usize,
+    /// The owning GPU.
+    pub gpu: Arc<Gpu>,
+}
+
+// SAFETY: a device pointer is a plain address; accesses are ordered by the runtime.
+unsafe impl Send for DeviceBuffer {}
+// SAFETY: as above.
+unsafe impl Sync for DeviceBuffer {}
+
+impl DeviceBuffer {
+    /// Allocates `bytes` (at least 1) of zeroed framebuffer memory on `gpu`.
+    pub fn new(gpu: &Arc<Gpu>, bytes: usize) -> Result<DeviceBuffer, String> {
+        gpu.bind()?;
+        // SAFETY: a plain allocation in the bound context.
+        let ptr = unsafe { result::malloc_sync(bytes.max(1)) }.map_err(|e| {
+            err(
+                &format!("cuMemAlloc of {bytes} bytes on GPU {}", gpu.ordinal),
+                e,
+            )
+        })?;
+        let b = DeviceBuffer {
+            ptr,
+            bytes,
+            gpu: gpu.clone(),
+        };
+        // SAFETY: the range was just allocated.
+        unsafe { result::memset_d8_sync(ptr, 0, bytes.max(1)) }
+            .map_err(|e| err("cuMemsetD8", e))?;
+        Ok(b)
+    }
+}
+
+impl Drop for DeviceBuffer {
+    fn drop(&mut self) {
+        if self.gpu.bind().is_ok() {
+            // SAFETY: allocated by cuMemAlloc in `new`; work using it was waited for by its user.
+            let _ = unsafe { result::free_sync(self.ptr) };
+        }
+    }
+}
+
+/// Mapped, portable pinned host memory: host code reads and writes it through [`Self::host`],
+/// kernels on any GPU through [`Self::dev`].
+pub struct PinnedBuffer {
+    /// Host address.
+    pub host: *mut u8,
+    /// Device address (equal to the host address under unified addressing).
+    pub dev: u64,
+    /// Size in bytes.
+    pub bytes: usize,
+}
+
+// SAFETY: plain memory; accesses are ordered by the runtime.
+unsafe impl Send for PinnedBuffer {}
+// SAFETY: as above.
+unsafe impl Sync for PinnedBuffer {}
+
+impl PinnedBuffer {
+    /// Allocates `bytes` (at least 1) of zeroed mapped pinned memory.
+    pub fn new(bytes: usize) -> Result<PinnedBuffer, String> {
+        let g = gpus()?.first().ok_or("no CUDA device for pinned memory")?;
+        g.bind()?;
+        let flags = sys::CU_MEMHOSTALLOC_PORTABLE | sys::CU_MEMHOSTALLOC_DEVICEMAP;
+        // SAFETY: a plain allocation in the bound context.
+        let host = unsafe { result::malloc_host(bytes.max(1), flags) }
+            .map_err(|e| err(&format!("cuMemHostAlloc of {bytes} bytes"), e))?
+            as *mut u8;
+        // SAFETY: `host` points to `bytes` writable bytes.
+        unsafe { std::ptr::write_bytes(host, 0, bytes.max(1)) };
+        let mut dev: sys::CUdeviceptr = 0;
+        // SAFETY: `host` was allocated with DEVICEMAP.
+        let r = unsafe { sys::cuMemHostGetDevicePointer_v2(&mut dev, host.cast(), 0) };
+        if r != sys::CUresult::CUDA_SUCCESS {
+            // SAFETY: allocated above.
+            let _ = unsafe { result::free_host(host.cast()) };
+            return Err(err("cuMemHostGetDevicePointer", r));
+        }
+        Ok(PinnedBuffer { host, dev, bytes })
+    }
+
+    /// The bytes as a host slice.
+    ///
+    /// # Safety
+    /// No kernel or copy may write the buffer while the slice is alive.
+    pub unsafe fn as_slice(&self) -> &[u8] {
+        // SAFETY: the allocation holds `bytes` bytes; the caller excludes concurrent writers.
+        unsafe { std::slice::from_raw_parts(self.host, self.bytes) }
+    }
+}
+
+impl Drop for PinnedBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated by cuMemHostAlloc in `new`.
+        let _ = unsafe { result::free_host(self.host.cast()) };
+    }
+}
+
+fn check(what: &str, r: sys::CUresult) -> Result<(), String> {
+    if r == sys::CUresult::CUDA_SUCCESS {
+        Ok(())
+    } else {
+        Err(err(what, r))
+    }
+}
+
+/// Copies `bytes` between any two addresses the driver knows (host, pinned or device, on any
+/// GPU under unified addressing) on `gpu`'s copy stream and waits. Device-to-device copies
+/// between GPUs go peer to peer when peer access is enabled, else the driver stages them.
+///
+/// # Safety
+/// Both ranges must be valid for `bytes` bytes and not accessed concurrently.
+pub unsafe fn copy(gpu: &Gpu, dst: u64, src: u64, bytes: usize) -> Result<(), String> {
+    if bytes == 0 {
+        return Ok(());
+    }
+    gpu.bind()?;
+    let s = gpu.copy_stream.cu_stream();
+    // SAFETY: the caller guarantees both ranges.
+    check("cuMemcpyAsync", unsafe {
+        sys::cuMemcpyAsync(dst, src, bytes, s)
+    })?;
+    gpu.copy_stream
+        .synchronize()
+        .map_err(|e| err("cuStreamSynchronize", e))
+}
+
+/// Copies between two GPUs' framebuffers with `cuMemcpyPeerAsync` on the destination's copy
+/// stream and waits.
+///
+/// # Safety
+/// Both ranges must be valid for `bytes` bytes and not accessed concurrently.
+pub unsafe fn copy_peer(
+    dst_gpu: &Gpu,
+    dst: u64,
+    src_gpu: &Gpu,
+    src: u64,
+    bytes: usize,
+) -> Result<(), String> {
+    if bytes == 0 {
+        return Ok(());
+    }
+    dst_gpu.bind()?;
+    let s = dst_gpu.copy_stream.cu_stream();
+    // SAFETY: the caller guarantees both ranges.
+    check("cuMemcpyPeerAsync", unsafe {
+        sys::cuMemcpyPeerAsync(
+            dst,
+            dst_gpu.ctx.cu_ctx(),
+            src,
+            src_gpu.ctx.cu_ctx(),
+            bytes,
+            s,
+        )
+    })?;
+    dst_gpu
+        .copy_stream
+        .synchronize()
+        .map_err(|e| err("cuStreamSynchronize", e))
+}
+
+/// Host to device: `src` into `dst` on `gpu`.
+///
+/// # Safety
+/// `dst` must be valid for `src.len()` bytes and not accessed concurrently.
+pub unsafe fn htod(gpu: &Gpu, dst: u64, src: &[u8]) -> Result<(), String> {
+    // SAFETY: forwarded.
+    unsafe { copy(gpu, dst, src.as_ptr() as u64, src.len()) }
+}
+
+/// Device to host: `src` into `dst` on `gpu`.
+///
+/// # Safety
+/// `src` must be valid for `dst.len()` bytes and not written concurrently.
+pub unsafe fn dtoh(gpu: &Gpu, dst: &mut [u8], src: u64) -> Result<(), String> {
+    // SAFETY: forwarded.
+    unsafe { copy(gpu, dst.as_mut_ptr() as u64, src, dst.len()) }
+}
