@@ -309,3 +309,60 @@ fn timeouts_are_classified_and_scored_zero() {
         "{best}"
     );
 }
+
+#[test]
+fn seeded_simulated_runs_are_reproducible() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        let o = tune(
+            &[
+                "--app",
+                "demo",
+                "--machine",
+                "sim:p100x4",
+                "--size",
+                "small",
+                "--optimizer",
+                "all",
+                "--iterations",
+                "4",
+                "--seed",
+                seed,
+                "--quiet",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        );
+        let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+        assert!(
+            o.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (
+            stdout,
+            std::fs::read_to_string(out.join("history.jsonl")).unwrap(),
+        )
+    };
+    let (stdout, a) = run("a", "3");
+    assert!(stdout
+        .contains("sim:p100x4 is simulated: times are deterministic, so each mapper runs once"));
+    assert!(stdout.contains("1 run(s) per evaluation"), "{stdout}");
+    let (stdout_b, b) = run("b", "3");
+    assert_eq!(a, b);
+    assert_eq!(stdout.replace("/a/", "/b/"), stdout_b);
+    assert_eq!(a.lines().count(), 12);
+    // The first proposal of every search is the expert projected into the space: same time.
+    for line in a
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+    {
+        if line["iteration"] == 1 {
+            assert_eq!(line["score"], 1.0, "{line}");
+        }
+    }
+    let (_, c) = run("c", "4");
+    assert_ne!(a, c);
+}
