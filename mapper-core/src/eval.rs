@@ -20,15 +20,15 @@ use crate::diag::{closest, Diagnostic};
 use crate::kinds::ProcKind;
 use crate::machine::{MachineShape, Placement};
 use crate::mapper::{MapError, PointCtx};
-use crate::space::{Extents, Space, Transform, MAX_DIMS};
+use crate::ops::{self, fail, Field, IdxBuf, Method, TupBuilder, R};
+use crate::space::Space;
 use crate::span::{Pos, Span};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-/// Maximum nesting of user function calls.
-pub const MAX_CALL_DEPTH: usize = 64;
+pub use crate::ops::MAX_CALL_DEPTH;
 
 /// A tuple of integers: inline up to [`Tup::INLINE`] elements, shared on the heap beyond.
 #[derive(Clone)]
@@ -49,6 +49,7 @@ impl Tup {
     pub const INLINE: usize = 4;
 
     /// A tuple with the given elements.
+    #[inline]
     pub fn from_slice(s: &[i64]) -> Tup {
         if s.len() <= Tup::INLINE {
             let mut buf = [0; Tup::INLINE];
@@ -63,6 +64,7 @@ impl Tup {
     }
 
     /// The elements.
+    #[inline]
     pub fn as_slice(&self) -> &[i64] {
         match self {
             Tup::Inline { len, buf } => &buf[..usize::from(*len)],
@@ -95,46 +97,6 @@ fn write_tuple(f: &mut fmt::Formatter<'_>, s: &[i64]) -> fmt::Result {
         f.write_str(",")?;
     }
     f.write_str(")")
-}
-
-/// Builds a tuple element by element without allocating while it stays small.
-struct TupBuilder {
-    len: usize,
-    buf: [i64; Tup::INLINE],
-    spill: Vec<i64>,
-}
-
-impl TupBuilder {
-    fn new() -> Self {
-        TupBuilder {
-            len: 0,
-            buf: [0; Tup::INLINE],
-            spill: Vec::new(),
-        }
-    }
-
-    fn push(&mut self, x: i64) {
-        if self.len < Tup::INLINE {
-            self.buf[self.len] = x;
-        } else {
-            if self.spill.is_empty() {
-                self.spill.extend_from_slice(&self.buf);
-            }
-            self.spill.push(x);
-        }
-        self.len += 1;
-    }
-
-    fn finish(self) -> Tup {
-        if self.len <= Tup::INLINE {
-            Tup::Inline {
-                len: self.len as u8,
-                buf: self.buf,
-            }
-        } else {
-            Tup::Heap(self.spill.into())
-        }
-    }
 }
 
 /// Which task a task object denotes.
@@ -239,122 +201,6 @@ enum Item {
     Wild(Pos),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Field {
-    Size,
-    Len,
-    Volume,
-    Ipoint,
-    Ispace,
-    Parent,
-}
-
-impl Field {
-    const NAMES: &'static [&'static str] = &["size", "len", "volume", "ipoint", "ispace", "parent"];
-
-    fn parse(s: &str) -> Option<Field> {
-        Some(match s {
-            "size" => Field::Size,
-            "len" => Field::Len,
-            "volume" => Field::Volume,
-            "ipoint" => Field::Ipoint,
-            "ispace" => Field::Ispace,
-            "parent" => Field::Parent,
-            _ => return None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Field::Size => "size",
-            Field::Len => "len",
-            Field::Volume => "volume",
-            Field::Ipoint => "ipoint",
-            Field::Ispace => "ispace",
-            Field::Parent => "parent",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Method {
-    Merge,
-    Split,
-    Swap,
-    Slice,
-    Reverse,
-    BalanceSplit,
-    AutoSplit,
-    GreedySplit,
-    Processor,
-}
-
-impl Method {
-    const NAMES: &'static [&'static str] = &[
-        "merge",
-        "split",
-        "swap",
-        "slice",
-        "reverse",
-        "balance_split",
-        "auto_split",
-        "decompose",
-        "greedy_split",
-        "processor",
-    ];
-
-    fn parse(s: &str) -> Option<Method> {
-        Some(match s {
-            "merge" => Method::Merge,
-            "split" => Method::Split,
-            "swap" => Method::Swap,
-            "slice" => Method::Slice,
-            "reverse" => Method::Reverse,
-            "balance_split" => Method::BalanceSplit,
-            "auto_split" | "decompose" => Method::AutoSplit,
-            "greedy_split" => Method::GreedySplit,
-            "processor" => Method::Processor,
-            _ => return None,
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Method::Merge => "merge",
-            Method::Split => "split",
-            Method::Swap => "swap",
-            Method::Slice => "slice",
-            Method::Reverse => "reverse",
-            Method::BalanceSplit => "balance_split",
-            Method::AutoSplit => "auto_split",
-            Method::GreedySplit => "greedy_split",
-            Method::Processor => "processor",
-        }
-    }
-
-    /// Number of arguments.
-    fn arity(self) -> usize {
-        match self {
-            Method::Reverse | Method::Processor => 1,
-            Method::Slice => 3,
-            _ => 2,
-        }
-    }
-
-    /// The argument list as written in documentation.
-    fn signature(self) -> &'static str {
-        match self {
-            Method::Merge | Method::Swap => "(dim1, dim2)",
-            Method::Split => "(dim, factor)",
-            Method::Slice => "(dim, lo, hi)",
-            Method::Reverse => "(dim)",
-            Method::BalanceSplit => "(dim, parts)",
-            Method::AutoSplit | Method::GreedySplit => "(dim, extents)",
-            Method::Processor => "(machine_space)",
-        }
-    }
-}
-
 #[derive(Debug)]
 enum FStmt {
     Assign(usize, E),
@@ -378,25 +224,8 @@ pub struct Evaluator {
     func_ids: HashMap<String, usize>,
     globals: Vec<Option<Value>>,
     global_names: Vec<String>,
-}
-
-/// An evaluation error, before it is attached to a task point.
-#[derive(Debug)]
-struct Fail {
-    msg: String,
-    pos: Pos,
-    func: Option<usize>,
-}
-
-/// Errors are boxed so that `R<Value>` is no larger than a `Value` (cheap moves on the hot path).
-type R<T> = Result<T, Box<Fail>>;
-
-fn fail<T>(pos: Pos, msg: impl Into<String>) -> R<T> {
-    Err(Box::new(Fail {
-        msg: msg.into(),
-        pos,
-        func: None,
-    }))
+    /// `Machine(KIND)` per kind, in [`ProcKind::ALL`] order.
+    spaces: Vec<Arc<Space>>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -767,6 +596,7 @@ impl Evaluator {
             func_ids,
             globals: vec![None; global_names.len()],
             global_names,
+            spaces,
         };
         for (g, e, nslots, span) in &inits {
             let r = with_stack(|stack| {
@@ -823,6 +653,12 @@ impl Evaluator {
     /// The declared parameter types of function `func`.
     pub fn func_params(&self, func: usize) -> Option<&[ParamType]> {
         self.funcs.get(func).map(|f| f.params.as_slice())
+    }
+
+    /// The machine space `Machine(kind)` the program's expressions use.
+    pub fn machine_space(&self, kind: ProcKind) -> Option<&Arc<Space>> {
+        let i = ProcKind::ALL.iter().position(|k| *k == kind)?;
+        self.spaces.get(i)
     }
 
     /// The value of global `name` after initialization.
@@ -1017,54 +853,6 @@ struct Cx<'a, 'c> {
     func: Option<usize>,
 }
 
-/// Small argument buffer (methods take at most 3 arguments after splat expansion, but splats
-/// may produce more, which is then an arity error).
-type Args = Vec<Value>;
-
-fn arith(op: BinOp, a: i64, b: i64, pos: Pos) -> R<i64> {
-    let r = match op {
-        BinOp::Add => a.checked_add(b),
-        BinOp::Sub => a.checked_sub(b),
-        BinOp::Mul => a.checked_mul(b),
-        BinOp::Div | BinOp::Rem if b == 0 => {
-            return fail(
-                pos,
-                format!("division by zero in `{a} {} {b}`", op.as_str()),
-            )
-        }
-        BinOp::Div => a.checked_div(b),
-        BinOp::Rem => a.checked_rem(b),
-        _ => None,
-    };
-    match r {
-        Some(x) => Ok(x),
-        None => fail(
-            pos,
-            format!("integer overflow in `{a} {} {b}`", op.as_str()),
-        ),
-    }
-}
-
-fn int_of(v: &Value, what: &str, pos: Pos) -> R<i64> {
-    match v {
-        Value::Int(i) => Ok(*i),
-        _ => fail(
-            pos,
-            format!("{what} must be an integer, got {}", v.type_name()),
-        ),
-    }
-}
-
-fn bool_of(v: &Value, what: &str, pos: Pos) -> R<bool> {
-    match v {
-        Value::Bool(b) => Ok(*b),
-        _ => fail(
-            pos,
-            format!("{what} must be a boolean, got {}", v.type_name()),
-        ),
-    }
-}
-
 impl<'a, 'c> Cx<'a, 'c> {
     fn eval(&mut self, e: &E) -> R<Value> {
         match &e.node {
@@ -1087,7 +875,7 @@ impl<'a, 'c> Cx<'a, 'c> {
             Node::Bin(op, a, b) => self.binary(*op, a, b, e.pos),
             Node::Ternary(c, a, b) => {
                 let cv = self.eval(c)?;
-                if bool_of(&cv, "the condition of `?:`", c.pos)? {
+                if ops::cond_of(&cv, c.pos)? {
                     self.eval(a)
                 } else {
                     self.eval(b)
@@ -1098,10 +886,10 @@ impl<'a, 'c> Cx<'a, 'c> {
                 if let Node::Local(slot) = x.node {
                     // Read a local in place (no clone of a space or tuple).
                     let v = &self.stack[self.base + slot];
-                    return field_of(v, self.ctx, *f, e.pos);
+                    return ops::field_of(v, self.ctx, *f, e.pos);
                 }
                 let v = self.eval(x)?;
-                field_of(&v, self.ctx, *f, e.pos)
+                ops::field_of(&v, self.ctx, *f, e.pos)
             }
             Node::Method(x, m, items) => self.method_call(x, *m, items, e.pos),
             Node::Call(id, items) => self.call_items(*id, items, e.pos),
@@ -1120,10 +908,10 @@ impl<'a, 'c> Cx<'a, 'c> {
                     *slot = self.eval(e)?;
                 }
             }
-            return self.method(recv, m, &buf[..items.len()], pos);
+            return ops::method(&recv, m, &buf[..items.len()], self.ctx, pos);
         }
         let args = self.args(items)?;
-        self.method(recv, m, &args, pos)
+        ops::method(&recv, m, &args, self.ctx, pos)
     }
 
     /// The less frequent expression forms, kept out of [`Cx::eval`] so that its stack frame
@@ -1131,27 +919,13 @@ impl<'a, 'c> Cx<'a, 'c> {
     #[inline(never)]
     fn eval_cold(&mut self, e: &E) -> R<Value> {
         match &e.node {
-            Node::Neg(x) => match self.eval(x)? {
-                Value::Int(i) => i
-                    .checked_neg()
-                    .map(Value::Int)
-                    .ok_or(())
-                    .or_else(|_| fail(e.pos, "integer overflow in negation")),
-                Value::Tuple(t) => {
-                    let mut b = TupBuilder::new();
-                    for &x in t.as_slice() {
-                        match x.checked_neg() {
-                            Some(y) => b.push(y),
-                            None => return fail(e.pos, "integer overflow in negation"),
-                        }
-                    }
-                    Ok(Value::Tuple(b.finish()))
-                }
-                v => fail(e.pos, format!("cannot negate {}", v.type_name())),
-            },
+            Node::Neg(x) => {
+                let v = self.eval(x)?;
+                ops::neg(&v, e.pos)
+            }
             Node::Not(x) => {
                 let v = self.eval(x)?;
-                Ok(Value::Bool(!bool_of(&v, "the operand of `!`", x.pos)?))
+                Ok(Value::Bool(!ops::not_operand(&v, x.pos)?))
             }
             Node::Tuple(items) => {
                 let mut b = TupBuilder::new();
@@ -1159,26 +933,13 @@ impl<'a, 'c> Cx<'a, 'c> {
                     match it {
                         Item::One(x) => {
                             let v = self.eval(x)?;
-                            b.push(int_of(&v, "a tuple element", x.pos)?);
+                            b.push_value(&v, x.pos)?;
                         }
-                        Item::Splat(x) => match self.eval(x)? {
-                            Value::Tuple(t) => t.as_slice().iter().for_each(|&i| b.push(i)),
-                            v => {
-                                return fail(
-                                    x.pos,
-                                    format!(
-                                        "only a tuple can be splatted with `*`, got {}",
-                                        v.type_name()
-                                    ),
-                                )
-                            }
-                        },
-                        Item::Wild(p) => {
-                            return fail(
-                                *p,
-                                "`*` wildcard is only allowed as a machine-space index",
-                            )
+                        Item::Splat(x) => {
+                            let v = self.eval(x)?;
+                            b.splat_value(&v, x.pos)?;
                         }
+                        Item::Wild(p) => return Err(ops::wildcard_error(*p)),
                     }
                 }
                 Ok(Value::Tuple(b.finish()))
@@ -1186,60 +947,23 @@ impl<'a, 'c> Cx<'a, 'c> {
             Node::Slice(x, lo, hi) => {
                 let v = self.eval(x)?;
                 let lo = match lo {
-                    Some(l) => Some(int_of(&self.eval(l)?, "a slice bound", l.pos)?),
+                    Some(l) => Some(ops::int_of(&self.eval(l)?, "a slice bound", l.pos)?),
                     None => None,
                 };
                 let hi = match hi {
-                    Some(h) => Some(int_of(&self.eval(h)?, "a slice bound", h.pos)?),
+                    Some(h) => Some(ops::int_of(&self.eval(h)?, "a slice bound", h.pos)?),
                     None => None,
                 };
-                let s: &[i64] = match &v {
-                    Value::Tuple(t) => t.as_slice(),
-                    Value::Space(sp) => sp.size(),
-                    _ => {
-                        return fail(
-                            e.pos,
-                            format!(
-                                "cannot slice {}; only tuples and machine spaces can be sliced",
-                                v.type_name()
-                            ),
-                        )
-                    }
-                };
-                let n = s.len() as i64;
-                let norm = |b: Option<i64>, dflt: i64| -> i64 {
-                    match b {
-                        None => dflt,
-                        Some(b) if b < 0 => (b.saturating_add(n)).max(0),
-                        Some(b) => b.min(n),
-                    }
-                };
-                let (l, h) = (norm(lo, 0), norm(hi, n));
-                let out = if l < h {
-                    &s[l as usize..h as usize]
-                } else {
-                    &[][..]
-                };
-                Ok(Value::Tuple(Tup::from_slice(out)))
+                ops::slice(&v, lo, hi, e.pos).map(Value::Tuple)
             }
             Node::Comp { body, slot, iter } => {
-                let t = match self.eval(iter)? {
-                    Value::Tuple(t) => t,
-                    v => {
-                        return fail(
-                            iter.pos,
-                            format!(
-                                "a tuple comprehension iterates over a tuple, got {}",
-                                v.type_name()
-                            ),
-                        )
-                    }
-                };
+                let v = self.eval(iter)?;
+                let t = ops::comp_iter(v, iter.pos)?;
                 let mut b = TupBuilder::new();
                 for &x in t.as_slice() {
                     self.stack[self.base + slot] = Value::Int(x);
                     let v = self.eval(body)?;
-                    b.push(int_of(&v, "a tuple comprehension element", body.pos)?);
+                    b.push(ops::comp_elem(&v, body.pos)?);
                 }
                 Ok(Value::Tuple(b.finish()))
             }
@@ -1247,327 +971,79 @@ impl<'a, 'c> Cx<'a, 'c> {
         }
     }
 
-    fn args(&mut self, items: &[Item]) -> R<Args> {
-        let mut out: Args = Vec::with_capacity(items.len());
+    fn args(&mut self, items: &[Item]) -> R<Vec<Value>> {
+        let mut out: Vec<Value> = Vec::with_capacity(items.len());
         for it in items {
             match it {
                 Item::One(x) => out.push(self.eval(x)?),
-                Item::Splat(x) => match self.eval(x)? {
-                    Value::Tuple(t) => out.extend(t.as_slice().iter().map(|&i| Value::Int(i))),
-                    v => {
-                        return fail(
-                            x.pos,
-                            format!(
-                                "only a tuple can be splatted with `*`, got {}",
-                                v.type_name()
-                            ),
-                        )
-                    }
-                },
-                Item::Wild(p) => {
-                    return fail(*p, "`*` wildcard is only allowed as a machine-space index")
+                Item::Splat(x) => {
+                    let v = self.eval(x)?;
+                    out.extend(ops::splat_of(&v, x.pos)?.iter().map(|&i| Value::Int(i)));
                 }
+                Item::Wild(p) => return Err(ops::wildcard_error(*p)),
             }
         }
         Ok(out)
     }
 
     fn binary(&mut self, op: BinOp, a: &E, b: &E, pos: Pos) -> R<Value> {
-        match op {
-            BinOp::And | BinOp::Or => {
-                let av = self.eval(a)?;
-                let l = bool_of(
-                    &av,
-                    &format!("the left operand of `{}`", op.as_str()),
-                    a.pos,
-                )?;
-                if (op == BinOp::And) != l {
-                    return Ok(Value::Bool(l));
-                }
-                let bv = self.eval(b)?;
-                return Ok(Value::Bool(bool_of(
-                    &bv,
-                    &format!("the right operand of `{}`", op.as_str()),
-                    b.pos,
-                )?));
+        if let BinOp::And | BinOp::Or = op {
+            let av = self.eval(a)?;
+            let l = ops::logic_operand(&av, op, true, a.pos)?;
+            if (op == BinOp::And) != l {
+                return Ok(Value::Bool(l));
             }
-            _ => {}
+            let bv = self.eval(b)?;
+            return Ok(Value::Bool(ops::logic_operand(&bv, op, false, b.pos)?));
         }
         let av = self.eval(a)?;
         let bv = self.eval(b)?;
-        match op {
-            BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => match (&av, &bv) {
-                (Value::Int(x), Value::Int(y)) => Ok(Value::Int(arith(op, *x, *y, pos)?)),
-                (Value::Tuple(x), Value::Tuple(y)) => {
-                    let (x, y) = (x.as_slice(), y.as_slice());
-                    if x.len() != y.len() {
-                        return fail(
-                            pos,
-                            format!(
-                                "tuple length mismatch in `{}`: {} vs {}",
-                                op.as_str(),
-                                x.len(),
-                                y.len()
-                            ),
-                        );
-                    }
-                    let mut t = TupBuilder::new();
-                    for (p, q) in x.iter().zip(y) {
-                        t.push(arith(op, *p, *q, pos)?);
-                    }
-                    Ok(Value::Tuple(t.finish()))
-                }
-                (Value::Tuple(x), Value::Int(y)) => {
-                    let mut t = TupBuilder::new();
-                    for p in x.as_slice() {
-                        t.push(arith(op, *p, *y, pos)?);
-                    }
-                    Ok(Value::Tuple(t.finish()))
-                }
-                (Value::Int(x), Value::Tuple(y)) => {
-                    let mut t = TupBuilder::new();
-                    for q in y.as_slice() {
-                        t.push(arith(op, *x, *q, pos)?);
-                    }
-                    Ok(Value::Tuple(t.finish()))
-                }
-                _ => fail(
-                    pos,
-                    format!(
-                        "cannot apply `{}` to {} and {}",
-                        op.as_str(),
-                        av.type_name(),
-                        bv.type_name()
-                    ),
-                ),
-            },
-            BinOp::Eq | BinOp::Ne => {
-                let eq = match (&av, &bv) {
-                    (Value::Int(x), Value::Int(y)) => x == y,
-                    (Value::Bool(x), Value::Bool(y)) => x == y,
-                    (Value::Str(x), Value::Str(y)) => x == y,
-                    (Value::Tuple(x), Value::Tuple(y)) => x == y,
-                    (Value::Proc(x), Value::Proc(y)) => x == y,
-                    (Value::Space(x), Value::Space(y)) => Arc::ptr_eq(x, y) || **x == **y,
-                    _ => {
-                        return fail(
-                            pos,
-                            format!(
-                                "cannot compare {} with {} using `{}`",
-                                av.type_name(),
-                                bv.type_name(),
-                                op.as_str()
-                            ),
-                        )
-                    }
-                };
-                Ok(Value::Bool(eq == (op == BinOp::Eq)))
+        if let (Value::Int(x), Value::Int(y)) = (&av, &bv) {
+            if let BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem = op {
+                return ops::arith(op, *x, *y, pos).map(Value::Int);
             }
-            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => match (&av, &bv) {
-                (Value::Int(x), Value::Int(y)) => Ok(Value::Bool(match op {
-                    BinOp::Lt => x < y,
-                    BinOp::Le => x <= y,
-                    BinOp::Gt => x > y,
-                    _ => x >= y,
-                })),
-                _ => fail(
-                    pos,
-                    format!(
-                        "`{}` compares integers, got {} and {}",
-                        op.as_str(),
-                        av.type_name(),
-                        bv.type_name()
-                    ),
-                ),
-            },
-            BinOp::And | BinOp::Or => unreachable_bool(pos),
         }
+        ops::binary(op, &av, &bv, pos)
     }
 
     fn index(&mut self, x: &E, items: &[Item], pos: Pos) -> R<Value> {
-        // Fast path: `t[i]` on a local tuple reads it in place instead of copying it.
+        // Fast path: `t[i]` on a local tuple reads it in place instead of copying it (the
+        // index cannot assign locals, so the local is still a tuple after evaluating it).
         if let (Node::Local(slot), [Item::One(ie)]) = (&x.node, items) {
-            let iv = self.eval(ie)?;
-            if let Value::Tuple(t) = &self.stack[self.base + slot] {
-                let i = int_of(&iv, "a tuple index", ie.pos)?;
-                return tuple_index(t.as_slice(), i, pos);
+            if let Value::Tuple(_) = &self.stack[self.base + slot] {
+                let iv = self.eval(ie)?;
+                if let Value::Tuple(t) = &self.stack[self.base + slot] {
+                    return ops::tuple_index_value(t.as_slice(), &iv, ie.pos, pos).map(Value::Int);
+                }
             }
         }
         let v = self.eval(x)?;
         match &v {
             Value::Space(sp) => {
-                let mut buf = [0i64; MAX_DIMS];
-                let mut wild = [false; MAX_DIMS];
-                let mut n = 0usize;
-                let mut any_wild = false;
-                let too_many = |pos| {
-                    fail(
-                        pos,
-                        format!("too many indices for a {}-D machine space", sp.len()),
-                    )
-                };
+                let mut idx = IdxBuf::new(sp);
                 for it in items {
                     match it {
                         Item::One(e) => {
                             let iv = self.eval(e)?;
-                            if n >= MAX_DIMS {
-                                return too_many(e.pos);
-                            }
-                            buf[n] = int_of(&iv, "a machine-space index", e.pos)?;
-                            n += 1;
+                            idx.push_value(&iv, e.pos)?;
                         }
-                        Item::Splat(e) => match self.eval(e)? {
-                            Value::Tuple(t) => {
-                                for &i in t.as_slice() {
-                                    if n >= MAX_DIMS {
-                                        return too_many(e.pos);
-                                    }
-                                    buf[n] = i;
-                                    n += 1;
-                                }
-                            }
-                            other => {
-                                return fail(
-                                    e.pos,
-                                    format!(
-                                        "only a tuple can be splatted with `*`, got {}",
-                                        other.type_name()
-                                    ),
-                                )
-                            }
-                        },
-                        Item::Wild(p) => {
-                            if n >= MAX_DIMS {
-                                return too_many(*p);
-                            }
-                            wild[n] = true;
-                            any_wild = true;
-                            n += 1;
+                        Item::Splat(e) => {
+                            let sv = self.eval(e)?;
+                            idx.push_splat(&sv, e.pos)?;
                         }
+                        Item::Wild(p) => idx.push_wild(*p)?,
                     }
                 }
-                if any_wild {
-                    let idx: Vec<Option<i64>> = (0..n)
-                        .map(|i| if wild[i] { None } else { Some(buf[i]) })
-                        .collect();
-                    sp.get_any(&idx).map(Value::Proc).or_else(|m| fail(pos, m))
-                } else {
-                    match sp.get(&buf[..n]) {
-                        Ok(p) => Ok(Value::Proc(Placement::Proc(p))),
-                        Err(m) => fail(pos, m),
-                    }
-                }
+                idx.get(sp, pos).map(Value::Proc)
             }
             Value::Tuple(t) => {
                 let [Item::One(ie)] = items else {
-                    return fail(pos, "a tuple takes exactly one index");
+                    return Err(ops::tuple_one_index(pos));
                 };
                 let iv = self.eval(ie)?;
-                let i = int_of(&iv, "a tuple index", ie.pos)?;
-                tuple_index(t.as_slice(), i, pos)
+                ops::tuple_index_value(t.as_slice(), &iv, ie.pos, pos).map(Value::Int)
             }
-            _ => fail(
-                pos,
-                format!(
-                    "cannot index {}; only tuples and machine spaces can be indexed",
-                    v.type_name()
-                ),
-            ),
-        }
-    }
-
-    fn method(&mut self, recv: Value, m: Method, args: &[Value], pos: Pos) -> R<Value> {
-        if args.len() != m.arity() {
-            return fail(
-                pos,
-                format!(
-                    "`{}` takes {} argument(s), got {}; call it as `.{}{}`",
-                    m.name(),
-                    m.arity(),
-                    args.len(),
-                    m.name(),
-                    m.signature()
-                ),
-            );
-        }
-        if m == Method::Processor {
-            let Value::Task(t) = recv else {
-                return fail(
-                    pos,
-                    format!(
-                        "`processor` is a method of tasks, not of {}",
-                        recv.type_name()
-                    ),
-                );
-            };
-            let Value::Space(sp) = &args[0] else {
-                return fail(
-                    pos,
-                    format!(
-                        "`processor` takes a machine space, got {}",
-                        args[0].type_name()
-                    ),
-                );
-            };
-            let Some(ctx) = self.ctx else {
-                return fail(pos, "no task is being mapped here");
-            };
-            if t == TaskRef::Current {
-                return fail(
-                    pos,
-                    "the task being mapped has no processor yet; use `task.parent.processor(m)` for the launching task's",
-                );
-            }
-            return match sp.coords_of(ctx.parent_proc) {
-                Ok(c) => Ok(Value::Tuple(Tup::from_slice(&c))),
-                Err(msg) => fail(pos, msg),
-            };
-        }
-        let Value::Space(sp) = &recv else {
-            return fail(
-                pos,
-                format!(
-                    "`{}` is a method of machine spaces, not of {}",
-                    m.name(),
-                    recv.type_name()
-                ),
-            );
-        };
-        let int = |i: usize| {
-            int_of(
-                &args[i],
-                &format!("argument {} of `{}`", i + 1, m.name()),
-                pos,
-            )
-        };
-        let tuple = |i: usize| match &args[i] {
-            Value::Tuple(t) => {
-                Extents::new(t.as_slice()).or_else(|e| fail(pos, format!("{}: {e}", m.name())))
-            }
-            v => fail(
-                pos,
-                format!(
-                    "argument {} of `{}` must be a tuple, got {}",
-                    i + 1,
-                    m.name(),
-                    v.type_name()
-                ),
-            ),
-        };
-        let t = match m {
-            Method::Merge => Transform::Merge(int(0)?, int(1)?),
-            Method::Split => Transform::Split(int(0)?, int(1)?),
-            Method::Swap => Transform::Swap(int(0)?, int(1)?),
-            Method::Slice => Transform::Slice(int(0)?, int(1)?, int(2)?),
-            Method::Reverse => Transform::Reverse(int(0)?),
-            Method::BalanceSplit => Transform::BalanceSplit(int(0)?, int(1)?),
-            Method::AutoSplit => Transform::AutoSplit(int(0)?, tuple(1)?),
-            Method::GreedySplit => Transform::GreedySplit(int(0)?, tuple(1)?),
-            Method::Processor => return unreachable_bool(pos),
-        };
-        match sp.apply_cached(&t) {
-            Ok(s) => Ok(Value::Space(s)),
-            Err(msg) => fail(pos, msg),
+            _ => Err(ops::cannot_index(&v, pos)),
         }
     }
 
@@ -1578,21 +1054,12 @@ impl<'a, 'c> Cx<'a, 'c> {
             let r = match it {
                 Item::One(x) => self.eval(x).map(|v| self.stack.push(v)),
                 Item::Splat(x) => match self.eval(x) {
-                    Ok(Value::Tuple(t)) => {
-                        self.stack
-                            .extend(t.as_slice().iter().map(|&i| Value::Int(i)));
-                        Ok(())
-                    }
-                    Ok(v) => fail(
-                        x.pos,
-                        format!(
-                            "only a tuple can be splatted with `*`, got {}",
-                            v.type_name()
-                        ),
-                    ),
+                    Ok(v) => ops::splat_of(&v, x.pos).map(|s| {
+                        self.stack.extend(s.iter().map(|&i| Value::Int(i)));
+                    }),
                     Err(e) => Err(e),
                 },
-                Item::Wild(p) => fail(*p, "`*` wildcard is only allowed as a machine-space index"),
+                Item::Wild(p) => Err(ops::wildcard_error(*p)),
             };
             if let Err(e) = r {
                 self.stack.truncate(new_base);
@@ -1614,51 +1081,13 @@ impl<'a, 'c> Cx<'a, 'c> {
         let Some(f) = ev.funcs.get(id) else {
             return fail(pos, format!("no function with id {id}"));
         };
-        if self.depth >= MAX_CALL_DEPTH {
-            return fail(
-                pos,
-                format!(
-                    "call depth limit of {MAX_CALL_DEPTH} exceeded calling `{}` (unbounded recursion?)",
-                    f.name
-                ),
-            );
-        }
+        ops::depth_check(self.depth, &f.name, pos)?;
         let args = &self.stack[new_base..];
         if args.len() != f.params.len() {
-            return fail(
-                pos,
-                format!(
-                    "function `{}` takes {} argument(s), got {}",
-                    f.name,
-                    f.params.len(),
-                    args.len()
-                ),
-            );
+            return Err(ops::call_arity(&f.name, f.params.len(), args.len(), pos));
         }
         for (i, (a, ty)) in args.iter().zip(&f.params).enumerate() {
-            let ok = matches!(
-                (ty, a),
-                (ParamType::Task, Value::Task(_))
-                    | (ParamType::Int, Value::Int(_))
-                    | (ParamType::Bool, Value::Bool(_))
-                    | (
-                        ParamType::IPoint | ParamType::ISpace | ParamType::Tuple,
-                        Value::Tuple(_)
-                    )
-                    | (ParamType::MSpace, Value::Space(_))
-            );
-            if !ok {
-                return fail(
-                    pos,
-                    format!(
-                        "argument {} of `{}` is declared `{}` but got {}",
-                        i + 1,
-                        f.name,
-                        ty.as_str(),
-                        a.type_name()
-                    ),
-                );
-            }
+            ops::check_arg(a, i, &f.name, *ty, pos)?;
         }
         let nargs = args.len();
         self.stack
@@ -1671,12 +1100,7 @@ impl<'a, 'c> Cx<'a, 'c> {
         self.depth -= 1;
         self.base = old_base;
         self.func = old_func;
-        r.map_err(|mut e| {
-            if e.func.is_none() {
-                e.func = Some(id);
-            }
-            e
-        })
+        r.map_err(|e| ops::in_func(e, id))
     }
 
     fn run(&mut self, f: &Func) -> R<Value> {
@@ -1696,58 +1120,11 @@ impl<'a, 'c> Cx<'a, 'c> {
                             out.push_str(&v.to_string());
                         }
                     }
-                    eprintln!("{out}");
+                    ops::print_line(&out);
                 }
             }
         }
-        fail(
-            f.pos,
-            format!("function `{}` finished without `return`", f.name),
-        )
-    }
-}
-
-/// `s[i]` with negative indices counting from the end.
-fn tuple_index(s: &[i64], i: i64, pos: Pos) -> R<Value> {
-    let n = s.len() as i64;
-    let j = if i < 0 { i.saturating_add(n) } else { i };
-    if j < 0 || j >= n {
-        return fail(
-            pos,
-            format!("index {i} out of bound for a tuple of length {n}"),
-        );
-    }
-    Ok(Value::Int(s[j as usize]))
-}
-
-/// A field of a value (`m.size`, `t.len`, `task.ipoint`, ...).
-fn field_of(v: &Value, ctx: Option<&PointCtx<'_>>, f: Field, pos: Pos) -> R<Value> {
-    match (v, f) {
-        (Value::Space(s), Field::Size) => Ok(Value::Tuple(Tup::from_slice(s.size()))),
-        (Value::Space(s), Field::Len) => Ok(Value::Int(s.len() as i64)),
-        (Value::Space(s), Field::Volume) => Ok(Value::Int(s.volume())),
-        (Value::Tuple(t), Field::Len) => Ok(Value::Int(t.as_slice().len() as i64)),
-        (Value::Task(t), Field::Ipoint | Field::Ispace | Field::Parent) => {
-            let Some(ctx) = ctx else {
-                return fail(pos, "no task is being mapped here");
-            };
-            match (t, f) {
-                (TaskRef::Current, Field::Ipoint) => Ok(Value::Tuple(Tup::from_slice(ctx.point))),
-                (TaskRef::Current, Field::Ispace) => Ok(Value::Tuple(Tup::from_slice(ctx.domain))),
-                (TaskRef::Current, _) => Ok(Value::Task(TaskRef::Parent)),
-                (TaskRef::Parent, _) => fail(
-                    pos,
-                    format!(
-                        "`task.parent.{}` is not available: only the parent's processor is known (use `task.parent.processor(m)`)",
-                        f.name()
-                    ),
-                ),
-            }
-        }
-        _ => fail(
-            pos,
-            format!("{} has no field `{}`", v.type_name(), f.name()),
-        ),
+        Err(ops::no_return(&f.name, f.pos))
     }
 }
 

@@ -76,10 +76,44 @@ impl Mapper for Interpreted {
         app: &AppInfo,
         machine: &MachineShape,
     ) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>> {
-        let tables = Tables::resolve(&self.program, app, machine)?;
-        let ev = Evaluator::new(&self.program, machine)?;
+        let prepared = Prepared::new(&self.program, app, machine)?;
+        Ok(Box::new(Bound {
+            prepared,
+            placer: EvalPlacer,
+        }))
+    }
+}
+
+/// A program bound to an application and a machine: the statement tables, the evaluated
+/// globals and the placement function of every task. Shared by the interpreted mapper and the
+/// mappers `mapper!` generates, so that both bind (and fail to bind) identically.
+#[derive(Debug)]
+pub struct Prepared {
+    /// Resolved statement tables.
+    pub tables: Tables,
+    /// The compiled program with its globals evaluated.
+    pub ev: Evaluator,
+    /// `IndexTaskMap` function id per task.
+    pub index_fn: Vec<Option<usize>>,
+    /// `SingleTaskMap` function id per task.
+    pub single_fn: Vec<Option<usize>>,
+    /// Task names.
+    pub names: Vec<String>,
+    /// The machine.
+    pub machine: MachineShape,
+}
+
+impl Prepared {
+    /// Resolves `program` for `app` on `machine`: statement tables, globals and placement
+    /// functions (each must exist and take exactly one `Task` parameter).
+    pub fn new(
+        program: &Program,
+        app: &AppInfo,
+        machine: &MachineShape,
+    ) -> Result<Prepared, Vec<Diagnostic>> {
+        let tables = Tables::resolve(program, app, machine)?;
+        let ev = Evaluator::new(program, machine)?;
         let mut diags = Vec::new();
-        let program = &self.program;
         let mut resolve_fn = |name: Option<&str>| -> Option<usize> {
             let name = name?;
             let span = func_span(program, name);
@@ -114,14 +148,43 @@ impl Mapper for Interpreted {
             diags.dedup();
             return Err(diags);
         }
-        Ok(Box::new(InterpBound {
+        Ok(Prepared {
             tables,
             ev,
             index_fn,
             single_fn,
             names: app.tasks.iter().map(|t| t.name.clone()).collect(),
             machine: machine.clone(),
-        }))
+        })
+    }
+}
+
+/// Runs placement functions for a [`Bound`] mapper: the interpreter, or generated code.
+pub trait Placer: Send + Sync {
+    /// Runs placement function `func` (an id of [`Prepared::ev`]) for `ctx`.
+    fn run(
+        &self,
+        prepared: &Prepared,
+        func: usize,
+        ctx: &PointCtx<'_>,
+        task_name: &str,
+    ) -> Result<Placement, MapError>;
+}
+
+/// The interpreter as a [`Placer`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EvalPlacer;
+
+impl Placer for EvalPlacer {
+    #[inline]
+    fn run(
+        &self,
+        prepared: &Prepared,
+        func: usize,
+        ctx: &PointCtx<'_>,
+        task_name: &str,
+    ) -> Result<Placement, MapError> {
+        prepared.ev.place(func, ctx, task_name)
     }
 }
 
@@ -140,50 +203,51 @@ fn func_span(p: &Program, name: &str) -> Span {
         .unwrap_or_default()
 }
 
-/// [`Interpreted`] bound to an application and machine.
-struct InterpBound {
-    tables: Tables,
-    ev: Evaluator,
-    index_fn: Vec<Option<usize>>,
-    single_fn: Vec<Option<usize>>,
-    names: Vec<String>,
-    machine: MachineShape,
+/// A [`Prepared`] program with a [`Placer`]: the bound mapper of both back ends. Placement runs
+/// the task's `IndexTaskMap`/`SingleTaskMap` function (or the default placement) and checks that
+/// the processor is of the kind the task runs on.
+pub struct Bound<P> {
+    /// The bound program.
+    pub prepared: Prepared,
+    /// Runs placement functions.
+    pub placer: P,
 }
 
-impl BoundMapper for InterpBound {
+impl<P: Placer> BoundMapper for Bound<P> {
     fn proc_kind(&self, task: TaskId) -> ProcKind {
-        self.tables.proc_kind(task)
+        self.prepared.tables.proc_kind(task)
     }
 
     fn memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> &[MemKind] {
-        self.tables.memories(task, arg, kind)
+        self.prepared.tables.memories(task, arg, kind)
     }
 
     fn layout(&self, task: TaskId, arg: usize, kind: ProcKind, mem: MemKind) -> Layout {
-        self.tables.layout(task, arg, kind, mem)
+        self.prepared.tables.layout(task, arg, kind, mem)
     }
 
     fn instance_limit(&self, task: TaskId, kind: ProcKind) -> Option<u32> {
-        self.tables.instance_limit(task, kind)
+        self.prepared.tables.instance_limit(task, kind)
     }
 
     fn collect(&self, task: TaskId, arg: usize) -> bool {
-        self.tables.collect(task, arg)
+        self.prepared.tables.collect(task, arg)
     }
 
     fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError> {
-        let name = self.names.get(ctx.task).map(String::as_str).unwrap_or("?");
-        let kind = self.tables.proc_kind(ctx.task);
+        let p = &self.prepared;
+        let name = p.names.get(ctx.task).map(String::as_str).unwrap_or("?");
+        let kind = p.tables.proc_kind(ctx.task);
         let func = if ctx.index_launch {
-            &self.index_fn
+            &p.index_fn
         } else {
-            &self.single_fn
+            &p.single_fn
         };
         let Some(f) = func.get(ctx.task).copied().flatten() else {
-            return default_placement(ctx, kind, &self.machine, name);
+            return default_placement(ctx, kind, &p.machine, name);
         };
-        let p = self.ev.place(f, ctx, name)?;
-        let got = match p {
+        let placed = self.placer.run(p, f, ctx, name)?;
+        let got = match placed {
             Placement::Proc(id) => id.kind,
             Placement::AnyOnNode { kind, .. } => kind,
         };
@@ -191,12 +255,12 @@ impl BoundMapper for InterpBound {
             return Err(MapError {
                 task: name.to_string(),
                 point: ctx.point.to_vec(),
-                function: self.ev.func_name(f).map(str::to_string),
+                function: p.ev.func_name(f).map(str::to_string),
                 message: format!("placement function returned a {got} processor but task `{name}` runs on {kind}"),
                 at: None,
             });
         }
-        Ok(p)
+        Ok(placed)
     }
 }
 

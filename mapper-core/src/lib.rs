@@ -15,10 +15,13 @@ pub mod default;
 pub mod diag;
 pub mod eval;
 pub mod expand;
+pub mod expand_gen;
 pub mod interp;
 pub mod kinds;
 pub mod machine;
 pub mod mapper;
+#[doc(hidden)]
+pub mod ops;
 pub mod parse;
 pub mod print;
 pub mod space;

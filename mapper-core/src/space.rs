@@ -38,7 +38,7 @@ const ENUM_LIMIT: u64 = 5_000_000;
 
 /// The extents argument of `auto_split`/`greedy_split`: up to [`MAX_DIMS`] integers stored
 /// inline (so a [`Transform`] is `Copy` and hashing it allocates nothing).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Extents {
     len: u8,
     v: [i64; MAX_DIMS],
@@ -62,10 +62,30 @@ impl Extents {
     }
 
     /// The extents.
+    #[inline]
     pub fn as_slice(&self) -> &[i64] {
         &self.v[..usize::from(self.len)]
     }
 }
+
+impl Extents {
+    /// True if these are exactly the extents `v` (no allocation, no `memcmp` call).
+    #[inline]
+    pub fn is(&self, v: &[i64]) -> bool {
+        let s = self.as_slice();
+        s.len() == v.len() && s.iter().zip(v).all(|(a, b)| a == b)
+    }
+}
+
+impl PartialEq for Extents {
+    /// Compares only the used extents (unused slots are always zero).
+    #[inline]
+    fn eq(&self, o: &Extents) -> bool {
+        self.is(o.as_slice())
+    }
+}
+
+impl Eq for Extents {}
 
 impl std::hash::Hash for Extents {
     /// Hashes only the used extents (unused slots are always zero, so this agrees with `Eq`).
@@ -344,16 +364,19 @@ impl Space {
     }
 
     /// The processor kind of the space.
+    #[inline]
     pub fn kind(&self) -> ProcKind {
         self.kind
     }
 
     /// The extents of every dimension.
+    #[inline]
     pub fn size(&self) -> &[i64] {
         &self.size
     }
 
     /// The number of dimensions.
+    #[inline]
     pub fn len(&self) -> usize {
         self.size.len()
     }
@@ -364,10 +387,12 @@ impl Space {
     }
 
     /// The number of points (= processors it covers).
+    #[inline]
     pub fn volume(&self) -> i64 {
         self.volume
     }
 
+    #[inline]
     fn check_index(&self, idx: &[i64]) -> Result<(), String> {
         if idx.len() != self.size.len() {
             return Err(format!(
@@ -388,6 +413,7 @@ impl Space {
     }
 
     /// The processor at point `idx` (one index per dimension; out-of-range is an error).
+    #[inline]
     pub fn get(&self, idx: &[i64]) -> Result<ProcId, String> {
         self.check_index(idx)?;
         match &self.table {

@@ -36,6 +36,31 @@ pub mod sched;
 pub mod task;
 
 pub use mapper_core;
+pub use mapper_macros::app_names;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use mapper_macros;
+}
+
+/// Defines a mapper type from a body in the mapping language, checked at compile time and
+/// compiled to native code (see `mapper_macros::mapper!`; the generated code refers to this
+/// crate's re-export of `mapper_core`, so applications need only depend on `runtime`).
+///
+/// ```
+/// runtime::mapper! {
+///     pub GpuFirst;
+///     Task * GPU,CPU;
+///     Region * * GPU FBMEM;
+/// }
+/// assert!(GpuFirst::SOURCE.starts_with("Task * GPU,CPU;"));
+/// ```
+#[macro_export]
+macro_rules! mapper {
+    ($($body:tt)*) => {
+        $crate::__private::mapper_macros::mapper! { @crate $crate::mapper_core; $($body)* }
+    };
+}
 pub use mapper_core::default::DefaultMapper;
 
 pub use context::TaskCtx;

@@ -1,0 +1,6 @@
+mapper_macros::mapper! {
+    M;
+    Layout * * * SAO C_order;
+}
+
+fn main() {}

@@ -1,0 +1,9 @@
+mapper_macros::mapper! {
+    M;
+    mgpu = Machine(GPU);
+    def f(Task task) { return mgpu[0, 0]; }
+    def f(Task task) { return mgpu[0, 1]; }
+    IndexTaskMap * f;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+mapper_macros::mapper! {
+    pub M for;
+    Task * GPU;
+}
+
+fn main() {}

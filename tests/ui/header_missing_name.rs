@@ -1,0 +1,6 @@
+mapper_macros::mapper! {
+    pub 3;
+    Task * GPU;
+}
+
+fn main() {}

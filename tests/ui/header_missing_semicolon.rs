@@ -1,0 +1,5 @@
+mapper_macros::mapper! {
+    pub M
+}
+
+fn main() {}

@@ -1,0 +1,5 @@
+mapper_macros::mapper! {
+    Task * GPU;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+mapper_macros::mapper! {
+    M;
+    InstanceLimit * GPU 0;
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+mapper_macros::mapper! {
+    M;
+    mgpu = Machine(GUP);
+}
+
+fn main() {}

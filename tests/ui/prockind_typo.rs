@@ -1,0 +1,6 @@
+mapper_macros::mapper! {
+    pub M;
+    Task * GPX,CPU;
+}
+
+fn main() {}

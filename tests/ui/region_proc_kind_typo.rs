@@ -1,0 +1,6 @@
+mapper_macros::mapper! {
+    M;
+    Region * * GPUS FBMEM;
+}
+
+fn main() {}
