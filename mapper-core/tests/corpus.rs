@@ -106,33 +106,31 @@ fn app_of(name: &str) -> AppInfo {
             update_zones GC zones=zones_p,zones sides=sides_p,sides:ro
             calc_dt GC zones=zones_p,zones:ro",
         "cannon" => "
-            init_tiles GC a=a_tiles,a b=b_tiles,b c=c_tiles,c
-            shift_a GC src=a_tiles,a:ro dst=a_next,a
-            shift_b GC src=b_tiles,b:ro dst=b_next,b
-            gemm GC a=a_tiles,a:ro b=b_tiles,b:ro c=c_tiles,c",
+            init_tiles GOC tile=a_tiles,b_tiles,c_tiles,a,b,c
+            shift_a GOC src=a_tiles,a_next,a,a_buf:ro dst=a_tiles,a_next,a,a_buf
+            shift_b GOC src=b_tiles,b_next,b,b_buf:ro dst=b_tiles,b_next,b,b_buf
+            gemm GOC a=a_tiles,a_next,a,a_buf:ro b=b_tiles,b_next,b,b_buf:ro c=c_tiles,c",
         "summa" => "
-            init_tiles GC a=a_cols,a b=b_rows,b c=c_tiles,c
-            gemm_panel GC a_panel=a_cols,a:ro b_panel=b_rows,b:ro c=c_tiles,c",
+            init_tiles GOC tile=a_panels,b_panels,c_tiles,a,b,c
+            gemm_panel GOC a_panel=a_panels,a:ro b_panel=b_panels,b:ro c=c_tiles,c",
         "pumma" => "
-            init_tiles GC a=a_tiles,a b=b_tiles,b c=c_tiles,c
-            broadcast_a GC src=a_tiles,a:ro dst=a_bcast
-            roll_b GC src=b_tiles,b:ro dst=b_next,b
-            gemm GC a_block=a_bcast:ro b_block=b_tiles,b:ro c=c_tiles,c",
+            init_tiles GOC tile=a_tiles,b_tiles,c_tiles,a,b,c
+            broadcast_a GOC src=a_tiles,a:ro dst=a_bcast,a_bc
+            roll_b GOC src=b_tiles,b_next,b,b_buf:ro dst=b_tiles,b_next,b,b_buf
+            gemm GOC a_block=a_bcast,a_bc:ro b_block=b_tiles,b_next,b,b_buf:ro c=c_tiles,c",
         "johnson" => "
-            init_tiles GC a=a_tiles,a b=b_tiles,b c=c_tiles,c
-            gemm_3d GC a_face=a_tiles,a:ro b_face=b_tiles,b:ro c_partial=c_layers,c_partial
-            reduce_c GC c_partial=c_layers,c_partial:ro c=c_tiles,c",
+            init_tiles GOC tile=a_tiles,b_tiles,c_tiles,a,b,c
+            gemm_3d GOC a_face=a_tiles,a:ro b_face=b_tiles,b:ro c=c_tiles,c",
         "solomonik" => "
-            init_tiles GC a=a_layers,a b=b_layers,b c=c_tiles,c
-            replicate GC src=a_layers,a:ro dst=a_layers,a
-            cannon_step GC a_tile=a_layers,a:ro b_tile=b_layers,b:ro c_partial=c_layers,c_partial
-            shift_a GC src=a_layers,a:ro dst=a_layers,a
-            shift_b GC src=b_layers,b:ro dst=b_layers,b
-            reduce_layers GC c_partial=c_layers,c_partial:ro c=c_tiles,c",
+            init_tiles GOC tile=a_tiles,b_tiles,c_tiles,a,b,c
+            replicate GOC src=a_tiles,b_tiles,a,b:ro dst=a_layers,b_layers,a_rep,b_rep
+            shift_a GOC src=a_layers,a_next,a_rep,a_buf:ro dst=a_layers,a_next,a_rep,a_buf
+            shift_b GOC src=b_layers,b_next,b_rep,b_buf:ro dst=b_layers,b_next,b_rep,b_buf
+            cannon_step GOC a_tile=a_layers,a_next,a_rep,a_buf:ro b_tile=b_layers,b_next,b_rep,b_buf:ro c=c_tiles,c",
         "cosma" => "
-            init_tiles GC a=a_blocks,a b=b_blocks,b c=c_blocks,c
-            cosma_gemm GC a_block=a_blocks,a:ro b_block=b_blocks,b:ro c_partial=c_slices,c_partial
-            reduce_c GC c_partial=c_slices,c_partial:ro c=c_blocks,c",
+            init_tiles GOC tile=a_blocks,b_blocks,c_blocks,a,b,c
+            cosma_gemm GOC a_block=a_blocks,a:ro b_block=b_blocks,b:ro c_block=c_blocks,c
+            cosma_gemm_k GOC a_block=a_blocks,a:ro b_block=b_blocks,b:ro c_block=c_blocks,c",
         _ => "",
     };
     app(name, spec)

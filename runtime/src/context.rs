@@ -226,6 +226,34 @@ impl<'a> TaskCtx<'a> {
         arg: usize,
         field: impl FieldRef,
     ) -> Result<RawField<'a, T>, TaskError> {
+        self.raw_impl(arg, field, false)
+    }
+
+    /// The fast path for a reduce argument: the task's private reduction instance as a writable
+    /// SOA slice, pre-filled with the operator's identity. The task must only combine values
+    /// into it with the argument's operator (e.g. `+=` for a sum); the runtime folds it into
+    /// the target after the task. Errors for other privileges and for AOS instances.
+    pub fn raw_reduce<T: ReduceValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+    ) -> Result<RawField<'a, T>, TaskError> {
+        let a = self.arg(arg)?;
+        if !matches!(a.privilege, Privilege::Reduce(_)) {
+            return Err(TaskError(format!(
+                "task `{}` argument `{}` does not have reduce privilege; use ctx.raw",
+                self.work.name, a.name
+            )));
+        }
+        self.raw_impl(arg, field, true)
+    }
+
+    fn raw_impl<T: FieldValue>(
+        &self,
+        arg: usize,
+        field: impl FieldRef,
+        reduce: bool,
+    ) -> Result<RawField<'a, T>, TaskError> {
         let (_, a, fid) = self.view::<T>(arg, field, "accessed")?;
         let l = &a.inst.layout;
         if !l.layout.soa {
@@ -262,7 +290,7 @@ impl<'a> TaskCtx<'a> {
             strides,
             bounds: a.bounds,
             c_order: l.layout.c_order,
-            writable: a.privilege.writes(),
+            writable: a.privilege.writes() || reduce,
             _p: PhantomData,
         })
     }

@@ -346,6 +346,8 @@ impl Instance {
             ));
         }
         let mut n = 0u64;
+        let size = value.len();
+        let fd = self.layout.fastest_dim();
         if self.is_virtual() {
             for r in space.rects() {
                 self.check_rect(r)?;
@@ -355,6 +357,24 @@ impl Instance {
         }
         for r in space.rects() {
             self.check_rect(r)?;
+            if slot.stride == size && size > 0 {
+                // Rows along the fastest dimension are contiguous: fill each as one slice.
+                let run = r.extents()[fd] as usize;
+                let mut rows = *r;
+                rows.hi = set_coord(rows.hi, fd, r.lo.get(fd));
+                for p in rows.iter() {
+                    let off = self.layout.offset(&slot, &p);
+                    // SAFETY: the row of `run` points lies in the instance rectangle.
+                    let row = unsafe {
+                        std::slice::from_raw_parts_mut(self.base_ptr().add(off), run * size)
+                    };
+                    for chunk in row.chunks_exact_mut(size) {
+                        chunk.copy_from_slice(value);
+                    }
+                    n += (run * size) as u64;
+                }
+                continue;
+            }
             for p in r.iter() {
                 let off = self.layout.offset(&slot, &p);
                 // SAFETY: `p` lies in the instance rectangle, so the field bytes are in bounds.
@@ -482,6 +502,9 @@ impl Instance {
         let ss = *src.slot(field)?;
         let prim = ds.ty.prim;
         let esz = prim.size();
+        let size = ds.ty.size();
+        let fd = self.layout.fastest_dim();
+        let contiguous = fd == src.layout.fastest_dim() && ds.stride == size && ss.stride == size;
         let mut bytes = 0u64;
         if self.is_virtual() || src.is_virtual() {
             for r in space.rects() {
@@ -494,6 +517,28 @@ impl Instance {
         for r in space.rects() {
             self.check_rect(r)?;
             src.check_rect(r)?;
+            if contiguous {
+                // Rows along the fastest dimension are contiguous in both instances.
+                let run = r.extents()[fd] as usize;
+                let mut rows = *r;
+                rows.hi = set_coord(rows.hi, fd, r.lo.get(fd));
+                for p in rows.iter() {
+                    let so = src.layout.offset(&ss, &p);
+                    let d = self.layout.offset(&ds, &p);
+                    // SAFETY: the row of `run` points lies in both instance rectangles.
+                    unsafe {
+                        fold_run(
+                            prim,
+                            op,
+                            self.base_ptr().add(d),
+                            src.base_ptr().add(so),
+                            run * ds.ty.count as usize,
+                        )
+                    };
+                    bytes += (run * size) as u64;
+                }
+                continue;
+            }
             for p in r.iter() {
                 let so = src.layout.offset(&ss, &p);
                 let d = self.layout.offset(&ds, &p);
@@ -643,6 +688,49 @@ unsafe fn fold_elem(prim: Prim, op: ReduceOp, dst: *mut u8, src: *const u8) {
     }
 }
 
+/// Folds `n` consecutive elements of `src` into `dst`, with the operator's dispatch hoisted out
+/// of the loop.
+///
+/// # Safety
+/// `dst` and `src` must point to `n` valid (possibly unaligned) consecutive elements of `T`.
+unsafe fn fold_run_t<T: Reducible>(op: ReduceOp, dst: *mut u8, src: *const u8, n: usize) {
+    let (d, s) = (dst as *mut T, src as *const T);
+    macro_rules! go {
+        ($op:expr) => {
+            for i in 0..n {
+                // SAFETY: guaranteed by the caller.
+                unsafe {
+                    let a = std::ptr::read_unaligned(d.add(i));
+                    let b = std::ptr::read_unaligned(s.add(i));
+                    std::ptr::write_unaligned(d.add(i), T::combine($op, a, b));
+                }
+            }
+        };
+    }
+    match op {
+        ReduceOp::Sum => go!(ReduceOp::Sum),
+        ReduceOp::Min => go!(ReduceOp::Min),
+        ReduceOp::Max => go!(ReduceOp::Max),
+        ReduceOp::Prod => go!(ReduceOp::Prod),
+    }
+}
+
+/// # Safety
+/// `dst` and `src` must point to `n` valid consecutive elements of type `prim`.
+unsafe fn fold_run(prim: Prim, op: ReduceOp, dst: *mut u8, src: *const u8, n: usize) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match prim {
+            Prim::F32 => fold_run_t::<f32>(op, dst, src, n),
+            Prim::F64 => fold_run_t::<f64>(op, dst, src, n),
+            Prim::I32 => fold_run_t::<i32>(op, dst, src, n),
+            Prim::I64 => fold_run_t::<i64>(op, dst, src, n),
+            Prim::U32 => fold_run_t::<u32>(op, dst, src, n),
+            Prim::U64 => fold_run_t::<u64>(op, dst, src, n),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -718,6 +806,23 @@ mod tests {
         assert!(a
             .copy_from(&b, 0, &IndexSpace::from_rect(Rect::r2((0, 0), (9, 9))))
             .is_err());
+        // Contiguous rows (SOA, same order): the run-wise fold and fill.
+        let d = inst(4, &m, rect, Layout::default());
+        d.copy_from(&a, 0, &IndexSpace::from_rect(rect)).unwrap();
+        assert_eq!(d.fold_from(&a, 0, &part, ReduceOp::Sum).unwrap(), 6 * 8);
+        assert_eq!(get_f64(&d, Point::p2(1, 2)), 48.0);
+        assert_eq!(get_f64(&d, Point::p2(2, 3)), 92.0);
+        assert_eq!(get_f64(&d, Point::p2(0, 2)), 2.0);
+        assert_eq!(get_f64(&d, Point::p2(3, 3)), 33.0);
+        let f = Layout {
+            c_order: false,
+            ..Layout::default()
+        };
+        let e = inst(5, &m, rect, f);
+        e.fill(0, &part, &7.5f64.to_ne_bytes()).unwrap();
+        assert_eq!(get_f64(&e, Point::p2(2, 1)), 7.5);
+        assert_eq!(get_f64(&e, Point::p2(3, 1)), 0.0);
+        assert_eq!(get_f64(&e, Point::p2(1, 0)), 0.0);
     }
 
     #[test]

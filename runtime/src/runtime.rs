@@ -893,7 +893,10 @@ impl Runtime {
         }
         let (mut future, promise) = Future::pending();
         let cost = match (&self.sim, &decl.cost) {
-            (Some(_), Some(c)) => Some(c.cost(&point, scalars)),
+            (Some(_), Some(c)) => {
+                let rects: Vec<Rect> = arg_insts.iter().map(|a| a.bounds).collect();
+                Some(c.cost(&point, &rects, scalars))
+            }
             _ => None,
         };
         if self.sim.is_some() {

@@ -191,14 +191,21 @@ pub enum CostModel {
     Fixed(Cost),
     /// Cost as a function of the point and the scalar arguments.
     PerPoint(CostFn),
+    /// Cost as a function of the bounding rectangle of each region argument (in declaration
+    /// order) and the scalar arguments: e.g. a tile GEMM's flops from its tiles' extents.
+    PerArgs(ArgsCostFn),
 }
 
+/// A cost function of the arguments' bounding rectangles and the scalar arguments.
+pub type ArgsCostFn = Arc<dyn Fn(&[crate::geom::Rect], &[Value]) -> Cost + Send + Sync>;
+
 impl CostModel {
-    /// The cost of one point.
-    pub fn cost(&self, point: &Point, scalars: &[Value]) -> Cost {
+    /// The cost of one point whose region arguments have the bounding rectangles `args`.
+    pub fn cost(&self, point: &Point, args: &[crate::geom::Rect], scalars: &[Value]) -> Cost {
         match self {
             CostModel::Fixed(c) => c.clone(),
             CostModel::PerPoint(f) => f(point, scalars),
+            CostModel::PerArgs(f) => f(args, scalars),
         }
     }
 }
@@ -208,6 +215,7 @@ impl fmt::Debug for CostModel {
         match self {
             CostModel::Fixed(c) => write!(f, "Fixed({c:?})"),
             CostModel::PerPoint(_) => f.write_str("PerPoint(..)"),
+            CostModel::PerArgs(_) => f.write_str("PerArgs(..)"),
         }
     }
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod attempt;
+pub mod bench;
 pub mod eval;
 pub mod extract;
 pub mod feedback;

@@ -1,5 +1,5 @@
-//! The applications `tune` knows: the tuner's own `demo` app and the benchmark applications
-//! of the `apps` crate (once they are registered there).
+//! The applications `tune` knows: the benchmark applications of the `apps` crate and the
+//! tuner's own `demo` app.
 
 use crate::target::TuneApp;
 
@@ -10,7 +10,11 @@ pub fn names() -> Vec<String> {
 
 /// Every tunable application.
 pub fn all() -> Vec<Box<dyn TuneApp>> {
-    vec![Box::new(crate::toy::Demo)]
+    let mut v: Vec<Box<dyn TuneApp>> = vec![Box::new(crate::toy::Demo)];
+    for a in apps::apps() {
+        v.push(Box::new(crate::bench::Bench::new(a)));
+    }
+    v
 }
 
 /// The application called `name`, or an error listing the known ones.

@@ -222,7 +222,7 @@ fn user_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown app `nope`; known apps: demo\n"
+        "error: unknown app `nope`; known apps: demo, cannon, summa, pumma, johnson, solomonik, cosma\n"
     );
     let o = tune(&["--app", "demo", "--size", "huge"], &[]);
     assert_eq!(

@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The mapper-core crate, which holds the corpus and the invalid-file cases.
 fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../mapper-core")
 }
 
 fn mapper(args: &[&str], dir: &Path) -> Output {
@@ -247,4 +248,213 @@ fn usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     let o = mapper(&["frobnicate"], &manifest());
     assert_eq!(o.status.code(), Some(2));
+}
+
+/// Runs the binary from the apps crate directory.
+fn mapper_here(args: &[&str]) -> Output {
+    mapper(args, Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+#[test]
+fn run_prints_a_verified_report() {
+    let o = mapper_here(&["run", "--app", "cannon", "--size", "tiny"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("cannon (expert mapper) on local: N=24 f64 grid 2x2 on "),
+        "{out}"
+    );
+    assert!(out.contains("GFLOP/s, verified (max rel error"), "{out}");
+}
+
+#[test]
+fn run_json_is_one_line_with_the_fields() {
+    let o = mapper_here(&[
+        "run",
+        "--app",
+        "johnson",
+        "--size",
+        "tiny",
+        "--machine",
+        "emulated:2x4",
+        "--mapper",
+        "default",
+        "--fp32",
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["app"], "johnson");
+    assert_eq!(v["mapper"], "default");
+    assert_eq!(v["machine"], "emulated:2x4");
+    assert_eq!(v["size"], "tiny");
+    assert_eq!(v["precision"], "f32");
+    assert_eq!(v["verified"], true);
+    for k in ["time_s", "gflops", "max_rel_error"] {
+        assert!(v[k].is_f64(), "{k}: {}", v[k]);
+    }
+}
+
+#[test]
+fn run_writes_a_profile() {
+    let dir = scratch("profile");
+    let path = dir.join("trace.json");
+    let p = path.to_string_lossy().into_owned();
+    let o = mapper_here(&["run", "--app", "cosma", "--size", "tiny", "--profile", &p]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("trace")).expect("json");
+    let text = v.to_string();
+    assert!(text.contains("cosma_gemm"), "{text}");
+}
+
+#[test]
+fn run_with_a_mapper_file_and_errors() {
+    let dir = scratch("run-errors");
+    std::fs::write(dir.join("typo.mapper"), "Task * CPU;\nTask gem CPU;\n").expect("write");
+    let o = mapper(
+        &[
+            "run",
+            "--app",
+            "cannon",
+            "--size",
+            "tiny",
+            "--mapper",
+            "typo.mapper",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("typo.mapper:2:6"), "{err}");
+    assert!(err.contains("gem"), "{err}");
+    let o = mapper(&["run", "--app", "canon", "--size", "tiny"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("did you mean `cannon`?"),
+        "{}",
+        stderr(&o)
+    );
+    let o = mapper(&["run", "--app", "cannon", "--size", "huge"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "error: unknown size `huge`; expected tiny, small or large\n"
+    );
+    let o = mapper(
+        &["run", "--app", "cannon", "--mapper", "missing.mapper"],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let o = mapper(
+        &[
+            "run",
+            "--app",
+            "cannon",
+            "--size",
+            "tiny",
+            "--machine",
+            "cluster:9",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("unknown machine `cluster:9`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn check_with_app_reports_a_misspelled_task_with_its_position() {
+    let dir = scratch("check-app");
+    let src = std::fs::read_to_string(manifest().join("corpus/cannon.mapper")).expect("corpus");
+    let bad = src.replace("CollectMemory gemm a;", "CollectMemory gem a;");
+    assert_ne!(bad, src);
+    std::fs::write(dir.join("bad.mapper"), &bad).expect("write");
+    let line = bad
+        .lines()
+        .position(|l| l.starts_with("CollectMemory gem a;"))
+        .expect("line")
+        + 1;
+    // Without the app the file is fine; with it the task name is unknown.
+    let o = mapper(&["check", "bad.mapper"], &dir);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = mapper(&["check", "bad.mapper", "--app", "cannon"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains(&format!("bad.mapper:{line}:15")), "{err}");
+    assert!(err.contains("`gem`"), "{err}");
+    assert!(err.contains("gemm"), "{err}");
+    // The corpus files check clean against their apps.
+    for app in ["cannon", "summa", "pumma", "johnson", "solomonik", "cosma"] {
+        let f = format!("{app}.mapper");
+        let o = mapper(&["check", &f, "--app", app], &manifest().join("corpus"));
+        assert_eq!(o.status.code(), Some(0), "{app}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{app}");
+    }
+    let o = mapper(&["check", "bad.mapper", "--app", "nope"], &dir);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).starts_with("error: unknown app `nope`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn apps_lists_tasks_and_region_arguments() {
+    let o = mapper_here(&["apps"]);
+    assert_eq!(o.status.code(), Some(0));
+    let out = stdout(&o);
+    for app in ["cannon", "summa", "pumma", "johnson", "solomonik", "cosma"] {
+        assert!(
+            out.contains(&format!("\n{app}: ")) || out.starts_with(&format!("{app}: ")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains("  gemm_3d(a_face: [a_tiles, a], b_face: [b_tiles, b], c: [c_tiles, c])\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "  shift_a(src: [a_tiles, a_next, a, a_buf], dst: [a_tiles, a_next, a, a_buf])\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn gemm_baseline_reports_json() {
+    let o = mapper_here(&["gemm-baseline", "--n", "64", "--reps", "1", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
+    assert_eq!(v["n"], 64);
+    assert!(v["gflops"].as_f64().is_some_and(|g| g > 0.0));
+}
+
+#[test]
+fn simulated_runs_are_byte_identical_and_say_so() {
+    let args = [
+        "run",
+        "--app",
+        "cannon",
+        "--machine",
+        "sim:p100x4",
+        "--size",
+        "small",
+        "--json",
+    ];
+    let first = mapper_here(&args);
+    let second = mapper_here(&args);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(first.stdout, second.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout(&first).trim()).expect("one JSON line");
+    assert_eq!(v["simulated"], true);
+    assert_eq!(v["machine"], "sim:p100x4");
+    assert!(v["time_s"].as_f64().is_some_and(|t| t > 0.0));
 }
