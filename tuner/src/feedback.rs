@@ -7,6 +7,7 @@
 //! [`RULES`] maps outcome classes and message patterns to advice; the first matching rule wins.
 //! [`feedback`] renders all of it as the text the optimizer sees.
 
+use crate::report::format_time;
 use crate::target::{ProfileFacts, RunFailure, RunReport};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -97,7 +98,10 @@ impl Outcome {
                 format!("the run crashed ({status}); stderr:\n{tail}")
             }
             Outcome::WrongResult { check, time_s } => {
-                format!("the run finished in {time_s:.4} s but the result is wrong: {check}")
+                format!(
+                    "the run finished in {} but the result is wrong: {check}",
+                    format_time(*time_s)
+                )
             }
             Outcome::Ran {
                 time_s,
@@ -105,8 +109,8 @@ impl Outcome {
                 report,
             } => {
                 let runs = if times_s.len() > 1 {
-                    let t: Vec<String> = times_s.iter().map(|t| format!("{t:.4}")).collect();
-                    format!(" (median of {} runs: {} s)", times_s.len(), t.join(", "))
+                    let t: Vec<String> = times_s.iter().map(|t| format_time(*t)).collect();
+                    format!(" (median of {} runs: {})", times_s.len(), t.join(", "))
                 } else {
                     String::new()
                 };
@@ -114,7 +118,15 @@ impl Outcome {
                     .throughput
                     .map(|t| format!(", {t:.2} {}", report.unit))
                     .unwrap_or_default();
-                format!("ran in {time_s:.4} s{runs}{thr}; result verified")
+                format!(
+                    "ran in {}{runs}{thr}; {}",
+                    format_time(*time_s),
+                    if report.check.starts_with("simulated") {
+                        "simulated, nothing to verify"
+                    } else {
+                        "result verified"
+                    }
+                )
             }
         }
     }
@@ -440,7 +452,9 @@ pub fn feedback(o: &Outcome, score: f64, expert_time_s: Option<f64>) -> String {
             Some(e) => {
                 let _ = writeln!(
                     s,
-                    "Score: {score:.3} (expert {e:.4} s / this {time_s:.4} s; above 1 beats the expert)."
+                    "Score: {score:.3} (expert {} / this {}; above 1 beats the expert).",
+                    format_time(e),
+                    format_time(*time_s)
                 );
             }
             None => {
@@ -615,7 +629,7 @@ mod tests {
             report,
         };
         let f = feedback(&o, 0.5, Some(1.0));
-        assert!(f.starts_with("Outcome: ok.\nRaw: ran in 2.0000 s (median of 3 runs: 2.0000, 1.0000, 3.0000 s), 5.00 GFLOP/s; result verified\nScore: 0.500 (expert 1.0000 s / this 2.0000 s; above 1 beats the expert).\nProfile: Task time"), "{f}");
+        assert!(f.starts_with("Outcome: ok.\nRaw: ran in 2.000 s (median of 3 runs: 2.000 s, 1.000 s, 3.000 s), 5.00 GFLOP/s; result verified\nScore: 0.500 (expert 1.000 s / this 2.000 s; above 1 beats the expert).\nProfile: Task time"), "{f}");
         assert!(!f.contains("Explanation"));
     }
 }

@@ -24,7 +24,18 @@ fn ratio(r: &SessionResult, t: Option<f64>) -> String {
 }
 
 fn time(t: Option<f64>) -> String {
-    t.map_or("-".into(), |t| format!("{t:.4} s"))
+    t.map_or("-".into(), format_time)
+}
+
+/// A duration with four significant digits in s, ms or us.
+pub fn format_time(t: f64) -> String {
+    if t >= 1.0 {
+        format!("{t:.3} s")
+    } else if t >= 1e-3 {
+        format!("{:.3} ms", t * 1e3)
+    } else {
+        format!("{:.3} us", t * 1e6)
+    }
 }
 
 /// Rows of the final table: (mapper, status, time, ratio to the expert).

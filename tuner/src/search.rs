@@ -4,7 +4,8 @@
 //! All three implement [`Optimizer`]: each proposal is a rendered candidate; the score of a
 //! proposal is read back from the last attempt of the history at the next call. All randomness
 //! comes from one seeded generator, so the same seed and a deterministic evaluator give the same
-//! history. Every optimizer evaluates the starting point first, then never repeats a candidate.
+//! history. Every optimizer first evaluates two seeds, the starting point (the expert projected
+//! into the space) and the runtime default expressed in the space, then never repeats a candidate.
 
 use crate::attempt::Attempt;
 use crate::optimizer::{Optimizer, OptimizerError};
@@ -238,10 +239,14 @@ impl SpaceSearch {
     }
 
     fn next(&mut self) -> Option<(Candidate, usize, String)> {
-        if self.evaluated.is_empty() && self.pending.is_none() {
-            let s = self.space.start();
+        // Seeds: the starting mapper, then the runtime default expressed in the space.
+        let seeds = [
+            (self.space.start(), "start"),
+            (self.space.zero(), "default"),
+        ];
+        for (s, label) in seeds {
             if !self.seen.contains(&s) {
-                return Some((s, usize::MAX, "start".into()));
+                return Some((s, usize::MAX, label.into()));
             }
         }
         for _ in 0..200 {
@@ -318,7 +323,7 @@ mod tests {
         Arc::new(Space::new(
             &Demo,
             &MachineShape::new(1, 2, 2),
-            Some(DEMO_EXPERT),
+            Some(&format!("{DEMO_EXPERT}InstanceLimit stencil GPU 2;\n")),
         ))
     }
 
@@ -335,6 +340,7 @@ mod tests {
             assert_eq!(a, b, "{kind:?}");
             assert_eq!(a.history.len(), 12);
             assert_eq!(ops[0], "start");
+            assert_eq!(ops[1], "default");
             let texts: HashSet<&str> = a.history.iter().map(|x| x.mapper.as_str()).collect();
             assert_eq!(texts.len(), 12, "{kind:?} repeated a candidate");
             let (c, _) = run(4);
@@ -352,7 +358,7 @@ mod tests {
         assert!(s
             .operators()
             .iter()
-            .skip(1)
+            .skip(2)
             .all(|o| o == "coordinate" || o == "restart"));
     }
 
@@ -366,7 +372,7 @@ mod tests {
         assert!(s
             .operators()
             .iter()
-            .skip(1)
+            .skip(2)
             .all(|o| ARMS.contains(&o.as_str())));
     }
 }

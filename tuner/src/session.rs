@@ -224,7 +224,7 @@ pub fn run_session(
 /// A failed evaluation's outcome class, or `ok` with the time.
 pub fn status_text(o: &Outcome) -> String {
     match o.time_s() {
-        Some(t) => format!("ok, {t:.4} s"),
+        Some(t) => format!("ok, {}", crate::report::format_time(t)),
         None => o.class().to_string(),
     }
 }
