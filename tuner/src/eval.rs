@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 #[serde(rename_all = "snake_case")]
 pub enum ChildMessage {
     /// The run finished (verified or not).
-    Ok(RunReport),
+    Ok(Box<RunReport>),
     /// The run failed.
     Err(RunFailure),
 }
@@ -56,7 +56,7 @@ pub fn run_once(
         },
     };
     match result {
-        Ok(r) => ChildMessage::Ok(r),
+        Ok(r) => ChildMessage::Ok(Box::new(r)),
         Err(e) => ChildMessage::Err(e),
     }
 }
@@ -236,7 +236,7 @@ impl ChildEvaluator {
             .find(|l| l.trim_start().starts_with('{'))
             .and_then(|l| serde_json::from_str::<ChildMessage>(l).ok());
         match msg {
-            Some(ChildMessage::Ok(r)) => Ok(r),
+            Some(ChildMessage::Ok(r)) => Ok(*r),
             Some(ChildMessage::Err(f)) => Err(Box::new(Outcome::Failed { failure: f })),
             None => Err(Box::new(Outcome::Crash {
                 status: status.to_string(),
@@ -286,7 +286,7 @@ impl ChildEvaluator {
                     Some(report) => Outcome::Ran {
                         time_s: median,
                         times_s,
-                        report,
+                        report: Box::new(report),
                     },
                     None => Outcome::Crash {
                         status: "no run".into(),

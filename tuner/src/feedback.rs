@@ -54,7 +54,7 @@ pub enum Outcome {
         /// Every run's time.
         times_s: Vec<f64>,
         /// The report of the median run.
-        report: RunReport,
+        report: Box<RunReport>,
     },
 }
 
@@ -626,7 +626,7 @@ mod tests {
         let o = Outcome::Ran {
             time_s: 2.0,
             times_s: vec![2.0, 1.0, 3.0],
-            report,
+            report: Box::new(report),
         };
         let f = feedback(&o, 0.5, Some(1.0));
         assert!(f.starts_with("Outcome: ok.\nRaw: ran in 2.000 s (median of 3 runs: 2.000 s, 1.000 s, 3.000 s), 5.00 GFLOP/s; result verified\nScore: 0.500 (expert 1.000 s / this 2.000 s; above 1 beats the expert).\nProfile: Task time"), "{f}");

@@ -7,6 +7,7 @@ use crate::feedback::Outcome;
 use crate::optimizer::{Optimizer, OptimizerError};
 use crate::target::TuneApp;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// One iteration of one optimizer run (a line of `history.jsonl`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -109,13 +110,14 @@ pub enum Progress<'a> {
     Iteration(&'a IterationRecord),
 }
 
-/// Runs a session: baselines, then each plan for `iterations` iterations.
+/// Runs a session: baselines, then each plan for `iterations` iterations. `make_plans` gets the
+/// launch dimensionality of each task observed in the baseline runs.
 pub fn run_session(
     app: &dyn TuneApp,
     eval: &mut dyn Evaluate,
     machine: &str,
     size: &str,
-    plans: Vec<Plan>,
+    make_plans: &mut dyn FnMut(&BTreeMap<String, usize>) -> Vec<Plan>,
     iterations: usize,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> SessionResult {
@@ -153,6 +155,15 @@ pub fn run_session(
             reference,
         );
     }
+    let mut dims = BTreeMap::new();
+    for e in [&default, &expert] {
+        if let Outcome::Ran { report, .. } = &e.outcome {
+            for (k, v) in &report.profile.launch_dims {
+                dims.entry(k.clone()).or_insert(*v);
+            }
+        }
+    }
+    let plans = make_plans(&dims);
     let mut runs_by_optimizer = Vec::new();
     for mut plan in plans {
         let name = plan.optimizer.name().to_string();
@@ -262,14 +273,14 @@ mod tests {
                 Outcome::Ran {
                     time_s: t,
                     times_s: vec![t],
-                    report: RunReport {
+                    report: Box::new(RunReport {
                         time_s: t,
                         throughput: None,
                         unit: String::new(),
                         verified: true,
                         check: String::new(),
                         profile: ProfileFacts::default(),
-                    },
+                    }),
                 }
             };
             finish(text.into(), Some(canonical), outcome, self.reference)
@@ -286,25 +297,28 @@ mod tests {
     }
 
     fn session(seed: u64) -> SessionResult {
-        let space = Arc::new(Space::new(
-            &Demo,
-            &MachineShape::new(1, 2, 2),
-            Some(DEMO_EXPERT),
-        ));
-        let plans = SearchKind::ALL
-            .iter()
-            .map(|k| Plan {
-                optimizer: Box::new(SpaceSearch::new(*k, space.clone(), seed)),
-                expert_in_history: false,
-            })
-            .collect();
+        let mut plans = |dims: &BTreeMap<String, usize>| -> Vec<Plan> {
+            let space = Arc::new(Space::with_dims(
+                &Demo,
+                &MachineShape::new(1, 2, 2),
+                Some(DEMO_EXPERT),
+                dims,
+            ));
+            SearchKind::ALL
+                .iter()
+                .map(|k| Plan {
+                    optimizer: Box::new(SpaceSearch::new(*k, space.clone(), seed)),
+                    expert_in_history: false,
+                })
+                .collect()
+        };
         let mut events = 0;
         let r = run_session(
             &Demo,
             &mut Model { reference: None },
             "model",
             "tiny",
-            plans,
+            &mut plans,
             10,
             &mut |_| events += 1,
         );

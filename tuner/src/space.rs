@@ -20,6 +20,7 @@ use mapper_core::machine::MachineShape;
 use mapper_core::parse::parse_text;
 use mapper_core::print::print_stmt;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// A placement choice for the index launches of one task.
@@ -239,6 +240,17 @@ impl Space {
     /// The space of `app` on `shape`, starting from `base` (a mapper text, e.g. the expert's) if
     /// given and bindable, else from the runtime defaults.
     pub fn new(app: &dyn TuneApp, shape: &MachineShape, base: Option<&str>) -> Space {
+        Space::with_dims(app, shape, base, &BTreeMap::new())
+    }
+
+    /// Like [`Space::new`], with the launch dimensionality observed in a run (task name ->
+    /// dimensions) taking precedence over [`TuneApp::launch_dims`].
+    pub fn with_dims(
+        app: &dyn TuneApp,
+        shape: &MachineShape,
+        base: Option<&str>,
+        observed: &BTreeMap<String, usize>,
+    ) -> Space {
         let info = app.info();
         let mut tasks = Vec::new();
         for t in &info.tasks {
@@ -248,7 +260,11 @@ impl Space {
                 .filter(|k| t.variants.contains(k) && shape.has(*k))
                 .collect();
             let dims = if t.index_launch {
-                Some(app.launch_dims(&t.name).unwrap_or(1).clamp(1, 3))
+                let d = observed
+                    .get(&t.name)
+                    .copied()
+                    .or_else(|| app.launch_dims(&t.name));
+                Some(d.unwrap_or(1).clamp(1, 3))
             } else {
                 None
             };

@@ -40,6 +40,9 @@ pub struct ProfileFacts {
     pub tasks: usize,
     /// Copies executed (fills and folds included).
     pub copies: usize,
+    /// Dimensions of each task's launch points (the most common, if several).
+    #[serde(default)]
+    pub launch_dims: BTreeMap<String, usize>,
 }
 
 /// Kind label of a memory label such as `FBMEM[0.1]`.
@@ -57,7 +60,20 @@ impl ProfileFacts {
             *busy.entry(k.clone()).or_insert(0.0) += ns as f64 * 1e-9;
             *used.entry(k).or_insert(0) += 1;
         }
+        let mut dims: BTreeMap<String, BTreeMap<usize, usize>> = BTreeMap::new();
+        for t in &p.tasks {
+            *dims
+                .entry(t.name.to_string())
+                .or_default()
+                .entry(t.point.dim())
+                .or_insert(0) += 1;
+        }
+        let launch_dims = dims
+            .into_iter()
+            .filter_map(|(k, m)| Some((k, m.into_iter().max_by_key(|(_, n)| *n)?.0)))
+            .collect();
         ProfileFacts {
+            launch_dims,
             busy_s_per_kind: busy,
             procs_used_per_kind: used,
             bytes_per_pair: p.bytes_per_pair(),

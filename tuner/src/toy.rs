@@ -244,6 +244,16 @@ mod tests {
         assert!(r.verified, "{}", r.check);
         assert_eq!(r.profile.tasks, 4 + 3 * 8 + 4);
         assert_eq!(r.profile.procs_used_per_kind.get("GPU"), Some(&2));
+        let dims: Vec<(&str, usize)> = r
+            .profile
+            .launch_dims
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(
+            dims,
+            vec![("checksum", 1), ("copy", 1), ("init", 1), ("stencil", 1)]
+        );
         let s = Demo.run(&m, "sim:p100x4", "small").unwrap();
         assert_eq!(s, Demo.run(&m, "sim:p100x4", "small").unwrap());
         assert!(

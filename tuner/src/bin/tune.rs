@@ -12,6 +12,7 @@
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -140,19 +141,17 @@ fn run(a: &Args) -> Result<(), String> {
         .clone()
         .unwrap_or_else(|| PathBuf::from("tune-out").join(&a.app));
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let space = Arc::new(Space::new(app.as_ref(), &shape, Some(&app.expert_mapper())));
-    let search = |k: SearchKind| Plan {
-        optimizer: Box::new(SpaceSearch::new(k, space.clone(), a.seed)),
-        expert_in_history: false,
-    };
-    let mut plans = Vec::new();
+    // The LLM plan is made now; the searches' space once the baselines have shown each task's
+    // launch dimensionality.
+    let mut llm_plan: Option<Plan> = None;
+    let mut searches: Vec<SearchKind> = Vec::new();
     let mut llm_note = None;
     match a.optimizer {
         OptimizerArg::Llm => match LlmConfig::from_env(a.model.clone()) {
             None => {
                 println!("{NO_LLM_MESSAGE} (ensemble)");
                 llm_note = Some(NO_LLM_MESSAGE.to_string());
-                plans.push(search(SearchKind::Ensemble));
+                searches.push(SearchKind::Ensemble);
             }
             Some(mut config) => {
                 config.log_path = Some(out.join("llm.jsonl"));
@@ -167,7 +166,7 @@ fn run(a: &Args) -> Result<(), String> {
                     out.join("llm.jsonl").display()
                 );
                 let prompts = PromptBuilder::new(description(app.as_ref(), &desc.to_string()));
-                plans.push(Plan {
+                llm_plan = Some(Plan {
                     optimizer: Box::new(LlmOptimizer::new(
                         client,
                         prompts,
@@ -178,15 +177,29 @@ fn run(a: &Args) -> Result<(), String> {
                 });
             }
         },
-        OptimizerArg::Random => plans.push(search(SearchKind::Random)),
-        OptimizerArg::Coordinate => plans.push(search(SearchKind::Coordinate)),
-        OptimizerArg::Ensemble => plans.push(search(SearchKind::Ensemble)),
-        OptimizerArg::All => {
-            for k in SearchKind::ALL {
-                plans.push(search(k));
-            }
-        }
+        OptimizerArg::Random => searches.push(SearchKind::Random),
+        OptimizerArg::Coordinate => searches.push(SearchKind::Coordinate),
+        OptimizerArg::Ensemble => searches.push(SearchKind::Ensemble),
+        OptimizerArg::All => searches.extend(SearchKind::ALL),
     }
+    let n_plans = usize::from(llm_plan.is_some()) + searches.len();
+    let expert_text = app.expert_mapper();
+    let mut make_plans = |dims: &BTreeMap<String, usize>| {
+        let space = Arc::new(Space::with_dims(
+            app.as_ref(),
+            &shape,
+            Some(&expert_text),
+            dims,
+        ));
+        let mut plans: Vec<Plan> = llm_plan.take().into_iter().collect();
+        for k in &searches {
+            plans.push(Plan {
+                optimizer: Box::new(SpaceSearch::new(*k, space.clone(), a.seed)),
+                expert_in_history: false,
+            });
+        }
+        plans
+    };
     let settings = EvalSettings {
         exe: own_exe()?,
         app: a.app.clone(),
@@ -212,13 +225,13 @@ fn run(a: &Args) -> Result<(), String> {
         "tuning {} on {} (size {size}): {} optimizer run(s) x {} iterations, {runs} run(s) per evaluation",
         a.app,
         a.machine,
-        plans.len(),
+        n_plans,
         a.iterations
     );
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new((2 + plans.len() * a.iterations) as u64)
+        ProgressBar::new((2 + n_plans * a.iterations) as u64)
     };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}] {msg}")
@@ -253,7 +266,7 @@ fn run(a: &Args) -> Result<(), String> {
         &mut eval,
         &a.machine,
         &size,
-        plans,
+        &mut make_plans,
         a.iterations,
         &mut progress,
     );
