@@ -80,7 +80,7 @@ impl TuneApp for Bench {
         if !t.index_launch {
             return None;
         }
-        Some(self.dims().get(task).copied().unwrap_or(2))
+        self.dims().get(task).copied()
     }
 
     fn expert_mapper(&self) -> String {

@@ -85,10 +85,12 @@ pub struct TaskSpace {
     pub kinds: Vec<ProcKind>,
     /// Its region arguments.
     pub args: Vec<ArgSpace>,
-    /// Dimensions of its index launches (`None`: single launches only).
+    /// Dimensions of its index launches (`None`: single launches only, or unknown).
     pub dims: Option<usize>,
     /// Placement options (one, `Default`, for single launches).
     pub places: Vec<Place>,
+    /// True if the task is index-launched.
+    pub index_launch: bool,
     /// Instance-limit options.
     pub limits: Vec<Option<u32>>,
 }
@@ -259,12 +261,14 @@ impl Space {
                 .copied()
                 .filter(|k| t.variants.contains(k) && shape.has(*k))
                 .collect();
+            // Index launches of unknown dimensionality (the task did not run in the baselines
+            // and the app does not say) get only dimension-agnostic placements.
             let dims = if t.index_launch {
-                let d = observed
+                observed
                     .get(&t.name)
                     .copied()
-                    .or_else(|| app.launch_dims(&t.name));
-                Some(d.unwrap_or(1).clamp(1, 3))
+                    .or_else(|| app.launch_dims(&t.name))
+                    .map(|d| d.clamp(1, 3))
             } else {
                 None
             };
@@ -309,8 +313,13 @@ impl Space {
                 kinds,
                 args,
                 dims,
-                places: places_for(dims),
+                places: if t.index_launch && dims.is_none() {
+                    vec![Place::Default]
+                } else {
+                    places_for(dims)
+                },
                 limits: vec![None, Some(1), Some(2), Some(4)],
+                index_launch: t.index_launch,
             });
         }
         let mut space = Space {
@@ -413,7 +422,7 @@ impl Space {
                     }
                 };
             }
-            if t.dims.is_some() {
+            if t.index_launch {
                 if let Some(f) = tables.index_func(ti) {
                     t.places.push(Place::Base(f.to_string()));
                     c.place[ti] = t.places.len() - 1;
