@@ -313,6 +313,137 @@ impl Instance {
         Ok(Some(n as u64))
     }
 
+    /// Device path of copies and folds between GPU-resident instances (FBMEM of one GPU or of
+    /// peer-enabled GPUs, ZCMEM) that [`Instance::copy_on_device`] does not cover: any layouts
+    /// (C/F order, SOA/AOS) and sub-rectangles, through the strided kernels of
+    /// [`crate::cuda::strided`] on the destination's GPU. `op` is `None` for a copy, else the
+    /// fold's operator (sums of scalar f32/f64 fields only). `None` when it does not apply.
+    #[cfg(feature = "cuda")]
+    fn strided_on_device(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+        op: Option<ReduceOp>,
+    ) -> Result<Option<u64>, String> {
+        use crate::cuda::strided::{apply, supported, StreamChoice, StridedArray, StridedOp};
+        if !self.is_gpu_memory() || !src.is_gpu_memory() {
+            return Ok(None);
+        }
+        let (ds, ss) = (*self.slot(field)?, *src.slot(field)?);
+        if ds.ty != ss.ty {
+            return Ok(None);
+        }
+        let sop = match op {
+            None => StridedOp::Copy(ds.ty.size()),
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F64 => {
+                StridedOp::SumF64
+            }
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F32 => {
+                StridedOp::SumF32
+            }
+            Some(_) => return Ok(None),
+        };
+        let dim = self.layout.rect.dim();
+        if !supported(sop) || dim > 3 || src.layout.rect.dim() != dim {
+            return Ok(None);
+        }
+        if space
+            .rects()
+            .iter()
+            .any(|r| !r.is_empty() && !(self.layout.rect.contains_rect(r) && src.layout.rect.contains_rect(r)))
+        {
+            return Ok(None);
+        }
+        let gpu = match (self.gpu(), src.gpu()) {
+            (Some(d), Some(s)) => {
+                if d.ordinal != s.ordinal && !crate::cuda::peer_access(d.ordinal, s.ordinal) {
+                    return Ok(None);
+                }
+                d.clone()
+            }
+            (Some(g), None) | (None, Some(g)) => g.clone(),
+            (None, None) => match crate::cuda::gpus()?.first() {
+                Some(g) => g.clone(),
+                None => return Ok(None),
+            },
+        };
+        let (Some(sp), Some(dp)) = (src.device_ptr(false)?, self.device_ptr(true)?) else {
+            return Ok(None);
+        };
+        let strides = |l: &InstLayout, slot: &FieldSlot| {
+            let mut s = [0i64; 3];
+            for (d, x) in s.iter_mut().enumerate().take(dim) {
+                *x = l.strides[d] * slot.stride as i64;
+            }
+            s
+        };
+        let mut bytes = 0u64;
+        for r in space.rects() {
+            if r.is_empty() {
+                continue;
+            }
+            let e = r.extents();
+            let mut ext = [1i64; 3];
+            ext[..dim].copy_from_slice(&e[..dim]);
+            let d = StridedArray {
+                ptr: dp + self.layout.offset(&ds, &r.lo) as u64,
+                strides: strides(&self.layout, &ds),
+            };
+            let s = StridedArray {
+                ptr: sp + src.layout.offset(&ss, &r.lo) as u64,
+                strides: strides(&src.layout, &ss),
+            };
+            // SAFETY: both instances hold every point of `r` (checked above) at these byte
+            // strides; `gpu` owns the destination (or the source), the other side is its peer's
+            // framebuffer or mapped pinned memory; ordered by the dependence analysis.
+            unsafe { apply(&gpu, StreamChoice::CopyAndWait, sop, d, s, ext)? };
+            bytes += r.volume() * ds.ty.size() as u64;
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Device path of [`Instance::fill`] with zero bytes over a whole SOA framebuffer field
+    /// (a sum's reduction instance): `cuMemsetD8` on the GPU's copy stream.
+    #[cfg(feature = "cuda")]
+    fn zero_on_device(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        value: &[u8],
+    ) -> Result<Option<u64>, String> {
+        let Storage::Device(dev) = &self.buf else {
+            return Ok(None);
+        };
+        if value.iter().any(|&b| b != 0)
+            || !self.layout.layout.soa
+            || space.volume() != self.layout.rect.volume()
+        {
+            return Ok(None);
+        }
+        let slot = *self.slot(field)?;
+        let n = slot.ty.size() * self.layout.rect.volume() as usize;
+        let Some(base) = self.device_ptr(true)? else {
+            return Ok(None);
+        };
+        let gpu = &dev.dev.gpu;
+        gpu.bind()?;
+        // SAFETY: the field array of a whole SOA instance is `n` contiguous bytes from its base.
+        unsafe {
+            cudarc::driver::result::memset_d8_async(
+                base + slot.base as u64,
+                0,
+                n,
+                gpu.copy_stream.cu_stream(),
+            )
+        }
+        .map_err(|e| format!("CUDA: cuMemsetD8Async failed: {e:?}"))?;
+        gpu.copy_stream
+            .synchronize()
+            .map_err(|e| format!("CUDA: cuStreamSynchronize failed: {e:?}"))?;
+        Ok(Some(n as u64))
+    }
+
     /// The slot of `field`, or an error naming the instance.
     pub fn slot(&self, field: FieldId) -> Result<&FieldSlot, String> {
         self.layout
@@ -330,6 +461,10 @@ impl Instance {
 
     /// Fills `field` at every point of `space` with `value` (one element of the field's size).
     pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.zero_on_device(field, space, value)? {
+            return Ok(n);
+        }
         self.host_acquire(true)?;
         let r = self.fill_host(field, space, value);
         self.host_release()?;
@@ -418,6 +553,10 @@ impl Instance {
         if let Some(n) = self.copy_on_device(src, field, space)? {
             return Ok(n);
         }
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.strided_on_device(src, field, space, None)? {
+            return Ok(n);
+        }
         src.host_acquire(false)?;
         self.host_acquire(true)?;
         let r = self.copy_from_host(src, field, space);
@@ -484,6 +623,10 @@ impl Instance {
         space: &IndexSpace,
         op: ReduceOp,
     ) -> Result<u64, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.strided_on_device(src, field, space, Some(op))? {
+            return Ok(n);
+        }
         src.host_acquire(false)?;
         self.host_acquire(true)?;
         let r = self.fold_from_host(src, field, space, op);

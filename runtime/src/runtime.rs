@@ -1001,6 +1001,7 @@ impl Runtime {
                 continue;
             };
             let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
+            inst.host_acquire(false).map_err(RuntimeError::Exec)?;
             for pt in inter.iter() {
                 let i = match single {
                     Some(r) => {
@@ -1014,7 +1015,6 @@ impl Runtime {
                     continue;
                 }
                 let off = inst.layout.offset(&slot, &pt);
-                inst.host_acquire(false).map_err(RuntimeError::Exec)?;
                 // SAFETY: `pt` lies in the instance rectangle and the field holds a `T`.
                 let v = unsafe { std::ptr::read_unaligned(inst.base_ptr().add(off) as *const T) };
                 if let Some(o) = out.get_mut(i) {

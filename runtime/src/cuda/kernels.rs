@@ -98,6 +98,21 @@ impl Kernel {
     /// The arguments must match the kernel's parameters, and every pointer must be valid for
     /// what the kernel accesses.
     pub unsafe fn launch(&self, grid: u32, block: u32, args: &[KArg]) -> Result<(), String> {
+        // SAFETY: forwarded.
+        unsafe { self.launch_on(&self.gpu.stream, grid, block, args) }
+    }
+
+    /// Launches on `stream` (one of this GPU's streams), asynchronously.
+    ///
+    /// # Safety
+    /// As [`Kernel::launch`].
+    pub unsafe fn launch_on(
+        &self,
+        stream: &cudarc::driver::CudaStream,
+        grid: u32,
+        block: u32,
+        args: &[KArg],
+    ) -> Result<(), String> {
         let mut vals: Vec<[u8; 8]> = args
             .iter()
             .map(|a| {
@@ -122,7 +137,7 @@ impl Kernel {
                 (grid.max(1), 1, 1),
                 (block.max(1), 1, 1),
                 0,
-                self.gpu.stream.cu_stream(),
+                stream.cu_stream(),
                 &mut params,
             )
         }
