@@ -13,6 +13,7 @@ MODE=${3:-full}
 N=${APPS_N:-16384}
 NZ=${APPS_NZ:-8192}
 APPS=${APPS:-"cannon summa pumma johnson solomonik cosma"}
+PROFILE_APPS=${PROFILE_APPS:-}   # apps whose expert run at N also writes a Chrome trace
 J="$OUT/apps.jsonl"
 : >"$J"
 one() { # step app mapper n [extra args]
@@ -36,7 +37,9 @@ for app in $APPS; do
     one expert_1024_f32 "$app" expert 1024 --precision f32
     one expert_4096 "$app" expert 4096
   else
-    one "expert_$N" "$app" expert "$N"
+    prof=()
+    case " $PROFILE_APPS " in *" $app "*) prof=(--profile "$OUT/profile-$app-$N.json") ;; esac
+    one "expert_$N" "$app" expert "$N" "${prof[@]}"
     one "default_$N" "$app" default "$N"
     one "expert_$NZ" "$app" expert "$NZ"
     one "zcmem_$NZ" "$app" "$D/zcmem/$app.mapper" "$NZ"

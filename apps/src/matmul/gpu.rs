@@ -13,7 +13,7 @@ use runtime::cuda::gemm_plan::MatDesc;
 use runtime::cuda::strided::{apply, StreamChoice, StridedArray, StridedOp};
 use runtime::cuda::{Blas, DeviceBuffer, Gpu, KArg, Kernel};
 use runtime::{TaskCtx, TaskError};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The input generator of [`super::common::input_value`] in CUDA C (bit-identical: integer
 /// hashing, then an exact conversion to a double in [-1, 1)), writing a strided tile.
@@ -192,6 +192,53 @@ unsafe fn launch_init<T: Elem>(
     unsafe { k.launch(blocks, 256, &args) }
 }
 
+/// GPUs already warmed up by [`warm_up`].
+static WARM: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+
+/// Once per GPU, before the multiplication's clock starts (from `init_tiles`): creates the
+/// cuBLAS handle, compiles the NVRTC kernels (input generation, the runtime's strided copies
+/// and folds) and runs one `s x s x s` GEMM on scratch buffers so that cuBLAS loads the kernel
+/// the tile GEMMs will use (CUDA loads modules lazily, on first launch).
+fn warm_up<T: Elem>(gpu: &Arc<Gpu>, s: usize) -> Result<(), String> {
+    let mut warm = WARM.lock().unwrap_or_else(|p| p.into_inner());
+    if warm.contains(&gpu.ordinal) {
+        return Ok(());
+    }
+    let blas = Blas::get(gpu)?;
+    runtime::cuda::strided::warm(gpu)?;
+    for name in ["mm_init_f64", "mm_init_f32"] {
+        Kernel::get(gpu, INIT_SOURCE, name)?;
+    }
+    let s = s.max(1);
+    let es = std::mem::size_of::<T>();
+    let bufs = (
+        DeviceBuffer::new(gpu, s * s * es)?,
+        DeviceBuffer::new(gpu, s * s * es)?,
+        DeviceBuffer::new(gpu, s * s * es)?,
+    );
+    let m = MatDesc {
+        rows: s,
+        cols: s,
+        elem: es,
+        row_stride: es,
+        col_stride: s * es,
+    };
+    // SAFETY: three zeroed scratch buffers of s x s elements (column-major), used only here.
+    unsafe {
+        blas.gemm(
+            blas_elem::<T>(),
+            1.0,
+            1.0,
+            (bufs.2.ptr, &m),
+            (bufs.0.ptr, &m),
+            (bufs.1.ptr, &m),
+        )?;
+    }
+    gpu.sync()?;
+    warm.push(gpu.ordinal);
+    Ok(())
+}
+
 /// `init_tiles` on a real GPU: the tile's values computed on the device (the same bits as the
 /// host generator), any layout.
 pub fn init_tile<T: Elem>(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<(), TaskError> {
@@ -199,8 +246,7 @@ pub fn init_tile<T: Elem>(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<(), TaskError
     let seed = ctx.i64(1)? as u64;
     let f = ctx.device_field::<T>(0, FIELD)?;
     let m = f.mat()?;
-    // Create this GPU's cuBLAS handle now, before the multiplication's clock starts.
-    Blas::get(gpu).map_err(|e| task_err(ctx, e))?;
+    warm_up::<T>(gpu, m.rows.min(m.cols)).map_err(|e| task_err(ctx, e))?;
     let b = ctx.bounds(0)?;
     let d = b.dim();
     // SAFETY: the tile's instance holds every point at these strides.

@@ -74,6 +74,22 @@ pub enum StreamChoice {
     CopyAndWait,
 }
 
+/// Compiles and loads the strided kernels on `gpu` now (they are otherwise compiled on first
+/// use, e.g. inside a timed region).
+pub fn warm(gpu: &Arc<Gpu>) -> Result<(), String> {
+    for name in [
+        "rt_copy_1",
+        "rt_copy_2",
+        "rt_copy_4",
+        "rt_copy_8",
+        "rt_sum_f32",
+        "rt_sum_f64",
+    ] {
+        Kernel::get(gpu, SOURCE, name)?;
+    }
+    Ok(())
+}
+
 /// True if `op` has a kernel (copies of 1, 2, 4 or 8-byte elements, f32/f64 sums).
 pub fn supported(op: StridedOp) -> bool {
     op.kernel().is_some()
