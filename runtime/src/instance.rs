@@ -53,7 +53,8 @@ impl Storage {
                     let dev = crate::cuda::DeviceBuffer::new(&gpu, len).ok()?;
                     return Some(Storage::Device(Box::new(DeviceStorage {
                         dev,
-                        mirror: Buffer::new(len, align)?,
+                        mirror: std::sync::OnceLock::new(),
+                        align,
                         state: Mutex::new(MirrorState {
                             mirror_valid: true,
                             host_dirty: false,
@@ -98,7 +99,11 @@ enum Storage {
 #[cfg(feature = "cuda")]
 struct DeviceStorage {
     dev: crate::cuda::DeviceBuffer,
-    mirror: Buffer,
+    /// The host mirror, allocated on the first host access (most framebuffer instances are
+    /// only ever touched by the GPU; an aligned zeroed allocation costs a memset).
+    mirror: std::sync::OnceLock<Buffer>,
+    /// Alignment of the mirror.
+    align: usize,
     state: Mutex<MirrorState>,
 }
 
@@ -187,7 +192,10 @@ impl Instance {
             #[cfg(feature = "cuda")]
             Storage::Pinned(p) => p.host,
             #[cfg(feature = "cuda")]
-            Storage::Device(d) => d.mirror.ptr.as_ptr(),
+            Storage::Device(d) => d
+                .mirror
+                .get()
+                .map_or(std::ptr::null_mut(), |m| m.ptr.as_ptr()),
         }
     }
 
@@ -207,12 +215,22 @@ impl Instance {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+            if d.mirror.get().is_none() {
+                // While the mirror did not exist the device kept its zeroed start unless a
+                // device write cleared `mirror_valid`: a zeroed mirror matches the former.
+                let b = Buffer::new(self.layout.bytes, d.align)
+                    .ok_or_else(|| format!("out of host memory for the mirror of {self:?}"))?;
+                let _ = d.mirror.set(b);
+            }
+            let mptr = d
+                .mirror
+                .get()
+                .map(|m| m.ptr.as_ptr())
+                .ok_or_else(|| format!("no host mirror for {self:?}"))?;
             if !st.mirror_valid {
                 // SAFETY: the mirror and the device buffer both hold `bytes` bytes; the
                 // dependence analysis orders this against device writers.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(d.mirror.ptr.as_ptr(), self.layout.bytes)
-                };
+                let dst = unsafe { std::slice::from_raw_parts_mut(mptr, self.layout.bytes) };
                 unsafe { crate::cuda::memory::dtoh(&d.dev.gpu, dst, d.dev.ptr) }
                     .map_err(|e| format!("download of {self:?}: {e}"))?;
                 st.mirror_valid = true;
@@ -229,10 +247,9 @@ impl Instance {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
-            if st.host_dirty {
+            if let (true, Some(m)) = (st.host_dirty, d.mirror.get()) {
                 // SAFETY: as in `host_acquire`.
-                let src =
-                    unsafe { std::slice::from_raw_parts(d.mirror.ptr.as_ptr(), self.layout.bytes) };
+                let src = unsafe { std::slice::from_raw_parts(m.ptr.as_ptr(), self.layout.bytes) };
                 unsafe { crate::cuda::memory::htod(&d.dev.gpu, d.dev.ptr, src) }
                     .map_err(|e| format!("upload of {self:?}: {e}"))?;
                 st.host_dirty = false;
