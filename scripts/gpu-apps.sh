@@ -13,6 +13,7 @@ MODE=${3:-full}
 N=${APPS_N:-16384}
 NZ=${APPS_NZ:-8192}
 APPS=${APPS:-"cannon summa pumma johnson solomonik cosma"}
+STEPS=${STEPS:-"expert default expert_nz zcmem"}   # which full-mode runs, in order
 PROFILE_APPS=${PROFILE_APPS:-}   # apps whose expert run at N also writes a Chrome trace
 J="$OUT/apps.jsonl"
 : >"$J"
@@ -39,10 +40,14 @@ for app in $APPS; do
   else
     prof=()
     case " $PROFILE_APPS " in *" $app "*) prof=(--profile "$OUT/profile-$app-$N.json") ;; esac
-    one "expert_$N" "$app" expert "$N" "${prof[@]}"
-    one "default_$N" "$app" default "$N"
-    one "expert_$NZ" "$app" expert "$NZ"
-    one "zcmem_$NZ" "$app" "$D/zcmem/$app.mapper" "$NZ"
+    for st in $STEPS; do
+      case $st in
+        expert) one "expert_$N" "$app" expert "$N" "${prof[@]}" ;;
+        default) one "default_$N" "$app" default "$N" ;;
+        expert_nz) one "expert_$NZ" "$app" expert "$NZ" ;;
+        zcmem) one "zcmem_$NZ" "$app" "$D/zcmem/$app.mapper" "$NZ" ;;
+      esac
+    done
   fi
 done
 echo "== apps ($MODE) on $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | sort | uniq -c | tr -s ' ') =="

@@ -353,23 +353,17 @@ impl Instance {
         }
         let sop = match op {
             None => StridedOp::Copy(ds.ty.size()),
-            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F64 => {
-                StridedOp::SumF64
-            }
-            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F32 => {
-                StridedOp::SumF32
-            }
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F64 => StridedOp::SumF64,
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F32 => StridedOp::SumF32,
             Some(_) => return Ok(None),
         };
         let dim = self.layout.rect.dim();
         if !supported(sop) || dim > 3 || src.layout.rect.dim() != dim {
             return Ok(None);
         }
-        if space
-            .rects()
-            .iter()
-            .any(|r| !r.is_empty() && !(self.layout.rect.contains_rect(r) && src.layout.rect.contains_rect(r)))
-        {
+        if space.rects().iter().any(|r| {
+            !(r.is_empty() || self.layout.rect.contains_rect(r) && src.layout.rect.contains_rect(r))
+        }) {
             return Ok(None);
         }
         let gpu = match (self.gpu(), src.gpu()) {

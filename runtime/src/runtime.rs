@@ -1157,7 +1157,12 @@ fn read_rows<T: FieldValue>(
     out: &mut [T],
 ) -> bool {
     let d = r.dim();
-    if d == 0 || inter.rects().iter().any(|x| !inst.layout.rect.contains_rect(x)) {
+    if d == 0
+        || inter
+            .rects()
+            .iter()
+            .any(|x| !inst.layout.rect.contains_rect(x))
+    {
         return false;
     }
     let e = r.extents();
