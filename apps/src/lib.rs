@@ -21,7 +21,7 @@ use std::fmt;
 pub enum Size {
     /// Milliseconds; for tests.
     Tiny,
-    /// Well under a second on two cores; for CI smoke runs.
+    /// Tens of milliseconds on two cores: long enough to time mappers (the tuner's default).
     Small,
     /// The CPU benchmark size (every tile GEMM well over 1 ms).
     Large,

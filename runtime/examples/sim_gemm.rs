@@ -32,6 +32,12 @@ struct Args {
     /// A `.mapper` file (default: the runtime's default mapper).
     #[arg(long)]
     mapper: Option<std::path::PathBuf>,
+    /// Multiplications in sequence (C += A x B each time; `--check` expects one).
+    #[arg(long, default_value_t = 1)]
+    reps: usize,
+    /// Skip rendering the profile summary and trace (to time or profile the run itself).
+    #[arg(long)]
+    quiet: bool,
     /// Check the result against a sequential reference (real runs only).
     #[arg(long)]
     check: bool,
@@ -60,7 +66,7 @@ fn run(a: &Args) -> Result<(), String> {
         None => &DefaultMapper,
     };
     let host = std::time::Instant::now();
-    let o = tiled_gemm::run(&a.machine, mapper, a.n, a.tiles, a.check)?;
+    let o = tiled_gemm::run_with(&a.machine, mapper, a.n, a.tiles, a.reps, a.check, !a.quiet)?;
     let host = host.elapsed();
     println!(
         "machine={} n={} tiles={} tasks={} {}time={:.6} ms host={:.3} ms{}",

@@ -3,11 +3,13 @@
 //! every overlapping user it conflicts with. Read/read never conflicts and reductions with the
 //! same operator commute. Lists stay short: a write prunes the users it covers, and a list that
 //! grows past a threshold is replaced by one join operation, so per-launch cost stays flat.
+//! A spatial index over the users' bounding boxes makes lookups visit only nearby users.
 
 use crate::fasthash::FastMap;
 use crate::field::FieldId;
 use crate::geom::{IndexSpace, Rect};
 use crate::region::RegionId;
+use crate::spatial::RectIndex;
 use crate::task::{Privilege, ReduceOp};
 use std::sync::Arc;
 
@@ -52,10 +54,73 @@ struct User {
     op: OpId,
 }
 
+/// The users of one field in registration order (pruned users leave holes until the list is
+/// compacted), indexed by bounding box (item = position in the list).
+#[derive(Debug)]
+struct Users {
+    list: Vec<Option<User>>,
+    live: usize,
+    index: RectIndex,
+    scratch: Vec<u64>,
+}
+
+impl Users {
+    fn new(bounds: Rect) -> Users {
+        Users {
+            list: Vec::new(),
+            live: 0,
+            index: RectIndex::within(&bounds),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Positions of the users that may overlap `bbox`, ascending (return it to `scratch`).
+    fn candidates(&mut self, bbox: &Rect) -> Vec<u64> {
+        let mut c = std::mem::take(&mut self.scratch);
+        if !self.index.query(bbox, &mut c) {
+            c.clear();
+            c.extend(0..self.list.len() as u64);
+        }
+        c
+    }
+
+    fn push(&mut self, u: User) {
+        self.index.insert(self.list.len() as u64, &u.bbox);
+        self.list.push(Some(u));
+        self.live += 1;
+    }
+
+    fn remove(&mut self, pos: usize) {
+        if let Some(u) = self.list.get_mut(pos).and_then(Option::take) {
+            self.index.remove(pos as u64, &u.bbox);
+            self.live -= 1;
+        }
+    }
+
+    /// Drops the holes (keeping the order) once they outnumber the live users.
+    fn compact(&mut self) {
+        if self.list.len() < 64 || self.list.len() - self.live <= self.live {
+            return;
+        }
+        let old = std::mem::take(&mut self.list);
+        self.index.clear();
+        self.live = 0;
+        for u in old.into_iter().flatten() {
+            self.push(u);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.list.clear();
+        self.live = 0;
+        self.index.clear();
+    }
+}
+
 /// The per-field user lists.
 #[derive(Debug)]
 pub struct Analysis {
-    users: FastMap<(RegionId, FieldId), Vec<User>>,
+    users: FastMap<(RegionId, FieldId), Users>,
     /// A user list longer than this is replaced by one join operation.
     pub join_threshold: usize,
 }
@@ -78,7 +143,7 @@ impl Analysis {
     /// Appends to `deps` the operations that an access to `space` of (`root`, `field`) must
     /// wait for (other than `me`).
     pub fn deps(
-        &self,
+        &mut self,
         root: RegionId,
         field: FieldId,
         space: &IndexSpace,
@@ -86,11 +151,15 @@ impl Analysis {
         me: OpId,
         deps: &mut Vec<OpId>,
     ) {
-        let Some(list) = self.users.get(&(root, field)) else {
+        let Some(users) = self.users.get_mut(&(root, field)) else {
             return;
         };
         let bbox = space.bounds();
-        for u in list {
+        let cand = users.candidates(&bbox);
+        for &pos in &cand {
+            let Some(Some(u)) = users.list.get(pos as usize) else {
+                continue;
+            };
             if u.op != me
                 && conflicts(u.access, access)
                 && u.bbox.overlaps(&bbox)
@@ -99,6 +168,7 @@ impl Analysis {
                 deps.push(u.op);
             }
         }
+        users.scratch = cand;
     }
 
     /// Records operation `op` as a user; a write prunes the users whose points it covers. If the
@@ -116,22 +186,34 @@ impl Analysis {
         root_space: &Arc<IndexSpace>,
         join: &mut dyn FnMut(Vec<OpId>) -> OpId,
     ) {
-        let list = self.users.entry((root, field)).or_default();
+        let users = self
+            .users
+            .entry((root, field))
+            .or_insert_with(|| Users::new(root_space.bounds()));
         let bbox = space.bounds();
         if access == Access::Write {
-            list.retain(|u| !(bbox.contains_rect(&u.bbox) && space.contains_space(&u.space)));
+            let cand = users.candidates(&bbox);
+            for &pos in &cand {
+                let covered = matches!(users.list.get(pos as usize), Some(Some(u))
+                    if bbox.contains_rect(&u.bbox) && space.contains_space(&u.space));
+                if covered {
+                    users.remove(pos as usize);
+                }
+            }
+            users.scratch = cand;
+            users.compact();
         }
-        list.push(User {
+        users.push(User {
             space: space.clone(),
             bbox,
             access,
             op,
         });
-        if list.len() > self.join_threshold {
-            let ops: Vec<OpId> = list.iter().map(|u| u.op).collect();
+        if users.live > self.join_threshold {
+            let ops: Vec<OpId> = users.list.iter().flatten().map(|u| u.op).collect();
             let j = join(ops);
-            list.clear();
-            list.push(User {
+            users.clear();
+            users.push(User {
                 space: root_space.clone(),
                 bbox: root_space.bounds(),
                 access: Access::Write,
@@ -142,7 +224,7 @@ impl Analysis {
 
     /// Number of users recorded for (`root`, `field`).
     pub fn len(&self, root: RegionId, field: FieldId) -> usize {
-        self.users.get(&(root, field)).map_or(0, Vec::len)
+        self.users.get(&(root, field)).map_or(0, |u| u.live)
     }
 }
 

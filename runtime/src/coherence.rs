@@ -1,10 +1,13 @@
 //! Coherence state: for every (root region, field), the points are split into disjoint pieces;
 //! each piece lists the instances holding valid data for it (with the operation after which the
 //! data is ready) and, during a run of same-operator reductions, the instance they fold into.
+//! A spatial index over the pieces' bounding boxes keeps lookups proportional to the pieces
+//! near a region rather than all of them.
 
 use crate::analysis::OpId;
 use crate::geom::{IndexSpace, Rect};
 use crate::instance::InstId;
+use crate::spatial::RectIndex;
 use crate::task::ReduceOp;
 
 /// An instance holding valid data, ready once operation `ready` completes (0: already).
@@ -32,30 +35,54 @@ pub struct Piece {
 /// The coherence state of one field of one region tree.
 #[derive(Clone, Debug)]
 pub struct FieldState {
-    /// Disjoint pieces covering the root region.
+    /// Disjoint pieces covering the root region. Callers may change a piece's `copies` and
+    /// `redop`; its `space` and `bbox` change only through [`FieldState`]'s methods, which keep
+    /// the spatial index in step.
     pub pieces: Vec<Piece>,
+    /// Piece indices by bounding box.
+    index: RectIndex,
+    /// Scratch for index queries.
+    scratch: Vec<u64>,
 }
 
 impl FieldState {
     /// The state of a never-written field over `root`.
     pub fn new(root: &IndexSpace) -> FieldState {
+        let bbox = root.bounds();
+        let mut index = RectIndex::within(&bbox);
+        index.insert(0, &bbox);
         FieldState {
             pieces: vec![Piece {
                 space: root.clone(),
-                bbox: root.bounds(),
+                bbox,
                 copies: Vec::new(),
                 redop: None,
             }],
+            index,
+            scratch: Vec::new(),
         }
+    }
+
+    /// Indices of the pieces that may overlap `bbox`, ascending.
+    fn candidates(&mut self, bbox: &Rect) -> Vec<usize> {
+        let mut c = std::mem::take(&mut self.scratch);
+        let out = if self.index.query(bbox, &mut c) {
+            c.iter().map(|&i| i as usize).collect()
+        } else {
+            (0..self.pieces.len()).collect()
+        };
+        self.scratch = c;
+        out
     }
 
     /// Splits pieces so that `space` is covered by whole pieces; returns their indices.
     pub fn split(&mut self, space: &IndexSpace) -> Vec<usize> {
         let bbox = space.bounds();
         let mut out = Vec::new();
-        let n = self.pieces.len();
-        for i in 0..n {
-            let p = &self.pieces[i];
+        for i in self.candidates(&bbox) {
+            let Some(p) = self.pieces.get(i) else {
+                continue;
+            };
             if !p.bbox.overlaps(&bbox) {
                 continue;
             }
@@ -74,13 +101,31 @@ impl FieldState {
                 copies: p.copies.clone(),
                 redop: p.redop,
             };
+            let rest_bbox = rest.bounds();
+            if rest_bbox != p.bbox {
+                self.index.remove(i as u64, &p.bbox);
+                self.index.insert(i as u64, &rest_bbox);
+            }
             let p = &mut self.pieces[i];
-            p.bbox = rest.bounds();
+            p.bbox = rest_bbox;
             p.space = rest;
+            self.index.insert(self.pieces.len() as u64, &new.bbox);
             self.pieces.push(new);
             out.push(self.pieces.len() - 1);
         }
         out
+    }
+
+    /// Removes piece `i`, moving the last piece into its place (as `Vec::swap_remove`).
+    fn remove_piece(&mut self, i: usize) -> Option<Piece> {
+        let last = self.pieces.len().checked_sub(1)?;
+        let p = self.pieces.get(i)?;
+        self.index.remove(i as u64, &p.bbox);
+        if i != last {
+            let moved = self.pieces[last].bbox;
+            self.index.rename(last as u64, i as u64, &moved);
+        }
+        Some(self.pieces.swap_remove(i))
     }
 
     /// Makes `inst` the only valid copy of `space`, ready after `op`; the covered pieces merge.
@@ -89,15 +134,48 @@ impl FieldState {
         idx.sort_unstable();
         let mut merged: Vec<crate::geom::Rect> = Vec::new();
         for &i in idx.iter().rev() {
-            merged.extend_from_slice(self.pieces.swap_remove(i).space.rects());
+            if let Some(p) = self.remove_piece(i) {
+                merged.extend_from_slice(p.space.rects());
+            }
         }
         let space = IndexSpace::from_rects_disjoint(space.dim(), merged);
+        let bbox = space.bounds();
+        self.index.insert(self.pieces.len() as u64, &bbox);
         self.pieces.push(Piece {
-            bbox: space.bounds(),
+            bbox,
             space,
             copies: vec![ValidCopy { inst, ready: op }],
             redop: None,
         });
+    }
+
+    /// Points of `bbox` for which `inst` holds valid data.
+    pub fn volume_held(&mut self, inst: InstId, bbox: &Rect) -> u64 {
+        let mut cand = std::mem::take(&mut self.scratch);
+        let all = !self.index.query(bbox, &mut cand);
+        // A piece's rectangles are disjoint: the volume of its intersection with `bbox` is the
+        // sum of the rectangles' intersections.
+        let held = |p: &Piece| -> u64 {
+            if p.bbox.overlaps(bbox) && p.copies.iter().any(|c| c.inst == inst) {
+                p.space
+                    .rects()
+                    .iter()
+                    .map(|r| r.intersect(bbox).volume())
+                    .sum()
+            } else {
+                0
+            }
+        };
+        let n = if all {
+            self.pieces.iter().map(held).sum()
+        } else {
+            cand.iter()
+                .filter_map(|&i| self.pieces.get(i as usize))
+                .map(held)
+                .sum()
+        };
+        self.scratch = cand;
+        n
     }
 
     /// Forgets `inst` everywhere (its reduction epochs end).

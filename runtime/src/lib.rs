@@ -33,6 +33,7 @@ pub mod profile;
 pub mod region;
 mod runtime;
 pub mod sched;
+pub mod spatial;
 pub mod task;
 
 pub use mapper_core;

@@ -18,6 +18,7 @@ use crate::memory::Memory;
 use crate::profile::{CopyKind, CopyRecord, Profiler};
 use crate::region::RegionId;
 use crate::sched::Scheduler;
+use crate::spatial::RectIndex;
 use mapper_core::{Layout, MemKind};
 use std::sync::Arc;
 
@@ -68,6 +69,10 @@ pub struct MapState {
     pub insts: FastMap<InstId, InstEntry>,
     /// Instances per memory, by root region (each list in creation order).
     pub by_mem: Vec<FastMap<RegionId, Vec<MemSlot>>>,
+    /// The same instances by rectangle (ids no longer in `insts` are ignored).
+    by_rect: Vec<FastMap<RegionId, RectIndex>>,
+    /// Scratch for index queries.
+    scratch: Vec<u64>,
     next_inst: InstId,
     /// Coherence per (root, field).
     pub coherence: FastMap<(RegionId, FieldId), FieldState>,
@@ -92,6 +97,23 @@ pub enum Found {
     },
 }
 
+/// Points of `bbox` (summed over `fields`) for which instance `id` holds valid data.
+fn valid_volume(
+    coherence: &mut FastMap<(RegionId, FieldId), FieldState>,
+    id: InstId,
+    root: RegionId,
+    fields: &[(FieldId, FieldType)],
+    bbox: &Rect,
+) -> u64 {
+    let mut n = 0;
+    for (f, _) in fields {
+        if let Some(s) = coherence.get_mut(&(root, *f)) {
+            n += s.volume_held(id, bbox);
+        }
+    }
+    n
+}
+
 impl MapState {
     /// The state for `machine` with no instances; memories are virtual (accounted, never
     /// allocated) when `sim` is given.
@@ -113,6 +135,8 @@ impl MapState {
                 .collect(),
             insts: FastMap::default(),
             by_mem: vec![FastMap::default(); machine.mems.len()],
+            by_rect: vec![FastMap::default(); machine.mems.len()],
+            scratch: Vec::new(),
             next_inst: 1,
             coherence: FastMap::default(),
             clock: 0,
@@ -145,34 +169,34 @@ impl MapState {
         // Among reusable instances prefer the one already holding the most valid data for the
         // request, then the largest (it serves more future requests), then the oldest.
         let mut best: Option<(u64, u64, InstId)> = None;
-        let slots = self.by_mem.get(mem).and_then(|m| m.get(&req.root));
-        for s in slots.into_iter().flatten() {
-            let covers = if req.layout.exact {
-                s.rect == req.bbox
-            } else {
-                s.rect.contains_rect(&req.bbox)
-            };
-            if s.root != req.root || !covers {
-                continue;
-            }
-            let id = &s.id;
-            let Some(e) = self.insts.get(id) else {
+        let cand = self.candidates(mem, req.root, &req.bbox);
+        for &id in &cand {
+            let Some(e) = self.insts.get(&id) else {
                 continue;
             };
             let l = &e.inst.layout;
+            let covers = if req.layout.exact {
+                l.rect == req.bbox
+            } else {
+                l.rect.contains_rect(&req.bbox)
+            };
+            if e.root != req.root || !covers {
+                continue;
+            }
             if l.layout == req.layout
                 && req
                     .fields
                     .iter()
                     .all(|f| e.fields.iter().any(|g| g.0 == f.0))
             {
-                let valid = self.valid_volume(*id, e.root, req.fields, &req.bbox);
-                let key = (valid, l.rect.volume(), *id);
+                let valid = valid_volume(&mut self.coherence, id, e.root, req.fields, &req.bbox);
+                let key = (valid, l.rect.volume(), id);
                 if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
                     best = Some(key);
                 }
             }
         }
+        self.scratch = cand;
         if let Some((_, _, id)) = best {
             if let Some(e) = self.insts.get_mut(&id) {
                 e.last_use = clock;
@@ -185,25 +209,23 @@ impl MapState {
         }
     }
 
-    /// Points of `bbox` (summed over `fields`) for which instance `id` holds valid data.
-    fn valid_volume(
-        &self,
-        id: InstId,
-        root: RegionId,
-        fields: &[(FieldId, FieldType)],
-        bbox: &Rect,
-    ) -> u64 {
-        let mut n = 0;
-        for (f, _) in fields {
-            if let Some(s) = self.coherence.get(&(root, *f)) {
-                for p in &s.pieces {
-                    if p.bbox.overlaps(bbox) && p.copies.iter().any(|c| c.inst == id) {
-                        n += p.space.intersection(&IndexSpace::from_rect(*bbox)).volume();
-                    }
-                }
+    /// Ids of the instances of `root` in `mem` whose rectangles may contain `bbox`, in
+    /// creation order (return the vector to `scratch`).
+    fn candidates(&mut self, mem: MemId, root: RegionId, bbox: &Rect) -> Vec<u64> {
+        let mut cand = std::mem::take(&mut self.scratch);
+        cand.clear();
+        let indexed = self
+            .by_rect
+            .get(mem)
+            .and_then(|m| m.get(&root))
+            .is_some_and(|ix| ix.query_containing(bbox, &mut cand));
+        if !indexed {
+            cand.clear();
+            if let Some(v) = self.by_mem.get(mem).and_then(|m| m.get(&root)) {
+                cand.extend(v.iter().map(|s| s.id));
             }
         }
-        n
+        cand
     }
 
     /// Creates a fresh instance (for reductions, or when none can be reused). Returns
@@ -251,6 +273,9 @@ impl MapState {
                         rect: inst.layout.rect,
                     });
                 }
+                if let Some(v) = self.by_rect.get_mut(mem) {
+                    v.entry(req.root).or_default().insert(id, &inst.layout.rect);
+                }
                 Ok(Ok(inst))
             }
             None => Ok(Err((needed, memory.available()))),
@@ -272,6 +297,13 @@ impl MapState {
                 .and_then(|m| m.get_mut(&e.root))
             {
                 v.retain(|x| x.id != id);
+            }
+            if let Some(ix) = self
+                .by_rect
+                .get_mut(e.inst.mem.id)
+                .and_then(|m| m.get_mut(&e.root))
+            {
+                ix.remove(id, &e.inst.layout.rect);
             }
         }
     }
@@ -398,20 +430,20 @@ impl MapState {
         req: &InstRequest<'_>,
         profiler: &Profiler,
     ) -> Result<Found, String> {
-        if let Some(slots) = self.by_mem.get(mem).and_then(|m| m.get(&req.root)) {
-            for s in slots {
-                if let Some(e) = self.insts.get(&s.id) {
-                    if e.root == req.root
-                        && e.inst.layout.rect.contains_rect(&req.bbox)
-                        && req
-                            .fields
-                            .iter()
-                            .all(|f| e.fields.iter().any(|g| g.0 == f.0))
-                    {
-                        return Ok(Found::Inst(e.inst.clone(), false));
-                    }
-                }
-            }
+        let cand = self.candidates(mem, req.root, &req.bbox);
+        let found = cand.iter().find_map(|id| {
+            let e = self.insts.get(id)?;
+            (e.root == req.root
+                && e.inst.layout.rect.contains_rect(&req.bbox)
+                && req
+                    .fields
+                    .iter()
+                    .all(|f| e.fields.iter().any(|g| g.0 == f.0)))
+            .then(|| e.inst.clone())
+        });
+        self.scratch = cand;
+        if let Some(i) = found {
+            return Ok(Found::Inst(i, false));
         }
         match self.create(mem, req, false, profiler)? {
             Ok(i) => Ok(Found::Inst(i, true)),

@@ -10,13 +10,23 @@
 #![warn(missing_docs)]
 
 pub mod attempt;
+pub mod bench;
+pub mod eval;
 pub mod extract;
+pub mod feedback;
 pub mod jsonl;
 pub mod lenient_json;
 pub mod llm;
 pub mod optimizer;
 pub mod prompt;
+pub mod registry;
+pub mod report;
 pub mod rewrite;
+pub mod search;
+pub mod session;
+pub mod space;
+pub mod target;
+pub mod toy;
 pub mod validate;
 
 pub use attempt::{best_attempt, Attempt};

@@ -537,7 +537,7 @@ pub struct Grid {
 pub fn preset_n(size: Size) -> i64 {
     match size {
         Size::Tiny => 24,
-        Size::Small => 384,
+        Size::Small => 1536,
         Size::Large => 4096,
     }
 }

@@ -1,0 +1,262 @@
+//! A spatial index for the mapping stage's per-region lists (coherence pieces, analysis users,
+//! instances of a memory): a hashed uniform grid of cells, each listing the items whose
+//! rectangles touch it, so that a lookup visits the few items near a rectangle instead of all of
+//! them. Items spanning many cells (and empty rectangles) sit in one list every query returns.
+//! A query returns candidates (a superset of the overlapping items) in ascending id order, so
+//! callers that test them in that order decide exactly as a scan of the whole list in id order.
+
+use crate::fasthash::FastMap;
+use crate::geom::{Rect, MAX_DIM};
+
+/// Items spanning more cells than this go to the always-returned list; queries spanning more
+/// cells than this answer "scan everything".
+const MAX_SPAN: i64 = 256;
+
+/// A hashed uniform grid over rectangles of one dimensionality (cells of power-of-two extents).
+#[derive(Clone, Debug, Default)]
+pub struct RectIndex {
+    /// `None` until the first insertion sizes the cells.
+    /// Cell extent per dimension as a power of two (the shift), so cell coordinates are
+    /// arithmetic shifts (floor division, also for negative coordinates).
+    cell: Option<[u32; MAX_DIM]>,
+    /// Largest cell extent per dimension (from the bounds given to [`RectIndex::within`]).
+    cap: Option<[i64; MAX_DIM]>,
+    cells: FastMap<[i64; MAX_DIM], Vec<u64>>,
+    big: Vec<u64>,
+}
+
+impl RectIndex {
+    /// An index whose cells are sized from the first rectangle inserted (suits lists of
+    /// similar rectangles, e.g. the instances of tiles).
+    pub fn new() -> RectIndex {
+        RectIndex::default()
+    }
+
+    /// An index of items inside `bounds`: cells are sized from the first non-empty rectangle
+    /// inserted, at most an eighth of `bounds` along each dimension (so a first item covering
+    /// everything does not make one cell of everything).
+    pub fn within(bounds: &Rect) -> RectIndex {
+        let mut idx = RectIndex::default();
+        if !bounds.is_empty() {
+            let e = bounds.extents();
+            let mut cap = [1i64; MAX_DIM];
+            for i in 0..bounds.dim() {
+                cap[i] = ((e[i] + 7) / 8).max(1);
+            }
+            idx.cap = Some(cap);
+        }
+        idx
+    }
+
+    /// Empties the index, keeping its cell size and allocations.
+    pub fn clear(&mut self) {
+        for v in self.cells.values_mut() {
+            v.clear();
+        }
+        self.big.clear();
+    }
+
+    /// The range of cell coordinates `r` touches, or `None` when it is empty or spans more
+    /// than [`MAX_SPAN`] cells (or the grid is not sized yet).
+    fn span(&self, r: &Rect) -> Option<([i64; MAX_DIM], [i64; MAX_DIM])> {
+        let cell = self.cell?;
+        if r.is_empty() {
+            return None;
+        }
+        let (mut lo, mut hi) = ([0i64; MAX_DIM], [0i64; MAX_DIM]);
+        let mut n: i64 = 1;
+        for i in 0..r.dim() {
+            lo[i] = r.lo.get(i) >> cell[i];
+            hi[i] = r.hi.get(i) >> cell[i];
+            n = n.saturating_mul(hi[i] - lo[i] + 1);
+            if n > MAX_SPAN {
+                return None;
+            }
+        }
+        Some((lo, hi))
+    }
+
+    fn for_cells(lo: [i64; MAX_DIM], hi: [i64; MAX_DIM], mut f: impl FnMut([i64; MAX_DIM])) {
+        for a in lo[0]..=hi[0] {
+            for b in lo[1]..=hi[1] {
+                for c in lo[2]..=hi[2] {
+                    f([a, b, c]);
+                }
+            }
+        }
+    }
+
+    /// Adds item `id` with rectangle `r`.
+    pub fn insert(&mut self, id: u64, r: &Rect) {
+        if self.cell.is_none() && !r.is_empty() {
+            let e = r.extents();
+            let mut cell = [0u32; MAX_DIM];
+            for (i, c) in cell.iter_mut().enumerate() {
+                // The largest power of two not above the (capped) extent.
+                *c = e[i].clamp(1, self.cap.map_or(i64::MAX, |m| m[i])).ilog2();
+            }
+            self.cell = Some(cell);
+        }
+        match self.span(r) {
+            Some((lo, hi)) => {
+                let cells = &mut self.cells;
+                RectIndex::for_cells(lo, hi, |k| cells.entry(k).or_default().push(id));
+            }
+            None => self.big.push(id),
+        }
+    }
+
+    /// Removes item `id`, inserted with rectangle `r`.
+    pub fn remove(&mut self, id: u64, r: &Rect) {
+        match self.span(r) {
+            Some((lo, hi)) => {
+                let cells = &mut self.cells;
+                RectIndex::for_cells(lo, hi, |k| {
+                    if let Some(v) = cells.get_mut(&k) {
+                        if let Some(pos) = v.iter().position(|&x| x == id) {
+                            v.swap_remove(pos);
+                        }
+                    }
+                });
+            }
+            None => {
+                if let Some(pos) = self.big.iter().position(|&x| x == id) {
+                    self.big.swap_remove(pos);
+                }
+            }
+        }
+    }
+
+    /// Renames item `from` (inserted with rectangle `r`) to `to`.
+    pub fn rename(&mut self, from: u64, to: u64, r: &Rect) {
+        let rename = |v: &mut Vec<u64>| {
+            if let Some(x) = v.iter_mut().find(|x| **x == from) {
+                *x = to;
+            }
+        };
+        match self.span(r) {
+            Some((lo, hi)) => {
+                let cells = &mut self.cells;
+                RectIndex::for_cells(lo, hi, |k| {
+                    if let Some(v) = cells.get_mut(&k) {
+                        rename(v);
+                    }
+                });
+            }
+            None => rename(&mut self.big),
+        }
+    }
+
+    /// Fills `out` with the ids of the items whose rectangles may overlap `r`, ascending and
+    /// without repeats. False (and `out` empty) when `r` is too large or empty: the caller
+    /// must consider every item.
+    pub fn query(&self, r: &Rect, out: &mut Vec<u64>) -> bool {
+        out.clear();
+        let Some((lo, hi)) = self.span(r) else {
+            return self.cell.is_none() && self.big.is_empty();
+        };
+        out.extend_from_slice(&self.big);
+        let cells = &self.cells;
+        RectIndex::for_cells(lo, hi, |k| {
+            if let Some(v) = cells.get(&k) {
+                out.extend_from_slice(v);
+            }
+        });
+        out.sort_unstable();
+        out.dedup();
+        true
+    }
+
+    /// Fills `out` with the ids of the items whose rectangles may contain the point `r.lo`
+    /// (every rectangle containing `r` does), ascending. False when `r` is empty: the caller
+    /// must consider every item (an empty rectangle is inside any).
+    pub fn query_containing(&self, r: &Rect, out: &mut Vec<u64>) -> bool {
+        if r.is_empty() {
+            out.clear();
+            return false;
+        }
+        let corner = Rect { lo: r.lo, hi: r.lo };
+        self.query(&corner, out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_overlapping_items_in_id_order() {
+        let mut idx = RectIndex::within(&Rect::r2((0, 0), (99, 99)));
+        idx.insert(1000, &Rect::r2((0, 0), (99, 99)));
+        // 10 x 10 tiles of 10 x 10 points; cells of 8 x 8 points (from the first tile).
+        for i in 0..10i64 {
+            for j in 0..10i64 {
+                let id = (i * 10 + j) as u64;
+                idx.insert(id, &Rect::r2((i * 10, j * 10), (i * 10 + 9, j * 10 + 9)));
+            }
+        }
+        let tile = |id: u64| {
+            let (i, j) = ((id / 10) as i64, (id % 10) as i64);
+            Rect::r2((i * 10, j * 10), (i * 10 + 9, j * 10 + 9))
+        };
+        let rect = |id: u64| match id {
+            1000 => Rect::r2((0, 0), (99, 99)),
+            5000 => tile(22),
+            _ => tile(id),
+        };
+        // Candidates are ascending and include every overlapping item (cells of 8 x 8 points
+        // also bring some neighbours).
+        let overlapping = |out: &[u64], q: &Rect| -> Vec<u64> {
+            assert!(out.windows(2).all(|w| w[0] < w[1]));
+            out.iter()
+                .copied()
+                .filter(|&i| rect(i).overlaps(q))
+                .collect()
+        };
+        let q = Rect::r2((15, 15), (25, 25));
+        let mut out = Vec::new();
+        assert!(idx.query(&q, &mut out));
+        assert_eq!(overlapping(&out, &q), vec![11, 12, 21, 22, 1000]);
+        assert!(out.len() < 20);
+        idx.remove(12, &tile(12));
+        idx.rename(22, 5000, &tile(22));
+        assert!(idx.query(&q, &mut out));
+        assert_eq!(overlapping(&out, &q), vec![11, 21, 1000, 5000]);
+        assert!(idx.query(&Rect::r2((0, 0), (99, 99)), &mut out));
+        assert_eq!(out.len(), 100);
+        assert!(!idx.query(&Rect::r2((0, 0), (299, 299)), &mut out));
+        assert!(out.is_empty());
+        assert!(!idx.query(&Rect::r2((5, 5), (4, 4)), &mut out));
+        idx.clear();
+        assert!(idx.query(&Rect::r2((15, 15), (25, 25)), &mut out));
+        assert!(out.is_empty());
+        // A first item covering the bounds gives cells of at most an eighth of them (64).
+        let mut idx = RectIndex::within(&Rect::r1(0, 799));
+        idx.insert(1, &Rect::r1(0, 799));
+        idx.insert(2, &Rect::r1(0, 9));
+        assert!(idx.query(&Rect::r1(150, 160), &mut out));
+        assert_eq!(out, vec![1]);
+        assert!(idx.query(&Rect::r1(5, 9), &mut out));
+        assert_eq!(out, vec![1, 2]);
+    }
+
+    #[test]
+    fn sized_from_the_first_insertion() {
+        let mut idx = RectIndex::new();
+        let mut out = Vec::new();
+        assert!(idx.query(&Rect::r1(0, 9), &mut out));
+        assert!(out.is_empty());
+        // Cells of 64 points (the first item's extent).
+        idx.insert(7, &Rect::r1(128, 191));
+        idx.insert(8, &Rect::r1(192, 255));
+        idx.insert(9, &Rect::r1(-1_000_000, 1_000_000));
+        idx.insert(10, &Rect::r1(-64, -1));
+        assert!(idx.query_containing(&Rect::r1(150, 160), &mut out));
+        assert_eq!(out, vec![7, 9]);
+        assert!(idx.query_containing(&Rect::r1(250, 260), &mut out));
+        assert_eq!(out, vec![8, 9]);
+        assert!(idx.query_containing(&Rect::r1(-5, -3), &mut out));
+        assert_eq!(out, vec![9, 10]);
+        assert!(!idx.query_containing(&Rect::r1(5, 4), &mut out));
+    }
+}

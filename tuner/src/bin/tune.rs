@@ -1,0 +1,345 @@
+//! `tune`: optimize an application's mapper with an LLM or the built-in searches.
+//!
+//! ```text
+//! cargo run --release --bin tune -- --app NAME [--machine M] [--size S]
+//!     [--optimizer llm|random|coordinate|ensemble|all] [--iterations N] [--runs R] [--seed S]
+//!     [--out DIR] [--write] [--model MODEL] [--prompt optoprime|opro] [--timeout SECS]
+//! ```
+//!
+//! Every candidate is checked with mapper-core, then run in a child process (this executable
+//! with the hidden `__eval` subcommand) under a time limit; the table, `best.mapper`,
+//! `history.jsonl`, `report.md` and `best_so_far.svg` end up in `--out`.
+
+use clap::{Parser, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tuner::eval::{child_main, own_exe, ChildEvaluator, EvalSettings};
+use tuner::llm::{LlmClient, LlmConfig, NO_LLM_MESSAGE};
+use tuner::report::{table, write_outputs};
+use tuner::rewrite::{rewrite_mapper, CommandVerifier};
+use tuner::search::{SearchKind, SpaceSearch};
+use tuner::session::{run_session, Plan, Progress};
+use tuner::space::Space;
+use tuner::target::{is_simulated, TuneApp};
+use tuner::{AppDescription, LlmOptimizer, PromptBuilder, PromptMode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum OptimizerArg {
+    /// The LLM optimizer (falls back to `ensemble` when no LLM is configured).
+    Llm,
+    /// Random search.
+    Random,
+    /// Constrained coordinate descent.
+    Coordinate,
+    /// Bandit ensemble.
+    Ensemble,
+    /// The three built-in optimizers, one after the other.
+    All,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum PromptArg {
+    /// OptoPrime style.
+    Optoprime,
+    /// OPRO style.
+    Opro,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "tune", about = "Optimize an application's mapper")]
+struct Args {
+    /// Application name.
+    #[arg(long)]
+    app: String,
+    /// Machine: `local`, `emulated:NxG`, `sim:PRESET`.
+    #[arg(long, default_value = "local")]
+    machine: String,
+    /// Problem size preset (default: `small`, or the app's smallest).
+    #[arg(long)]
+    size: Option<String>,
+    /// Optimizer.
+    #[arg(long, value_enum, default_value = "llm")]
+    optimizer: OptimizerArg,
+    /// Iterations per optimizer run.
+    #[arg(long, default_value_t = 10)]
+    iterations: usize,
+    /// Runs per evaluation (median); simulated machines use 1.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Seed of the built-in optimizers.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output directory (default `tune-out/APP`).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the app's `mapper!` body with the best mapper (then `cargo check`; restored on
+    /// failure).
+    #[arg(long)]
+    write: bool,
+    /// LLM model name.
+    #[arg(long)]
+    model: Option<String>,
+    /// LLM prompt style.
+    #[arg(long, value_enum, default_value = "optoprime")]
+    prompt: PromptArg,
+    /// Time limit of one run, seconds.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+    /// Do not draw progress bars.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("__eval") {
+        std::process::exit(child_main(argv.get(2..).unwrap_or(&[])));
+    }
+    let args = Args::parse();
+    if let Err(e) = run(&args) {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn description(app: &dyn TuneApp, machine: &str) -> AppDescription {
+    let mut d = AppDescription::from_app_info(&app.info(), machine);
+    d.summary = app.summary();
+    for t in &mut d.tasks {
+        if let Some(n) = app.launch_dims(&t.name) {
+            t.launch_domain = Some(format!("a {n}-D domain"));
+        }
+    }
+    d
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let app = tuner::registry::find(&a.app)?;
+    let app: Arc<dyn TuneApp> = Arc::from(app);
+    let sizes = app.sizes();
+    let size = a.size.clone().unwrap_or_else(|| {
+        if sizes.iter().any(|s| s == "small") {
+            "small".into()
+        } else {
+            sizes.first().cloned().unwrap_or_else(|| "small".into())
+        }
+    });
+    if !sizes.is_empty() && !sizes.contains(&size) {
+        return Err(format!(
+            "unknown size `{size}` for {}; known: {}",
+            a.app,
+            sizes.join(", ")
+        ));
+    }
+    let desc = runtime::MachineDesc::parse(&a.machine)?;
+    let shape = desc.shape();
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("tune-out").join(&a.app));
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    // The LLM plan is made now; the searches' space once the baselines have shown each task's
+    // launch dimensionality.
+    let mut llm_plan: Option<Plan> = None;
+    let mut searches: Vec<SearchKind> = Vec::new();
+    let mut llm_note = None;
+    match a.optimizer {
+        OptimizerArg::Llm => match LlmConfig::from_env(a.model.clone()) {
+            None => {
+                println!("{NO_LLM_MESSAGE} (ensemble)");
+                llm_note = Some(NO_LLM_MESSAGE.to_string());
+                searches.push(SearchKind::Ensemble);
+            }
+            Some(mut config) => {
+                config.log_path = Some(out.join("llm.jsonl"));
+                let described = config.describe();
+                let client = LlmClient::new(config).map_err(|e| e.to_string())?;
+                let mode = match a.prompt {
+                    PromptArg::Optoprime => PromptMode::OptoPrime,
+                    PromptArg::Opro => PromptMode::Opro,
+                };
+                println!(
+                    "LLM: {described}; prompts and replies are logged to {}",
+                    out.join("llm.jsonl").display()
+                );
+                let prompts = PromptBuilder::new(description(app.as_ref(), &desc.to_string()));
+                llm_plan = Some(Plan {
+                    optimizer: Box::new(LlmOptimizer::new(
+                        client,
+                        prompts,
+                        mode,
+                        app.expert_mapper(),
+                    )),
+                    expert_in_history: true,
+                });
+            }
+        },
+        OptimizerArg::Random => searches.push(SearchKind::Random),
+        OptimizerArg::Coordinate => searches.push(SearchKind::Coordinate),
+        OptimizerArg::Ensemble => searches.push(SearchKind::Ensemble),
+        OptimizerArg::All => searches.extend(SearchKind::ALL),
+    }
+    let n_plans = usize::from(llm_plan.is_some()) + searches.len();
+    let expert_text = app.expert_mapper();
+    let mut make_plans = |dims: &BTreeMap<String, usize>| {
+        let space = Arc::new(Space::with_dims(
+            app.as_ref(),
+            &shape,
+            Some(&expert_text),
+            dims,
+        ));
+        let mut plans: Vec<Plan> = llm_plan.take().into_iter().collect();
+        for k in &searches {
+            plans.push(Plan {
+                optimizer: Box::new(SpaceSearch::new(*k, space.clone(), a.seed)),
+                expert_in_history: false,
+            });
+        }
+        plans
+    };
+    let settings = EvalSettings {
+        exe: own_exe()?,
+        app: a.app.clone(),
+        machine: a.machine.clone(),
+        size: size.clone(),
+        runs: a.runs,
+        timeout: Duration::from_secs_f64(a.timeout.max(0.001)),
+        work_dir: out.join("candidates"),
+    };
+    let mut eval = ChildEvaluator::new(app.as_ref(), settings);
+    let runs = if is_simulated(&a.machine) {
+        1
+    } else {
+        a.runs.max(1)
+    };
+    if is_simulated(&a.machine) {
+        println!(
+            "{} is simulated: times are deterministic, so each mapper runs once",
+            a.machine
+        );
+    }
+    println!(
+        "tuning {} on {} (size {size}): {} optimizer run(s) x {} iterations, {runs} run(s) per evaluation",
+        a.app,
+        a.machine,
+        n_plans,
+        a.iterations
+    );
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new((2 + n_plans * a.iterations) as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut current = String::new();
+    let mut best = 0.0f64;
+    let mut progress = |p: Progress<'_>| match p {
+        Progress::Baseline(name) => {
+            bar.set_message(format!("evaluating the {name} mapper"));
+            if name == "default" {
+                bar.inc(1);
+            }
+        }
+        Progress::RunStart(name) => {
+            current = name.to_string();
+            best = 0.0;
+            bar.inc(u64::from(bar.position() < 2));
+            bar.set_message(format!("{name}: starting"));
+        }
+        Progress::Iteration(r) => {
+            best = best.max(r.score);
+            bar.inc(1);
+            bar.set_message(format!(
+                "{current}: iteration {} {} (score {:.3}, best {best:.3})",
+                r.iteration, r.outcome, r.score
+            ));
+        }
+    };
+    let result = run_session(
+        app.as_ref(),
+        &mut eval,
+        &a.machine,
+        &size,
+        &mut make_plans,
+        a.iterations,
+        &mut progress,
+    );
+    bar.finish_and_clear();
+    print!("\n{}", table(&result));
+    for n in &result.notes {
+        println!("note: {n}");
+    }
+    let mut settings = vec![
+        ("app".to_string(), a.app.clone()),
+        ("machine".to_string(), format!("{} ({desc})", a.machine)),
+        ("size".to_string(), size.clone()),
+        (
+            "optimizer".to_string(),
+            format!("{:?}", a.optimizer).to_lowercase(),
+        ),
+        ("iterations".to_string(), a.iterations.to_string()),
+        ("runs per evaluation".to_string(), runs.to_string()),
+        ("seed".to_string(), a.seed.to_string()),
+        ("time limit per run".to_string(), format!("{} s", a.timeout)),
+    ];
+    if let Some(n) = llm_note {
+        settings.push(("LLM".to_string(), n));
+    }
+    let files = write_outputs(&result, &out, &settings)?;
+    println!(
+        "wrote {}",
+        files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if a.write {
+        let Some(best) = result.best() else {
+            return Err("--write: no candidate ran successfully; the source is unchanged".into());
+        };
+        let src = app
+            .mapper_source()
+            .ok_or_else(|| format!("--write: app `{}` has no mapper! source to rewrite", a.app))?;
+        let dir = workspace_root(&src.path);
+        let verifier = CommandVerifier::cargo_check(&dir, &src.package);
+        let done = rewrite_mapper(&src.path, &src.type_name, &best.mapper, &verifier)
+            .map_err(|e| format!("--write: {e}"))?;
+        if done.changed {
+            println!(
+                "rewrote the body of `{}` in {} (cargo check -p {} passed)",
+                src.type_name,
+                done.path.display(),
+                src.package
+            );
+        } else {
+            println!(
+                "{} already holds the best mapper; nothing to write",
+                done.path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The nearest ancestor of `file` with a `Cargo.toml` that declares a workspace, else its
+/// nearest package directory.
+fn workspace_root(file: &std::path::Path) -> PathBuf {
+    let mut package = None;
+    for dir in file.ancestors().skip(1) {
+        let manifest = dir.join("Cargo.toml");
+        if let Ok(text) = std::fs::read_to_string(&manifest) {
+            if text.contains("[workspace]") {
+                return dir.to_path_buf();
+            }
+            package.get_or_insert_with(|| dir.to_path_buf());
+        }
+    }
+    package.unwrap_or_else(|| PathBuf::from("."))
+}

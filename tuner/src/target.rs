@@ -1,0 +1,251 @@
+//! What the tuner needs from an application: its description (tasks, arguments, launch
+//! dimensionality, the layouts its variants accept), its expert mapper and where that mapper
+//! lives in the source, and a way to run it once with any mapper on a machine at a size,
+//! returning the time, whether the result verified, and facts from the profile.
+//!
+//! [`TuneApp`] is implemented by the benchmark applications (through the registry) and by the
+//! tuner's own small demo app ([`crate::toy`]); everything else in the tuner only sees this trait.
+
+use mapper_core::kinds::ProcKind;
+use mapper_core::{AppInfo, Mapper};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Where an application's expert `mapper!` invocation is, for `--write`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MapperSource {
+    /// The Rust file holding the invocation.
+    pub path: PathBuf,
+    /// The mapper type name (`mapper! { NAME; ... }`).
+    pub type_name: String,
+    /// The cargo package to `cargo check` after rewriting.
+    pub package: String,
+}
+
+/// Facts from a run's profile, small enough to pass between processes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileFacts {
+    /// Busy time per processor kind (`GPU`, `CPU`, ...) in seconds, summed over processors.
+    pub busy_s_per_kind: BTreeMap<String, f64>,
+    /// Number of processors of each kind that ran at least one task.
+    pub procs_used_per_kind: BTreeMap<String, usize>,
+    /// Bytes per memory pair (`SYSMEM[0.0] -> FBMEM[0.1]`, fills as `fill -> ...`).
+    pub bytes_per_pair: BTreeMap<String, u64>,
+    /// Copy bytes and counts per region, largest first.
+    pub copies_by_region: Vec<(String, u64, usize)>,
+    /// Copy bytes and counts per task, largest first.
+    pub copies_by_task: Vec<(String, u64, usize)>,
+    /// Tasks executed.
+    pub tasks: usize,
+    /// Copies executed (fills and folds included).
+    pub copies: usize,
+    /// Dimensions of each task's launch points (the most common, if several).
+    #[serde(default)]
+    pub launch_dims: BTreeMap<String, usize>,
+}
+
+/// Kind label of a memory label such as `FBMEM[0.1]`.
+fn mem_kind_label(label: &str) -> &str {
+    label.split('[').next().unwrap_or(label)
+}
+
+impl ProfileFacts {
+    /// Facts from a runtime profile.
+    pub fn from_profile(p: &runtime::Profile) -> ProfileFacts {
+        let mut busy = BTreeMap::new();
+        let mut used: BTreeMap<String, usize> = BTreeMap::new();
+        for (proc, ns) in p.busy_per_proc() {
+            let k = proc.kind.to_string();
+            *busy.entry(k.clone()).or_insert(0.0) += ns as f64 * 1e-9;
+            *used.entry(k).or_insert(0) += 1;
+        }
+        let mut dims: BTreeMap<String, BTreeMap<usize, usize>> = BTreeMap::new();
+        for t in &p.tasks {
+            *dims
+                .entry(t.name.to_string())
+                .or_default()
+                .entry(t.point.dim())
+                .or_insert(0) += 1;
+        }
+        let launch_dims = dims
+            .into_iter()
+            .filter_map(|(k, m)| Some((k, m.into_iter().max_by_key(|(_, n)| *n)?.0)))
+            .collect();
+        ProfileFacts {
+            launch_dims,
+            busy_s_per_kind: busy,
+            procs_used_per_kind: used,
+            bytes_per_pair: p.bytes_per_pair(),
+            copies_by_region: p.copies_by_region().into_iter().take(8).collect(),
+            copies_by_task: p.copies_by_task().into_iter().take(8).collect(),
+            tasks: p.tasks.len(),
+            copies: p.copies.len(),
+        }
+    }
+
+    /// Bytes moved between memories of different kinds or nodes (fills excluded), largest pair
+    /// first: `(pair, bytes)`.
+    pub fn top_pair(&self) -> Option<(&str, u64)> {
+        self.bytes_per_pair
+            .iter()
+            .filter(|(k, _)| !k.starts_with("fill"))
+            .max_by_key(|(_, b)| **b)
+            .map(|(k, b)| (k.as_str(), *b))
+    }
+
+    /// The memory-kind pair of a pair label (`SYSMEM -> FBMEM`).
+    pub fn kind_pair(pair: &str) -> String {
+        match pair.split_once(" -> ") {
+            Some((a, b)) => format!("{} -> {}", mem_kind_label(a), mem_kind_label(b)),
+            None => pair.to_string(),
+        }
+    }
+}
+
+/// One run of an application.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunReport {
+    /// Elapsed time of the timed part, in seconds (simulated time on `sim:` machines).
+    pub time_s: f64,
+    /// Throughput in the app's unit (e.g. GFLOP/s), if it reports one.
+    pub throughput: Option<f64>,
+    /// Unit of `throughput`.
+    pub unit: String,
+    /// True if the result matched the reference.
+    pub verified: bool,
+    /// A one-line note on the verification (e.g. the largest error).
+    pub check: String,
+    /// Facts from the profile.
+    pub profile: ProfileFacts,
+}
+
+/// Why a run failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "message", rename_all = "snake_case")]
+pub enum RunFailure {
+    /// Bad machine spec, size or application configuration (not the mapper's fault).
+    Config(String),
+    /// The mapper could not be bound to the application and machine.
+    Bind(String),
+    /// A mapping decision failed (placement out of range, wrong kind, division by zero...).
+    Map(String),
+    /// No memory in a priority list could hold an instance.
+    MemoryFull(String),
+    /// A task failed (e.g. a variant rejected the layout it was given).
+    Exec(String),
+}
+
+impl RunFailure {
+    /// The message.
+    pub fn message(&self) -> &str {
+        match self {
+            RunFailure::Config(m)
+            | RunFailure::Bind(m)
+            | RunFailure::Map(m)
+            | RunFailure::MemoryFull(m)
+            | RunFailure::Exec(m) => m,
+        }
+    }
+
+    /// A failure from a runtime error.
+    pub fn from_runtime(e: &runtime::RuntimeError) -> RunFailure {
+        use runtime::RuntimeError as E;
+        let m = e.to_string();
+        match e {
+            E::Config(_) => RunFailure::Config(m),
+            E::Bind { .. } => RunFailure::Bind(m),
+            E::Map(_) => RunFailure::Map(m),
+            E::MemoryFull { .. } => RunFailure::MemoryFull(m),
+            E::Launch(_) | E::Exec(_) => RunFailure::Exec(m),
+        }
+    }
+}
+
+impl std::fmt::Display for RunFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+/// An application the tuner can optimize.
+pub trait TuneApp: Send + Sync {
+    /// Registry name (`cannon`, `demo`, ...).
+    fn name(&self) -> &str;
+    /// One paragraph for prompts and reports.
+    fn summary(&self) -> String;
+    /// Tasks, arguments and variants.
+    fn info(&self) -> AppInfo;
+    /// Number of dimensions of a task's index launches (`None` for single launches).
+    fn launch_dims(&self, task: &str) -> Option<usize>;
+    /// Layout constraint sets (e.g. `SOA C_order`) a task's `kind` variant accepts for argument
+    /// `arg`, most natural first. The default: both orders in SOA.
+    fn layouts(&self, task: &str, arg: usize, kind: ProcKind) -> Vec<String> {
+        let _ = (task, arg, kind);
+        vec!["SOA C_order".to_string(), "SOA F_order".to_string()]
+    }
+    /// The expert mapper's DSL text.
+    fn expert_mapper(&self) -> String;
+    /// Where the expert `mapper!` lives, if it is in Rust source.
+    fn mapper_source(&self) -> Option<MapperSource>;
+    /// Size presets, smallest first.
+    fn sizes(&self) -> Vec<String>;
+    /// Runs the app once with `mapper` on `machine` at `size`.
+    fn run(&self, mapper: &MapperSpec, machine: &str, size: &str) -> Result<RunReport, RunFailure>;
+}
+
+/// The mapper a run uses.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MapperSpec {
+    /// The runtime's default mapper.
+    Default,
+    /// A mapper text (checked, then interpreted).
+    Text(String),
+}
+
+impl MapperSpec {
+    /// The mapper to hand the runtime; diagnostics of a bad text become a bind failure.
+    pub fn build(&self) -> Result<Box<dyn Mapper>, RunFailure> {
+        match self {
+            MapperSpec::Default => Ok(Box::new(mapper_core::default::DefaultMapper)),
+            MapperSpec::Text(t) => mapper_core::interp::Interpreted::from_text("candidate", t)
+                .map(|m| Box::new(m) as Box<dyn Mapper>)
+                .map_err(|d| {
+                    RunFailure::Bind(mapper_core::diag::render_all(
+                        &d,
+                        crate::validate::CANDIDATE_FILE,
+                        t,
+                    ))
+                }),
+        }
+    }
+}
+
+/// True for machines whose times are simulated (deterministic: one run suffices).
+pub fn is_simulated(machine: &str) -> bool {
+    let m = machine.trim();
+    m.starts_with("sim:") || m.ends_with(".toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_and_sim() {
+        let mut f = ProfileFacts::default();
+        f.bytes_per_pair.insert("fill -> FBMEM[0.0]".into(), 1000);
+        f.bytes_per_pair
+            .insert("SYSMEM[0.0] -> FBMEM[0.1]".into(), 10);
+        f.bytes_per_pair
+            .insert("FBMEM[0.0] -> FBMEM[0.1]".into(), 20);
+        assert_eq!(f.top_pair(), Some(("FBMEM[0.0] -> FBMEM[0.1]", 20)));
+        assert_eq!(
+            ProfileFacts::kind_pair("SYSMEM[0.0] -> FBMEM[0.1]"),
+            "SYSMEM -> FBMEM"
+        );
+        assert!(is_simulated("sim:p100x4") && is_simulated("m.toml") && !is_simulated("local"));
+        let j = serde_json::to_string(&RunFailure::Map("x".into())).unwrap();
+        assert_eq!(j, r#"{"kind":"map","message":"x"}"#);
+    }
+}
