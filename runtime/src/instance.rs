@@ -138,7 +138,8 @@ impl Storage {
                     let dev = crate::cuda::DeviceBuffer::new(&gpu, len).ok()?;
                     return Some(Storage::Device(Box::new(DeviceStorage {
                         dev,
-                        mirror: Buffer::new(len, align)?,
+                        mirror: std::sync::OnceLock::new(),
+                        align,
                         state: Mutex::new(MirrorState {
                             mirror_valid: true,
                             host_dirty: false,
@@ -212,7 +213,11 @@ enum Storage {
 #[cfg(feature = "cuda")]
 struct DeviceStorage {
     dev: crate::cuda::DeviceBuffer,
-    mirror: Buffer,
+    /// The host mirror, allocated on the first host access (most framebuffer instances are
+    /// only ever touched by the GPU; an aligned zeroed allocation costs a memset).
+    mirror: std::sync::OnceLock<Buffer>,
+    /// Alignment of the mirror.
+    align: usize,
     state: Mutex<MirrorState>,
 }
 
@@ -317,7 +322,10 @@ impl Instance {
             #[cfg(feature = "cuda")]
             Storage::Pinned(p) => p.host,
             #[cfg(feature = "cuda")]
-            Storage::Device(d) => d.mirror.ptr.as_ptr(),
+            Storage::Device(d) => d
+                .mirror
+                .get()
+                .map_or(std::ptr::null_mut(), |m| m.ptr.as_ptr()),
         }
     }
 
@@ -337,12 +345,22 @@ impl Instance {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+            if d.mirror.get().is_none() {
+                // While the mirror did not exist the device kept its zeroed start unless a
+                // device write cleared `mirror_valid`: a zeroed mirror matches the former.
+                let b = Buffer::new(self.layout.bytes, d.align)
+                    .ok_or_else(|| format!("out of host memory for the mirror of {self:?}"))?;
+                let _ = d.mirror.set(b);
+            }
+            let mptr = d
+                .mirror
+                .get()
+                .map(|m| m.ptr.as_ptr())
+                .ok_or_else(|| format!("no host mirror for {self:?}"))?;
             if !st.mirror_valid {
                 // SAFETY: the mirror and the device buffer both hold `bytes` bytes; the
                 // dependence analysis orders this against device writers.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(d.mirror.ptr.as_ptr(), self.layout.bytes)
-                };
+                let dst = unsafe { std::slice::from_raw_parts_mut(mptr, self.layout.bytes) };
                 unsafe { crate::cuda::memory::dtoh(&d.dev.gpu, dst, d.dev.ptr) }
                     .map_err(|e| format!("download of {self:?}: {e}"))?;
                 st.mirror_valid = true;
@@ -359,10 +377,9 @@ impl Instance {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
-            if st.host_dirty {
+            if let (true, Some(m)) = (st.host_dirty, d.mirror.get()) {
                 // SAFETY: as in `host_acquire`.
-                let src =
-                    unsafe { std::slice::from_raw_parts(d.mirror.ptr.as_ptr(), self.layout.bytes) };
+                let src = unsafe { std::slice::from_raw_parts(m.ptr.as_ptr(), self.layout.bytes) };
                 unsafe { crate::cuda::memory::htod(&d.dev.gpu, d.dev.ptr, src) }
                     .map_err(|e| format!("upload of {self:?}: {e}"))?;
                 st.host_dirty = false;
@@ -443,6 +460,131 @@ impl Instance {
         Ok(Some(n as u64))
     }
 
+    /// Device path of copies and folds between GPU-resident instances (FBMEM of one GPU or of
+    /// peer-enabled GPUs, ZCMEM) that [`Instance::copy_on_device`] does not cover: any layouts
+    /// (C/F order, SOA/AOS) and sub-rectangles, through the strided kernels of
+    /// [`crate::cuda::strided`] on the destination's GPU. `op` is `None` for a copy, else the
+    /// fold's operator (sums of scalar f32/f64 fields only). `None` when it does not apply.
+    #[cfg(feature = "cuda")]
+    fn strided_on_device(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+        op: Option<ReduceOp>,
+    ) -> Result<Option<u64>, String> {
+        use crate::cuda::strided::{apply, supported, StreamChoice, StridedArray, StridedOp};
+        if !self.is_gpu_memory() || !src.is_gpu_memory() {
+            return Ok(None);
+        }
+        let (ds, ss) = (*self.slot(field)?, *src.slot(field)?);
+        if ds.ty != ss.ty {
+            return Ok(None);
+        }
+        let sop = match op {
+            None => StridedOp::Copy(ds.ty.size()),
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F64 => StridedOp::SumF64,
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F32 => StridedOp::SumF32,
+            Some(_) => return Ok(None),
+        };
+        let dim = self.layout.rect.dim();
+        if !supported(sop) || dim > 3 || src.layout.rect.dim() != dim {
+            return Ok(None);
+        }
+        if space.rects().iter().any(|r| {
+            !(r.is_empty() || self.layout.rect.contains_rect(r) && src.layout.rect.contains_rect(r))
+        }) {
+            return Ok(None);
+        }
+        let gpu = match (self.gpu(), src.gpu()) {
+            (Some(d), Some(s)) => {
+                if d.ordinal != s.ordinal && !crate::cuda::peer_access(d.ordinal, s.ordinal) {
+                    return Ok(None);
+                }
+                d.clone()
+            }
+            (Some(g), None) | (None, Some(g)) => g.clone(),
+            (None, None) => match crate::cuda::gpus()?.first() {
+                Some(g) => g.clone(),
+                None => return Ok(None),
+            },
+        };
+        let (Some(sp), Some(dp)) = (src.device_ptr(false)?, self.device_ptr(true)?) else {
+            return Ok(None);
+        };
+        let strides = |l: &InstLayout, slot: &FieldSlot| {
+            let mut s = [0i64; 3];
+            for (d, x) in s.iter_mut().enumerate().take(dim) {
+                *x = l.strides[d] * slot.stride as i64;
+            }
+            s
+        };
+        let mut bytes = 0u64;
+        for r in space.rects() {
+            if r.is_empty() {
+                continue;
+            }
+            let e = r.extents();
+            let mut ext = [1i64; 3];
+            ext[..dim].copy_from_slice(&e[..dim]);
+            let d = StridedArray {
+                ptr: dp + self.layout.offset(&ds, &r.lo) as u64,
+                strides: strides(&self.layout, &ds),
+            };
+            let s = StridedArray {
+                ptr: sp + src.layout.offset(&ss, &r.lo) as u64,
+                strides: strides(&src.layout, &ss),
+            };
+            // SAFETY: both instances hold every point of `r` (checked above) at these byte
+            // strides; `gpu` owns the destination (or the source), the other side is its peer's
+            // framebuffer or mapped pinned memory; ordered by the dependence analysis.
+            unsafe { apply(&gpu, StreamChoice::CopyAndWait, sop, d, s, ext)? };
+            bytes += r.volume() * ds.ty.size() as u64;
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Device path of [`Instance::fill`] with zero bytes over a whole SOA framebuffer field
+    /// (a sum's reduction instance): `cuMemsetD8` on the GPU's copy stream.
+    #[cfg(feature = "cuda")]
+    fn zero_on_device(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        value: &[u8],
+    ) -> Result<Option<u64>, String> {
+        let Storage::Device(dev) = &self.buf else {
+            return Ok(None);
+        };
+        if value.iter().any(|&b| b != 0)
+            || !self.layout.layout.soa
+            || space.volume() != self.layout.rect.volume()
+        {
+            return Ok(None);
+        }
+        let slot = *self.slot(field)?;
+        let n = slot.ty.size() * self.layout.rect.volume() as usize;
+        let Some(base) = self.device_ptr(true)? else {
+            return Ok(None);
+        };
+        let gpu = &dev.dev.gpu;
+        gpu.bind()?;
+        // SAFETY: the field array of a whole SOA instance is `n` contiguous bytes from its base.
+        unsafe {
+            cudarc::driver::result::memset_d8_async(
+                base + slot.base as u64,
+                0,
+                n,
+                gpu.copy_stream.cu_stream(),
+            )
+        }
+        .map_err(|e| format!("CUDA: cuMemsetD8Async failed: {e:?}"))?;
+        gpu.copy_stream
+            .synchronize()
+            .map_err(|e| format!("CUDA: cuStreamSynchronize failed: {e:?}"))?;
+        Ok(Some(n as u64))
+    }
+
     /// The slot of `field`, or an error naming the instance.
     pub fn slot(&self, field: FieldId) -> Result<&FieldSlot, String> {
         self.layout
@@ -460,6 +602,10 @@ impl Instance {
 
     /// Fills `field` at every point of `space` with `value` (one element of the field's size).
     pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.zero_on_device(field, space, value)? {
+            return Ok(n);
+        }
         let recycled = match &self.buf {
             Storage::Host(b) if self.pristine.load(Ordering::Relaxed) => b.get(&self.mem.pool).1,
             _ => false,
@@ -569,6 +715,10 @@ impl Instance {
         if let Some(n) = self.copy_on_device(src, field, space)? {
             return Ok(n);
         }
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.strided_on_device(src, field, space, None)? {
+            return Ok(n);
+        }
         src.host_acquire(false)?;
         self.host_acquire(true)?;
         let r = self.copy_from_host(src, field, space);
@@ -635,6 +785,10 @@ impl Instance {
         space: &IndexSpace,
         op: ReduceOp,
     ) -> Result<u64, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.strided_on_device(src, field, space, Some(op))? {
+            return Ok(n);
+        }
         src.host_acquire(false)?;
         self.host_acquire(true)?;
         let r = self.fold_from_host(src, field, space, op);
