@@ -43,6 +43,8 @@ pub struct FieldState {
     index: RectIndex,
     /// Scratch for index queries.
     scratch: Vec<u64>,
+    /// Scratch for [`FieldState::write`]'s piece indices.
+    idx_scratch: Vec<usize>,
 }
 
 impl FieldState {
@@ -60,60 +62,79 @@ impl FieldState {
             }],
             index,
             scratch: Vec::new(),
+            idx_scratch: Vec::new(),
         }
-    }
-
-    /// Indices of the pieces that may overlap `bbox`, ascending.
-    fn candidates(&mut self, bbox: &Rect) -> Vec<usize> {
-        let mut c = std::mem::take(&mut self.scratch);
-        let out = if self.index.query(bbox, &mut c) {
-            c.iter().map(|&i| i as usize).collect()
-        } else {
-            (0..self.pieces.len()).collect()
-        };
-        self.scratch = c;
-        out
     }
 
     /// Splits pieces so that `space` is covered by whole pieces; returns their indices.
     pub fn split(&mut self, space: &IndexSpace) -> Vec<usize> {
-        let bbox = space.bounds();
         let mut out = Vec::new();
-        for i in self.candidates(&bbox) {
-            let Some(p) = self.pieces.get(i) else {
-                continue;
-            };
-            if !p.bbox.overlaps(&bbox) {
-                continue;
-            }
-            if space.contains_space(&p.space) {
-                out.push(i);
-                continue;
-            }
-            let inter = p.space.intersection(space);
-            if inter.is_empty() {
-                continue;
-            }
-            let rest = p.space.difference(space);
-            let new = Piece {
-                bbox: inter.bounds(),
-                space: inter,
-                copies: p.copies.clone(),
-                redop: p.redop,
-            };
-            let rest_bbox = rest.bounds();
-            if rest_bbox != p.bbox {
-                self.index.remove(i as u64, &p.bbox);
-                self.index.insert(i as u64, &rest_bbox);
-            }
-            let p = &mut self.pieces[i];
-            p.bbox = rest_bbox;
-            p.space = rest;
-            self.index.insert(self.pieces.len() as u64, &new.bbox);
-            self.pieces.push(new);
-            out.push(self.pieces.len() - 1);
-        }
+        self.split_into(space, &mut out);
         out
+    }
+
+    /// [`FieldState::split`] into `out` (cleared first), reusing its allocation.
+    pub fn split_into(&mut self, space: &IndexSpace, out: &mut Vec<usize>) {
+        out.clear();
+        let bbox = space.bounds();
+        let mut cand = std::mem::take(&mut self.scratch);
+        let indexed = self.index.query(&bbox, &mut cand);
+        // Candidates in ascending order: the index's answer, else every piece that existed
+        // before splitting started (pieces appended by the splits below are not revisited).
+        let n = if indexed {
+            cand.len()
+        } else {
+            self.pieces.len()
+        };
+        for k in 0..n {
+            let i = if indexed {
+                match cand.get(k) {
+                    Some(&i) => i as usize,
+                    None => break,
+                }
+            } else {
+                k
+            };
+            self.split_one(i, space, &bbox, out);
+        }
+        self.scratch = cand;
+    }
+
+    /// Splits piece `i` by `space` (if they overlap), pushing the index of the piece inside
+    /// `space` onto `out`.
+    fn split_one(&mut self, i: usize, space: &IndexSpace, bbox: &Rect, out: &mut Vec<usize>) {
+        let Some(p) = self.pieces.get(i) else {
+            return;
+        };
+        if !p.bbox.overlaps(bbox) {
+            return;
+        }
+        if space.contains_space(&p.space) {
+            out.push(i);
+            return;
+        }
+        let inter = p.space.intersection(space);
+        if inter.is_empty() {
+            return;
+        }
+        let rest = p.space.difference(space);
+        let new = Piece {
+            bbox: inter.bounds(),
+            space: inter,
+            copies: p.copies.clone(),
+            redop: p.redop,
+        };
+        let rest_bbox = rest.bounds();
+        if rest_bbox != p.bbox {
+            self.index.remove(i as u64, &p.bbox);
+            self.index.insert(i as u64, &rest_bbox);
+        }
+        let p = &mut self.pieces[i];
+        p.bbox = rest_bbox;
+        p.space = rest;
+        self.index.insert(self.pieces.len() as u64, &new.bbox);
+        self.pieces.push(new);
+        out.push(self.pieces.len() - 1);
     }
 
     /// Removes piece `i`, moving the last piece into its place (as `Vec::swap_remove`).
@@ -130,23 +151,43 @@ impl FieldState {
 
     /// Makes `inst` the only valid copy of `space`, ready after `op`; the covered pieces merge.
     pub fn write(&mut self, space: &IndexSpace, inst: InstId, op: OpId) {
-        let mut idx = self.split(space);
+        let mut idx = std::mem::take(&mut self.idx_scratch);
+        self.split_into(space, &mut idx);
         idx.sort_unstable();
+        // One covered piece (the common case) is reused as the merged piece, allocations
+        // included; several merge into a new one.
+        let mut reuse: Option<Piece> = None;
         let mut merged: Vec<crate::geom::Rect> = Vec::new();
         for &i in idx.iter().rev() {
             if let Some(p) = self.remove_piece(i) {
-                merged.extend_from_slice(p.space.rects());
+                if idx.len() == 1 && p.space.dim() == space.dim() {
+                    reuse = Some(p);
+                } else {
+                    merged.extend_from_slice(p.space.rects());
+                }
             }
         }
-        let space = IndexSpace::from_rects_disjoint(space.dim(), merged);
-        let bbox = space.bounds();
-        self.index.insert(self.pieces.len() as u64, &bbox);
-        self.pieces.push(Piece {
-            bbox,
-            space,
-            copies: vec![ValidCopy { inst, ready: op }],
-            redop: None,
-        });
+        self.idx_scratch = idx;
+        let mut piece = match reuse {
+            Some(mut p) => {
+                p.copies.clear();
+                p.redop = None;
+                p.bbox = p.space.bounds();
+                p
+            }
+            None => {
+                let space = IndexSpace::from_rects_disjoint(space.dim(), merged);
+                Piece {
+                    bbox: space.bounds(),
+                    space,
+                    copies: Vec::new(),
+                    redop: None,
+                }
+            }
+        };
+        piece.copies.push(ValidCopy { inst, ready: op });
+        self.index.insert(self.pieces.len() as u64, &piece.bbox);
+        self.pieces.push(piece);
     }
 
     /// Points of `bbox` for which `inst` holds valid data.

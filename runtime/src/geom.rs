@@ -430,6 +430,17 @@ impl IndexSpace {
 
     /// True if every point of `o` is in `self`.
     pub fn contains_space(&self, o: &IndexSpace) -> bool {
+        if self.dim != o.dim {
+            return o.is_empty();
+        }
+        // Common case without allocating: each rectangle of `o` inside one of `self`.
+        if o
+            .rects
+            .iter()
+            .all(|b| self.rects.iter().any(|a| a.contains_rect(b)))
+        {
+            return true;
+        }
         o.difference(self).is_empty()
     }
 
