@@ -99,30 +99,37 @@ impl RectIndex {
     #[inline]
     fn span(&self, r: &Rect) -> Option<([i64; MAX_DIM], [i64; MAX_DIM])> {
         let cell = self.cell?;
-        if r.is_empty() {
-            return None;
-        }
         let (mut lo, mut hi) = ([0i64; MAX_DIM], [0i64; MAX_DIM]);
         let mut n: i64 = 1;
-        for i in 0..r.dim() {
-            lo[i] = r.lo.get(i) >> cell[i];
-            hi[i] = r.hi.get(i) >> cell[i];
-            n = n.saturating_mul(hi[i] - lo[i] + 1);
-            if n > MAX_SPAN {
+        for (i, (&a, &b)) in r.lo.coords().iter().zip(r.hi.coords()).enumerate() {
+            if a > b {
+                // Empty.
                 return None;
             }
+            let s = cell.get(i).copied().unwrap_or(0);
+            let (l, h) = (a >> s, b >> s);
+            if let (Some(x), Some(y)) = (lo.get_mut(i), hi.get_mut(i)) {
+                (*x, *y) = (l, h);
+            }
+            n = n.saturating_mul(h - l + 1);
         }
-        Some((lo, hi))
+        (n <= MAX_SPAN).then_some((lo, hi))
     }
 
     #[inline]
     fn for_cells(lo: [i64; MAX_DIM], hi: [i64; MAX_DIM], mut f: impl FnMut([i64; MAX_DIM])) {
-        for a in lo[0]..=hi[0] {
-            for b in lo[1]..=hi[1] {
-                for c in lo[2]..=hi[2] {
+        let mut a = lo[0];
+        while a <= hi[0] {
+            let mut b = lo[1];
+            while b <= hi[1] {
+                let mut c = lo[2];
+                while c <= hi[2] {
                     f([a, b, c]);
+                    c += 1;
                 }
+                b += 1;
             }
+            a += 1;
         }
     }
 
