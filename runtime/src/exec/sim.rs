@@ -21,7 +21,7 @@ use super::{Executor, Ready, Work};
 use crate::machine::{MachineDesc, MemId, ProcDesc};
 use crate::profile::{CopyKind, CopyRecord, Profiler, TaskRecord};
 use crate::task::{Cost, Privilege, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -102,13 +102,28 @@ impl SimModel {
         let Some(p) = self.procs.get(proc) else {
             return 0;
         };
+        self.body_ns_with(proc, p.throughput(flops), flops, traffic.iter().copied())
+    }
+
+    /// [`SimModel::body_ns`] with the processor's throughput for `flops` given, over an
+    /// iterator of (memory, bytes).
+    fn body_ns_with(
+        &self,
+        proc: usize,
+        throughput: f64,
+        flops: f64,
+        traffic: impl Iterator<Item = (MemId, f64)>,
+    ) -> u64 {
+        let Some(p) = self.procs.get(proc) else {
+            return 0;
+        };
         let compute = if flops > 0.0 {
-            flops / p.throughput(flops).max(1e-9)
+            flops / throughput.max(1e-9)
         } else {
             0.0
         };
         let mut memory = 0.0;
-        for &(mem, bytes) in traffic {
+        for (mem, bytes) in traffic {
             // A processor without access (which mapping never produces) reads at 1 GB/s.
             let bw = self.access_bw(proc, mem);
             memory += bytes.max(0.0) / if bw > 0.0 { bw } else { 1.0 };
@@ -147,10 +162,40 @@ struct Running {
     start: u64,
 }
 
+/// An event: `run` finishes at `time`; ties go in `seq` (scheduling) order.
+struct Event {
+    time: u64,
+    seq: u64,
+    run: Running,
+}
+
+impl PartialEq for Event {
+    fn eq(&self, o: &Event) -> bool {
+        (self.time, self.seq) == (o.time, o.seq)
+    }
+}
+
+impl Eq for Event {}
+
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Event) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Event {
+    /// Reversed, so that the max-heap pops the earliest event.
+    fn cmp(&self, o: &Event) -> std::cmp::Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
 struct State {
     now: u64,
     seq: u64,
-    events: BTreeMap<(u64, u64), Running>,
+    events: BinaryHeap<Event>,
+    /// The last (processor, flops bits, throughput) computed, as tasks of one launch repeat it.
+    throughput: Option<(usize, u64, f64)>,
     res: Vec<Res>,
     chans: BTreeMap<Chan, usize>,
     end: u64,
@@ -173,7 +218,8 @@ impl SimCore {
             state: Mutex::new(State {
                 now: 0,
                 seq: 0,
-                events: BTreeMap::new(),
+                events: BinaryHeap::new(),
+                throughput: None,
                 res: (0..nprocs).map(|_| Res::default()).collect(),
                 chans: BTreeMap::new(),
                 end: 0,
@@ -209,7 +255,7 @@ impl SimCore {
     fn cost(&self, st: &mut State, work: &Work) -> (Option<usize>, u64) {
         let m = &*self.model;
         match work {
-            Work::Task(t) => (Some(t.proc_index), task_ns(m, t)),
+            Work::Task(t) => (Some(t.proc_index), task_ns(m, t, &mut st.throughput)),
             Work::Copy(c) => {
                 let dst = c.dst.mem.id;
                 let bytes = copy_bytes(c);
@@ -239,14 +285,15 @@ impl SimCore {
     fn schedule(st: &mut State, op: Ready, res: Option<usize>, dur: u64) {
         let (now, seq) = (st.now, st.seq);
         st.seq += 1;
-        st.events.insert(
-            (now.saturating_add(dur), seq),
-            Running {
+        st.events.push(Event {
+            time: now.saturating_add(dur),
+            seq,
+            run: Running {
                 op,
                 res,
                 start: now,
             },
-        );
+        });
     }
 
     /// Processes the earliest event: the operation finishes, its resource starts the next
@@ -254,7 +301,7 @@ impl SimCore {
     pub fn step(&self) -> bool {
         let (t, run) = {
             let mut st = self.lock();
-            let Some(((t, _), run)) = st.events.pop_first() else {
+            let Some(Event { time: t, run, .. }) = st.events.pop() else {
                 return false;
             };
             st.now = st.now.max(t);
@@ -288,7 +335,7 @@ impl SimCore {
         }
         let target = self.now().saturating_add(ns);
         loop {
-            let next = self.lock().events.first_key_value().map(|(k, _)| k.0);
+            let next = self.lock().events.peek().map(|e| e.time);
             match next {
                 Some(t) if t <= target => {
                     self.step();
@@ -322,7 +369,7 @@ fn arg_bytes(a: &super::ArgInst) -> f64 {
 /// The modelled duration of a point task: its body (the cost model, or the default: each
 /// argument's bytes once, twice for read-write and reductions, no flops), reduction-instance
 /// initialization, and the folds after it.
-fn task_ns(m: &SimModel, t: &super::TaskWork) -> u64 {
+fn task_ns(m: &SimModel, t: &super::TaskWork, cache: &mut Option<(usize, u64, f64)>) -> u64 {
     let default_cost;
     let cost: &Cost = match &t.cost {
         Some(c) => c,
@@ -331,22 +378,29 @@ fn task_ns(m: &SimModel, t: &super::TaskWork) -> u64 {
             &default_cost
         }
     };
-    let traffic: Vec<(MemId, f64)> = t
-        .args
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let bytes = cost.bytes.get(i).copied().unwrap_or_else(|| {
-                let b = arg_bytes(a);
-                match a.privilege {
-                    Privilege::ReadWrite | Privilege::Reduce(_) => 2.0 * b,
-                    _ => b,
-                }
-            });
-            (a.inst.mem.id, bytes)
-        })
-        .collect();
-    let mut total = m.body_ns(t.proc_index, cost.flops, &traffic);
+    let traffic = t.args.iter().enumerate().map(|(i, a)| {
+        let bytes = cost.bytes.get(i).copied().unwrap_or_else(|| {
+            let b = arg_bytes(a);
+            match a.privilege {
+                Privilege::ReadWrite | Privilege::Reduce(_) => 2.0 * b,
+                _ => b,
+            }
+        });
+        (a.inst.mem.id, bytes)
+    });
+    let key = (t.proc_index, cost.flops.to_bits());
+    let throughput = match *cache {
+        Some((p, f, tp)) if (p, f) == key => tp,
+        _ => {
+            let tp = m
+                .procs
+                .get(t.proc_index)
+                .map_or(0.0, |p| p.throughput(cost.flops));
+            *cache = Some((key.0, key.1, tp));
+            tp
+        }
+    };
+    let mut total = m.body_ns_with(t.proc_index, throughput, cost.flops, traffic);
     for a in &t.args {
         if let Privilege::Reduce(_) = a.privilege {
             total += m.fill_ns(a.inst.mem.id, arg_bytes(a) as u64);
