@@ -73,6 +73,8 @@ pub struct MapState {
     by_rect: Vec<FastMap<RegionId, RectIndex>>,
     /// Scratch for index queries.
     scratch: Vec<u64>,
+    /// Bounds of the root regions (sizes the per-memory instance indices).
+    root_bounds: FastMap<RegionId, Rect>,
     next_inst: InstId,
     /// Coherence per (root, field).
     pub coherence: FastMap<(RegionId, FieldId), FieldState>,
@@ -137,12 +139,18 @@ impl MapState {
             by_mem: vec![FastMap::default(); machine.mems.len()],
             by_rect: vec![FastMap::default(); machine.mems.len()],
             scratch: Vec::new(),
+            root_bounds: FastMap::default(),
             next_inst: 1,
             coherence: FastMap::default(),
             clock: 0,
             sim,
             blocked_ns: 0,
         }
+    }
+
+    /// Records the bounds of root region `root` (its instance indices are laid out over them).
+    pub fn note_root(&mut self, root: RegionId, bounds: Rect) {
+        self.root_bounds.insert(root, bounds);
     }
 
     /// The coherence state of (`root`, `field`), created on first use.
@@ -288,7 +296,10 @@ impl MapState {
                     });
                 }
                 if let Some(v) = self.by_rect.get_mut(mem) {
-                    v.entry(req.root).or_default().insert(id, &inst.layout.rect);
+                    let bounds = self.root_bounds.get(&req.root);
+                    v.entry(req.root)
+                        .or_insert_with(|| bounds.map_or_else(RectIndex::new, RectIndex::within))
+                        .insert(id, &inst.layout.rect);
                 }
                 Ok(Ok(inst))
             }

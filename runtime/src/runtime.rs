@@ -228,9 +228,13 @@ impl Runtime {
         space: IndexSpace,
         fields: FieldSpace,
     ) -> Result<RegionId, RuntimeError> {
-        self.forest
+        let bounds = space.bounds();
+        let r = self
+            .forest
             .create_region(name, space, fields)
-            .map_err(RuntimeError::Launch)
+            .map_err(RuntimeError::Launch)?;
+        self.state.note_root(r, bounds);
+        Ok(r)
     }
 
     /// An equal (blocked) partition with `blocks[i]` pieces along dimension `i`.

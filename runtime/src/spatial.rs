@@ -206,6 +206,11 @@ impl RectIndex {
             self.size_cells(r);
         }
         match self.span(r) {
+            Some((lo, hi)) if lo == hi => {
+                if let Some(v) = self.list_mut(lo) {
+                    insert_sorted(v, id);
+                }
+            }
             Some((lo, hi)) => RectIndex::for_cells(lo, hi, |k| {
                 if let Some(v) = self.list_mut(k) {
                     insert_sorted(v, id);
@@ -254,6 +259,14 @@ impl RectIndex {
         let Some((lo, hi)) = self.span(r) else {
             return self.cell.is_none() && self.big.is_empty();
         };
+        if lo == hi && self.big.is_empty() {
+            // One cell: its list is the answer.
+            if let Some(v) = self.list(lo) {
+                out.extend_from_slice(v);
+                out.dedup();
+            }
+            return true;
+        }
         // Lists are ascending: one non-empty list needs no sorting.
         let mut lists = 0;
         if !self.big.is_empty() {
