@@ -154,40 +154,61 @@ impl FieldState {
         let mut idx = std::mem::take(&mut self.idx_scratch);
         self.split_into(space, &mut idx);
         idx.sort_unstable();
-        // One covered piece (the common case) is reused as the merged piece, allocations
-        // included; several merge into a new one.
-        let mut reuse: Option<Piece> = None;
+        if let [i] = idx[..] {
+            if self.write_one(i, space, inst, op) {
+                self.idx_scratch = idx;
+                return;
+            }
+        }
         let mut merged: Vec<crate::geom::Rect> = Vec::new();
         for &i in idx.iter().rev() {
             if let Some(p) = self.remove_piece(i) {
-                if idx.len() == 1 && p.space.dim() == space.dim() {
-                    reuse = Some(p);
-                } else {
-                    merged.extend_from_slice(p.space.rects());
-                }
+                merged.extend_from_slice(p.space.rects());
             }
         }
         self.idx_scratch = idx;
-        let mut piece = match reuse {
-            Some(mut p) => {
-                p.copies.clear();
-                p.redop = None;
-                p.bbox = p.space.bounds();
-                p
-            }
-            None => {
-                let space = IndexSpace::from_rects_disjoint(space.dim(), merged);
-                Piece {
-                    bbox: space.bounds(),
-                    space,
-                    copies: Vec::new(),
-                    redop: None,
-                }
-            }
+        let space = IndexSpace::from_rects_disjoint(space.dim(), merged);
+        let mut piece = Piece {
+            bbox: space.bounds(),
+            space,
+            copies: Vec::new(),
+            redop: None,
         };
         piece.copies.push(ValidCopy { inst, ready: op });
         self.index.insert(self.pieces.len() as u64, &piece.bbox);
         self.pieces.push(piece);
+    }
+
+    /// [`FieldState::write`] when `space` is covered by piece `i` alone: the piece becomes the
+    /// last one, as removing it and pushing the merged piece would make it, without moving
+    /// or reallocating it. False (nothing done) if the dimensions differ.
+    fn write_one(&mut self, i: usize, space: &IndexSpace, inst: InstId, op: OpId) -> bool {
+        let Some(last) = self.pieces.len().checked_sub(1) else {
+            return false;
+        };
+        let Some(p) = self.pieces.get(i) else {
+            return false;
+        };
+        if p.space.dim() != space.dim() {
+            return false;
+        }
+        let (old, new) = (p.bbox, p.space.bounds());
+        if i != last {
+            let moved = self.pieces[last].bbox;
+            self.index.remove(i as u64, &old);
+            self.index.rename(last as u64, i as u64, &moved);
+            self.index.insert(last as u64, &new);
+            self.pieces.swap(i, last);
+        } else if old != new {
+            self.index.remove(i as u64, &old);
+            self.index.insert(i as u64, &new);
+        }
+        let p = &mut self.pieces[last];
+        p.bbox = new;
+        p.copies.clear();
+        p.copies.push(ValidCopy { inst, ready: op });
+        p.redop = None;
+        true
     }
 
     /// Points of `bbox` for which `inst` holds valid data.

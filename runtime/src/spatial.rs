@@ -96,7 +96,7 @@ impl RectIndex {
 
     /// The range of cell coordinates `r` touches, or `None` when it is empty or spans more
     /// than [`MAX_SPAN`] cells (or the grid is not sized yet).
-    #[inline]
+    #[inline(always)]
     fn span(&self, r: &Rect) -> Option<([i64; MAX_DIM], [i64; MAX_DIM])> {
         let cell = self.cell?;
         let (mut lo, mut hi) = ([0i64; MAX_DIM], [0i64; MAX_DIM]);
@@ -116,7 +116,7 @@ impl RectIndex {
         (n <= MAX_SPAN).then_some((lo, hi))
     }
 
-    #[inline]
+    #[inline(always)]
     fn for_cells(lo: [i64; MAX_DIM], hi: [i64; MAX_DIM], mut f: impl FnMut([i64; MAX_DIM])) {
         let mut a = lo[0];
         while a <= hi[0] {
@@ -134,7 +134,7 @@ impl RectIndex {
     }
 
     /// Position of cell `k` in the dense grid.
-    #[inline]
+    #[inline(always)]
     fn dense(&self, k: [i64; MAX_DIM]) -> Option<usize> {
         let mut pos = 0i64;
         for i in 0..MAX_DIM {
@@ -148,7 +148,7 @@ impl RectIndex {
     }
 
     /// The list of cell `k`, if it has one.
-    #[inline]
+    #[inline(always)]
     fn list(&self, k: [i64; MAX_DIM]) -> Option<&Vec<u64>> {
         match self.dense(k) {
             Some(p) => self.grid.get(p),
@@ -157,7 +157,7 @@ impl RectIndex {
     }
 
     /// The list of cell `k`, created if needed.
-    #[inline]
+    #[inline(always)]
     fn list_mut(&mut self, k: [i64; MAX_DIM]) -> Option<&mut Vec<u64>> {
         match self.dense(k) {
             Some(p) => self.grid.get_mut(p),
@@ -166,7 +166,7 @@ impl RectIndex {
     }
 
     /// The list of cell `k`, if it has one (never created).
-    #[inline]
+    #[inline(always)]
     fn list_existing_mut(&mut self, k: [i64; MAX_DIM]) -> Option<&mut Vec<u64>> {
         match self.dense(k) {
             Some(p) => self.grid.get_mut(p),
