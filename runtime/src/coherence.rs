@@ -45,6 +45,8 @@ pub struct FieldState {
     scratch: Vec<u64>,
     /// Scratch for [`FieldState::write`]'s piece indices.
     idx_scratch: Vec<usize>,
+    /// Changes whenever pieces are added, removed or reordered.
+    generation: u64,
 }
 
 impl FieldState {
@@ -63,6 +65,7 @@ impl FieldState {
             index,
             scratch: Vec::new(),
             idx_scratch: Vec::new(),
+            generation: 0,
         }
     }
 
@@ -134,6 +137,7 @@ impl FieldState {
         p.space = rest;
         self.index.insert(self.pieces.len() as u64, &new.bbox);
         self.pieces.push(new);
+        self.generation += 1;
         out.push(self.pieces.len() - 1);
     }
 
@@ -141,6 +145,7 @@ impl FieldState {
     fn remove_piece(&mut self, i: usize) -> Option<Piece> {
         let last = self.pieces.len().checked_sub(1)?;
         let p = self.pieces.get(i)?;
+        self.generation += 1;
         self.index.remove(i as u64, &p.bbox);
         if i != last {
             let moved = self.pieces[last].bbox;
@@ -151,9 +156,35 @@ impl FieldState {
 
     /// Makes `inst` the only valid copy of `space`, ready after `op`; the covered pieces merge.
     pub fn write(&mut self, space: &IndexSpace, inst: InstId, op: OpId) {
+        self.write_split(space, inst, op, None);
+    }
+
+    /// The generation of the pieces: it changes whenever pieces are added, removed or
+    /// reordered, so a split of an unchanged generation still holds.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// [`FieldState::write`] given, optionally, the result of [`FieldState::split_into`] for
+    /// `space` and the generation after it: when the generation has not changed since, the
+    /// split is not repeated.
+    pub fn write_split(
+        &mut self,
+        space: &IndexSpace,
+        inst: InstId,
+        op: OpId,
+        split: Option<(u64, &[usize])>,
+    ) {
         let mut idx = std::mem::take(&mut self.idx_scratch);
-        self.split_into(space, &mut idx);
+        match split {
+            Some((g, known)) if g == self.generation => {
+                idx.clear();
+                idx.extend_from_slice(known);
+            }
+            _ => self.split_into(space, &mut idx),
+        }
         idx.sort_unstable();
+        self.generation += 1;
         if let [i] = idx[..] {
             if self.write_one(i, space, inst, op) {
                 self.idx_scratch = idx;

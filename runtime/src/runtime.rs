@@ -95,7 +95,18 @@ pub struct Runtime {
 struct Scratch {
     adeps: Vec<OpId>,
     task_deps: Vec<OpId>,
-    writes: Vec<(RegionId, FieldId, Arc<IndexSpace>, InstId)>,
+    /// (root, field, points, instance, generation of the field state after the split, range of
+    /// the split's pieces in `write_idx`).
+    #[allow(clippy::type_complexity)]
+    writes: Vec<(
+        RegionId,
+        FieldId,
+        Arc<IndexSpace>,
+        InstId,
+        u64,
+        std::ops::Range<usize>,
+    )>,
+    write_idx: Vec<usize>,
     collect: Vec<(RegionId, Arc<[FieldId]>, InstId)>,
     idx: Vec<usize>,
     rects: Vec<Rect>,
@@ -828,6 +839,8 @@ impl Runtime {
         let mut arg_insts = Vec::with_capacity(regions.len());
         let writes = &mut scratch.writes;
         writes.clear();
+        let write_idx = &mut scratch.write_idx;
+        write_idx.clear();
         let collect = &mut scratch.collect;
         collect.clear();
         let idx = &mut scratch.idx;
@@ -949,7 +962,15 @@ impl Runtime {
                     }
                 }
                 if ra.privilege.writes() {
-                    writes.push((ra.root, f, space.clone(), d.id));
+                    // The split still holds at registration unless the pieces changed since.
+                    let generation = self
+                        .state
+                        .coherence
+                        .get(&key)
+                        .map_or(u64::MAX, |st| st.generation());
+                    let start = write_idx.len();
+                    write_idx.extend_from_slice(idx);
+                    writes.push((ra.root, f, space.clone(), d.id, generation, start..write_idx.len()));
                 }
             }
             if ra.privilege.read_only() && self.bound.collect(tid, i) {
@@ -970,9 +991,10 @@ impl Runtime {
 
         // Register the task: validity of written data, analysis users, early collection.
         let id = self.sched.reserve();
-        for (root, f, space, inst) in writes.drain(..) {
+        for (root, f, space, inst, generation, range) in writes.drain(..) {
             if let Some(st) = self.state.coherence.get_mut(&(root, f)) {
-                st.write(&space, inst, id);
+                let split = write_idx.get(range).map(|known| (generation, known));
+                st.write_split(&space, inst, id, split);
             }
         }
         let sched = &self.sched;
