@@ -194,8 +194,8 @@ struct State {
     now: u64,
     seq: u64,
     events: BinaryHeap<Event>,
-    /// The last (processor, flops bits, throughput) computed, as tasks of one launch repeat it.
-    throughput: Option<(usize, u64, f64)>,
+    /// Per processor, the last (flops bits, throughput) computed: a launch's tasks repeat it.
+    throughput: Vec<Option<(u64, f64)>>,
     res: Vec<Res>,
     chans: BTreeMap<Chan, usize>,
     end: u64,
@@ -219,7 +219,7 @@ impl SimCore {
                 now: 0,
                 seq: 0,
                 events: BinaryHeap::new(),
-                throughput: None,
+                throughput: vec![None; nprocs],
                 res: (0..nprocs).map(|_| Res::default()).collect(),
                 chans: BTreeMap::new(),
                 end: 0,
@@ -369,7 +369,7 @@ fn arg_bytes(a: &super::ArgInst) -> f64 {
 /// The modelled duration of a point task: its body (the cost model, or the default: each
 /// argument's bytes once, twice for read-write and reductions, no flops), reduction-instance
 /// initialization, and the folds after it.
-fn task_ns(m: &SimModel, t: &super::TaskWork, cache: &mut Option<(usize, u64, f64)>) -> u64 {
+fn task_ns(m: &SimModel, t: &super::TaskWork, cache: &mut [Option<(u64, f64)>]) -> u64 {
     let default_cost;
     let cost: &Cost = match &t.cost {
         Some(c) => c,
@@ -388,15 +388,18 @@ fn task_ns(m: &SimModel, t: &super::TaskWork, cache: &mut Option<(usize, u64, f6
         });
         (a.inst.mem.id, bytes)
     });
-    let key = (t.proc_index, cost.flops.to_bits());
-    let throughput = match *cache {
-        Some((p, f, tp)) if (p, f) == key => tp,
+    let bits = cost.flops.to_bits();
+    let slot = cache.get_mut(t.proc_index);
+    let throughput = match slot {
+        Some(Some((f, tp))) if *f == bits => *tp,
         _ => {
             let tp = m
                 .procs
                 .get(t.proc_index)
                 .map_or(0.0, |p| p.throughput(cost.flops));
-            *cache = Some((key.0, key.1, tp));
+            if let Some(s) = slot {
+                *s = Some((bits, tp));
+            }
             tp
         }
     };
