@@ -162,20 +162,14 @@ struct Running {
     start: u64,
 }
 
-/// An event: `run` finishes at `time`; ties go in `seq` (scheduling) order.
+/// An event: the operation in slot `slot` of [`State::running`] finishes at `time`; ties go
+/// in `seq` (scheduling) order. Small and `Copy`, so the heap moves little.
+#[derive(Clone, Copy, PartialEq, Eq)]
 struct Event {
     time: u64,
     seq: u64,
-    run: Running,
+    slot: u32,
 }
-
-impl PartialEq for Event {
-    fn eq(&self, o: &Event) -> bool {
-        (self.time, self.seq) == (o.time, o.seq)
-    }
-}
-
-impl Eq for Event {}
 
 impl PartialOrd for Event {
     fn partial_cmp(&self, o: &Event) -> Option<std::cmp::Ordering> {
@@ -194,6 +188,9 @@ struct State {
     now: u64,
     seq: u64,
     events: BinaryHeap<Event>,
+    /// The operations of pending events, by slot (`None`: free, listed in `free`).
+    running: Vec<Option<Running>>,
+    free: Vec<u32>,
     /// Per processor, the last (flops bits, throughput) computed: a launch's tasks repeat it.
     throughput: Vec<Option<(u64, f64)>>,
     res: Vec<Res>,
@@ -219,6 +216,8 @@ impl SimCore {
                 now: 0,
                 seq: 0,
                 events: BinaryHeap::new(),
+                running: Vec::new(),
+                free: Vec::new(),
                 throughput: vec![None; nprocs],
                 res: (0..nprocs).map(|_| Res::default()).collect(),
                 chans: BTreeMap::new(),
@@ -285,14 +284,28 @@ impl SimCore {
     fn schedule(st: &mut State, op: Ready, res: Option<usize>, dur: u64) {
         let (now, seq) = (st.now, st.seq);
         st.seq += 1;
+        let run = Running {
+            op,
+            res,
+            start: now,
+        };
+        let slot = match st.free.pop() {
+            Some(f) => {
+                if let Some(x) = st.running.get_mut(f as usize) {
+                    *x = Some(run);
+                }
+                f
+            }
+            None => {
+                st.running.push(Some(run));
+                // More than u32::MAX pending operations cannot be represented in memory anyway.
+                u32::try_from(st.running.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
         st.events.push(Event {
             time: now.saturating_add(dur),
             seq,
-            run: Running {
-                op,
-                res,
-                start: now,
-            },
+            slot,
         });
     }
 
@@ -301,9 +314,13 @@ impl SimCore {
     pub fn step(&self) -> bool {
         let (t, run) = {
             let mut st = self.lock();
-            let Some(Event { time: t, run, .. }) = st.events.pop() else {
+            let Some(Event { time: t, slot, .. }) = st.events.pop() else {
                 return false;
             };
+            let Some(run) = st.running.get_mut(slot as usize).and_then(Option::take) else {
+                return false;
+            };
+            st.free.push(slot);
             st.now = st.now.max(t);
             st.end = st.end.max(t);
             self.clock.store(st.now, Ordering::Release);
