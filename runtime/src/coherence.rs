@@ -323,4 +323,31 @@ mod tests {
         s.remove_instance(4);
         assert!(s.pieces[0].copies.is_empty());
     }
+
+    #[test]
+    fn write_reuses_a_split_only_of_the_same_generation() {
+        let mut s = FieldState::new(&IndexSpace::range(0, 99));
+        let space = IndexSpace::range(10, 19);
+        let mut idx = Vec::new();
+        s.split_into(&space, &mut idx);
+        let g = s.generation();
+        // The pieces change after the split: the stale split is not used.
+        s.split(&IndexSpace::range(50, 59));
+        assert_ne!(s.generation(), g);
+        s.write_split(&space, 7, 3, Some((g, &idx)));
+        let held: u64 = s
+            .pieces
+            .iter()
+            .filter(|p| p.copies == vec![ValidCopy { inst: 7, ready: 3 }])
+            .map(|p| p.space.volume())
+            .sum();
+        assert_eq!(held, 10);
+        assert_eq!(s.pieces.iter().map(|p| p.space.volume()).sum::<u64>(), 100);
+        // A split of the current generation is used as is.
+        let space = IndexSpace::range(50, 59);
+        s.split_into(&space, &mut idx);
+        s.write_split(&space, 8, 4, Some((s.generation(), &idx)));
+        let last = s.pieces.last().map(|p| (p.space.clone(), p.copies.clone()));
+        assert_eq!(last, Some((space, vec![ValidCopy { inst: 8, ready: 4 }])));
+    }
 }

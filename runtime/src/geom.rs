@@ -447,8 +447,7 @@ impl IndexSpace {
             return o.is_empty();
         }
         // Common case without allocating: each rectangle of `o` inside one of `self`.
-        if o
-            .rects
+        if o.rects
             .iter()
             .all(|b| self.rects.iter().any(|a| a.contains_rect(b)))
         {

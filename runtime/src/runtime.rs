@@ -10,19 +10,19 @@ use crate::error::{MemoryAttempt, RuntimeError};
 use crate::exec::cpu::HostExecutor;
 use crate::exec::sim::{SimCore, SimExecutor};
 use crate::exec::{ArgInst, Fold, LimitGuard, TaskWork, Work};
+use crate::fasthash::FastMap;
 use crate::field::{FieldId, FieldSpace, FieldType, FieldValue};
 use crate::future::{Future, FutureMap, Promise};
 use crate::geom::{IndexSpace, Point, Rect};
 use crate::instance::{InstId, Instance};
 use crate::launch::ArgRef;
 use crate::machine::MachineDesc;
+use crate::machine::MemId;
 use crate::mapping::{Found, InstRequest, MapState};
 use crate::profile::{Profile, Profiler};
 use crate::region::{PartitionId, RegionForest, RegionId};
 use crate::sched::Scheduler;
 use crate::task::{App, Privilege, TaskDecl, TaskHandle, Value, Variant};
-use crate::fasthash::FastMap;
-use crate::machine::MemId;
 use mapper_core::{
     BoundMapper, MachineShape, MapError, Mapper, MemKind, Placement, PointCtx, ProcId, ProcKind,
     TaskId,
@@ -603,7 +603,11 @@ impl Runtime {
             let mut attempts = Vec::new();
             let mut accessible = false;
             for &mk in mems {
-                let Some(mem) = self.best_mem.get(pidx * nk + mk as usize).copied().flatten()
+                let Some(mem) = self
+                    .best_mem
+                    .get(pidx * nk + mk as usize)
+                    .copied()
+                    .flatten()
                 else {
                     continue;
                 };
@@ -855,18 +859,8 @@ impl Runtime {
                 .map(|n| n.space.clone())
                 .ok_or_else(|| RuntimeError::Launch("region".into()))?;
             let bbox = space.bounds();
-            let (d, fresh, red) = self.map_instance(
-                tid,
-                decl,
-                &point,
-                i,
-                proc,
-                pidx,
-                r,
-                &region_name,
-                bbox,
-                ra,
-            )?;
+            let (d, fresh, red) =
+                self.map_instance(tid, decl, &point, i, proc, pidx, r, &region_name, bbox, ra)?;
             if let Some(s) = &self.sim {
                 // Time the control thread spent blocked in write-backs while evicting.
                 s.advance(std::mem::take(&mut self.state.blocked_ns));
@@ -970,7 +964,14 @@ impl Runtime {
                         .map_or(u64::MAX, |st| st.generation());
                     let start = write_idx.len();
                     write_idx.extend_from_slice(idx);
-                    writes.push((ra.root, f, space.clone(), d.id, generation, start..write_idx.len()));
+                    writes.push((
+                        ra.root,
+                        f,
+                        space.clone(),
+                        d.id,
+                        generation,
+                        start..write_idx.len(),
+                    ));
                 }
             }
             if ra.privilege.read_only() && self.bound.collect(tid, i) {

@@ -137,12 +137,12 @@ impl RectIndex {
     #[inline(always)]
     fn dense(&self, k: [i64; MAX_DIM]) -> Option<usize> {
         let mut pos = 0i64;
-        for i in 0..MAX_DIM {
-            let d = k[i] - self.grid_lo[i];
-            if d < 0 || d >= self.grid_n[i] {
+        for ((&c, &lo), &n) in k.iter().zip(&self.grid_lo).zip(&self.grid_n) {
+            let d = c - lo;
+            if d < 0 || d >= n {
                 return None;
             }
-            pos = pos * self.grid_n[i] + d;
+            pos = pos * n + d;
         }
         Some(pos as usize)
     }
