@@ -226,9 +226,15 @@ impl FieldState {
         let (old, new) = (p.bbox, p.space.bounds());
         if i != last {
             let moved = self.pieces[last].bbox;
-            self.index.remove(i as u64, &old);
-            self.index.rename(last as u64, i as u64, &moved);
-            self.index.insert(last as u64, &new);
+            if old == new {
+                // Swap the two ids (a cell listing both keeps both).
+                self.index.rename(i as u64, last as u64, &old);
+                self.index.rename(last as u64, i as u64, &moved);
+            } else {
+                self.index.remove(i as u64, &old);
+                self.index.rename(last as u64, i as u64, &moved);
+                self.index.insert(last as u64, &new);
+            }
             self.pieces.swap(i, last);
         } else if old != new {
             self.index.remove(i as u64, &old);
