@@ -24,6 +24,7 @@ cp target/release/examples/cuda_bench "$STAGE/.devbin/"
 if grep -q '^cuda' apps/Cargo.toml 2>/dev/null; then
   cargo build --release -p apps --features cuda --bin mapper && cp target/release/mapper "$STAGE/.devbin/"
   cp scripts/gpu-apps.sh "$STAGE/.devbin/apps.sh"
+  mkdir -p "$STAGE/.devbin/zcmem" && cp apps/mappers/zcmem/*.mapper "$STAGE/.devbin/zcmem/"
 fi
 cp scripts/gpu-run.sh "$STAGE/.devbin/"
 strip "$STAGE/.devbin/"* 2>/dev/null || true

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs ON THE GPU MACHINE (no Rust there), from the repository root, after scripts/gpu-check.sh
-# staged the binaries in .devbin/:  bash .devbin/gpu-run.sh [quick|full|multi]
+# staged the binaries in .devbin/:  bash .devbin/gpu-run.sh [quick|check|full]
 # Runs the GPU tests, the mapping-invariance property test on real GPUs, the cuda benchmarks and
 # the matmul apps; writes logs under $OUT (or /tmp/gpu-out) and prints a summary last.
 set -u
@@ -36,12 +36,15 @@ step() { # name, command...
   local rc=$?
   local ms=$(( ($(date +%s%N) - s) / 1000000 ))
   SUMMARY+=("$(printf '%-28s rc=%-3s %8s ms' "$name" "$rc" "$ms")")
-  tail -n 25 "$OUT/$name.log"
+  tail -n 40 "$OUT/$name.log"
 }
+# quick: GPU tests + the 8192 benchmark; check: tests, invariance, apps at small sizes;
+# full: tests, invariance, benchmarks at 8192 and 16384 (the single-DGEMM baselines), apps at the
+# large sizes (expert, default, ZCMEM).
 [ -x "$D/gpu_tests" ] && step gpu_tests "$D/gpu_tests" --nocapture --test-threads=1
 [ -x "$D/gpu_runtime" ] && [ "$MODE" != quick ] && step gpu_runtime "$D/gpu_runtime" --nocapture --test-threads=1
-[ -x "$D/cuda_bench" ] && step cuda_bench "$D/cuda_bench" 8192
-[ -x "$D/cuda_bench" ] && [ "$MODE" != quick ] && step cuda_bench_16384 "$D/cuda_bench" 16384
-[ -x "$D/apps.sh" ] && [ "$MODE" != quick ] && step apps bash "$D/apps.sh" "$D" "$OUT"
+[ -x "$D/cuda_bench" ] && [ "$MODE" != check ] && step cuda_bench "$D/cuda_bench" 8192
+[ -x "$D/cuda_bench" ] && [ "$MODE" = full ] && step cuda_bench_16384 "$D/cuda_bench" 16384
+[ -x "$D/apps.sh" ] && [ "$MODE" != quick ] && step apps bash "$D/apps.sh" "$D" "$OUT" "$MODE"
 echo "== summary ($MODE) =="
 printf '%s\n' "${SUMMARY[@]}"

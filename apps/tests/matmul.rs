@@ -102,6 +102,32 @@ fn every_algorithm_verifies_with_expert_and_default_mappers() {
 }
 
 #[test]
+fn solomonik_and_pumma_verify_with_several_steps_per_layer_and_many_rows() {
+    // 16 GPUs: Solomonik on 4x4x2 (two Cannon steps per layer, so layer 0's first shift reads
+    // the input tiles), PUMMA on an 8x8 tile grid (eight double-buffered row broadcasts);
+    // 32 GPUs: Solomonik on 6x6x3 (three layers, two replicated).
+    for app in apps::apps() {
+        if !matches!(app.name(), "solomonik" | "pumma") {
+            continue;
+        }
+        for m in ["emulated:1x16", "emulated:2x16"] {
+            for mapper in [MapperChoice::Expert, MapperChoice::Default] {
+                let c = cfg(m, mapper);
+                run_ok(app, &c);
+                let r = app.run(&c).expect("ran above");
+                let want = match (app.name(), m) {
+                    ("solomonik", "emulated:1x16") => "grid 4x4x2 (2 layers)",
+                    ("solomonik", _) => "grid 6x6x3 (3 layers)",
+                    (_, "emulated:1x16") => "tile grid 8x8 (block-cyclic)",
+                    _ => "tile grid 16x16 (block-cyclic)",
+                };
+                assert_eq!(r.grid, want);
+            }
+        }
+    }
+}
+
+#[test]
 fn every_algorithm_verifies_in_single_precision() {
     for app in apps::apps() {
         let mut c = cfg("emulated:2x4", MapperChoice::Expert);

@@ -124,9 +124,9 @@ fn app_of(name: &str) -> AppInfo {
         "solomonik" => "
             init_tiles GOC tile=a_tiles,b_tiles,c_tiles,a,b,c
             replicate GOC src=a_tiles,b_tiles,a,b:ro dst=a_layers,b_layers,a_rep,b_rep
-            shift_a GOC src=a_layers,a_next,a_rep,a_buf:ro dst=a_layers,a_next,a_rep,a_buf
-            shift_b GOC src=b_layers,b_next,b_rep,b_buf:ro dst=b_layers,b_next,b_rep,b_buf
-            cannon_step GOC a_tile=a_layers,a_next,a_rep,a_buf:ro b_tile=b_layers,b_next,b_rep,b_buf:ro c=c_tiles,c",
+            shift_a GOC src=a_tiles,a_layers,a_next,a,a_rep,a_buf:ro dst=a_layers,a_next,a_rep,a_buf
+            shift_b GOC src=b_tiles,b_layers,b_next,b,b_rep,b_buf:ro dst=b_layers,b_next,b_rep,b_buf
+            cannon_step GOC a_tile=a_tiles,a_layers,a_next,a,a_rep,a_buf:ro b_tile=b_tiles,b_layers,b_next,b,b_rep,b_buf:ro c=c_tiles,c",
         "cosma" => "
             init_tiles GOC tile=a_blocks,b_blocks,c_blocks,a,b,c
             cosma_gemm GOC a_block=a_blocks,a:ro b_block=b_blocks,b:ro c_block=c_blocks,c

@@ -11,7 +11,8 @@ use crate::region::RegionId;
 use crate::task::ReduceOp;
 use std::alloc::{alloc_zeroed, dealloc, Layout as AllocLayout};
 use std::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Identity of an instance.
 pub type InstId = u64;
@@ -29,12 +30,96 @@ unsafe impl Send for Buffer {}
 unsafe impl Sync for Buffer {}
 
 impl Buffer {
+    /// The allocation layout of `len` bytes aligned to `align` (rounded up to a power of two).
+    fn layout(len: usize, align: usize) -> Option<AllocLayout> {
+        AllocLayout::from_size_align(len.max(1), align.max(1).next_power_of_two()).ok()
+    }
+
+    /// A fresh zeroed buffer of `len` bytes aligned to `align`.
+    #[cfg(feature = "cuda")]
     fn new(len: usize, align: usize) -> Option<Buffer> {
-        let layout =
-            AllocLayout::from_size_align(len.max(1), align.max(1).next_power_of_two()).ok()?;
+        Buffer::zeroed(Buffer::layout(len, align)?, None).map(|(b, _)| b)
+    }
+
+    /// A zeroed buffer: a recycled one of the same size and alignment (zeroed again) when
+    /// `pool` has one, else a fresh allocation; and whether it was recycled (its pages are
+    /// mapped, and were just written with zeroes).
+    fn zeroed(layout: AllocLayout, pool: Option<&BufferPool>) -> Option<(Buffer, bool)> {
+        if let Some(b) = pool.and_then(|p| p.take(layout)) {
+            // SAFETY: the buffer holds `layout.size()` bytes that nothing else references.
+            unsafe { std::ptr::write_bytes(b.ptr.as_ptr(), 0, layout.size()) };
+            return Some((b, true));
+        }
         // SAFETY: the layout has non-zero size.
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) })?;
-        Some(Buffer { ptr, layout })
+        Some((Buffer { ptr, layout }, false))
+    }
+}
+
+/// Recycling of large host buffers, one pool per memory (it lives as long as the runtime's
+/// memories). Fresh memory is expensive: every page of a new allocation takes a page fault and
+/// is zeroed by the kernel when first touched (on the 2-core dev VM about 0.8 s per GB, ten
+/// times a memcpy of the same bytes), while instances are created and collected at every step
+/// of an iterative algorithm (reduction instances, collected buffers). Buffers of at least
+/// [`BufferPool::MIN_BYTES`] released by dropped instances are kept, up to
+/// [`BufferPool::MAX_BYTES`] per memory, and handed to the next instance of the same size and
+/// alignment, zeroed again with a memset of already-mapped pages, as a memory manager with
+/// preallocated memories (Realm's) reuses its space.
+#[derive(Default)]
+pub struct BufferPool {
+    kept: Mutex<Vec<Buffer>>,
+}
+
+impl std::fmt::Debug for BufferPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "BufferPool({} bytes kept)", self.kept_bytes())
+    }
+}
+
+impl BufferPool {
+    /// Smallest buffer kept (smaller ones are cheap to get from the allocator).
+    pub const MIN_BYTES: usize = 1 << 20;
+    /// Most bytes kept in all; the oldest buffers go first.
+    pub const MAX_BYTES: usize = 1 << 30;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Buffer>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A kept buffer with exactly this layout, if any (the most recently released).
+    fn take(&self, layout: AllocLayout) -> Option<Buffer> {
+        if layout.size() < Self::MIN_BYTES {
+            return None;
+        }
+        let mut p = self.lock();
+        let i = p.iter().rposition(|b| b.layout == layout)?;
+        Some(p.remove(i))
+    }
+
+    /// Keeps `b` for reuse, or frees it when it is too small or too large to keep.
+    fn give(&self, b: Buffer) {
+        let size = b.layout.size();
+        if !(Self::MIN_BYTES..=Self::MAX_BYTES).contains(&size) {
+            return;
+        }
+        let evicted = {
+            let mut p = self.lock();
+            p.push(b);
+            let mut total: usize = p.iter().map(|b| b.layout.size()).sum();
+            let mut n = 0;
+            while total > Self::MAX_BYTES {
+                total -= p.get(n).map_or(0, |b| b.layout.size());
+                n += 1;
+            }
+            p.drain(..n).collect::<Vec<_>>()
+        };
+        // Freed outside the lock.
+        drop(evicted);
+    }
+
+    /// Bytes kept for reuse now.
+    pub fn kept_bytes(&self) -> usize {
+        self.lock().iter().map(|b| b.layout.size()).sum()
     }
 }
 
@@ -53,7 +138,8 @@ impl Storage {
                     let dev = crate::cuda::DeviceBuffer::new(&gpu, len).ok()?;
                     return Some(Storage::Device(Box::new(DeviceStorage {
                         dev,
-                        mirror: Buffer::new(len, align)?,
+                        mirror: std::sync::OnceLock::new(),
+                        align,
                         state: Mutex::new(MirrorState {
                             mirror_valid: true,
                             host_dirty: false,
@@ -69,14 +155,43 @@ impl Storage {
             }
         }
         let _ = mem;
-        Buffer::new(len, align).map(Storage::Host)
+        Some(Storage::Host(LazyBuffer {
+            cell: OnceLock::new(),
+            layout: Buffer::layout(len, align)?,
+        }))
     }
 }
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        // SAFETY: allocated in `new` with exactly this layout.
+        // SAFETY: allocated in `zeroed` with exactly this layout.
         unsafe { dealloc(self.ptr.as_ptr(), self.layout) }
+    }
+}
+
+/// A host buffer allocated when an operation first touches it (on the thread running that
+/// operation), not when the instance is created: the runtime maps a task's instances when the
+/// task is launched, possibly long before it runs, and a buffer taken at first use can be one
+/// that an operation finished in the meantime gave back to the [`pool`].
+struct LazyBuffer {
+    /// The buffer, and whether it was recycled from the pool.
+    cell: OnceLock<(Buffer, bool)>,
+    layout: AllocLayout,
+}
+
+impl LazyBuffer {
+    /// The buffer (allocated from `pool` if it has one, on first use) and whether it was
+    /// recycled, i.e. its zeroes are already written to mapped pages.
+    fn get(&self, pool: &BufferPool) -> &(Buffer, bool) {
+        self.cell.get_or_init(|| {
+            Buffer::zeroed(self.layout, Some(pool))
+                .unwrap_or_else(|| std::alloc::handle_alloc_error(self.layout))
+        })
+    }
+
+    /// The buffer's start, allocating it on first use.
+    fn ptr(&self, pool: &BufferPool) -> *mut u8 {
+        self.get(pool).0.ptr.as_ptr()
     }
 }
 
@@ -85,7 +200,7 @@ impl Drop for Buffer {
 enum Storage {
     /// No bytes: an instance in a virtual (simulated) memory.
     Virtual,
-    Host(Buffer),
+    Host(LazyBuffer),
     #[cfg(feature = "cuda")]
     Pinned(crate::cuda::PinnedBuffer),
     #[cfg(feature = "cuda")]
@@ -98,7 +213,11 @@ enum Storage {
 #[cfg(feature = "cuda")]
 struct DeviceStorage {
     dev: crate::cuda::DeviceBuffer,
-    mirror: Buffer,
+    /// The host mirror, allocated on the first host access (most framebuffer instances are
+    /// only ever touched by the GPU; an aligned zeroed allocation costs a memset).
+    mirror: std::sync::OnceLock<Buffer>,
+    /// Alignment of the mirror.
+    align: usize,
     state: Mutex<MirrorState>,
 }
 
@@ -126,6 +245,12 @@ pub struct Instance {
     /// Serializes reduction folds into this instance.
     pub fold_lock: Mutex<()>,
     buf: Storage,
+    /// True while no host pointer to the bytes has been handed out since the (zeroed) host
+    /// buffer was made: a zero fill (the identity of a sum reduction) of a recycled buffer then
+    /// has nothing to do. (A fresh buffer is still filled: its first touch maps the pages,
+    /// which is far cheaper in the fill's memset than inside, say, a GEMM that reads and
+    /// writes them.)
+    pristine: AtomicBool,
 }
 
 impl std::fmt::Debug for Instance {
@@ -141,6 +266,11 @@ impl std::fmt::Debug for Instance {
 impl Drop for Instance {
     fn drop(&mut self) {
         self.mem.release(self.layout.bytes as u64);
+        if let Storage::Host(b) = std::mem::replace(&mut self.buf, Storage::Virtual) {
+            if let Some((b, _)) = b.cell.into_inner() {
+                self.mem.pool.give(b);
+            }
+        }
     }
 }
 
@@ -161,6 +291,7 @@ impl Instance {
             mem.release(layout.bytes as u64);
             return None;
         };
+        let pristine = AtomicBool::new(matches!(buf, Storage::Host(_)));
         Some(Instance {
             id,
             mem,
@@ -169,6 +300,7 @@ impl Instance {
             layout,
             fold_lock: Mutex::new(()),
             buf,
+            pristine,
         })
     }
 
@@ -181,13 +313,19 @@ impl Instance {
     /// simulated runs execute no task bodies), or the mirror of a framebuffer instance: bracket host
     /// accesses with [`Instance::host_acquire`] and [`Instance::host_release`]).
     pub(crate) fn base_ptr(&self) -> *mut u8 {
+        if self.pristine.load(Ordering::Relaxed) {
+            self.pristine.store(false, Ordering::Relaxed);
+        }
         match &self.buf {
             Storage::Virtual => std::ptr::null_mut(),
-            Storage::Host(b) => b.ptr.as_ptr(),
+            Storage::Host(b) => b.ptr(&self.mem.pool),
             #[cfg(feature = "cuda")]
             Storage::Pinned(p) => p.host,
             #[cfg(feature = "cuda")]
-            Storage::Device(d) => d.mirror.ptr.as_ptr(),
+            Storage::Device(d) => d
+                .mirror
+                .get()
+                .map_or(std::ptr::null_mut(), |m| m.ptr.as_ptr()),
         }
     }
 
@@ -207,12 +345,22 @@ impl Instance {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+            if d.mirror.get().is_none() {
+                // While the mirror did not exist the device kept its zeroed start unless a
+                // device write cleared `mirror_valid`: a zeroed mirror matches the former.
+                let b = Buffer::new(self.layout.bytes, d.align)
+                    .ok_or_else(|| format!("out of host memory for the mirror of {self:?}"))?;
+                let _ = d.mirror.set(b);
+            }
+            let mptr = d
+                .mirror
+                .get()
+                .map(|m| m.ptr.as_ptr())
+                .ok_or_else(|| format!("no host mirror for {self:?}"))?;
             if !st.mirror_valid {
                 // SAFETY: the mirror and the device buffer both hold `bytes` bytes; the
                 // dependence analysis orders this against device writers.
-                let dst = unsafe {
-                    std::slice::from_raw_parts_mut(d.mirror.ptr.as_ptr(), self.layout.bytes)
-                };
+                let dst = unsafe { std::slice::from_raw_parts_mut(mptr, self.layout.bytes) };
                 unsafe { crate::cuda::memory::dtoh(&d.dev.gpu, dst, d.dev.ptr) }
                     .map_err(|e| format!("download of {self:?}: {e}"))?;
                 st.mirror_valid = true;
@@ -229,10 +377,9 @@ impl Instance {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
-            if st.host_dirty {
+            if let (true, Some(m)) = (st.host_dirty, d.mirror.get()) {
                 // SAFETY: as in `host_acquire`.
-                let src =
-                    unsafe { std::slice::from_raw_parts(d.mirror.ptr.as_ptr(), self.layout.bytes) };
+                let src = unsafe { std::slice::from_raw_parts(m.ptr.as_ptr(), self.layout.bytes) };
                 unsafe { crate::cuda::memory::htod(&d.dev.gpu, d.dev.ptr, src) }
                     .map_err(|e| format!("upload of {self:?}: {e}"))?;
                 st.host_dirty = false;
@@ -313,6 +460,131 @@ impl Instance {
         Ok(Some(n as u64))
     }
 
+    /// Device path of copies and folds between GPU-resident instances (FBMEM of one GPU or of
+    /// peer-enabled GPUs, ZCMEM) that [`Instance::copy_on_device`] does not cover: any layouts
+    /// (C/F order, SOA/AOS) and sub-rectangles, through the strided kernels of
+    /// [`crate::cuda::strided`] on the destination's GPU. `op` is `None` for a copy, else the
+    /// fold's operator (sums of scalar f32/f64 fields only). `None` when it does not apply.
+    #[cfg(feature = "cuda")]
+    fn strided_on_device(
+        &self,
+        src: &Instance,
+        field: FieldId,
+        space: &IndexSpace,
+        op: Option<ReduceOp>,
+    ) -> Result<Option<u64>, String> {
+        use crate::cuda::strided::{apply, supported, StreamChoice, StridedArray, StridedOp};
+        if !self.is_gpu_memory() || !src.is_gpu_memory() {
+            return Ok(None);
+        }
+        let (ds, ss) = (*self.slot(field)?, *src.slot(field)?);
+        if ds.ty != ss.ty {
+            return Ok(None);
+        }
+        let sop = match op {
+            None => StridedOp::Copy(ds.ty.size()),
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F64 => StridedOp::SumF64,
+            Some(ReduceOp::Sum) if ds.ty.count == 1 && ds.ty.prim == Prim::F32 => StridedOp::SumF32,
+            Some(_) => return Ok(None),
+        };
+        let dim = self.layout.rect.dim();
+        if !supported(sop) || dim > 3 || src.layout.rect.dim() != dim {
+            return Ok(None);
+        }
+        if space.rects().iter().any(|r| {
+            !(r.is_empty() || self.layout.rect.contains_rect(r) && src.layout.rect.contains_rect(r))
+        }) {
+            return Ok(None);
+        }
+        let gpu = match (self.gpu(), src.gpu()) {
+            (Some(d), Some(s)) => {
+                if d.ordinal != s.ordinal && !crate::cuda::peer_access(d.ordinal, s.ordinal) {
+                    return Ok(None);
+                }
+                d.clone()
+            }
+            (Some(g), None) | (None, Some(g)) => g.clone(),
+            (None, None) => match crate::cuda::gpus()?.first() {
+                Some(g) => g.clone(),
+                None => return Ok(None),
+            },
+        };
+        let (Some(sp), Some(dp)) = (src.device_ptr(false)?, self.device_ptr(true)?) else {
+            return Ok(None);
+        };
+        let strides = |l: &InstLayout, slot: &FieldSlot| {
+            let mut s = [0i64; 3];
+            for (d, x) in s.iter_mut().enumerate().take(dim) {
+                *x = l.strides[d] * slot.stride as i64;
+            }
+            s
+        };
+        let mut bytes = 0u64;
+        for r in space.rects() {
+            if r.is_empty() {
+                continue;
+            }
+            let e = r.extents();
+            let mut ext = [1i64; 3];
+            ext[..dim].copy_from_slice(&e[..dim]);
+            let d = StridedArray {
+                ptr: dp + self.layout.offset(&ds, &r.lo) as u64,
+                strides: strides(&self.layout, &ds),
+            };
+            let s = StridedArray {
+                ptr: sp + src.layout.offset(&ss, &r.lo) as u64,
+                strides: strides(&src.layout, &ss),
+            };
+            // SAFETY: both instances hold every point of `r` (checked above) at these byte
+            // strides; `gpu` owns the destination (or the source), the other side is its peer's
+            // framebuffer or mapped pinned memory; ordered by the dependence analysis.
+            unsafe { apply(&gpu, StreamChoice::CopyAndWait, sop, d, s, ext)? };
+            bytes += r.volume() * ds.ty.size() as u64;
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Device path of [`Instance::fill`] with zero bytes over a whole SOA framebuffer field
+    /// (a sum's reduction instance): `cuMemsetD8` on the GPU's copy stream.
+    #[cfg(feature = "cuda")]
+    fn zero_on_device(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        value: &[u8],
+    ) -> Result<Option<u64>, String> {
+        let Storage::Device(dev) = &self.buf else {
+            return Ok(None);
+        };
+        if value.iter().any(|&b| b != 0)
+            || !self.layout.layout.soa
+            || space.volume() != self.layout.rect.volume()
+        {
+            return Ok(None);
+        }
+        let slot = *self.slot(field)?;
+        let n = slot.ty.size() * self.layout.rect.volume() as usize;
+        let Some(base) = self.device_ptr(true)? else {
+            return Ok(None);
+        };
+        let gpu = &dev.dev.gpu;
+        gpu.bind()?;
+        // SAFETY: the field array of a whole SOA instance is `n` contiguous bytes from its base.
+        unsafe {
+            cudarc::driver::result::memset_d8_async(
+                base + slot.base as u64,
+                0,
+                n,
+                gpu.copy_stream.cu_stream(),
+            )
+        }
+        .map_err(|e| format!("CUDA: cuMemsetD8Async failed: {e:?}"))?;
+        gpu.copy_stream
+            .synchronize()
+            .map_err(|e| format!("CUDA: cuStreamSynchronize failed: {e:?}"))?;
+        Ok(Some(n as u64))
+    }
+
     /// The slot of `field`, or an error naming the instance.
     pub fn slot(&self, field: FieldId) -> Result<&FieldSlot, String> {
         self.layout
@@ -330,6 +602,31 @@ impl Instance {
 
     /// Fills `field` at every point of `space` with `value` (one element of the field's size).
     pub fn fill(&self, field: FieldId, space: &IndexSpace, value: &[u8]) -> Result<u64, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.zero_on_device(field, space, value)? {
+            return Ok(n);
+        }
+        let recycled = match &self.buf {
+            Storage::Host(b) if self.pristine.load(Ordering::Relaxed) => b.get(&self.mem.pool).1,
+            _ => false,
+        };
+        if recycled && value.iter().all(|&b| b == 0) {
+            // The bytes are still the zeroes the recycled buffer was given.
+            let slot = *self.slot(field)?;
+            if value.len() != slot.ty.size() {
+                return Err(format!(
+                    "fill value of {} bytes for a field of {} bytes",
+                    value.len(),
+                    slot.ty.size()
+                ));
+            }
+            let mut n = 0u64;
+            for r in space.rects() {
+                self.check_rect(r)?;
+                n += r.volume() * value.len() as u64;
+            }
+            return Ok(n);
+        }
         self.host_acquire(true)?;
         let r = self.fill_host(field, space, value);
         self.host_release()?;
@@ -418,6 +715,10 @@ impl Instance {
         if let Some(n) = self.copy_on_device(src, field, space)? {
             return Ok(n);
         }
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.strided_on_device(src, field, space, None)? {
+            return Ok(n);
+        }
         src.host_acquire(false)?;
         self.host_acquire(true)?;
         let r = self.copy_from_host(src, field, space);
@@ -484,6 +785,10 @@ impl Instance {
         space: &IndexSpace,
         op: ReduceOp,
     ) -> Result<u64, String> {
+        #[cfg(feature = "cuda")]
+        if let Some(n) = self.strided_on_device(src, field, space, Some(op))? {
+            return Ok(n);
+        }
         src.host_acquire(false)?;
         self.host_acquire(true)?;
         let r = self.fold_from_host(src, field, space, op);
@@ -838,5 +1143,54 @@ mod tests {
         let big = InstLayout::new(Rect::r1(0, 199), &fields, Layout::default()).unwrap();
         assert!(Instance::create(2, m.clone(), RegionId(0), "r".into(), big).is_none());
         assert_eq!(m.used(), 0);
+    }
+
+    #[test]
+    fn buffers_are_recycled_zeroed_and_zero_fills_of_untouched_instances_are_skipped() {
+        let m = mem(1 << 30);
+        // 512 x 512 f64 = 2 MiB: kept by the pool when dropped.
+        let rect = Rect::r2((0, 0), (511, 511));
+        let fields = [(0, FieldType::scalar(Prim::F64))];
+        let l = InstLayout::new(rect, &fields, Layout::default()).unwrap();
+        let all = IndexSpace::from_rect(rect);
+        let a = Instance::create(1, m.clone(), RegionId(0), "r".into(), l.clone()).unwrap();
+        // A fresh buffer is filled (the fill maps its pages).
+        assert!(a.pristine.load(Ordering::Relaxed));
+        assert_eq!(a.fill(0, &all, &0f64.to_ne_bytes()).unwrap(), 512 * 512 * 8);
+        assert!(!a.pristine.load(Ordering::Relaxed));
+        assert_eq!(get_f64(&a, Point::p2(5, 7)), 0.0);
+        a.fill(0, &all, &3.0f64.to_ne_bytes()).unwrap();
+        a.fill(
+            0,
+            &IndexSpace::from_rect(Rect::r2((0, 0), (0, 511))),
+            &0f64.to_ne_bytes(),
+        )
+        .unwrap();
+        assert_eq!(get_f64(&a, Point::p2(0, 9)), 0.0);
+        assert_eq!(get_f64(&a, Point::p2(1, 9)), 3.0);
+        let ptr = a.base_ptr();
+        assert_eq!(m.pool.kept_bytes(), 0);
+        drop(a);
+        assert_eq!(m.pool.kept_bytes(), 512 * 512 * 8);
+        // The next instance of that size gets the same buffer, zeroed, once it is touched; a
+        // zero fill of it has nothing to do but reports the bytes it covers.
+        let b = Instance::create(2, m.clone(), RegionId(0), "r".into(), l).unwrap();
+        assert_eq!(m.pool.kept_bytes(), 512 * 512 * 8);
+        assert_eq!(b.fill(0, &all, &0f64.to_ne_bytes()).unwrap(), 512 * 512 * 8);
+        assert!(b.pristine.load(Ordering::Relaxed));
+        assert_eq!(b.base_ptr(), ptr);
+        assert_eq!(m.pool.kept_bytes(), 0);
+        assert!(rect.iter().all(|p| get_f64(&b, p) == 0.0));
+        // Small buffers are not kept.
+        let small = InstLayout::new(Rect::r1(0, 9), &fields, Layout::default()).unwrap();
+        let c = Instance::create(3, m.clone(), RegionId(0), "r".into(), small).unwrap();
+        c.fill(
+            0,
+            &IndexSpace::from_rect(Rect::r1(0, 9)),
+            &1f64.to_ne_bytes(),
+        )
+        .unwrap();
+        drop(c);
+        assert_eq!(m.pool.kept_bytes(), 0);
     }
 }

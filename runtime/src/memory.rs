@@ -1,6 +1,7 @@
 //! Memory accounting: each memory of the machine has a capacity and a count of bytes in use;
 //! instances reserve bytes when created and release them when dropped.
 
+use crate::instance::BufferPool;
 use crate::machine::{MemDesc, MemId};
 use mapper_core::MemKind;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +27,8 @@ pub struct Memory {
     /// `local` machines with the `cuda` feature and a driver.
     pub real_gpu: bool,
     used: AtomicU64,
+    /// Host buffers of dropped instances kept for reuse.
+    pub(crate) pool: BufferPool,
 }
 
 impl Memory {
@@ -41,6 +44,7 @@ impl Memory {
             index: d.index,
             real_gpu: false,
             used: AtomicU64::new(0),
+            pool: BufferPool::default(),
         }
     }
 

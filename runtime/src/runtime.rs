@@ -1146,6 +1146,12 @@ impl Runtime {
                 continue;
             };
             let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
+            inst.host_acquire(false).map_err(RuntimeError::Exec)?;
+            if let Some(r) = single {
+                if read_rows(&inst, &slot, &r, &inter, &mut out) {
+                    continue;
+                }
+            }
             for pt in inter.iter() {
                 let i = match single {
                     Some(r) => {
@@ -1159,7 +1165,6 @@ impl Runtime {
                     continue;
                 }
                 let off = inst.layout.offset(&slot, &pt);
-                inst.host_acquire(false).map_err(RuntimeError::Exec)?;
                 // SAFETY: `pt` lies in the instance rectangle and the field holds a `T`.
                 let v = unsafe { std::ptr::read_unaligned(inst.base_ptr().add(off) as *const T) };
                 if let Some(o) = out.get_mut(i) {
@@ -1284,4 +1289,53 @@ impl Runtime {
     pub fn instance_count(&self) -> usize {
         self.state.insts.len()
     }
+}
+
+/// The fast path of [`Runtime::read_field`] for a single-rectangle region: copies `inter`'s
+/// rectangles row by row (along the last dimension) from `inst` into `out` (C order of `r`).
+/// False (nothing done) when a rectangle of `inter` is not inside the instance.
+fn read_rows<T: FieldValue>(
+    inst: &Instance,
+    slot: &crate::layout::FieldSlot,
+    r: &Rect,
+    inter: &IndexSpace,
+    out: &mut [T],
+) -> bool {
+    let d = r.dim();
+    if d == 0
+        || inter
+            .rects()
+            .iter()
+            .any(|x| !inst.layout.rect.contains_rect(x))
+    {
+        return false;
+    }
+    let e = r.extents();
+    let last = d - 1;
+    let step = inst.layout.strides[last] as usize * slot.stride;
+    let base = inst.base_ptr();
+    for x in inter.rects() {
+        if x.is_empty() {
+            continue;
+        }
+        let len = x.extents()[last] as usize;
+        let mut lead = *x;
+        lead.hi = {
+            let mut c = [0i64; crate::geom::MAX_DIM];
+            for (k, v) in c.iter_mut().enumerate().take(d) {
+                *v = if k == last { x.lo.get(k) } else { x.hi.get(k) };
+            }
+            Point::new(&c[..d]).unwrap_or(x.lo)
+        };
+        for p in lead.iter() {
+            let i0 = (0..d).fold(0i64, |acc, k| acc * e[k] + (p.get(k) - r.lo.get(k))) as usize;
+            let off = inst.layout.offset(slot, &p);
+            for (j, o) in out.iter_mut().skip(i0).take(len).enumerate() {
+                // SAFETY: point `p + j` along the last dimension lies in the instance (checked
+                // above) and the field holds a `T`.
+                *o = unsafe { std::ptr::read_unaligned(base.add(off + j * step) as *const T) };
+            }
+        }
+    }
+    true
 }

@@ -144,6 +144,11 @@ pub fn tile_gemm<T: Elem>(
     for arg in [a, b, c] {
         require_soa(ctx, arg)?;
     }
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        let _ = mode; // the device view of a reduce argument is its reduction instance
+        return super::gpu::tile_gemm::<T>(ctx, &gpu, a, b, c);
+    }
     let ra = ctx.raw::<T>(a, FIELD)?;
     let rb = ctx.raw::<T>(b, FIELD)?;
     let mut rc = match mode {
@@ -204,6 +209,10 @@ pub fn copy_tile<T: Elem>(ctx: &TaskCtx, src: usize, dst: usize) -> Result<(), T
             "task `{}`: source tile {bs:?} and destination tile {bd:?} differ in shape",
             ctx.task_name()
         )));
+    }
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::copy_tile::<T>(ctx, &gpu, src, dst);
     }
     if ctx.layout(src)?.soa && ctx.layout(dst)?.soa {
         let rs = ctx.raw::<T>(src, FIELD)?;
@@ -283,6 +292,10 @@ pub fn input_value(which: u64, row: i64, col: i64, seed: u64) -> f64 {
 /// The body of `init_tiles(tile)`: scalar 0 says which matrix (0 = A, 1 = B, 2 = C, zeroed),
 /// scalar 1 is the seed. Values depend on the global (row, col) of each point.
 pub fn init_tile<T: Elem>(ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::init_tile::<T>(ctx, &gpu).map(|()| Value::None);
+    }
     let which = ctx.i64(0)?;
     let seed = ctx.i64(1)? as u64;
     let b = ctx.bounds(0)?;
@@ -341,8 +354,8 @@ pub fn gemm_task<T: Elem>(name: &str, args: [(&str, &[&str]); 3], mode: CMode) -
         CMode::ReadWrite => Privilege::ReadWrite,
         CMode::Reduce => Privilege::Reduce(runtime::ReduceOp::Sum),
     };
-    // The GPU variant slot: on emulated GPUs the host GEMM runs; the CUDA executor replaces it
-    // with a cuBLAS variant.
+    // One body for every processor kind: on a real GPU (feature `cuda`) it runs cuBLAS on the
+    // instances' device memory, elsewhere (CPUs, OMP, emulated GPUs) the host GEMM.
     TaskDecl::new(name)
         .arg(args[0].0, Privilege::Read, &[FIELD], args[0].1)
         .arg(args[1].0, Privilege::Read, &[FIELD], args[1].1)
@@ -384,6 +397,24 @@ pub fn reference<T: Elem>(n: usize, seed: u64) -> Vec<T> {
     let mut c = vec![T::default(); n * n];
     gemm_whole(&a, &b, &mut c, n, threads());
     c
+}
+
+/// From this order on, a machine with real GPUs computes the reference with one cuBLAS GEMM
+/// on GPU 0 (the host GEMM would take longer than the run being checked).
+pub const GPU_REFERENCE_FROM: usize = 2048;
+
+/// The reference used to verify a run: [`reference`], or on a machine with real GPUs and
+/// `n >= GPU_REFERENCE_FROM` the same product from one cuBLAS GEMM (feature `cuda`).
+fn checked_reference<T: Elem>(n: usize, seed: u64) -> Result<Vec<T>, AppError> {
+    #[cfg(feature = "cuda")]
+    if n >= GPU_REFERENCE_FROM {
+        if let Some(r) = super::gpu::reference::<T>(n, seed)
+            .map_err(|e| AppError::Runtime(format!("GPU reference product: {e}")))?
+        {
+            return Ok(r);
+        }
+    }
+    Ok(reference::<T>(n, seed))
 }
 
 /// The inputs A and B (C order, N x N).
@@ -689,11 +720,11 @@ pub fn run_spec(app: &dyn App, spec: &MatmulSpec, cfg: &RunConfig) -> Result<Run
         _ if simulated => f64::NAN,
         Precision::F64 => {
             let got = job.rt.read_field::<f64>(c, FIELD)?;
-            max_rel_error(&got, &reference::<f64>(nu, cfg.seed))
+            max_rel_error(&got, &checked_reference::<f64>(nu, cfg.seed)?)
         }
         Precision::F32 => {
             let got = job.rt.read_field::<f32>(c, FIELD)?;
-            max_rel_error(&got, &reference::<f32>(nu, cfg.seed))
+            max_rel_error(&got, &checked_reference::<f32>(nu, cfg.seed)?)
         }
     };
     let tol = tolerance(cfg.precision);

@@ -5,6 +5,8 @@
 pub mod cannon;
 pub mod common;
 pub mod cosma;
+#[cfg(feature = "cuda")]
+pub mod gpu;
 pub mod johnson;
 pub mod pumma;
 pub mod solomonik;

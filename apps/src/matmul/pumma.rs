@@ -1,8 +1,10 @@
 //! PUMMA, the block-cyclic SUMMA/Fox hybrid: the matrices are cut into a t x t tile grid
 //! (t = twice the processor grid, so tiles are dealt block-cyclically). At step k, tile
-//! (i, (i + k) mod t) of A is broadcast along row i into the buffers `a_bcast`, every C tile
-//! multiplies its A buffer by its current B tile, and B rolls one tile up its column (into the
-//! double buffer `b_next`).
+//! (i, (i + k) mod t) of A is broadcast along row i: copied once into row i's buffer
+//! `a_bcast(i, k mod 2)` (double-buffered, so the next step's broadcast need not wait for this
+//! step's multiplies), which every C tile of the row reads (the runtime copies it to each
+//! memory that needs it, as the broadcast's messages would); every C tile multiplies it by its
+//! current B tile, and B rolls one tile up its column (into the double buffer `b_next`).
 
 use super::common::{
     colors, copy_task, gemm_task, init_task, square_grid, CMode, Elem, Grid, Job, MatmulSpec,
@@ -26,10 +28,10 @@ runtime::mapper! {
     //
     // App `pumma` (tasks and region arguments, in order):
     //   init_tiles(tile)             index launch over the t x t tile grid
-    //   broadcast_a(src, dst)        index launch: step k copies tile (i, (i + k) % t) of A into
-    //                                the buffer a_bcast(i, j) of every tile of row i
+    //   broadcast_a(src, dst)        index launch over (i, 0): step k copies tile (i, (i + k) % t)
+    //                                of A into row i's buffer a_bcast(i, k % 2)
     //   roll_b(src, dst)             index launch: tile (i, j) of B rolls one step up its column
-    //   gemm(a_block, b_block, c)    index launch: c(i, j) += a_bcast(i, j) * b(i, j)
+    //   gemm(a_block, b_block, c)    index launch: c(i, j) += a_bcast(i, k % 2) * b(i, j)
     // Regions a, b, c, a_bc, b_buf; partitions a_tiles, b_tiles, c_tiles, a_bcast, b_next.
     // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
 
@@ -120,14 +122,16 @@ fn body(job: &mut Job) -> Result<(), AppError> {
     let n = job.n;
     let sq = Rect::r2((0, 0), (n - 1, n - 1));
     let (a, b, c) = (job.a, job.b, job.c);
-    let a_bc = job.region("a_bc", sq)?;
+    // One tile-sized broadcast buffer per row and step parity.
+    let a_bc = job.region("a_bc", Rect::r2((0, 0), (n - 1, 2 * (n / t) - 1)))?;
     let b_buf = job.region("b_buf", sq)?;
     let at = job.rt.partition_equal(a, "a_tiles", &[t, t])?;
     let bt = job.rt.partition_equal(b, "b_tiles", &[t, t])?;
     let ct = job.rt.partition_equal(c, "c_tiles", &[t, t])?;
-    let ab = job.rt.partition_equal(a_bc, "a_bcast", &[t, t])?;
+    let ab = job.rt.partition_equal(a_bc, "a_bcast", &[t, 2])?;
     let bn = job.rt.partition_equal(b_buf, "b_next", &[t, t])?;
     let dom = colors(&[t, t])?;
+    let rows = colors(&[t, 1])?;
     job.init(at, dom, 0)?;
     job.init(bt, dom, 1)?;
     job.init(ct, dom, 2)?;
@@ -140,10 +144,19 @@ fn body(job: &mut Job) -> Result<(), AppError> {
     let (mut cur_b, mut next_b) = (bt, bn);
     for k in 0..t {
         let diag = Proj::func(move |q: &Point| Point::p2(q.get(0), (q.get(0) + k) % t));
-        job.rt
-            .index_launch(bc, dom, &[ArgRef::Partition(at, diag), ab.into()], &[])?;
-        job.rt
-            .index_launch(gemm, dom, &[ab.into(), cur_b.into(), ct.into()], &[])?;
+        let buf = move || Proj::func(move |q: &Point| Point::p2(q.get(0), k % 2));
+        job.rt.index_launch(
+            bc,
+            rows,
+            &[ArgRef::Partition(at, diag), ArgRef::Partition(ab, buf())],
+            &[],
+        )?;
+        job.rt.index_launch(
+            gemm,
+            dom,
+            &[ArgRef::Partition(ab, buf()), cur_b.into(), ct.into()],
+            &[],
+        )?;
         if k + 1 < t {
             let up = Proj::func(move |q: &Point| Point::p2((q.get(0) + 1) % t, q.get(1)));
             job.rt.index_launch(

@@ -1,8 +1,10 @@
-//! Solomonik's 2.5-D algorithm on an s x s x c grid: the inputs are replicated onto c layers
-//! (3-D regions `a_rep`/`b_rep`, partitions `a_layers`/`b_layers`, colors (layer, i, j)), each
-//! layer l skewed as if Cannon had already run l * s / c steps; every layer then runs s / c
-//! Cannon steps (shifts into the double buffers `a_next`/`b_next`), and every step's product is
-//! reduced into C (sum) across layers.
+//! Solomonik's 2.5-D algorithm on an s x s x c grid: layer 0 holds the inputs (the tile
+//! partitions of A and B), which are replicated onto layers 1..c (3-D regions `a_rep`/`b_rep`,
+//! partitions `a_layers`/`b_layers`, colors (layer, i, j)), each layer l skewed as if Cannon had
+//! already run l * s / c steps; layer 0 reads its first, skewed operands straight from the
+//! inputs (the skew is the runtime's copy wherever a tile lives elsewhere). Every layer then
+//! runs s / c Cannon steps (shifts into the double buffers `a_next`/`b_next`), and every step's
+//! product is reduced into C (sum) across layers.
 
 use super::common::{colors, copy_task, gemm_task, init_task, CMode, Elem, Grid, Job, MatmulSpec};
 use crate::{AppError, Precision};
@@ -13,9 +15,9 @@ runtime::app_names! {
     pub mod names {
         init_tiles(tile: [a_tiles, b_tiles, c_tiles, a, b, c]);
         replicate(src: [a_tiles, b_tiles, a, b], dst: [a_layers, b_layers, a_rep, b_rep]);
-        shift_a(src: [a_layers, a_next, a_rep, a_buf], dst: [a_layers, a_next, a_rep, a_buf]);
-        shift_b(src: [b_layers, b_next, b_rep, b_buf], dst: [b_layers, b_next, b_rep, b_buf]);
-        cannon_step(a_tile: [a_layers, a_next, a_rep, a_buf], b_tile: [b_layers, b_next, b_rep, b_buf], c: [c_tiles, c]);
+        shift_a(src: [a_tiles, a_layers, a_next, a, a_rep, a_buf], dst: [a_layers, a_next, a_rep, a_buf]);
+        shift_b(src: [b_tiles, b_layers, b_next, b, b_rep, b_buf], dst: [b_layers, b_next, b_rep, b_buf]);
+        cannon_step(a_tile: [a_tiles, a_layers, a_next, a, a_rep, a_buf], b_tile: [b_tiles, b_layers, b_next, b, b_rep, b_buf], c: [c_tiles, c]);
     }
 }
 
@@ -25,8 +27,9 @@ runtime::mapper! {
     //
     // App `solomonik` (tasks and region arguments, in order):
     //   init_tiles(tile)                  index launch over the s x s tile grid of one matrix
-    //   replicate(src, dst)               index launch over (i, j, l): copies tile (i, j) of A or B,
-    //                                     skewed for layer l, into layer l (a_layers, b_layers)
+    //   replicate(src, dst)               index launch over (i, j, l), l >= 1: copies tile (i, j) of
+    //                                     A or B, skewed for layer l, into layer l (a_layers,
+    //                                     b_layers); layer 0 starts from the inputs themselves
     //   cannon_step(a_tile, b_tile, c)    index launch over (i, j, l): one of the layer's s/c
     //                                     multiplies, reduced (sum) into c(i, j); inputs read-only
     //   shift_a(src, dst), shift_b(src, dst)
@@ -92,6 +95,9 @@ fn declare(p: Precision) -> runtime::App {
 
 const A_LAYERS: &[&str] = &["a_layers", "a_next", "a_rep", "a_buf"];
 const B_LAYERS: &[&str] = &["b_layers", "b_next", "b_rep", "b_buf"];
+/// What a step or a shift reads: layer 0 reads the inputs at its first step.
+const A_SRC: &[&str] = &["a_tiles", "a_layers", "a_next", "a", "a_rep", "a_buf"];
+const B_SRC: &[&str] = &["b_tiles", "b_layers", "b_next", "b", "b_rep", "b_buf"];
 
 fn declare_t<T: Elem>() -> runtime::App {
     let mut app = runtime::App::new("solomonik");
@@ -103,13 +109,13 @@ fn declare_t<T: Elem>() -> runtime::App {
         &["a_tiles", "b_tiles", "a", "b"],
         &["a_layers", "b_layers", "a_rep", "b_rep"],
     ));
-    app.task(copy_task::<T>("shift_a", A_LAYERS, A_LAYERS));
-    app.task(copy_task::<T>("shift_b", B_LAYERS, B_LAYERS));
+    app.task(copy_task::<T>("shift_a", A_SRC, A_LAYERS));
+    app.task(copy_task::<T>("shift_b", B_SRC, B_LAYERS));
     app.task(gemm_task::<T>(
         "cannon_step",
         [
-            ("a_tile", A_LAYERS),
-            ("b_tile", B_LAYERS),
+            ("a_tile", A_SRC),
+            ("b_tile", B_SRC),
             ("c", &["c_tiles", "c"]),
         ],
         CMode::Reduce,
@@ -167,63 +173,108 @@ fn body(job: &mut Job) -> Result<(), AppError> {
         job.task("cannon_step")?,
     );
     let dom = colors(&[s, s, c])?;
-    // Launch point (i, j, l) -> color (l, i, j) of a layered partition, optionally shifted.
-    let layer = |di: i64, dj: i64| {
-        Proj::func(move |p: &Point| Point::p3(p.get(2), (p.get(0) + di) % s, (p.get(1) + dj) % s))
+    // Layer 0 (the inputs' layer) and the layers the inputs are replicated onto: launches
+    // over (i, j, l) with l in 0..c - 1 standing for layer l + 1.
+    let front = colors(&[s, s, 1])?;
+    let back = colors(&[s, s, c - 1])?;
+    // Launch point (i, j, l) -> color (l + dl, i + di, j + dj) of a layered partition.
+    let layer = |dl: i64, di: i64, dj: i64| {
+        Proj::func(move |p: &Point| {
+            Point::p3(p.get(2) + dl, (p.get(0) + di) % s, (p.get(1) + dj) % s)
+        })
     };
-    // Replication with each layer's skew: layer l starts at Cannon step l * s / c.
-    let skew_a = move |i: i64, j: i64, l: i64| (i, (i + j + l * steps) % s);
-    let skew_b = move |i: i64, j: i64, l: i64| ((i + j + l * steps) % s, j);
-    let src_a = ArgRef::Partition(
-        at,
-        Proj::func(move |p: &Point| {
-            let (x, y) = skew_a(p.get(0), p.get(1), p.get(2));
-            Point::p2(x, y)
-        }),
-    );
-    let src_b = ArgRef::Partition(
-        bt,
-        Proj::func(move |p: &Point| {
-            let (x, y) = skew_b(p.get(0), p.get(1), p.get(2));
-            Point::p2(x, y)
-        }),
-    );
-    job.rt
-        .index_launch(rep, dom, &[src_a, ArgRef::Partition(al, layer(0, 0))], &[])?;
-    job.rt
-        .index_launch(rep, dom, &[src_b, ArgRef::Partition(bl, layer(0, 0))], &[])?;
+    // The input tiles layer l works on at step t of its s / c Cannon steps: layer l starts at
+    // Cannon step l * s / c, so C tile (i, j) multiplies A(i, i + j + l s / c + t) by
+    // B(i + j + l s / c + t, j). `dl` as in `layer`.
+    let input_a = move |dl: i64, t: i64| {
+        ArgRef::Partition(
+            at,
+            Proj::func(move |p: &Point| {
+                let (i, j, l) = (p.get(0), p.get(1), p.get(2) + dl);
+                Point::p2(i, (i + j + l * steps + t) % s)
+            }),
+        )
+    };
+    let input_b = move |dl: i64, t: i64| {
+        ArgRef::Partition(
+            bt,
+            Proj::func(move |p: &Point| {
+                let (i, j, l) = (p.get(0), p.get(1), p.get(2) + dl);
+                Point::p2((i + j + l * steps + t) % s, j)
+            }),
+        )
+    };
+    job.rt.index_launch(
+        rep,
+        back,
+        &[input_a(1, 0), ArgRef::Partition(al, layer(1, 0, 0))],
+        &[],
+    )?;
+    job.rt.index_launch(
+        rep,
+        back,
+        &[input_b(1, 0), ArgRef::Partition(bl, layer(1, 0, 0))],
+        &[],
+    )?;
     let c_of = || Proj::func(|p: &Point| Point::p2(p.get(0), p.get(1)));
     let (mut cur_a, mut cur_b, mut next_a, mut next_b) = (al, bl, an, bn);
     for t in 0..steps {
-        job.rt.index_launch(
-            step,
-            dom,
-            &[
-                ArgRef::Partition(cur_a, layer(0, 0)),
-                ArgRef::Partition(cur_b, layer(0, 0)),
-                ArgRef::Partition(ct, c_of()),
-            ],
-            &[],
-        )?;
+        // At step 0, layer 0's operands are the inputs; afterwards every layer's are in the
+        // layered buffers.
+        let launches = if t == 0 {
+            vec![
+                (front, input_a(0, 0), input_b(0, 0)),
+                (
+                    back,
+                    ArgRef::Partition(cur_a, layer(1, 0, 0)),
+                    ArgRef::Partition(cur_b, layer(1, 0, 0)),
+                ),
+            ]
+        } else {
+            vec![(
+                dom,
+                ArgRef::Partition(cur_a, layer(0, 0, 0)),
+                ArgRef::Partition(cur_b, layer(0, 0, 0)),
+            )]
+        };
+        for (d, a_src, b_src) in launches {
+            job.rt
+                .index_launch(step, d, &[a_src, b_src, ArgRef::Partition(ct, c_of())], &[])?;
+        }
         if t + 1 < steps {
-            job.rt.index_launch(
-                sa,
-                dom,
-                &[
-                    ArgRef::Partition(cur_a, layer(0, 1)),
-                    ArgRef::Partition(next_a, layer(0, 0)),
-                ],
-                &[],
-            )?;
-            job.rt.index_launch(
-                sb,
-                dom,
-                &[
-                    ArgRef::Partition(cur_b, layer(1, 0)),
-                    ArgRef::Partition(next_b, layer(0, 0)),
-                ],
-                &[],
-            )?;
+            // A shifts one tile left, B one tile up (layer 0's first shift reads the inputs).
+            let shifts = if t == 0 {
+                vec![
+                    (front, 0, input_a(0, 1), input_b(0, 1)),
+                    (
+                        back,
+                        1,
+                        ArgRef::Partition(cur_a, layer(1, 0, 1)),
+                        ArgRef::Partition(cur_b, layer(1, 1, 0)),
+                    ),
+                ]
+            } else {
+                vec![(
+                    dom,
+                    0,
+                    ArgRef::Partition(cur_a, layer(0, 0, 1)),
+                    ArgRef::Partition(cur_b, layer(0, 1, 0)),
+                )]
+            };
+            for (d, dl, a_src, b_src) in shifts {
+                job.rt.index_launch(
+                    sa,
+                    d,
+                    &[a_src, ArgRef::Partition(next_a, layer(dl, 0, 0))],
+                    &[],
+                )?;
+                job.rt.index_launch(
+                    sb,
+                    d,
+                    &[b_src, ArgRef::Partition(next_b, layer(dl, 0, 0))],
+                    &[],
+                )?;
+            }
             std::mem::swap(&mut cur_a, &mut next_a);
             std::mem::swap(&mut cur_b, &mut next_b);
         }

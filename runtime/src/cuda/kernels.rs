@@ -40,6 +40,42 @@ unsafe impl Send for Kernel {}
 unsafe impl Sync for Kernel {}
 
 type Cache = Mutex<HashMap<(usize, String, String), Arc<Kernel>>>;
+
+/// A loaded module (kept for the process).
+#[derive(Clone, Copy)]
+struct Module(sys::CUmodule);
+// SAFETY: a module handle is usable from any thread once its context is bound.
+unsafe impl Send for Module {}
+
+static MODULES: OnceLock<Mutex<HashMap<(usize, String), Module>>> = OnceLock::new();
+
+/// The module of `source` on `gpu`, compiled by NVRTC for its architecture on first use.
+/// (`name` is only for error messages.)
+fn module(gpu: &Arc<Gpu>, source: &str, name: &str) -> Result<Module, String> {
+    let modules = MODULES.get_or_init(Default::default);
+    let mut m = modules.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(x) = m.get(&(gpu.ordinal, source.to_string())) {
+        return Ok(*x);
+    }
+    let opts = CompileOptions {
+        options: vec![format!("--gpu-architecture={}", gpu.arch())],
+        ..Default::default()
+    };
+    let ptx = compile_ptx_with_opts(source, opts).map_err(|e| {
+        format!(
+            "NVRTC: compiling kernel `{name}` for {} failed: {e}",
+            gpu.arch()
+        )
+    })?;
+    let image = CString::new(ptx.to_src())
+        .map_err(|_| format!("NVRTC: PTX of `{name}` holds a NUL byte"))?;
+    gpu.bind()?;
+    // SAFETY: `image` is NUL-terminated PTX; the module lives for the process (cached).
+    let module = unsafe { result::module::load_data(image.as_ptr().cast()) }
+        .map_err(|e| err(&format!("cuModuleLoadData for `{name}`"), e))?;
+    m.insert((gpu.ordinal, source.to_string()), Module(module));
+    Ok(Module(module))
+}
 static CACHE: OnceLock<Cache> = OnceLock::new();
 
 impl Kernel {
@@ -59,27 +95,14 @@ impl Kernel {
         Ok(k)
     }
 
-    /// Compiles `source` for `gpu`'s architecture and loads kernel `name`.
+    /// Compiles `source` for `gpu`'s architecture (once per GPU and source: the loaded module
+    /// is cached, so the kernels of one source share a compilation) and loads kernel `name`.
     pub fn compile(gpu: &Arc<Gpu>, source: &str, name: &str) -> Result<Kernel, String> {
-        let opts = CompileOptions {
-            options: vec![format!("--gpu-architecture={}", gpu.arch())],
-            ..Default::default()
-        };
-        let ptx = compile_ptx_with_opts(source, opts).map_err(|e| {
-            format!(
-                "NVRTC: compiling kernel `{name}` for {} failed: {e}",
-                gpu.arch()
-            )
-        })?;
-        let image = CString::new(ptx.to_src())
-            .map_err(|_| format!("NVRTC: PTX of `{name}` holds a NUL byte"))?;
-        gpu.bind()?;
-        // SAFETY: `image` is NUL-terminated PTX; the module lives for the process (cached).
-        let module = unsafe { result::module::load_data(image.as_ptr().cast()) }
-            .map_err(|e| err(&format!("cuModuleLoadData for `{name}`"), e))?;
+        let module = module(gpu, source, name)?;
         let cname = CString::new(name).map_err(|_| format!("kernel name `{name}` holds a NUL"))?;
-        // SAFETY: `module` was just loaded.
-        let func = unsafe { result::module::get_function(module, cname) }.map_err(|e| {
+        gpu.bind()?;
+        // SAFETY: `module` is loaded in this GPU's context and lives for the process.
+        let func = unsafe { result::module::get_function(module.0, cname) }.map_err(|e| {
             err(
                 &format!("cuModuleGetFunction `{name}` (is it declared extern \"C\"?)"),
                 e,
@@ -98,6 +121,21 @@ impl Kernel {
     /// The arguments must match the kernel's parameters, and every pointer must be valid for
     /// what the kernel accesses.
     pub unsafe fn launch(&self, grid: u32, block: u32, args: &[KArg]) -> Result<(), String> {
+        // SAFETY: forwarded.
+        unsafe { self.launch_on(&self.gpu.stream, grid, block, args) }
+    }
+
+    /// Launches on `stream` (one of this GPU's streams), asynchronously.
+    ///
+    /// # Safety
+    /// As [`Kernel::launch`].
+    pub unsafe fn launch_on(
+        &self,
+        stream: &cudarc::driver::CudaStream,
+        grid: u32,
+        block: u32,
+        args: &[KArg],
+    ) -> Result<(), String> {
         let mut vals: Vec<[u8; 8]> = args
             .iter()
             .map(|a| {
@@ -122,7 +160,7 @@ impl Kernel {
                 (grid.max(1), 1, 1),
                 (block.max(1), 1, 1),
                 0,
-                self.gpu.stream.cu_stream(),
+                stream.cu_stream(),
                 &mut params,
             )
         }

@@ -38,9 +38,15 @@ impl DeviceBuffer {
             bytes,
             gpu: gpu.clone(),
         };
+        // Zero it on the copy stream and wait: `cuMemsetD8` on the legacy stream would return
+        // before it finished and is not ordered with the (non-blocking) compute and copy
+        // streams, so it could land after later writes to the buffer.
         // SAFETY: the range was just allocated.
-        unsafe { result::memset_d8_sync(ptr, 0, bytes.max(1)) }
-            .map_err(|e| err("cuMemsetD8", e))?;
+        unsafe { result::memset_d8_async(ptr, 0, bytes.max(1), gpu.copy_stream.cu_stream()) }
+            .map_err(|e| err("cuMemsetD8Async", e))?;
+        gpu.copy_stream
+            .synchronize()
+            .map_err(|e| err("cuStreamSynchronize", e))?;
         Ok(b)
     }
 }

@@ -18,6 +18,8 @@ mod device;
 pub mod kernels;
 #[cfg(feature = "cuda")]
 pub mod memory;
+#[cfg(feature = "cuda")]
+pub mod strided;
 
 #[cfg(feature = "cuda")]
 pub use blas::Blas;

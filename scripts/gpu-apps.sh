@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Runs ON THE GPU MACHINE (called by gpu-run.sh as .devbin/apps.sh D OUT [MODE]): the six matmul
+# apps on the `local` machine (all real GPUs) with the expert, default and ZCMEM mappers, each
+# run verified against the reference product. MODE check: small sizes (host reference up to
+# N=2048, then the cuBLAS reference), fp64 and fp32; MODE full: the expert and default mappers at
+# N=$APPS_N (default 16384) and the expert and ZCMEM mappers at N=$APPS_NZ (default 8192: the
+# ZCMEM runs read every operand over PCIe and take ~100x longer). Each run's JSON line goes to
+# $OUT/apps.jsonl with a "step" field; a table is printed last.
+set -u
+D=${1:-.devbin}
+OUT=${2:-${OUT:-/tmp/gpu-out}}
+MODE=${3:-full}
+N=${APPS_N:-16384}
+NZ=${APPS_NZ:-8192}
+APPS=${APPS:-"cannon summa pumma johnson solomonik cosma"}
+STEPS=${STEPS:-"expert default expert_nz zcmem"}   # which full-mode runs, in order
+PROFILE_APPS=${PROFILE_APPS:-}   # apps whose expert run at N also writes a Chrome trace
+J="$OUT/apps.jsonl"
+: >"$J"
+one() { # step app mapper n [extra args]
+  local step=$1 app=$2 mapper=$3 n=$4; shift 4
+  local line rc
+  line=$(timeout 120 "$D/mapper" run --app "$app" --machine local --mapper "$mapper" \
+           --size large --n "$n" --json "$@" 2>"$OUT/err-$step-$app.txt")
+  rc=$?
+  if [ -n "$line" ]; then
+    echo "{\"step\":\"$step\",\"rc\":$rc,${line#\{}" >>"$J"
+  else
+    echo "{\"step\":\"$step\",\"rc\":$rc,\"app\":\"$app\",\"error\":\"$(head -c 300 "$OUT/err-$step-$app.txt" | tr '\n"' ' _')\"}" >>"$J"
+  fi
+  [ -s "$OUT/err-$step-$app.txt" ] || rm -f "$OUT/err-$step-$app.txt"
+}
+for app in $APPS; do
+  if [ "$MODE" = check ]; then
+    one expert_1024 "$app" expert 1024
+    one zcmem_1024 "$app" "$D/zcmem/$app.mapper" 1024
+    one default_1024 "$app" default 1024
+    one expert_1024_f32 "$app" expert 1024 --precision f32
+    one expert_4096 "$app" expert 4096
+  else
+    prof=()
+    case " $PROFILE_APPS " in *" $app "*) prof=(--profile "$OUT/profile-$app-$N.json") ;; esac
+    for st in $STEPS; do
+      case $st in
+        expert) one "expert_$N" "$app" expert "$N" "${prof[@]}" ;;
+        default) one "default_$N" "$app" default "$N" ;;
+        expert_nz) one "expert_$NZ" "$app" expert "$NZ" ;;
+        zcmem) one "zcmem_$NZ" "$app" "$D/zcmem/$app.mapper" "$NZ" ;;
+      esac
+    done
+  fi
+done
+echo "== apps ($MODE) on $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | sort | uniq -c | tr -s ' ') =="
+printf '%-10s %-16s %6s %6s %10s %10s %10s %s\n' app step n rc time_s TFLOP/s max_rel ok
+while IFS= read -r l; do
+  f() { echo "$l" | grep -o "\"$1\":[^,}]*" | head -1 | cut -d: -f2- | tr -d '"'; }
+  g=$(f gflops)
+  printf '%-10s %-16s %6s %6s %10s %10s %10s %s\n' "$(f app)" "$(f step)" "$(f n)" "$(f rc)" \
+    "$(f time_s | cut -c1-8)" "$( [ -n "$g" ] && awk "BEGIN{printf \"%.2f\", $g/1000}")" \
+    "$(m=$(f max_rel_error); [ -n "$m" ] && [ "$m" != null ] && awk "BEGIN{printf \"%.1e\", $m}")" \
+    "$(f verified)$(f error)"
+done <"$J"
