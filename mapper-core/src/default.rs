@@ -18,7 +18,7 @@ use crate::diag::Diagnostic;
 use crate::kinds::{Layout, MemKind, ProcKind};
 use crate::machine::{MachineShape, Placement, ProcId};
 use crate::mapper::{BoundMapper, MapError, Mapper, PointCtx};
-use crate::space::greedy_split_factors;
+use crate::space::{greedy_split_factors, MAX_DIMS};
 use crate::span::Span;
 
 pub use crate::bind::{default_memories, DEFAULT_KIND_ORDER as KIND_ORDER};
@@ -90,13 +90,78 @@ pub fn default_index_placement(
     }
     let procs_i =
         i64::try_from(procs).map_err(|_| map_err(format!("too many {kind} processors"), point))?;
-    let blocks = greedy_split_factors(procs_i, domain).map_err(|e| map_err(e, point))?;
-    let mut lin: i128 = 0;
-    for ((&p, &e), &o) in point.iter().zip(domain).zip(&blocks) {
-        let b = i128::from(p) * i128::from(o) / i128::from(e);
-        lin = lin * i128::from(o) + b;
+    let fast = greedy_blocks(procs_i, domain);
+    let slow;
+    let blocks: &[i64] = match &fast {
+        Some(b) => b.get(..domain.len()).unwrap_or(&[]),
+        None => {
+            slow = greedy_split_factors(procs_i, domain).map_err(|e| map_err(e, point))?;
+            &slow
+        }
+    };
+    // In i64 when nothing overflows (the same quotients as in i128), else in i128.
+    let mut small: Option<i64> = Some(0);
+    for ((&p, &e), &o) in point.iter().zip(domain).zip(blocks) {
+        small = small.and_then(|lin| {
+            let b = p.checked_mul(o)? / e;
+            lin.checked_mul(o)?.checked_add(b)
+        });
     }
+    let lin: i128 = match small {
+        Some(l) => i128::from(l),
+        None => {
+            let mut lin: i128 = 0;
+            for ((&p, &e), &o) in point.iter().zip(domain).zip(blocks) {
+                let b = i128::from(p) * i128::from(o) / i128::from(e);
+                lin = lin * i128::from(o) + b;
+            }
+            lin
+        }
+    };
     Ok(Placement::Proc(proc_number(lin as u64, kind, machine)))
+}
+
+/// [`greedy_split_factors`] without allocating (the placement of every index-launch point
+/// computes it): the same factors, or `None` where that function returns an error.
+fn greedy_blocks(o: i64, v: &[i64]) -> Option<[i64; MAX_DIMS]> {
+    if v.is_empty() || v.len() > MAX_DIMS || v.iter().any(|&x| x <= 0) || o <= 0 {
+        return None;
+    }
+    // Prime factors ascending (a positive i64 has at most 62).
+    let mut primes = [0i64; 63];
+    let mut np = 0;
+    let mut n = o;
+    let mut p = 2i64;
+    while p.saturating_mul(p) <= n {
+        while n % p == 0 {
+            *primes.get_mut(np)? = p;
+            np += 1;
+            n /= p;
+        }
+        p += if p == 2 { 1 } else { 2 };
+    }
+    if n > 1 {
+        *primes.get_mut(np)? = n;
+        np += 1;
+    }
+    let mut out = [1i64; MAX_DIMS];
+    let mut w = [0f64; MAX_DIMS];
+    for (x, &e) in w.iter_mut().zip(v) {
+        *x = e as f64;
+    }
+    let w = w.get_mut(..v.len())?;
+    // Largest prime first, into the currently largest block extent.
+    for &p in primes.get(..np)?.iter().rev() {
+        let mut k = 0;
+        for (i, x) in w.iter().enumerate() {
+            if *x > w[k] {
+                k = i;
+            }
+        }
+        *out.get_mut(k)? *= p;
+        *w.get_mut(k)? /= p as f64;
+    }
+    Some(out)
 }
 
 /// Processor number `k` (node-major) of `kind`.
@@ -240,6 +305,26 @@ mod tests {
             kind: ProcKind::Gpu,
             index,
         })
+    }
+
+    #[test]
+    fn greedy_blocks_match_greedy_split_factors() {
+        for o in [1i64, 2, 3, 4, 6, 8, 12, 16, 30, 64, 97, 360, 1024] {
+            for v in [
+                vec![8i64],
+                vec![8, 8],
+                vec![16, 4],
+                vec![3, 5, 7],
+                vec![1000, 10, 1],
+            ] {
+                let want = greedy_split_factors(o, &v).unwrap();
+                let got = greedy_blocks(o, &v).unwrap();
+                assert_eq!(&got[..v.len()], &want[..], "o={o} v={v:?}");
+            }
+        }
+        assert_eq!(greedy_blocks(0, &[4]), None);
+        assert_eq!(greedy_blocks(4, &[]), None);
+        assert_eq!(greedy_blocks(4, &[4, 0]), None);
     }
 
     #[test]

@@ -372,7 +372,7 @@ impl TaskCtx<'_> {
 
     /// The field ids of argument `arg`, in order.
     pub fn field_ids(&self, arg: usize) -> Result<Vec<FieldId>, TaskError> {
-        Ok(self.arg(arg)?.fields.clone())
+        Ok(self.arg(arg)?.fields.to_vec())
     }
 
     /// The device view of `field` of `arg` for GPU code: the instance must be in GPU memory

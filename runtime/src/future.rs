@@ -32,18 +32,28 @@ impl std::fmt::Debug for Future {
 /// The writing end of a future, held by the task that produces it.
 #[derive(Clone)]
 pub struct Promise {
-    slot: Arc<Slot>,
+    /// `None` for a promise nobody waits on ([`Promise::detached`]).
+    slot: Option<Arc<Slot>>,
 }
 
 impl Promise {
+    /// A promise with no future (its value is dropped): for tasks whose result nobody can
+    /// observe, such as simulated ones.
+    pub fn detached() -> Promise {
+        Promise { slot: None }
+    }
+
     /// Sets the value (or error) and wakes waiters; later calls are ignored.
     pub fn set(&self, v: Result<Value, String>) {
-        if let Ok(mut g) = self.slot.value.lock() {
+        let Some(slot) = &self.slot else {
+            return;
+        };
+        if let Ok(mut g) = slot.value.lock() {
             if g.is_none() {
                 *g = Some(v);
             }
         }
-        self.slot.ready.notify_all();
+        slot.ready.notify_all();
     }
 }
 
@@ -55,7 +65,7 @@ impl Future {
             Future {
                 inner: Arc::new(Inner::Slot(slot.clone())),
             },
-            Promise { slot },
+            Promise { slot: Some(slot) },
         )
     }
 

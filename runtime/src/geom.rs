@@ -61,16 +61,19 @@ impl Point {
     }
 
     /// Number of dimensions.
+    #[inline]
     pub fn dim(&self) -> usize {
         self.dim as usize
     }
 
     /// The coordinates (length `dim`).
+    #[inline]
     pub fn coords(&self) -> &[i64] {
         &self.c[..self.dim as usize]
     }
 
     /// Coordinate `i` (0 beyond `dim`).
+    #[inline]
     pub fn get(&self, i: usize) -> i64 {
         if i < self.dim as usize {
             self.c[i]
@@ -189,16 +192,19 @@ impl Rect {
     }
 
     /// Number of dimensions.
+    #[inline]
     pub fn dim(&self) -> usize {
         self.lo.dim()
     }
 
     /// True if the rectangle contains no point.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         (0..self.dim()).any(|i| self.lo.c[i] > self.hi.c[i])
     }
 
     /// Extent along each dimension (0 when empty).
+    #[inline]
     pub fn extents(&self) -> [i64; MAX_DIM] {
         let mut e = [1; MAX_DIM];
         for (i, x) in e.iter_mut().enumerate().take(self.dim()) {
@@ -208,6 +214,7 @@ impl Rect {
     }
 
     /// Number of points.
+    #[inline]
     pub fn volume(&self) -> u64 {
         if self.is_empty() {
             return 0;
@@ -229,6 +236,7 @@ impl Rect {
     }
 
     /// The intersection (possibly empty).
+    #[inline]
     pub fn intersect(&self, o: &Rect) -> Rect {
         let mut r = *self;
         for i in 0..self.dim() {
@@ -392,26 +400,31 @@ impl IndexSpace {
     }
 
     /// Number of dimensions.
+    #[inline]
     pub fn dim(&self) -> usize {
         self.dim as usize
     }
 
     /// The disjoint rectangles.
+    #[inline]
     pub fn rects(&self) -> &[Rect] {
         &self.rects
     }
 
     /// True if the space has no point.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.rects.is_empty()
     }
 
     /// Number of points.
+    #[inline]
     pub fn volume(&self) -> u64 {
         self.rects.iter().map(Rect::volume).sum()
     }
 
     /// The bounding rectangle (empty rectangle for an empty space).
+    #[inline]
     pub fn bounds(&self) -> Rect {
         let mut it = self.rects.iter();
         match it.next() {
@@ -430,6 +443,16 @@ impl IndexSpace {
 
     /// True if every point of `o` is in `self`.
     pub fn contains_space(&self, o: &IndexSpace) -> bool {
+        if self.dim != o.dim {
+            return o.is_empty();
+        }
+        // Common case without allocating: each rectangle of `o` inside one of `self`.
+        if o.rects
+            .iter()
+            .all(|b| self.rects.iter().any(|a| a.contains_rect(b)))
+        {
+            return true;
+        }
         o.difference(self).is_empty()
     }
 

@@ -73,6 +73,8 @@ pub struct MapState {
     by_rect: Vec<FastMap<RegionId, RectIndex>>,
     /// Scratch for index queries.
     scratch: Vec<u64>,
+    /// Bounds of the root regions (sizes the per-memory instance indices).
+    root_bounds: FastMap<RegionId, Rect>,
     next_inst: InstId,
     /// Coherence per (root, field).
     pub coherence: FastMap<(RegionId, FieldId), FieldState>,
@@ -137,12 +139,18 @@ impl MapState {
             by_mem: vec![FastMap::default(); machine.mems.len()],
             by_rect: vec![FastMap::default(); machine.mems.len()],
             scratch: Vec::new(),
+            root_bounds: FastMap::default(),
             next_inst: 1,
             coherence: FastMap::default(),
             clock: 0,
             sim,
             blocked_ns: 0,
         }
+    }
+
+    /// Records the bounds of root region `root` (its instance indices are laid out over them).
+    pub fn note_root(&mut self, root: RegionId, bounds: Rect) {
+        self.root_bounds.insert(root, bounds);
     }
 
     /// The coherence state of (`root`, `field`), created on first use.
@@ -167,12 +175,15 @@ impl MapState {
         self.clock += 1;
         let clock = self.clock;
         // Among reusable instances prefer the one already holding the most valid data for the
-        // request, then the largest (it serves more future requests), then the oldest.
+        // request, then the largest (it serves more future requests), then the oldest. The
+        // valid volume is only computed when there is a choice to make.
         let mut best: Option<(u64, u64, InstId)> = None;
-        let cand = self.candidates(mem, req.root, &req.bbox);
-        for &id in &cand {
+        let mut first: Option<InstId> = None;
+        let mut choices = 0usize;
+        let mut cand = self.candidates(mem, req.root, &req.bbox);
+        cand.retain(|&id| {
             let Some(e) = self.insts.get(&id) else {
-                continue;
+                return false;
             };
             let l = &e.inst.layout;
             let covers = if req.layout.exact {
@@ -180,17 +191,28 @@ impl MapState {
             } else {
                 l.rect.contains_rect(&req.bbox)
             };
-            if e.root != req.root || !covers {
-                continue;
-            }
-            if l.layout == req.layout
+            let ok = e.root == req.root
+                && covers
+                && l.layout == req.layout
                 && req
                     .fields
                     .iter()
-                    .all(|f| e.fields.iter().any(|g| g.0 == f.0))
-            {
+                    .all(|f| e.fields.iter().any(|g| g.0 == f.0));
+            if ok {
+                choices += 1;
+                first = first.or(Some(id));
+            }
+            ok
+        });
+        if choices == 1 {
+            best = first.map(|id| (0, 0, id));
+        } else {
+            for &id in &cand {
+                let Some(e) = self.insts.get(&id) else {
+                    continue;
+                };
                 let valid = valid_volume(&mut self.coherence, id, e.root, req.fields, &req.bbox);
-                let key = (valid, l.rect.volume(), id);
+                let key = (valid, e.inst.layout.rect.volume(), id);
                 if best.is_none_or(|b| (key.0, key.1) > (b.0, b.1)) {
                     best = Some(key);
                 }
@@ -274,7 +296,10 @@ impl MapState {
                     });
                 }
                 if let Some(v) = self.by_rect.get_mut(mem) {
-                    v.entry(req.root).or_default().insert(id, &inst.layout.rect);
+                    let bounds = self.root_bounds.get(&req.root);
+                    v.entry(req.root)
+                        .or_insert_with(|| bounds.map_or_else(RectIndex::new, RectIndex::within))
+                        .insert(id, &inst.layout.rect);
                 }
                 Ok(Ok(inst))
             }

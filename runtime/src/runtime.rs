@@ -10,19 +10,22 @@ use crate::error::{MemoryAttempt, RuntimeError};
 use crate::exec::cpu::HostExecutor;
 use crate::exec::sim::{SimCore, SimExecutor};
 use crate::exec::{ArgInst, Fold, LimitGuard, TaskWork, Work};
+use crate::fasthash::FastMap;
 use crate::field::{FieldId, FieldSpace, FieldType, FieldValue};
-use crate::future::{Future, FutureMap};
+use crate::future::{Future, FutureMap, Promise};
 use crate::geom::{IndexSpace, Point, Rect};
 use crate::instance::{InstId, Instance};
 use crate::launch::ArgRef;
 use crate::machine::MachineDesc;
+use crate::machine::MemId;
 use crate::mapping::{Found, InstRequest, MapState};
 use crate::profile::{Profile, Profiler};
 use crate::region::{PartitionId, RegionForest, RegionId};
 use crate::sched::Scheduler;
 use crate::task::{App, Privilege, TaskDecl, TaskHandle, Value, Variant};
 use mapper_core::{
-    BoundMapper, MachineShape, MapError, Mapper, Placement, PointCtx, ProcId, ProcKind, TaskId,
+    BoundMapper, MachineShape, MapError, Mapper, MemKind, Placement, PointCtx, ProcId, ProcKind,
+    TaskId,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -47,6 +50,8 @@ type MappedInst = (Arc<Instance>, bool, Option<Arc<Instance>>);
 /// A launch argument resolved against its declaration.
 struct ResolvedArg {
     fields: Vec<(FieldId, FieldType)>,
+    /// The field ids of `fields`, shared by every point's [`ArgInst`].
+    field_ids: Arc<[FieldId]>,
     field_names: Vec<Arc<str>>,
     field_space: Arc<FieldSpace>,
     root: RegionId,
@@ -72,6 +77,39 @@ pub struct Runtime {
     seq: Vec<u64>,
     profiler: Arc<Profiler>,
     sim: Option<Arc<SimCore>>,
+    /// Processor index in the machine description by processor id.
+    proc_idx: FastMap<ProcId, usize>,
+    /// `best_memory(proc, kind)` per `proc * MemKind::ALL.len() + kind`.
+    best_mem: Vec<Option<MemId>>,
+    /// Region display names, shared by every point that maps the region (filled lazily).
+    region_names: Vec<Option<Arc<str>>>,
+    /// The one ready future a simulated point returns (no body runs, so no result).
+    sim_future: Option<Future>,
+    /// Buffers reused across points.
+    scratch: Scratch,
+}
+
+/// Per-point working buffers of [`Runtime::map_point`], kept between points so that mapping a
+/// point does not allocate them again.
+#[derive(Default)]
+struct Scratch {
+    adeps: Vec<OpId>,
+    task_deps: Vec<OpId>,
+    /// (root, field, points, instance, generation of the field state after the split, range of
+    /// the split's pieces in `write_idx`).
+    #[allow(clippy::type_complexity)]
+    writes: Vec<(
+        RegionId,
+        FieldId,
+        Arc<IndexSpace>,
+        InstId,
+        u64,
+        std::ops::Range<usize>,
+    )>,
+    write_idx: Vec<usize>,
+    collect: Vec<(RegionId, Arc<[FieldId]>, InstId)>,
+    idx: Vec<usize>,
+    rects: Vec<Rect>,
 }
 
 impl Drop for Runtime {
@@ -104,6 +142,17 @@ impl Runtime {
             None => Profiler::new(opts.profile),
         });
         let sched = Scheduler::new(profiler.clone());
+        let mut proc_idx = FastMap::default();
+        for (i, p) in machine.procs.iter().enumerate() {
+            proc_idx.entry(p.id).or_insert(i);
+        }
+        let nk = MemKind::ALL.len();
+        let mut best_mem = vec![None; machine.procs.len() * nk];
+        for p in 0..machine.procs.len() {
+            for &k in MemKind::ALL {
+                best_mem[p * nk + k as usize] = machine.best_memory(p, k);
+            }
+        }
         match &sim {
             Some(s) => sched.set_executor(Box::new(SimExecutor::new(s.clone()))),
             None => sched.set_executor(Box::new(HostExecutor::new(&machine))),
@@ -127,6 +176,11 @@ impl Runtime {
             rr: HashMap::new(),
             limits: HashMap::new(),
             profiler,
+            proc_idx,
+            best_mem,
+            region_names: Vec::new(),
+            sim_future: sim.as_ref().map(|_| Future::ready(Value::None)),
+            scratch: Scratch::default(),
             sim,
         })
     }
@@ -185,9 +239,13 @@ impl Runtime {
         space: IndexSpace,
         fields: FieldSpace,
     ) -> Result<RegionId, RuntimeError> {
-        self.forest
+        let bounds = space.bounds();
+        let r = self
+            .forest
             .create_region(name, space, fields)
-            .map_err(RuntimeError::Launch)
+            .map_err(RuntimeError::Launch)?;
+        self.state.note_root(r, bounds);
+        Ok(r)
     }
 
     /// An equal (blocked) partition with `blocks[i]` pieces along dimension `i`.
@@ -354,6 +412,7 @@ impl Runtime {
                 field_names.push(Arc::from(f.as_str()));
             }
             out.push(ResolvedArg {
+                field_ids: fields.iter().map(|f| f.0).collect(),
                 fields,
                 field_names,
                 field_space: node.fields.clone(),
@@ -433,16 +492,18 @@ impl Runtime {
         domain: Option<Rect>,
         kind: ProcKind,
     ) -> Result<ProcId, RuntimeError> {
-        let ext: Vec<i64> = domain
-            .map(|d| d.extents()[..d.dim()].to_vec())
-            .unwrap_or_default();
+        let ext_all = domain.map(|d| (d.extents(), d.dim()));
+        let ext: &[i64] = match &ext_all {
+            Some((e, n)) => e.get(..*n).unwrap_or(&[]),
+            None => &[],
+        };
         let seq = self.seq[tid];
         self.seq[tid] += 1;
         let coords = point.coords();
         let ctx = PointCtx {
             task: tid,
             point: if domain.is_some() { coords } else { &[] },
-            domain: &ext,
+            domain: ext,
             index_launch: domain.is_some(),
             parent_proc: ProcId {
                 node: 0,
@@ -497,6 +558,25 @@ impl Runtime {
         Ok(proc)
     }
 
+    /// The display name of region `r`, shared (one allocation per region, not per point).
+    fn region_name(&mut self, r: RegionId) -> Result<Arc<str>, RuntimeError> {
+        if let Some(Some(n)) = self.region_names.get(r.0) {
+            return Ok(n.clone());
+        }
+        let node = self
+            .forest
+            .region(r)
+            .ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
+        let name: Arc<str> = Arc::from(node.name.as_str());
+        if self.region_names.len() <= r.0 {
+            self.region_names.resize(r.0 + 1, None);
+        }
+        if let Some(slot) = self.region_names.get_mut(r.0) {
+            *slot = Some(name.clone());
+        }
+        Ok(name)
+    }
+
     /// Finds or creates the instance for one argument in the first memory of the mapper's list
     /// that is accessible and can hold it; waits for running tasks to free memory before
     /// failing. Returns (instance, fresh, reduction instance).
@@ -510,36 +590,42 @@ impl Runtime {
         proc: ProcId,
         pidx: usize,
         region: RegionId,
+        name: &Arc<str>,
+        bbox: Rect,
         ra: &ResolvedArg,
     ) -> Result<MappedInst, RuntimeError> {
         let kind = proc.kind;
-        let mems = self.bound.memories(tid, arg, kind).to_vec();
-        let node = self
-            .forest
-            .region(region)
-            .ok_or_else(|| RuntimeError::Launch("unknown region".into()))?;
-        let name: Arc<str> = Arc::from(node.name.as_str());
-        let bbox = node.space.bounds();
         let reduce = matches!(ra.privilege, Privilege::Reduce(_));
+        let nk = MemKind::ALL.len();
+        let mems = self.bound.memories(tid, arg, kind);
         let mut seen = self.sched.completed();
         loop {
             let mut attempts = Vec::new();
             let mut accessible = false;
-            for mk in &mems {
-                let Some(mem) = self.machine.best_memory(pidx, *mk) else {
+            for &mk in mems {
+                let Some(mem) = self
+                    .best_mem
+                    .get(pidx * nk + mk as usize)
+                    .copied()
+                    .flatten()
+                else {
                     continue;
                 };
                 accessible = true;
                 let req = InstRequest {
                     region,
                     root: ra.root,
-                    name: &name,
+                    name,
                     bbox,
                     fields: &ra.fields,
-                    layout: self.bound.layout(tid, arg, kind, *mk),
+                    layout: self.bound.layout(tid, arg, kind, mk),
                 };
-                let label = self.state.mems[mem].label.clone();
-                let cap = self.state.mems[mem].capacity;
+                let attempt = |st: &MapState, needed, available| MemoryAttempt {
+                    memory: st.mems[mem].label.clone(),
+                    needed,
+                    available,
+                    capacity: st.mems[mem].capacity,
+                };
                 match self
                     .state
                     .find_or_create(mem, &req, &self.profiler)
@@ -567,20 +653,14 @@ impl Runtime {
                                 }
                                 return Ok((d, fresh, Some(r)));
                             }
-                            Err((needed, available)) => attempts.push(MemoryAttempt {
-                                memory: label,
-                                needed,
-                                available,
-                                capacity: cap,
-                            }),
+                            Err((needed, available)) => {
+                                attempts.push(attempt(&self.state, needed, available))
+                            }
                         }
                     }
-                    Found::NoSpace { needed, available } => attempts.push(MemoryAttempt {
-                        memory: label,
-                        needed,
-                        available,
-                        capacity: cap,
-                    }),
+                    Found::NoSpace { needed, available } => {
+                        attempts.push(attempt(&self.state, needed, available))
+                    }
                 }
             }
             if !accessible {
@@ -666,7 +746,7 @@ impl Runtime {
             ));
         }
         let proc = self.place(tid, decl, point, domain, kind)?;
-        let pidx = self.machine.proc_index(proc).ok_or_else(|| {
+        let pidx = self.proc_idx.get(&proc).copied().ok_or_else(|| {
             self.map_error(
                 decl,
                 &point,
@@ -695,53 +775,102 @@ impl Runtime {
             s.advance(self.machine.map_ns.round() as u64);
         }
 
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let r = self.map_point_with(
+            tid,
+            decl,
+            point,
+            domain,
+            regions,
+            res,
+            scalars,
+            (name, body, proc, pidx, threads, limit),
+            &mut scratch,
+        );
+        self.scratch = scratch;
+        r
+    }
+
+    /// The part of [`Runtime::map_point`] after placement: dependence analysis, instances,
+    /// coherence, registration and submission (with `scratch`'s buffers).
+    #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+    fn map_point_with(
+        &mut self,
+        tid: TaskId,
+        decl: &Arc<TaskDecl>,
+        point: Point,
+        domain: Option<Rect>,
+        regions: &[RegionId],
+        res: &[ResolvedArg],
+        scalars: &Arc<[Value]>,
+        placed: (
+            Arc<str>,
+            crate::task::HostFn,
+            ProcId,
+            usize,
+            u32,
+            Option<LimitGuard>,
+        ),
+        scratch: &mut Scratch,
+    ) -> Result<Future, RuntimeError> {
+        let (name, body, proc, pidx, threads, limit) = placed;
         // Dependence analysis.
-        let mut adeps: Vec<OpId> = Vec::new();
+        let adeps = &mut scratch.adeps;
+        adeps.clear();
         for (i, &r) in regions.iter().enumerate() {
-            let space = self
-                .forest
-                .region(r)
-                .map(|n| n.space.clone())
-                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
-            for &(f, _) in &res[i].fields {
+            let (Some(node), Some(ra)) = (self.forest.region(r), res.get(i)) else {
+                return Err(RuntimeError::Launch("region".into()));
+            };
+            for &(f, _) in &ra.fields {
                 self.analysis.deps(
-                    res[i].root,
+                    ra.root,
                     f,
-                    &space,
-                    Access::from(res[i].privilege),
+                    &node.space,
+                    Access::from(ra.privilege),
                     OpId::MAX,
-                    &mut adeps,
+                    adeps,
                 );
             }
         }
         adeps.sort_unstable();
         adeps.dedup();
+        let adeps = &scratch.adeps;
 
         // Instances and coherence.
-        let mut task_deps = adeps.clone();
+        let task_deps = &mut scratch.task_deps;
+        task_deps.clear();
+        task_deps.extend_from_slice(adeps);
         let mut arg_insts = Vec::with_capacity(regions.len());
-        let mut writes: Vec<(RegionId, FieldId, Arc<IndexSpace>, InstId)> = Vec::new();
-        let mut collect: Vec<(RegionId, Vec<FieldId>, InstId)> = Vec::new();
+        let writes = &mut scratch.writes;
+        writes.clear();
+        let write_idx = &mut scratch.write_idx;
+        write_idx.clear();
+        let collect = &mut scratch.collect;
+        collect.clear();
+        let idx = &mut scratch.idx;
         for (i, &r) in regions.iter().enumerate() {
-            let ra = &res[i];
-            let (d, fresh, red) = self.map_instance(tid, decl, &point, i, proc, pidx, r, ra)?;
+            let Some(ra) = res.get(i) else {
+                return Err(RuntimeError::Launch("region".into()));
+            };
+            let region_name = self.region_name(r)?;
+            let space = self
+                .forest
+                .region(r)
+                .map(|n| n.space.clone())
+                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
+            let bbox = space.bounds();
+            let (d, fresh, red) =
+                self.map_instance(tid, decl, &point, i, proc, pidx, r, &region_name, bbox, ra)?;
             if let Some(s) = &self.sim {
                 // Time the control thread spent blocked in write-backs while evicting.
                 s.advance(std::mem::take(&mut self.state.blocked_ns));
             }
-            let rnode = self
-                .forest
-                .region(r)
-                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
-            let space = rnode.space.clone();
-            let region_name: Arc<str> = Arc::from(rnode.name.as_str());
             let mut folds = Vec::new();
             for (k, &(f, _)) in ra.fields.iter().enumerate() {
                 let key = (ra.root, f);
-                let idx = self
-                    .state
+                self.state
                     .field_state(ra.root, f, &ra.root_space)
-                    .split(&space);
+                    .split_into(&space, idx);
                 match ra.privilege {
                     Privilege::WriteDiscard => {}
                     Privilege::Read | Privilege::ReadWrite | Privilege::Write => {
@@ -749,16 +878,16 @@ impl Runtime {
                             &self.sched,
                             &self.machine,
                             key,
-                            &idx,
+                            idx,
                             &d,
                             fresh,
-                            &adeps,
-                            &mut task_deps,
+                            adeps,
+                            task_deps,
                             &ra.field_names[k],
                             &name,
                         );
                         if let Some(st) = self.state.coherence.get_mut(&key) {
-                            for &j in &idx {
+                            for &j in idx.iter() {
                                 if let Some(p) = st.pieces.get_mut(j) {
                                     p.redop = None;
                                 }
@@ -770,7 +899,7 @@ impl Runtime {
                         // the others start an epoch folding into `d`, made valid first.
                         let (mut same, mut fresh_epoch) = (Vec::new(), Vec::new());
                         if let Some(st) = self.state.coherence.get(&key) {
-                            for &j in &idx {
+                            for &j in idx.iter() {
                                 match st.pieces.get(j).and_then(|p| p.redop) {
                                     Some((o, t))
                                         if o == op && self.state.insts.contains_key(&t) =>
@@ -788,8 +917,8 @@ impl Runtime {
                             &fresh_epoch,
                             &d,
                             fresh,
-                            &adeps,
-                            &mut task_deps,
+                            adeps,
+                            task_deps,
                             &ra.field_names[k],
                             &name,
                         );
@@ -827,19 +956,34 @@ impl Runtime {
                     }
                 }
                 if ra.privilege.writes() {
-                    writes.push((ra.root, f, space.clone(), d.id));
+                    // The split still holds at registration unless the pieces changed since.
+                    let generation = self
+                        .state
+                        .coherence
+                        .get(&key)
+                        .map_or(u64::MAX, |st| st.generation());
+                    let start = write_idx.len();
+                    write_idx.extend_from_slice(idx);
+                    writes.push((
+                        ra.root,
+                        f,
+                        space.clone(),
+                        d.id,
+                        generation,
+                        start..write_idx.len(),
+                    ));
                 }
             }
             if ra.privilege.read_only() && self.bound.collect(tid, i) {
-                collect.push((ra.root, ra.fields.iter().map(|f| f.0).collect(), d.id));
+                collect.push((ra.root, ra.field_ids.clone(), d.id));
             }
             arg_insts.push(ArgInst {
                 name: ra.arg_name.clone(),
                 privilege: ra.privilege,
                 region_name,
-                bounds: space.bounds(),
+                bounds: bbox,
                 space,
-                fields: ra.fields.iter().map(|f| f.0).collect(),
+                fields: ra.field_ids.clone(),
                 field_space: ra.field_space.clone(),
                 inst: red.unwrap_or(d),
                 folds,
@@ -848,26 +992,25 @@ impl Runtime {
 
         // Register the task: validity of written data, analysis users, early collection.
         let id = self.sched.reserve();
-        for (root, f, space, inst) in writes {
+        for (root, f, space, inst, generation, range) in writes.drain(..) {
             if let Some(st) = self.state.coherence.get_mut(&(root, f)) {
-                st.write(&space, inst, id);
+                let split = write_idx.get(range).map(|known| (generation, known));
+                st.write_split(&space, inst, id, split);
             }
         }
-        let sched = self.sched.clone();
+        let sched = &self.sched;
         for (i, &r) in regions.iter().enumerate() {
-            let space = self
-                .forest
-                .region(r)
-                .map(|n| n.space.clone())
-                .ok_or_else(|| RuntimeError::Launch("region".into()))?;
-            for &(f, _) in &res[i].fields {
+            let (Some(node), Some(ra)) = (self.forest.region(r), res.get(i)) else {
+                return Err(RuntimeError::Launch("region".into()));
+            };
+            for &(f, _) in &ra.fields {
                 self.analysis.register(
-                    res[i].root,
+                    ra.root,
                     f,
-                    &space,
-                    Access::from(res[i].privilege),
+                    &node.space,
+                    Access::from(ra.privilege),
                     id,
-                    &res[i].root_space,
+                    &ra.root_space,
                     &mut |ops| {
                         let mut deps = ops;
                         sched.add(Work::Join, &mut deps)
@@ -875,9 +1018,9 @@ impl Runtime {
                 );
             }
         }
-        for (root, fields, inst) in collect {
+        for (root, fields, inst) in collect.drain(..) {
             let mut still = false;
-            for f in fields {
+            for &f in fields.iter() {
                 if let Some(st) = self.state.coherence.get_mut(&(root, f)) {
                     for p in &mut st.pieces {
                         if p.copies.len() > 1 {
@@ -891,18 +1034,20 @@ impl Runtime {
                 self.state.drop_instance(inst);
             }
         }
-        let (mut future, promise) = Future::pending();
         let cost = match (&self.sim, &decl.cost) {
             (Some(_), Some(c)) => {
-                let rects: Vec<Rect> = arg_insts.iter().map(|a| a.bounds).collect();
-                Some(c.cost(&point, &rects, scalars))
+                let rects = &mut scratch.rects;
+                rects.clear();
+                rects.extend(arg_insts.iter().map(|a| a.bounds));
+                Some(c.cost(&point, rects, scalars))
             }
             _ => None,
         };
-        if self.sim.is_some() {
+        let (future, promise) = match &self.sim_future {
             // No task body runs in a simulation, so there is no result to wait for.
-            future = Future::ready(Value::None);
-        }
+            Some(f) => (f.clone(), Promise::detached()),
+            None => Future::pending(),
+        };
         let work = TaskWork {
             name,
             proc,
@@ -918,7 +1063,7 @@ impl Runtime {
             cost,
         };
         self.sched
-            .submit(id, Work::Task(Box::new(work)), &mut task_deps);
+            .submit(id, Work::Task(Box::new(work)), &mut scratch.task_deps);
         Ok(future)
     }
 

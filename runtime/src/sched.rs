@@ -5,23 +5,111 @@
 
 use crate::analysis::OpId;
 use crate::exec::{Executor, Ready, Work};
-use crate::fasthash::FastMap;
 use crate::profile::Profiler;
+use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+
+/// End of a successor list.
+const NIL: u32 = u32::MAX;
 
 struct Node {
     waiting: usize,
     submitted: bool,
-    succs: Vec<OpId>,
+    /// First and last entries of the successor list in [`Graph::edges`] (in the order the
+    /// successors were added), or [`NIL`].
+    first: u32,
+    last: u32,
     work: Option<Work>,
 }
 
-#[derive(Default)]
+/// One entry of a successor list.
+#[derive(Clone, Copy)]
+struct Edge {
+    succ: OpId,
+    next: u32,
+}
+
+/// The operations not yet completed, indexed densely by id (ids are issued in order and the
+/// completed prefix is dropped), with successor lists in one pool of edges.
 struct Graph {
-    nodes: FastMap<OpId, Node>,
+    /// Id of `nodes[0]`.
+    base: OpId,
+    nodes: VecDeque<Option<Node>>,
+    /// Nodes present in `nodes`.
+    live: usize,
+    edges: Vec<Edge>,
+    /// Head of the list of free entries of `edges`.
+    free: u32,
     next: OpId,
     completed: u64,
     unsubmitted: usize,
+    /// Reused buffer for the operations a completion releases.
+    ready: Vec<(OpId, Work)>,
+}
+
+impl Graph {
+    fn get_mut(&mut self, id: OpId) -> Option<&mut Node> {
+        let i = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        self.nodes.get_mut(i)?.as_mut()
+    }
+
+    fn contains(&self, id: OpId) -> bool {
+        id.checked_sub(self.base)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.nodes.get(i))
+            .is_some_and(Option::is_some)
+    }
+
+    fn remove(&mut self, id: OpId) -> Option<Node> {
+        let i = usize::try_from(id.checked_sub(self.base)?).ok()?;
+        let n = self.nodes.get_mut(i)?.take()?;
+        self.live -= 1;
+        while let Some(None) = self.nodes.front() {
+            self.nodes.pop_front();
+            self.base += 1;
+        }
+        Some(n)
+    }
+
+    /// Appends `succ` to the successor list of `id` (if `id` is pending).
+    fn add_succ(&mut self, id: OpId, succ: OpId) -> bool {
+        let e = match self.free {
+            NIL => {
+                let Ok(e) = u32::try_from(self.edges.len()) else {
+                    return false;
+                };
+                if e == NIL {
+                    return false;
+                }
+                self.edges.push(Edge { succ, next: NIL });
+                e
+            }
+            f => {
+                let Some(slot) = self.edges.get_mut(f as usize) else {
+                    return false;
+                };
+                self.free = slot.next;
+                *slot = Edge { succ, next: NIL };
+                f
+            }
+        };
+        let Some(node) = self.get_mut(id) else {
+            // Give the entry back.
+            if let Some(slot) = self.edges.get_mut(e as usize) {
+                slot.next = self.free;
+            }
+            self.free = e;
+            return false;
+        };
+        let last = node.last;
+        node.last = e;
+        if last == NIL {
+            node.first = e;
+        } else if let Some(slot) = self.edges.get_mut(last as usize) {
+            slot.next = e;
+        }
+        true
+    }
 }
 
 /// The scheduler shared by the control thread and the executor's workers.
@@ -39,8 +127,15 @@ impl Scheduler {
     pub fn new(profiler: Arc<Profiler>) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             graph: Mutex::new(Graph {
+                base: 1,
+                nodes: VecDeque::new(),
+                live: 0,
+                edges: Vec::new(),
+                free: NIL,
                 next: 1,
-                ..Graph::default()
+                completed: 0,
+                unsubmitted: 0,
+                ready: Vec::new(),
             }),
             progress: Condvar::new(),
             executor: OnceLock::new(),
@@ -64,15 +159,17 @@ impl Scheduler {
         let id = g.next;
         g.next += 1;
         g.unsubmitted += 1;
-        g.nodes.insert(
-            id,
-            Node {
-                waiting: 1,
-                submitted: false,
-                succs: Vec::new(),
-                work: None,
-            },
-        );
+        if g.nodes.is_empty() {
+            g.base = id;
+        }
+        g.nodes.push_back(Some(Node {
+            waiting: 1,
+            submitted: false,
+            first: NIL,
+            last: NIL,
+            work: None,
+        }));
+        g.live += 1;
         id
     }
 
@@ -84,15 +181,12 @@ impl Scheduler {
             let mut g = self.lock();
             let mut n = 0;
             for &d in deps.iter() {
-                if d != id {
-                    if let Some(node) = g.nodes.get_mut(&d) {
-                        node.succs.push(id);
-                        n += 1;
-                    }
+                if d != id && g.add_succ(d, id) {
+                    n += 1;
                 }
             }
             g.unsubmitted = g.unsubmitted.saturating_sub(1);
-            match g.nodes.get_mut(&id) {
+            match g.get_mut(id) {
                 Some(node) if !node.submitted => {
                     node.submitted = true;
                     node.waiting = node.waiting - 1 + n;
@@ -131,38 +225,53 @@ impl Scheduler {
 
     /// Marks `id` finished and releases its successors.
     pub fn complete(self: &Arc<Self>, id: OpId) {
-        let mut ready = Vec::new();
-        {
+        let mut ready = {
             let mut g = self.lock();
-            if let Some(node) = g.nodes.remove(&id) {
+            let g = &mut *g;
+            let mut ready = std::mem::take(&mut g.ready);
+            if let Some(node) = g.remove(id) {
                 g.completed += 1;
-                for s in node.succs {
-                    if let Some(sn) = g.nodes.get_mut(&s) {
+                let mut e = node.first;
+                while let Some(&Edge { succ, next }) = g.edges.get(e as usize) {
+                    let free = g.free;
+                    if let Some(slot) = g.edges.get_mut(e as usize) {
+                        slot.next = free;
+                    }
+                    g.free = e;
+                    e = next;
+                    if let Some(sn) = g.get_mut(succ) {
                         sn.waiting -= 1;
                         if sn.waiting == 0 {
                             if let Some(w) = sn.work.take() {
-                                ready.push((s, w));
+                                ready.push((succ, w));
                             }
                         }
                     }
                 }
             }
-        }
+            ready
+        };
         self.progress.notify_all();
-        for (s, w) in ready {
+        for (s, w) in ready.drain(..) {
             self.dispatch(s, w);
+        }
+        if ready.capacity() > 0 {
+            let mut g = self.lock();
+            if g.ready.capacity() < ready.capacity() {
+                g.ready = ready;
+            }
         }
     }
 
     /// True if `id` has completed (or was never issued).
     pub fn is_done(&self, id: OpId) -> bool {
-        !self.lock().nodes.contains_key(&id)
+        !self.lock().contains(id)
     }
 
     /// Operations submitted but not completed.
     pub fn in_flight(&self) -> usize {
         let g = self.lock();
-        g.nodes.len() - g.unsubmitted
+        g.live - g.unsubmitted
     }
 
     /// Number of operations completed so far.
@@ -182,7 +291,7 @@ impl Scheduler {
             loop {
                 let (done, busy) = {
                     let g = self.lock();
-                    (g.completed, g.nodes.len() > g.unsubmitted)
+                    (g.completed, g.live > g.unsubmitted)
                 };
                 if done > seen || !busy || !e.step() {
                     return done;
@@ -190,7 +299,7 @@ impl Scheduler {
             }
         }
         let mut g = self.lock();
-        while g.completed <= seen && g.nodes.len() > g.unsubmitted {
+        while g.completed <= seen && g.live > g.unsubmitted {
             g = self.progress.wait(g).unwrap_or_else(|p| p.into_inner());
         }
         g.completed
@@ -203,7 +312,7 @@ impl Scheduler {
             return;
         }
         let mut g = self.lock();
-        while g.nodes.len() > g.unsubmitted {
+        while g.live > g.unsubmitted {
             g = self.progress.wait(g).unwrap_or_else(|p| p.into_inner());
         }
     }
@@ -227,5 +336,30 @@ impl Scheduler {
         if let Some(e) = self.executor.get() {
             e.shutdown();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successors_run_after_their_dependences_in_order() {
+        // Without an executor an operation completes as soon as it is ready.
+        let s = Scheduler::new(Arc::new(Profiler::new(false)));
+        let a = s.reserve();
+        let b = s.reserve();
+        let c = s.reserve();
+        s.submit(c, Work::Join, &mut vec![a, b]);
+        s.submit(b, Work::Join, &mut vec![a]);
+        assert!(!s.is_done(a) && !s.is_done(b) && !s.is_done(c));
+        assert_eq!(s.in_flight(), 2);
+        s.submit(a, Work::Join, &mut vec![]);
+        assert!(s.is_done(a) && s.is_done(b) && s.is_done(c));
+        assert_eq!((s.completed(), s.in_flight()), (3, 0));
+        // Ids keep increasing after the graph drained; unknown ids count as done.
+        let d = s.add(Work::Join, &mut vec![a, 999]);
+        assert_eq!(d, 4);
+        assert!(s.is_done(d) && s.is_done(999));
     }
 }

@@ -12,7 +12,13 @@ use crate::geom::{Rect, MAX_DIM};
 /// cells than this answer "scan everything".
 const MAX_SPAN: i64 = 256;
 
+/// Largest number of cells stored densely (a vector indexed by cell coordinates) over the
+/// bounds given to [`RectIndex::within`]; cells outside them, or all cells of a larger grid,
+/// are hashed.
+const MAX_DENSE: i64 = 4096;
+
 /// A hashed uniform grid over rectangles of one dimensionality (cells of power-of-two extents).
+/// Every cell's list (and the list of large items) is kept in ascending id order.
 #[derive(Clone, Debug, Default)]
 pub struct RectIndex {
     /// `None` until the first insertion sizes the cells.
@@ -21,8 +27,36 @@ pub struct RectIndex {
     cell: Option<[u32; MAX_DIM]>,
     /// Largest cell extent per dimension (from the bounds given to [`RectIndex::within`]).
     cap: Option<[i64; MAX_DIM]>,
+    /// The bounds given to [`RectIndex::within`].
+    bounds: Option<Rect>,
+    /// First cell coordinates of the dense grid.
+    grid_lo: [i64; MAX_DIM],
+    /// Cells of the dense grid per dimension (zero: no dense grid).
+    grid_n: [i64; MAX_DIM],
+    /// The dense grid's cell lists, C order.
+    grid: Vec<Vec<u64>>,
+    /// Cells outside the dense grid.
     cells: FastMap<[i64; MAX_DIM], Vec<u64>>,
     big: Vec<u64>,
+}
+
+/// Inserts `id` into the ascending list `v` (after equal ids).
+fn insert_sorted(v: &mut Vec<u64>, id: u64) {
+    match v.last() {
+        Some(&l) if l > id => {
+            let pos = v.partition_point(|&x| x <= id);
+            v.insert(pos, id);
+        }
+        _ => v.push(id),
+    }
+}
+
+/// Removes one `id` from the ascending list `v`, keeping the order.
+fn remove_sorted(v: &mut Vec<u64>, id: u64) {
+    let pos = v.partition_point(|&x| x < id);
+    if v.get(pos) == Some(&id) {
+        v.remove(pos);
+    }
 }
 
 impl RectIndex {
@@ -44,12 +78,16 @@ impl RectIndex {
                 cap[i] = ((e[i] + 7) / 8).max(1);
             }
             idx.cap = Some(cap);
+            idx.bounds = Some(*bounds);
         }
         idx
     }
 
     /// Empties the index, keeping its cell size and allocations.
     pub fn clear(&mut self) {
+        for v in &mut self.grid {
+            v.clear();
+        }
         for v in self.cells.values_mut() {
             v.clear();
         }
@@ -58,30 +96,106 @@ impl RectIndex {
 
     /// The range of cell coordinates `r` touches, or `None` when it is empty or spans more
     /// than [`MAX_SPAN`] cells (or the grid is not sized yet).
+    #[inline(always)]
     fn span(&self, r: &Rect) -> Option<([i64; MAX_DIM], [i64; MAX_DIM])> {
         let cell = self.cell?;
-        if r.is_empty() {
-            return None;
-        }
         let (mut lo, mut hi) = ([0i64; MAX_DIM], [0i64; MAX_DIM]);
         let mut n: i64 = 1;
-        for i in 0..r.dim() {
-            lo[i] = r.lo.get(i) >> cell[i];
-            hi[i] = r.hi.get(i) >> cell[i];
-            n = n.saturating_mul(hi[i] - lo[i] + 1);
-            if n > MAX_SPAN {
+        for (i, (&a, &b)) in r.lo.coords().iter().zip(r.hi.coords()).enumerate() {
+            if a > b {
+                // Empty.
                 return None;
             }
+            let s = cell.get(i).copied().unwrap_or(0);
+            let (l, h) = (a >> s, b >> s);
+            if let (Some(x), Some(y)) = (lo.get_mut(i), hi.get_mut(i)) {
+                (*x, *y) = (l, h);
+            }
+            n = n.saturating_mul(h - l + 1);
         }
-        Some((lo, hi))
+        (n <= MAX_SPAN).then_some((lo, hi))
     }
 
+    #[inline(always)]
     fn for_cells(lo: [i64; MAX_DIM], hi: [i64; MAX_DIM], mut f: impl FnMut([i64; MAX_DIM])) {
-        for a in lo[0]..=hi[0] {
-            for b in lo[1]..=hi[1] {
-                for c in lo[2]..=hi[2] {
+        let mut a = lo[0];
+        while a <= hi[0] {
+            let mut b = lo[1];
+            while b <= hi[1] {
+                let mut c = lo[2];
+                while c <= hi[2] {
                     f([a, b, c]);
+                    c += 1;
                 }
+                b += 1;
+            }
+            a += 1;
+        }
+    }
+
+    /// Position of cell `k` in the dense grid.
+    #[inline(always)]
+    fn dense(&self, k: [i64; MAX_DIM]) -> Option<usize> {
+        let mut pos = 0i64;
+        for ((&c, &lo), &n) in k.iter().zip(&self.grid_lo).zip(&self.grid_n) {
+            let d = c - lo;
+            if d < 0 || d >= n {
+                return None;
+            }
+            pos = pos * n + d;
+        }
+        Some(pos as usize)
+    }
+
+    /// The list of cell `k`, if it has one.
+    #[inline(always)]
+    fn list(&self, k: [i64; MAX_DIM]) -> Option<&Vec<u64>> {
+        match self.dense(k) {
+            Some(p) => self.grid.get(p),
+            None => self.cells.get(&k),
+        }
+    }
+
+    /// The list of cell `k`, created if needed.
+    #[inline(always)]
+    fn list_mut(&mut self, k: [i64; MAX_DIM]) -> Option<&mut Vec<u64>> {
+        match self.dense(k) {
+            Some(p) => self.grid.get_mut(p),
+            None => Some(self.cells.entry(k).or_default()),
+        }
+    }
+
+    /// The list of cell `k`, if it has one (never created).
+    #[inline(always)]
+    fn list_existing_mut(&mut self, k: [i64; MAX_DIM]) -> Option<&mut Vec<u64>> {
+        match self.dense(k) {
+            Some(p) => self.grid.get_mut(p),
+            None => self.cells.get_mut(&k),
+        }
+    }
+
+    /// Sizes the cells from the first non-empty rectangle and lays out the dense grid over
+    /// the bounds, if they are small enough.
+    fn size_cells(&mut self, r: &Rect) {
+        let e = r.extents();
+        let mut cell = [0u32; MAX_DIM];
+        for (i, c) in cell.iter_mut().enumerate() {
+            // The largest power of two not above the (capped) extent.
+            *c = e[i].clamp(1, self.cap.map_or(i64::MAX, |m| m[i])).ilog2();
+        }
+        self.cell = Some(cell);
+        if let Some(b) = self.bounds.filter(|b| b.dim() == r.dim()) {
+            let (mut lo, mut n) = ([0i64; MAX_DIM], [1i64; MAX_DIM]);
+            let mut total: i64 = 1;
+            for i in 0..b.dim() {
+                lo[i] = b.lo.get(i) >> cell[i];
+                n[i] = (b.hi.get(i) >> cell[i]) - lo[i] + 1;
+                total = total.saturating_mul(n[i]);
+            }
+            if total <= MAX_DENSE {
+                self.grid_lo = lo;
+                self.grid_n = n;
+                self.grid = vec![Vec::new(); total as usize];
             }
         }
     }
@@ -89,60 +203,50 @@ impl RectIndex {
     /// Adds item `id` with rectangle `r`.
     pub fn insert(&mut self, id: u64, r: &Rect) {
         if self.cell.is_none() && !r.is_empty() {
-            let e = r.extents();
-            let mut cell = [0u32; MAX_DIM];
-            for (i, c) in cell.iter_mut().enumerate() {
-                // The largest power of two not above the (capped) extent.
-                *c = e[i].clamp(1, self.cap.map_or(i64::MAX, |m| m[i])).ilog2();
-            }
-            self.cell = Some(cell);
+            self.size_cells(r);
         }
         match self.span(r) {
-            Some((lo, hi)) => {
-                let cells = &mut self.cells;
-                RectIndex::for_cells(lo, hi, |k| cells.entry(k).or_default().push(id));
+            Some((lo, hi)) if lo == hi => {
+                if let Some(v) = self.list_mut(lo) {
+                    insert_sorted(v, id);
+                }
             }
-            None => self.big.push(id),
+            Some((lo, hi)) => RectIndex::for_cells(lo, hi, |k| {
+                if let Some(v) = self.list_mut(k) {
+                    insert_sorted(v, id);
+                }
+            }),
+            None => insert_sorted(&mut self.big, id),
         }
     }
 
     /// Removes item `id`, inserted with rectangle `r`.
     pub fn remove(&mut self, id: u64, r: &Rect) {
         match self.span(r) {
-            Some((lo, hi)) => {
-                let cells = &mut self.cells;
-                RectIndex::for_cells(lo, hi, |k| {
-                    if let Some(v) = cells.get_mut(&k) {
-                        if let Some(pos) = v.iter().position(|&x| x == id) {
-                            v.swap_remove(pos);
-                        }
-                    }
-                });
-            }
-            None => {
-                if let Some(pos) = self.big.iter().position(|&x| x == id) {
-                    self.big.swap_remove(pos);
+            Some((lo, hi)) => RectIndex::for_cells(lo, hi, |k| {
+                if let Some(v) = self.list_existing_mut(k) {
+                    remove_sorted(v, id);
                 }
-            }
+            }),
+            None => remove_sorted(&mut self.big, id),
         }
     }
 
     /// Renames item `from` (inserted with rectangle `r`) to `to`.
     pub fn rename(&mut self, from: u64, to: u64, r: &Rect) {
         let rename = |v: &mut Vec<u64>| {
-            if let Some(x) = v.iter_mut().find(|x| **x == from) {
-                *x = to;
+            let pos = v.partition_point(|&x| x < from);
+            if v.get(pos) == Some(&from) {
+                v.remove(pos);
+                insert_sorted(v, to);
             }
         };
         match self.span(r) {
-            Some((lo, hi)) => {
-                let cells = &mut self.cells;
-                RectIndex::for_cells(lo, hi, |k| {
-                    if let Some(v) = cells.get_mut(&k) {
-                        rename(v);
-                    }
-                });
-            }
+            Some((lo, hi)) => RectIndex::for_cells(lo, hi, |k| {
+                if let Some(v) = self.list_existing_mut(k) {
+                    rename(v);
+                }
+            }),
             None => rename(&mut self.big),
         }
     }
@@ -155,14 +259,29 @@ impl RectIndex {
         let Some((lo, hi)) = self.span(r) else {
             return self.cell.is_none() && self.big.is_empty();
         };
-        out.extend_from_slice(&self.big);
-        let cells = &self.cells;
-        RectIndex::for_cells(lo, hi, |k| {
-            if let Some(v) = cells.get(&k) {
+        if lo == hi && self.big.is_empty() {
+            // One cell: its list is the answer.
+            if let Some(v) = self.list(lo) {
                 out.extend_from_slice(v);
+                out.dedup();
+            }
+            return true;
+        }
+        // Lists are ascending: one non-empty list needs no sorting.
+        let mut lists = 0;
+        if !self.big.is_empty() {
+            out.extend_from_slice(&self.big);
+            lists += 1;
+        }
+        RectIndex::for_cells(lo, hi, |k| {
+            if let Some(v) = self.list(k).filter(|v| !v.is_empty()) {
+                out.extend_from_slice(v);
+                lists += 1;
             }
         });
-        out.sort_unstable();
+        if lists > 1 {
+            out.sort_unstable();
+        }
         out.dedup();
         true
     }

@@ -119,7 +119,7 @@ pub struct ArgInst {
     /// Bounding rectangle of the points.
     pub bounds: Rect,
     /// Field ids of the argument.
-    pub fields: Vec<FieldId>,
+    pub fields: Arc<[FieldId]>,
     /// The region's field space.
     pub field_space: Arc<FieldSpace>,
     /// The instance the task accesses (a fresh reduction instance for reductions).
@@ -213,7 +213,7 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
     let fail = |m: String| format!("task `{}` at point {} on {}: {m}", t.name, t.point, t.proc);
     for a in &t.args {
         if let Privilege::Reduce(op) = a.privilege {
-            for &f in &a.fields {
+            for &f in a.fields.iter() {
                 a.inst.fill_identity(f, &a.space, op).map_err(fail)?;
             }
         }

@@ -21,7 +21,7 @@ use super::{Executor, Ready, Work};
 use crate::machine::{MachineDesc, MemId, ProcDesc};
 use crate::profile::{CopyKind, CopyRecord, Profiler, TaskRecord};
 use crate::task::{Cost, Privilege, Value};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -102,13 +102,28 @@ impl SimModel {
         let Some(p) = self.procs.get(proc) else {
             return 0;
         };
+        self.body_ns_with(proc, p.throughput(flops), flops, traffic.iter().copied())
+    }
+
+    /// [`SimModel::body_ns`] with the processor's throughput for `flops` given, over an
+    /// iterator of (memory, bytes).
+    fn body_ns_with(
+        &self,
+        proc: usize,
+        throughput: f64,
+        flops: f64,
+        traffic: impl Iterator<Item = (MemId, f64)>,
+    ) -> u64 {
+        let Some(p) = self.procs.get(proc) else {
+            return 0;
+        };
         let compute = if flops > 0.0 {
-            flops / p.throughput(flops).max(1e-9)
+            flops / throughput.max(1e-9)
         } else {
             0.0
         };
         let mut memory = 0.0;
-        for &(mem, bytes) in traffic {
+        for (mem, bytes) in traffic {
             // A processor without access (which mapping never produces) reads at 1 GB/s.
             let bw = self.access_bw(proc, mem);
             memory += bytes.max(0.0) / if bw > 0.0 { bw } else { 1.0 };
@@ -147,10 +162,37 @@ struct Running {
     start: u64,
 }
 
+/// An event: the operation in slot `slot` of [`State::running`] finishes at `time`; ties go
+/// in `seq` (scheduling) order. Small and `Copy`, so the heap moves little.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Event {
+    time: u64,
+    seq: u64,
+    slot: u32,
+}
+
+impl PartialOrd for Event {
+    fn partial_cmp(&self, o: &Event) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Event {
+    /// Reversed, so that the max-heap pops the earliest event.
+    fn cmp(&self, o: &Event) -> std::cmp::Ordering {
+        (o.time, o.seq).cmp(&(self.time, self.seq))
+    }
+}
+
 struct State {
     now: u64,
     seq: u64,
-    events: BTreeMap<(u64, u64), Running>,
+    events: BinaryHeap<Event>,
+    /// The operations of pending events, by slot (`None`: free, listed in `free`).
+    running: Vec<Option<Running>>,
+    free: Vec<u32>,
+    /// Per processor, the last (flops bits, throughput) computed: a launch's tasks repeat it.
+    throughput: Vec<Option<(u64, f64)>>,
     res: Vec<Res>,
     chans: BTreeMap<Chan, usize>,
     end: u64,
@@ -173,7 +215,10 @@ impl SimCore {
             state: Mutex::new(State {
                 now: 0,
                 seq: 0,
-                events: BTreeMap::new(),
+                events: BinaryHeap::new(),
+                running: Vec::new(),
+                free: Vec::new(),
+                throughput: vec![None; nprocs],
                 res: (0..nprocs).map(|_| Res::default()).collect(),
                 chans: BTreeMap::new(),
                 end: 0,
@@ -209,7 +254,7 @@ impl SimCore {
     fn cost(&self, st: &mut State, work: &Work) -> (Option<usize>, u64) {
         let m = &*self.model;
         match work {
-            Work::Task(t) => (Some(t.proc_index), task_ns(m, t)),
+            Work::Task(t) => (Some(t.proc_index), task_ns(m, t, &mut st.throughput)),
             Work::Copy(c) => {
                 let dst = c.dst.mem.id;
                 let bytes = copy_bytes(c);
@@ -239,14 +284,29 @@ impl SimCore {
     fn schedule(st: &mut State, op: Ready, res: Option<usize>, dur: u64) {
         let (now, seq) = (st.now, st.seq);
         st.seq += 1;
-        st.events.insert(
-            (now.saturating_add(dur), seq),
-            Running {
-                op,
-                res,
-                start: now,
-            },
-        );
+        let run = Running {
+            op,
+            res,
+            start: now,
+        };
+        let slot = match st.free.pop() {
+            Some(f) => {
+                if let Some(x) = st.running.get_mut(f as usize) {
+                    *x = Some(run);
+                }
+                f
+            }
+            None => {
+                st.running.push(Some(run));
+                // More than u32::MAX pending operations cannot be represented in memory anyway.
+                u32::try_from(st.running.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        st.events.push(Event {
+            time: now.saturating_add(dur),
+            seq,
+            slot,
+        });
     }
 
     /// Processes the earliest event: the operation finishes, its resource starts the next
@@ -254,9 +314,13 @@ impl SimCore {
     pub fn step(&self) -> bool {
         let (t, run) = {
             let mut st = self.lock();
-            let Some(((t, _), run)) = st.events.pop_first() else {
+            let Some(Event { time: t, slot, .. }) = st.events.pop() else {
                 return false;
             };
+            let Some(run) = st.running.get_mut(slot as usize).and_then(Option::take) else {
+                return false;
+            };
+            st.free.push(slot);
             st.now = st.now.max(t);
             st.end = st.end.max(t);
             self.clock.store(st.now, Ordering::Release);
@@ -288,7 +352,7 @@ impl SimCore {
         }
         let target = self.now().saturating_add(ns);
         loop {
-            let next = self.lock().events.first_key_value().map(|(k, _)| k.0);
+            let next = self.lock().events.peek().map(|e| e.time);
             match next {
                 Some(t) if t <= target => {
                     self.step();
@@ -322,7 +386,7 @@ fn arg_bytes(a: &super::ArgInst) -> f64 {
 /// The modelled duration of a point task: its body (the cost model, or the default: each
 /// argument's bytes once, twice for read-write and reductions, no flops), reduction-instance
 /// initialization, and the folds after it.
-fn task_ns(m: &SimModel, t: &super::TaskWork) -> u64 {
+fn task_ns(m: &SimModel, t: &super::TaskWork, cache: &mut [Option<(u64, f64)>]) -> u64 {
     let default_cost;
     let cost: &Cost = match &t.cost {
         Some(c) => c,
@@ -331,22 +395,32 @@ fn task_ns(m: &SimModel, t: &super::TaskWork) -> u64 {
             &default_cost
         }
     };
-    let traffic: Vec<(MemId, f64)> = t
-        .args
-        .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let bytes = cost.bytes.get(i).copied().unwrap_or_else(|| {
-                let b = arg_bytes(a);
-                match a.privilege {
-                    Privilege::ReadWrite | Privilege::Reduce(_) => 2.0 * b,
-                    _ => b,
-                }
-            });
-            (a.inst.mem.id, bytes)
-        })
-        .collect();
-    let mut total = m.body_ns(t.proc_index, cost.flops, &traffic);
+    let traffic = t.args.iter().enumerate().map(|(i, a)| {
+        let bytes = cost.bytes.get(i).copied().unwrap_or_else(|| {
+            let b = arg_bytes(a);
+            match a.privilege {
+                Privilege::ReadWrite | Privilege::Reduce(_) => 2.0 * b,
+                _ => b,
+            }
+        });
+        (a.inst.mem.id, bytes)
+    });
+    let bits = cost.flops.to_bits();
+    let slot = cache.get_mut(t.proc_index);
+    let throughput = match slot {
+        Some(Some((f, tp))) if *f == bits => *tp,
+        _ => {
+            let tp = m
+                .procs
+                .get(t.proc_index)
+                .map_or(0.0, |p| p.throughput(cost.flops));
+            if let Some(s) = slot {
+                *s = Some((bits, tp));
+            }
+            tp
+        }
+    };
+    let mut total = m.body_ns_with(t.proc_index, throughput, cost.flops, traffic);
     for a in &t.args {
         if let Privilege::Reduce(_) = a.privilege {
             total += m.fill_ns(a.inst.mem.id, arg_bytes(a) as u64);
