@@ -4,8 +4,8 @@
 //! this machine, and reports the Spearman rank correlation of the two orderings.
 //!
 //! ```text
-//! cargo run --release -p runtime --example calibrate -- --machine sim:devbox
-//! cargo run --release -p runtime --example calibrate -- --describe host.toml
+//! cargo run --release -p runtime --example calibrate_tiled -- --machine sim:devbox
+//! cargo run --release -p runtime --example calibrate_tiled -- --describe host.toml
 //! ```
 //!
 //! With `--describe FILE`, the measured host numbers are written as a machine description
@@ -58,7 +58,7 @@ impl Host {
         let m = MachineDesc::local();
         let sys = m.mems.first().map_or(1 << 30, |x| x.capacity);
         format!(
-            "# Measured by `cargo run --release -p runtime --example calibrate -- --describe FILE`.\n\
+            "# Measured by `cargo run --release -p runtime --example calibrate_tiled -- --describe FILE`.\n\
              description = \"this host, measured\"\nnodes = 1\nmap_us = {mu:.2}\n\n\
              [[processor]]\nkind = \"CPU\"\ncount = {c}\ngflops = {g:.2}\nlaunch_us = {t:.2}\n\n\
              [[processor]]\nkind = \"OMP\"\ncount = 1\nthreads = {c}\ngflops = {og:.2}\nlaunch_us = {f:.2}\n\n\
