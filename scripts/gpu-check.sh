@@ -26,7 +26,7 @@ if grep -q '^cuda' apps/Cargo.toml 2>/dev/null; then
   cp scripts/gpu-apps.sh "$STAGE/.devbin/apps.sh"
   mkdir -p "$STAGE/.devbin/zcmem" && cp apps/mappers/zcmem/*.mapper "$STAGE/.devbin/zcmem/"
 fi
-cp scripts/gpu-run.sh "$STAGE/.devbin/"
+cp scripts/gpu-run.sh scripts/gpu-scale.sh "$STAGE/.devbin/"
 strip "$STAGE/.devbin/"* 2>/dev/null || true
 du -sh "$STAGE/.devbin"
 cat <<MSG

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# 4-GPU scaling at N=32768 (expert mappers), against one DGEMM of the same N on one GPU.
+# 4-GPU scaling at N=32768 (expert mappers), against one DGEMM of the same N on one GPU. Staged in
+# .devbin/ by scripts/gpu-check.sh; on the GPU machine: bash .devbin/gpu-scale.sh
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/gpu-out}
