@@ -253,67 +253,32 @@ impl Gen<'_> {
         }
     }
 
-    fn binop(&self, op: BinOp) -> TokenStream {
+    /// The path `KRATE::module::Enum::Variant` of a fieldless enum value (its `Debug` name is
+    /// the variant name), so generated code names the same value.
+    fn variant(&self, module: &str, ty: &str, v: impl std::fmt::Debug) -> TokenStream {
         let k = &self.k;
-        let v = match op {
-            BinOp::Or => quote!(Or),
-            BinOp::And => quote!(And),
-            BinOp::Eq => quote!(Eq),
-            BinOp::Ne => quote!(Ne),
-            BinOp::Lt => quote!(Lt),
-            BinOp::Le => quote!(Le),
-            BinOp::Gt => quote!(Gt),
-            BinOp::Ge => quote!(Ge),
-            BinOp::Add => quote!(Add),
-            BinOp::Sub => quote!(Sub),
-            BinOp::Mul => quote!(Mul),
-            BinOp::Div => quote!(Div),
-            BinOp::Rem => quote!(Rem),
-        };
-        quote!(#k::ast::BinOp::#v)
+        let (m, t, v) = (
+            format_ident!("{module}"),
+            format_ident!("{ty}"),
+            format_ident!("{v:?}"),
+        );
+        quote!(#k::#m::#t::#v)
+    }
+
+    fn binop(&self, op: BinOp) -> TokenStream {
+        self.variant("ast", "BinOp", op)
     }
 
     fn field_tok(&self, f: Field) -> TokenStream {
-        let k = &self.k;
-        let v = match f {
-            Field::Size => quote!(Size),
-            Field::Len => quote!(Len),
-            Field::Volume => quote!(Volume),
-            Field::Ipoint => quote!(Ipoint),
-            Field::Ispace => quote!(Ispace),
-            Field::Parent => quote!(Parent),
-        };
-        quote!(#k::ops::Field::#v)
+        self.variant("ops", "Field", f)
     }
 
     fn method_tok(&self, m: Method) -> TokenStream {
-        let k = &self.k;
-        let v = match m {
-            Method::Merge => quote!(Merge),
-            Method::Split => quote!(Split),
-            Method::Swap => quote!(Swap),
-            Method::Slice => quote!(Slice),
-            Method::Reverse => quote!(Reverse),
-            Method::BalanceSplit => quote!(BalanceSplit),
-            Method::AutoSplit => quote!(AutoSplit),
-            Method::GreedySplit => quote!(GreedySplit),
-            Method::Processor => quote!(Processor),
-        };
-        quote!(#k::ops::Method::#v)
+        self.variant("ops", "Method", m)
     }
 
     fn param_tok(&self, p: ParamType) -> TokenStream {
-        let k = &self.k;
-        let v = match p {
-            ParamType::Task => quote!(Task),
-            ParamType::Int => quote!(Int),
-            ParamType::Bool => quote!(Bool),
-            ParamType::IPoint => quote!(IPoint),
-            ParamType::ISpace => quote!(ISpace),
-            ParamType::MSpace => quote!(MSpace),
-            ParamType::Tuple => quote!(Tuple),
-        };
-        quote!(#k::ast::ParamType::#v)
+        self.variant("ast", "ParamType", p)
     }
 
     // -----------------------------------------------------------------------------------------
