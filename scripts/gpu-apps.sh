@@ -3,9 +3,10 @@
 # apps on the `local` machine (all real GPUs) with the expert, default and ZCMEM mappers, each
 # run verified against the reference product. MODE check: small sizes (host reference up to
 # N=2048, then the cuBLAS reference), fp64 and fp32; MODE full: the expert and default mappers at
-# N=$APPS_N (default 16384) and the expert and ZCMEM mappers at N=$APPS_NZ (default 8192: the
-# ZCMEM runs read every operand over PCIe and take ~100x longer). Each run's JSON line goes to
-# $OUT/apps.jsonl with a "step" field; a table is printed last.
+# N=$APPS_N (default 16384), the expert and ZCMEM mappers at N=$APPS_NZ (default 8192: the
+# ZCMEM runs read every operand over PCIe and take ~100x longer), and the expert at N on GPU 0
+# alone (CUDA_VISIBLE_DEVICES=0). Each run's JSON line goes to $OUT/apps.jsonl with a "step"
+# field; a table is printed last.
 set -u
 D=${1:-.devbin}
 OUT=${2:-${OUT:-/tmp/gpu-out}}
@@ -13,7 +14,7 @@ MODE=${3:-full}
 N=${APPS_N:-16384}
 NZ=${APPS_NZ:-8192}
 APPS=${APPS:-"cannon summa pumma johnson solomonik cosma"}
-STEPS=${STEPS:-"expert default expert_nz zcmem"}   # which full-mode runs, in order
+STEPS=${STEPS:-"expert default expert_nz zcmem expert_1gpu"}   # which full-mode runs, in order
 PROFILE_APPS=${PROFILE_APPS:-}   # apps whose expert run at N also writes a Chrome trace
 J="$OUT/apps.jsonl"
 : >"$J"
@@ -46,6 +47,7 @@ for app in $APPS; do
         default) one "default_$N" "$app" default "$N" ;;
         expert_nz) one "expert_$NZ" "$app" expert "$NZ" ;;
         zcmem) one "zcmem_$NZ" "$app" "$D/zcmem/$app.mapper" "$NZ" ;;
+        expert_1gpu) CUDA_VISIBLE_DEVICES=0 one "expert_1gpu_$N" "$app" expert "$N" ;;
       esac
     done
   fi

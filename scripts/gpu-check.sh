@@ -8,7 +8,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STAGE=${1:-/work/main}
 cd "$ROOT"
-cargo build --release -p runtime --features cuda --example cuda_bench
+cargo build --release -p runtime --features cuda --example cuda_bench --example cuda_alloc
 J=$(cargo test --release -p runtime --features cuda --test gpu --test gpu_runtime --no-run \
       --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
 mkdir -p "$STAGE/.devbin"
@@ -19,7 +19,7 @@ for exe in $J; do
     */gpu-*) cp "$exe" "$STAGE/.devbin/gpu_tests" ;;
   esac
 done
-cp target/release/examples/cuda_bench "$STAGE/.devbin/"
+cp target/release/examples/cuda_bench target/release/examples/cuda_alloc "$STAGE/.devbin/"
 # Matmul apps with the cuda feature, if the apps crate has the `cuda` feature.
 if grep -q '^cuda' apps/Cargo.toml 2>/dev/null; then
   cargo build --release -p apps --features cuda --bin mapper && cp target/release/mapper "$STAGE/.devbin/"

@@ -43,6 +43,7 @@ step() { # name, command...
 # large sizes (expert, default, ZCMEM).
 [ -x "$D/gpu_tests" ] && step gpu_tests "$D/gpu_tests" --nocapture --test-threads=1
 [ -x "$D/gpu_runtime" ] && [ "$MODE" != quick ] && step gpu_runtime "$D/gpu_runtime" --nocapture --test-threads=1
+[ -x "$D/cuda_alloc" ] && [ "$MODE" != check ] && step cuda_alloc "$D/cuda_alloc" 512
 [ -x "$D/cuda_bench" ] && [ "$MODE" != check ] && step cuda_bench "$D/cuda_bench" 8192
 [ -x "$D/cuda_bench" ] && [ "$MODE" = full ] && step cuda_bench_16384 "$D/cuda_bench" 16384
 [ -x "$D/apps.sh" ] && [ "$MODE" != quick ] && step apps bash "$D/apps.sh" "$D" "$OUT" "$MODE"

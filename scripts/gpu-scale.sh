@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 4-GPU scaling at N=32768 (expert mappers), against one DGEMM of the same N on one GPU. Staged in
 # .devbin/ by scripts/gpu-check.sh; on the GPU machine: bash .devbin/gpu-scale.sh
+# (N and APPS select the size and the apps).
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
 OUT=${OUT:-/tmp/gpu-out}
@@ -22,7 +23,7 @@ export LD_LIBRARY_PATH="${LIBS#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv | tee "$OUT/machine.txt"
 N=${N:-32768}
 echo "== one DGEMM N=$N on GPU 0"; CUDA_VISIBLE_DEVICES=0 timeout 120 "$D/cuda_bench" "$N" 2>&1 | tail -6 | tee "$OUT/baseline.log"
-for app in cosma summa cannon pumma solomonik johnson; do
+for app in ${APPS:-cosma summa cannon pumma solomonik johnson}; do
   line=$(timeout 150 "$D/mapper" run --app "$app" --machine local --n "$N" --json 2>"$OUT/$app-4.err")
   echo "4gpu $app rc=$? $line" | tee -a "$OUT/big.txt"
 done

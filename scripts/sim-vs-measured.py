@@ -47,6 +47,9 @@ def main():
         m = json.loads(line)
         if not m.get("verified") or "time_s" not in m:
             continue
+        if "1gpu" in m.get("step", ""):
+            # One GPU of the 4-GPU host: not the simulated 4-GPU machine.
+            continue
         mapper = m["mapper"]
         if mapper.endswith(".mapper"):
             mapper = os.path.join(ROOT, "apps/mappers/zcmem", os.path.basename(mapper))

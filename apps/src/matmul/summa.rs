@@ -42,13 +42,14 @@ runtime::mapper! {
 
     m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
 
-    // Rows of the tile grid are blocked over nodes (a row broadcast stays inside a node); columns
-    // are dealt cyclically over the node's processors.
+    // Rows of the tile grid are blocked over nodes (a row broadcast stays inside a node); the
+    // tiles of a node's rows, in row-major order, are dealt cyclically over its processors, so
+    // a 2x2 grid on one node of 4 GPUs puts one tile on each GPU.
     def summa2d(Task task) {
         ip = task.ipoint;
         is = task.ispace;
         node = ip[0] * m.size[0] / is[0];
-        return m[node, (ip[0] + ip[1]) % m.size[1]];
+        return m[node, (ip[0] * is[1] + ip[1]) % m.size[1]];
     }
 
     IndexTaskMap init_tiles, gemm_panel summa2d;

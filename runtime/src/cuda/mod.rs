@@ -24,7 +24,7 @@ pub mod strided;
 #[cfg(feature = "cuda")]
 pub use blas::Blas;
 #[cfg(feature = "cuda")]
-pub use device::{gpus, peer_access, Gpu, Timer};
+pub use device::{gpus, peer_access, Gpu, MemPool, Timer};
 #[cfg(feature = "cuda")]
 pub use kernels::{KArg, Kernel};
 #[cfg(feature = "cuda")]

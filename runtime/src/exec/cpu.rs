@@ -1,6 +1,8 @@
 //! The host executor: one worker thread per CPU processor, one per OMP processor (whose tasks
 //! may fan out over the node's OMP pool with `TaskCtx::parallel_for`), one copy (DMA) thread
-//! per node, and, on emulated machines, one thread per GPU (see [`super::emulated`]).
+//! per node, and, on emulated machines, one thread per GPU (see [`super::emulated`]). With real
+//! GPUs each framebuffer also gets its own copy thread (its GPU's copy engines), so copies into
+//! different GPUs run at once instead of queueing behind each other.
 
 use super::{Executor, Ready, Work};
 use crate::machine::MachineDesc;
@@ -87,11 +89,14 @@ impl Worker {
     }
 }
 
-/// Worker threads for every processor of a machine plus a copy thread per node.
+/// Worker threads for every processor of a machine plus copy threads.
 pub struct HostExecutor {
     name: String,
     procs: Vec<Worker>,
+    /// Copy threads: one per node, then one per real GPU framebuffer.
     dma: Vec<Worker>,
+    /// For each memory of the machine, the copy thread serving copies into it.
+    dma_of_mem: Vec<usize>,
 }
 
 impl HostExecutor {
@@ -115,9 +120,18 @@ impl HostExecutor {
                 _ => Worker::spawn(format!("{}", p.id)),
             })
             .collect();
-        let dma = (0..machine.nodes)
+        let mut dma: Vec<Worker> = (0..machine.nodes)
             .map(|n| Worker::spawn(format!("dma[{n}]")))
             .collect();
+        let mut dma_of_mem = Vec::with_capacity(machine.mems.len());
+        for m in &machine.mems {
+            if machine.has_real_gpus() && m.kind == mapper_core::MemKind::Fbmem {
+                dma_of_mem.push(dma.len());
+                dma.push(Worker::spawn(format!("dma[{}]", m.label())));
+            } else {
+                dma_of_mem.push(m.node as usize);
+            }
+        }
         let name = if machine.has_real_gpus() {
             "cuda"
         } else if machine.procs.iter().any(|p| p.id.kind == ProcKind::Gpu) {
@@ -129,6 +143,7 @@ impl HostExecutor {
             name: name.to_string(),
             procs,
             dma,
+            dma_of_mem,
         }
     }
 }
@@ -141,6 +156,11 @@ impl Executor for HostExecutor {
     fn dispatch(&self, op: Ready) {
         let target = match &op.work {
             Work::Task(t) => self.procs.get(t.proc_index),
+            Work::Copy(c) => self
+                .dma_of_mem
+                .get(c.dst.mem.id)
+                .and_then(|&w| self.dma.get(w))
+                .or(self.dma.first()),
             other => self.dma.get(other.node() as usize).or(self.dma.first()),
         };
         match target {
