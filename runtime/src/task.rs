@@ -177,8 +177,13 @@ impl fmt::Debug for Variant {
 pub struct Cost {
     /// Floating-point operations.
     pub flops: f64,
-    /// Bytes accessed per region argument, in declaration order.
+    /// Bytes accessed per region argument, in declaration order (empty: each argument's
+    /// bytes once, twice for read-write and reductions).
     pub bytes: Vec<f64>,
+    /// Bytes each argument moves when its memory is not cached by the processor (e.g. a GPU
+    /// reading mapped host memory over PCIe, see [`crate::machine::Access::cached`]): a blocked
+    /// GEMM streams an operand once per block of the other dimension. Missing entries: `bytes`.
+    pub streamed: Vec<f64>,
 }
 
 /// A per-point cost function of the point and the scalar arguments.

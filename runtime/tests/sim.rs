@@ -7,6 +7,7 @@ mod tiled_gemm;
 use runtime::mapper_core::interp::Interpreted;
 use runtime::mapper_core::{MemKind, ProcKind};
 use runtime::profile::CopyKind;
+use runtime::task::{Cost, CostModel};
 use runtime::*;
 
 fn dsl(name: &str, text: &str) -> Interpreted {
@@ -40,19 +41,25 @@ fn gemm_time_follows_the_cost_model() {
     assert_eq!(o.ns, body, "{}", o.summary);
 }
 
-/// A task reading an 8 MB region, no flops, on GPU 0 of the P100 node.
-fn read_task_time(mem: &str) -> (u64, Profile) {
+/// A task reading an 8 MB region, no flops, on GPU 0 of the P100 node; with `streamed`, its
+/// cost model says it streams that many bytes from a memory the GPU does not cache.
+fn read_task_time(mem: &str, streamed: Option<f64>) -> (u64, Profile) {
     let mut app = App::new("zc");
     app.task(
         TaskDecl::new("produce")
             .arg("out", Privilege::WriteDiscard, &["x"], &["r"])
             .all_kinds(|_| Ok(Value::None)),
     );
-    app.task(
-        TaskDecl::new("consume")
-            .arg("in", Privilege::Read, &["x"], &["r"])
-            .all_kinds(|_| Ok(Value::None)),
-    );
+    let mut consume = TaskDecl::new("consume")
+        .arg("in", Privilege::Read, &["x"], &["r"])
+        .all_kinds(|_| Ok(Value::None));
+    if let Some(s) = streamed {
+        consume = consume.cost(CostModel::Fixed(Cost {
+            streamed: vec![s],
+            ..Cost::default()
+        }));
+    }
+    app.task(consume);
     let m = dsl(
         mem,
         &format!("Task * GPU;\nRegion * * GPU {mem};\nSingleTaskMap * first;\nmgpu = Machine(GPU);\ndef first(Task t) {{\n    return mgpu[0, 0];\n}}\n"),
@@ -75,13 +82,23 @@ fn read_task_time(mem: &str) -> (u64, Profile) {
 
 #[test]
 fn zero_copy_is_slower_than_framebuffer_for_a_gpu_task() {
-    let (fb, p) = read_task_time("FBMEM");
-    let (zc, _) = read_task_time("ZCMEM");
+    let (fb, p) = read_task_time("FBMEM", None);
+    let (zc, _) = read_task_time("ZCMEM", None);
     // 8e6 bytes: 720 GB/s from FBMEM, 10 GB/s from ZCMEM over PCIe; 10 us launch.
     assert_eq!(fb, 10_000 + 11_111);
     assert_eq!(zc, 10_000 + 800_000);
     assert_eq!(p.tasks[0].proc.kind, ProcKind::Gpu);
     assert!(p.copies.is_empty(), "{:?}", p.copies);
+}
+
+#[test]
+fn streamed_bytes_are_charged_only_where_the_processor_does_not_cache() {
+    // The task re-reads its 8 MB four times (32e6 streamed bytes): the GPU's caches absorb that
+    // from FBMEM, but every pass crosses PCIe from ZCMEM (`cached = false` in p100x4.toml).
+    let (fb, _) = read_task_time("FBMEM", Some(32e6));
+    let (zc, _) = read_task_time("ZCMEM", Some(32e6));
+    assert_eq!(fb, 10_000 + 11_111);
+    assert_eq!(zc, 10_000 + 3_200_000);
 }
 
 #[test]

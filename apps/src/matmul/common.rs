@@ -361,23 +361,43 @@ pub fn gemm_task<T: Elem>(name: &str, args: [(&str, &[&str]); 3], mode: CMode) -
         .arg(args[1].0, Privilege::Read, &[FIELD], args[1].1)
         .arg(args[2].0, cpriv, &[FIELD], args[2].1)
         .all_kinds(move |ctx| tile_gemm::<T>(ctx, 0, 1, 2, mode).map(|()| Value::None))
-        .cost(gemm_cost())
+        .cost(gemm_cost(std::mem::size_of::<T>()))
         .index_launch()
 }
 
-/// The simulator's cost of a tile GEMM: 2 m n k flops, with m k, k n and m n the volumes of
-/// the A, B and C tiles (so 2 sqrt(|A| |B| |C|)); bytes default to each tile read once (twice
-/// for C).
-fn gemm_cost() -> runtime::task::CostModel {
-    runtime::task::CostModel::PerArgs(std::sync::Arc::new(|rects, _| {
+/// Width of the blocks in which a GPU GEMM kernel streams its operands when they are not cached:
+/// cuBLAS DGEMM with A and B in mapped host memory ran at 0.52 TFLOP/s at 4096^3 and 8192^3 on an
+/// H100 (docs/cuda.md), i.e. each operand crossed the 51 GB/s bus about once per 80 rows or
+/// columns of the other operand.
+const GEMM_STREAM_BLOCK: f64 = 80.0;
+
+/// The simulator's cost of a tile GEMM of `elem`-byte elements: 2 m n k flops, with m k, k n
+/// and m n the volumes of the A, B and C tiles (so 2 sqrt(|A| |B| |C|)); bytes: each tile read
+/// once (C twice); streamed bytes (memories the processor does not cache): A once per
+/// [`GEMM_STREAM_BLOCK`] columns of C, B once per block of rows, C twice.
+fn gemm_cost(elem: usize) -> runtime::task::CostModel {
+    runtime::task::CostModel::PerArgs(std::sync::Arc::new(move |rects, _| {
         let vol: Vec<f64> = rects.iter().map(|r| r.volume() as f64).collect();
-        let flops = match vol.as_slice() {
-            [a, b, c, ..] => 2.0 * (a * b * c).sqrt(),
-            _ => 0.0,
+        let (flops, streamed) = match (vol.as_slice(), rects.get(2)) {
+            ([a, b, c, ..], Some(cr)) => {
+                let e = cr.extents();
+                let (m, n) = (
+                    e.first().copied().unwrap_or(1) as f64,
+                    e.get(1).copied().unwrap_or(1) as f64,
+                );
+                let el = elem as f64;
+                let passes = |x: f64| (x / GEMM_STREAM_BLOCK).ceil().max(1.0);
+                (
+                    2.0 * (a * b * c).sqrt(),
+                    vec![a * el * passes(n), b * el * passes(m), 2.0 * c * el],
+                )
+            }
+            _ => (0.0, Vec::new()),
         };
         runtime::task::Cost {
             flops,
             bytes: Vec::new(),
+            streamed,
         }
     }))
 }

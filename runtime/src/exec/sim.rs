@@ -5,7 +5,9 @@
 //!
 //! - a point task occupies its processor for
 //!   `launch + max(flops / throughput(flops), sum over arguments of bytes / bandwidth(memory ->
-//!   processor))`, plus the initialization of reduction instances and the folds after it;
+//!   processor))`, plus the initialization of reduction instances and the folds after it; an
+//!   argument in a memory the processor does not cache (a GPU reading mapped host memory) costs
+//!   its streamed bytes (every re-read crosses the bus) where the cost model gives them;
 //! - a copy occupies a channel for `latency + bytes / bandwidth` of the path between the two
 //!   memories; channels are the directed memory pair within a node and the source node's network
 //!   link across nodes (FIFO contention: a channel carries one copy at a time);
@@ -30,8 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct SimModel {
     procs: Vec<ProcDesc>,
     nmems: usize,
-    /// (bandwidth GB/s, latency ns) per `proc * nmems + mem`; bandwidth 0 = no access.
-    access: Vec<(f64, f64)>,
+    /// (bandwidth GB/s, latency ns, cached) per `proc * nmems + mem`; bandwidth 0 = no access.
+    access: Vec<(f64, f64, bool)>,
     /// (bandwidth GB/s, latency ns) per `src * nmems + dst`.
     copy: Vec<(f64, f64)>,
     mem_bw: Vec<f64>,
@@ -50,10 +52,10 @@ impl SimModel {
     /// The tables of `m`.
     pub fn new(m: &MachineDesc) -> SimModel {
         let nmems = m.mems.len();
-        let mut access = vec![(0.0, 0.0); m.procs.len() * nmems];
+        let mut access = vec![(0.0, 0.0, true); m.procs.len() * nmems];
         for a in &m.access {
             if let Some(slot) = access.get_mut(a.proc * nmems + a.mem) {
-                *slot = (a.bandwidth, a.latency);
+                *slot = (a.bandwidth, a.latency, a.cached);
             }
         }
         let mut copy = Vec::with_capacity(nmems * nmems);
@@ -93,6 +95,11 @@ impl SimModel {
         self.access
             .get(proc * self.nmems + mem)
             .map_or(0.0, |a| a.0)
+    }
+
+    /// True if processor `proc`'s caches serve re-reads from memory `mem`.
+    pub fn access_cached(&self, proc: usize, mem: MemId) -> bool {
+        self.access.get(proc * self.nmems + mem).is_none_or(|a| a.2)
     }
 
     /// Time (ns) of a task body of `flops` operations on processor `proc` that moves
@@ -396,13 +403,19 @@ fn task_ns(m: &SimModel, t: &super::TaskWork, cache: &mut [Option<(u64, f64)>]) 
         }
     };
     let traffic = t.args.iter().enumerate().map(|(i, a)| {
-        let bytes = cost.bytes.get(i).copied().unwrap_or_else(|| {
-            let b = arg_bytes(a);
-            match a.privilege {
-                Privilege::ReadWrite | Privilege::Reduce(_) => 2.0 * b,
-                _ => b,
-            }
-        });
+        let streamed = match cost.streamed.get(i) {
+            Some(&s) if !m.access_cached(t.proc_index, a.inst.mem.id) => Some(s),
+            _ => None,
+        };
+        let bytes = streamed
+            .or_else(|| cost.bytes.get(i).copied())
+            .unwrap_or_else(|| {
+                let b = arg_bytes(a);
+                match a.privilege {
+                    Privilege::ReadWrite | Privilege::Reduce(_) => 2.0 * b,
+                    _ => b,
+                }
+            });
         (a.inst.mem.id, bytes)
     });
     let bits = cost.flops.to_bits();

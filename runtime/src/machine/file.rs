@@ -104,6 +104,14 @@ pub struct AccessSpec {
     /// Pairing of processors with memories.
     #[serde(default)]
     pub pairing: Pairing,
+    /// Whether the processor's caches serve re-reads (default true; false for a GPU reading
+    /// mapped host memory over PCIe: tasks are then charged their streamed bytes).
+    #[serde(default = "yes")]
+    pub cached: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// Where a copy path applies.
@@ -335,6 +343,7 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
         bandwidth: f64,
         latency: f64,
         pairing: Pairing,
+        cached: bool,
     }
     let mut aks: Vec<AK> = Vec::new();
     for (i, a) in f.access.iter().enumerate() {
@@ -372,6 +381,7 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
             bandwidth: positive(origin, &key("bandwidth"), a.bandwidth)?,
             latency: non_negative(origin, &key("latency_us"), a.latency_us)? * 1e3,
             pairing: a.pairing,
+            cached: a.cached,
         });
     }
     for pk in &pks {
@@ -507,6 +517,7 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
                                 mem: mem_base + off,
                                 bandwidth: a.bandwidth,
                                 latency: a.latency,
+                                cached: a.cached,
                             });
                         }
                     }

@@ -105,6 +105,10 @@ pub struct Access {
     pub bandwidth: f64,
     /// Latency in ns.
     pub latency: f64,
+    /// True if the processor's caches serve what a task re-reads from this memory; false for
+    /// mapped host memory read by a GPU over PCIe, where a kernel pays for every re-read (the
+    /// simulator then charges a task's [`crate::task::Cost::streamed`] bytes).
+    pub cached: bool,
 }
 
 /// Bandwidth of copies between two memory kinds, within a node or across nodes.
@@ -339,6 +343,7 @@ impl MachineDesc {
                         mem: sys,
                         bandwidth: 20.0,
                         latency: 100.0,
+                        cached: true,
                     });
                     if let Some(zc) = zc {
                         access.push(Access {
@@ -346,6 +351,7 @@ impl MachineDesc {
                             mem: zc,
                             bandwidth: 15.0,
                             latency: 150.0,
+                            cached: true,
                         });
                     }
                 }
@@ -373,6 +379,7 @@ impl MachineDesc {
                     mem: fb,
                     bandwidth: 500.0,
                     latency: 50.0,
+                    cached: true,
                 });
                 if let Some(zc) = zc {
                     access.push(Access {
@@ -380,6 +387,7 @@ impl MachineDesc {
                         mem: zc,
                         bandwidth: 12.0,
                         latency: 1000.0,
+                        cached: false,
                     });
                 }
             }

@@ -123,7 +123,7 @@ pub fn app(cost: bool) -> App {
             let b = s.first().and_then(Value::as_f64).unwrap_or(0.0);
             Cost {
                 flops: 2.0 * b * b * b,
-                bytes: Vec::new(),
+                ..Cost::default()
             }
         })));
     }
