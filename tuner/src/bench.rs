@@ -111,11 +111,16 @@ impl TuneApp for Bench {
         vec!["tiny".into(), "small".into(), "large".into()]
     }
 
+    fn check_size(&self, size: &str) -> Result<(), String> {
+        parse_size(size).map(|_| ())
+    }
+
     fn run(&self, mapper: &MapperSpec, machine: &str, size: &str) -> Result<RunReport, RunFailure> {
-        let size = apps::Size::parse(size).map_err(RunFailure::Config)?;
+        let (size, n) = parse_size(size).map_err(RunFailure::Config)?;
         let cfg = apps::RunConfig {
             machine: machine.to_string(),
             size,
+            n,
             mapper: match mapper {
                 MapperSpec::Default => apps::MapperChoice::Default,
                 MapperSpec::Text(t) => apps::MapperChoice::Text {
@@ -153,6 +158,20 @@ impl TuneApp for Bench {
     }
 }
 
+/// A matmul size: a preset (`tiny`, `small`, `large`) or a matrix order N (e.g. `16384`, rounded
+/// up to the algorithm's grid as with `mapper run --n`).
+fn parse_size(s: &str) -> Result<(apps::Size, Option<i64>), String> {
+    if let Ok(size) = apps::Size::parse(s) {
+        return Ok((size, None));
+    }
+    match s.parse::<i64>() {
+        Ok(n) if n >= 1 => Ok((apps::Size::Large, Some(n))),
+        _ => Err(format!(
+            "unknown size `{s}`; expected tiny, small, large or a matrix order N such as 16384"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +197,22 @@ mod tests {
             .collect();
         assert!(dims.contains(&Some(3)), "{dims:?}");
         assert!(crate::validate::check_text_for(&c.expert_mapper(), Some(&c.info())).is_valid());
+    }
+
+    #[test]
+    fn sizes_are_presets_or_a_matrix_order() {
+        let c = bench("cannon");
+        assert!(c.check_size("small").is_ok() && c.check_size("96").is_ok());
+        assert_eq!(
+            c.check_size("huge").unwrap_err(),
+            "unknown size `huge`; expected tiny, small, large or a matrix order N such as 16384"
+        );
+        assert!(c.check_size("0").is_err());
+        // N = 96 on a 2x2 grid: the run reports the order it used.
+        let r = c
+            .run(&MapperSpec::Text(c.expert_mapper()), "sim:p100x4", "96")
+            .unwrap();
+        assert!(r.check.contains("N=96 "), "{}", r.check);
     }
 
     #[test]

@@ -166,6 +166,9 @@ pub struct ChildEvaluator {
     reference: Option<f64>,
     counter: usize,
     timeout: Duration,
+    /// The largest fixed cost of a child seen so far: its wall time minus the app's time
+    /// (process start, device setup, input generation, verification).
+    overhead_s: f64,
 }
 
 impl ChildEvaluator {
@@ -177,11 +180,12 @@ impl ChildEvaluator {
             settings,
             reference: None,
             counter: 0,
+            overhead_s: 0.0,
         }
     }
 
-    /// Runs the child once.
-    fn run_child(&self, mapper: &MapperChoice) -> Result<RunReport, Box<Outcome>> {
+    /// Runs the child once; on success also returns its wall time in seconds.
+    fn run_child(&self, mapper: &MapperChoice) -> Result<(RunReport, f64), Box<Outcome>> {
         let s = &self.settings;
         let mut cmd = Command::new(&s.exe);
         cmd.arg("__eval")
@@ -236,7 +240,7 @@ impl ChildEvaluator {
             .find(|l| l.trim_start().starts_with('{'))
             .and_then(|l| serde_json::from_str::<ChildMessage>(l).ok());
         match msg {
-            Some(ChildMessage::Ok(r)) => Ok(*r),
+            Some(ChildMessage::Ok(r)) => Ok((*r, start.elapsed().as_secs_f64())),
             Some(ChildMessage::Err(f)) => Err(Box::new(Outcome::Failed { failure: f })),
             None => Err(Box::new(Outcome::Crash {
                 status: status.to_string(),
@@ -256,14 +260,17 @@ impl ChildEvaluator {
         let mut outcome = None;
         for _ in 0..runs {
             match self.run_child(&mapper) {
-                Ok(r) if !r.verified => {
-                    outcome = Some(Outcome::WrongResult {
-                        check: r.check.clone(),
-                        time_s: r.time_s,
-                    });
-                    break;
+                Ok((r, wall)) => {
+                    self.overhead_s = self.overhead_s.max(wall - r.time_s.max(0.0));
+                    if !r.verified {
+                        outcome = Some(Outcome::WrongResult {
+                            check: r.check.clone(),
+                            time_s: r.time_s,
+                        });
+                        break;
+                    }
+                    reports.push(r);
                 }
-                Ok(r) => reports.push(r),
                 Err(o) => {
                     outcome = Some(*o);
                     break;
@@ -369,14 +376,15 @@ impl Evaluate for ChildEvaluator {
         self.measure(MapperChoice::Default, String::new(), None)
     }
 
-    /// Also tightens the time limit on real machines to 20x the reference (at least 10 s, at
-    /// most the configured limit), so a hopeless mapper does not hold the session for long.
+    /// Also tightens the time limit on real machines to 20x the reference plus twice the
+    /// largest fixed cost of a child seen so far (at least 10 s, at most the configured limit),
+    /// so a hopeless mapper does not hold the session for long while a child's setup and
+    /// verification (seconds for a large problem on GPUs) are not mistaken for a slow mapping.
     fn set_reference(&mut self, time_s: Option<f64>) {
         self.reference = time_s;
         if let Some(t) = time_s.filter(|t| t.is_finite() && *t > 0.0) {
             if !is_simulated(&self.settings.machine) {
-                let limit = Duration::from_secs_f64((20.0 * t).max(10.0));
-                self.timeout = self.settings.timeout.min(limit);
+                self.timeout = self.settings.timeout.min(limit_for(t, self.overhead_s));
             }
         }
     }
@@ -388,6 +396,12 @@ impl Evaluate for ChildEvaluator {
             self.settings.runs.max(1)
         }
     }
+}
+
+/// The time limit of a child on a real machine: 20x the reference time plus twice the fixed
+/// cost of a child, at least 10 s.
+fn limit_for(reference_s: f64, overhead_s: f64) -> Duration {
+    Duration::from_secs_f64((20.0 * reference_s + 2.0 * overhead_s.max(0.0)).max(10.0))
 }
 
 fn drain<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<String> {
@@ -423,6 +437,15 @@ pub fn exe_exists(p: &Path) -> bool {
 mod tests {
     use super::*;
     use crate::toy::{Demo, DEMO_EXPERT};
+
+    #[test]
+    fn time_limit_covers_the_child_fixed_cost() {
+        // A 56 ms GPU run whose child spends 8 s on setup and verification: 17.12 s, not 10 s.
+        assert_eq!(limit_for(0.056, 8.0), Duration::from_secs_f64(17.12));
+        assert_eq!(limit_for(0.01, 0.5), Duration::from_secs(10));
+        assert_eq!(limit_for(1.0, 3.0), Duration::from_secs(26));
+        assert_eq!(limit_for(1.0, -1.0), Duration::from_secs(20));
+    }
 
     #[test]
     fn precheck_rejects_and_canonicalizes() {

@@ -190,6 +190,20 @@ pub trait TuneApp: Send + Sync {
     fn mapper_source(&self) -> Option<MapperSource>;
     /// Size presets, smallest first.
     fn sizes(&self) -> Vec<String>;
+    /// Checks a `--size` value: by default one of [`TuneApp::sizes`] (any value if there are
+    /// none).
+    fn check_size(&self, size: &str) -> Result<(), String> {
+        let sizes = self.sizes();
+        if sizes.is_empty() || sizes.iter().any(|s| s == size) {
+            Ok(())
+        } else {
+            Err(format!(
+                "unknown size `{size}` for {}; known: {}",
+                self.name(),
+                sizes.join(", ")
+            ))
+        }
+    }
     /// Runs the app once with `mapper` on `machine` at `size`.
     fn run(&self, mapper: &MapperSpec, machine: &str, size: &str) -> Result<RunReport, RunFailure>;
 }

@@ -57,7 +57,8 @@ struct Args {
     /// Machine: `local`, `emulated:NxG`, `sim:PRESET`.
     #[arg(long, default_value = "local")]
     machine: String,
-    /// Problem size preset (default: `small`, or the app's smallest).
+    /// Problem size preset (default: `small`, or the app's smallest); for the matmul apps also a
+    /// matrix order N, e.g. `16384`.
     #[arg(long)]
     size: Option<String>,
     /// Optimizer.
@@ -127,13 +128,7 @@ fn run(a: &Args) -> Result<(), String> {
             sizes.first().cloned().unwrap_or_else(|| "small".into())
         }
     });
-    if !sizes.is_empty() && !sizes.contains(&size) {
-        return Err(format!(
-            "unknown size `{size}` for {}; known: {}",
-            a.app,
-            sizes.join(", ")
-        ));
-    }
+    app.check_size(&size)?;
     let desc = runtime::MachineDesc::parse(&a.machine)?;
     let shape = desc.shape();
     let out = a
