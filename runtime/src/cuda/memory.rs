@@ -26,11 +26,11 @@ impl DeviceBuffer {
     /// Allocates `bytes` (at least 1) of zeroed framebuffer memory on `gpu`.
     ///
     /// With the device's memory pool (every recent GPU) the allocation, the zeroing and, in
-    /// [`Drop`], the free are stream-ordered on the GPU's allocation stream: `cuMemFree` waits for every kernel running
-    /// on the device (measured: a free during a 300 ms kernel took 273 ms, see
-    /// `examples/cuda_alloc.rs`), which serialized a GPU's neighbours behind its GEMMs whenever
-    /// the control or copy thread dropped an instance; `cuMemFreeAsync` returns at once, and the
-    /// pool keeps the memory for the next allocation.
+    /// [`Drop`], the free are stream-ordered on the GPU's allocation stream. `cuMemFree` waits
+    /// for every kernel running on the device (measured: a free during a 300 ms kernel took
+    /// 273 ms, see `examples/cuda_alloc.rs`), which serialized a GPU's neighbours behind its
+    /// GEMMs whenever the control or copy thread dropped an instance; `cuMemFreeAsync` returns
+    /// at once, and the pool keeps the memory for the next allocation.
     pub fn new(gpu: &Arc<Gpu>, bytes: usize) -> Result<DeviceBuffer, String> {
         gpu.bind()?;
         let bytes1 = bytes.max(1);
@@ -40,7 +40,7 @@ impl DeviceBuffer {
                 let s = gpu.alloc_stream.cu_stream();
                 let alloc = || {
                     let mut p: sys::CUdeviceptr = 0;
-                    // SAFETY: an out pointer, the device's pool and its live copy stream.
+                    // SAFETY: an out pointer, the device's pool and its live allocation stream.
                     let r = unsafe { sys::cuMemAllocFromPoolAsync(&mut p, bytes1, pool.0, s) };
                     (r == sys::CUresult::CUDA_SUCCESS).then_some(p).ok_or(r)
                 };
@@ -85,8 +85,8 @@ impl DeviceBuffer {
 impl Drop for DeviceBuffer {
     fn drop(&mut self) {
         if self.gpu.bind().is_ok() {
-            // SAFETY: allocated in `new` (from the pool on the allocation stream, or by cuMemAlloc);
-            // every operation using it finished before its last owner let it go.
+            // SAFETY: allocated in `new` (from the pool on the allocation stream, or by
+            // cuMemAlloc); every operation using it finished before its last owner let it go.
             let _ = unsafe {
                 match self.gpu.pool {
                     Some(_) => result::free_async(self.ptr, self.gpu.alloc_stream.cu_stream()),
