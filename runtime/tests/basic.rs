@@ -3,134 +3,14 @@
 use runtime::mapper_core::{MemKind, ProcKind};
 use runtime::*;
 
-fn stencil_app() -> App {
-    let mut app = App::new("stencil1d");
-    app.task(
-        TaskDecl::new("init")
-            .arg("out", Privilege::WriteDiscard, &["x"], &["blocks"])
-            .all_kinds(|ctx| {
-                let w = ctx.write::<f64>(0, "x")?;
-                for p in ctx.space(0)?.iter() {
-                    w.set(p, p.get(0) as f64);
-                }
-                Ok(Value::None)
-            })
-            .index_launch(),
-    );
-    app.task(
-        TaskDecl::new("step")
-            .arg("in", Privilege::Read, &["x"], &["ghost"])
-            .arg("out", Privilege::WriteDiscard, &["y"], &["blocks"])
-            .all_kinds(|ctx| {
-                let r = ctx.read::<f64>(0, "x")?;
-                let w = ctx.write::<f64>(1, "y")?;
-                let g = ctx.bounds(0)?;
-                for p in ctx.space(1)?.iter() {
-                    let i = p.get(0);
-                    let l = if i > g.lo.get(0) {
-                        r.get(i - 1)
-                    } else {
-                        r.get(i)
-                    };
-                    let h = if i < g.hi.get(0) {
-                        r.get(i + 1)
-                    } else {
-                        r.get(i)
-                    };
-                    w.set(p, (l + r.get(i) + h) / 3.0);
-                }
-                Ok(Value::None)
-            })
-            .index_launch(),
-    );
-    app.task(
-        TaskDecl::new("copyback")
-            .arg("in", Privilege::Read, &["y"], &["blocks"])
-            .arg("out", Privilege::ReadWrite, &["x"], &["blocks"])
-            .all_kinds(|ctx| {
-                let r = ctx.read::<f64>(0, "y")?;
-                let w = ctx.write::<f64>(1, "x")?;
-                for p in ctx.space(0)?.iter() {
-                    w.set(p, r.get(p));
-                }
-                Ok(Value::None)
-            })
-            .index_launch(),
-    );
-    app.task(
-        TaskDecl::new("sum")
-            .arg("in", Privilege::Read, &["x"], &["blocks"])
-            .all_kinds(|ctx| {
-                let r = ctx.read::<f64>(0, "x")?;
-                Ok(Value::F64(ctx.space(0)?.iter().map(|p| r.get(p)).sum()))
-            })
-            .index_launch(),
-    );
-    app
-}
+#[path = "programs/stencil1d.rs"]
+mod stencil1d;
 
-fn reference(n: i64, steps: usize) -> Vec<f64> {
-    let mut x: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    for _ in 0..steps {
-        let y: Vec<f64> = (0..n as usize)
-            .map(|i| {
-                let l = if i > 0 { x[i - 1] } else { x[i] };
-                let h = if i + 1 < n as usize { x[i + 1] } else { x[i] };
-                (l + x[i] + h) / 3.0
-            })
-            .collect();
-        x = y;
-    }
-    x
-}
+use stencil1d::reference;
 
+/// The stencil on 40 points in 4 blocks, host functions only.
 fn run_stencil(machine: &str, mapper: &TableMapper) -> (Vec<f64>, f64, Profile) {
-    let n = 40;
-    let blocks = 4;
-    let mut rt = Runtime::from_spec(stencil_app(), machine, mapper).unwrap();
-    let fs = FieldSpace::new().field::<f64>("x").field::<f64>("y");
-    let grid = rt
-        .create_region("grid", IndexSpace::range(0, n - 1), fs)
-        .unwrap();
-    let bp = rt.partition_equal(grid, "blocks", &[blocks]).unwrap();
-    let subs: Vec<(Point, IndexSpace)> = (0..blocks)
-        .map(|c| {
-            let b = rt
-                .forest()
-                .region(rt.subregion(bp, c).unwrap())
-                .unwrap()
-                .space
-                .bounds();
-            (
-                Point::p1(c),
-                IndexSpace::range((b.lo.get(0) - 1).max(0), (b.hi.get(0) + 1).min(n - 1)),
-            )
-        })
-        .collect();
-    let gp = rt.partition_by_subspaces(grid, "ghost", subs).unwrap();
-    let dom = Rect::r1(0, blocks - 1);
-    let h = |name: &str| {
-        TaskHandle(
-            ["init", "step", "copyback", "sum"]
-                .iter()
-                .position(|x| *x == name)
-                .unwrap(),
-        )
-    };
-    rt.index_launch(h("init"), dom, &[bp.into()], &[]).unwrap();
-    for _ in 0..3 {
-        rt.index_launch(h("step"), dom, &[gp.into(), bp.into()], &[])
-            .unwrap();
-        rt.index_launch(h("copyback"), dom, &[bp.into(), bp.into()], &[])
-            .unwrap();
-    }
-    let total = rt
-        .index_launch(h("sum"), dom, &[bp.into()], &[])
-        .unwrap()
-        .reduce(ReduceOp::Sum);
-    let total = total.get_f64().unwrap();
-    let x = rt.read_field::<f64>(grid, "x").unwrap();
-    (x, total, rt.profile())
+    stencil1d::run(stencil1d::app(&|_| None), machine, mapper, 40, 4).unwrap()
 }
 
 #[test]

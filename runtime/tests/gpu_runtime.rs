@@ -43,127 +43,21 @@ fn cuda(kernel: &str, src: &str) -> Variant {
     })
 }
 
-fn app() -> App {
-    let mut app = App::new("stencil1d-gpu");
-    app.task(
-        TaskDecl::new("init")
-            .arg("out", Privilege::WriteDiscard, &["x"], &["blocks"])
-            .cpu(|ctx| {
-                let w = ctx.write::<f64>(0, "x")?;
-                for p in ctx.space(0)?.iter() {
-                    w.set(p, p.get(0) as f64);
-                }
-                Ok(Value::None)
-            })
-            .variant(ProcKind::Gpu, cuda("init", INIT))
-            .index_launch(),
-    );
-    app.task(
-        TaskDecl::new("step")
-            .arg("in", Privilege::Read, &["x"], &["ghost"])
-            .arg("out", Privilege::WriteDiscard, &["y"], &["blocks"])
-            .cpu(|ctx| {
-                let r = ctx.read::<f64>(0, "x")?;
-                let w = ctx.write::<f64>(1, "y")?;
-                let g = ctx.bounds(0)?;
-                for p in ctx.space(1)?.iter() {
-                    let i = p.get(0);
-                    let c = r.get(i);
-                    let l = if i > g.lo.get(0) { r.get(i - 1) } else { c };
-                    let h = if i < g.hi.get(0) { r.get(i + 1) } else { c };
-                    w.set(p, (l + c + h) / 3.0);
-                }
-                Ok(Value::None)
-            })
-            .variant(ProcKind::Gpu, cuda("step", STEP))
-            .index_launch(),
-    );
-    app.task(
-        TaskDecl::new("copyback")
-            .arg("in", Privilege::Read, &["y"], &["blocks"])
-            .arg("out", Privilege::ReadWrite, &["x"], &["blocks"])
-            .cpu(|ctx| {
-                let r = ctx.read::<f64>(0, "y")?;
-                let w = ctx.write::<f64>(1, "x")?;
-                for p in ctx.space(0)?.iter() {
-                    w.set(p, r.get(p));
-                }
-                Ok(Value::None)
-            })
-            .variant(ProcKind::Gpu, cuda("copyback", COPY))
-            .index_launch(),
-    );
-    app.task(
-        TaskDecl::new("sum")
-            .arg("in", Privilege::Read, &["x"], &["blocks"])
-            .all_kinds(|ctx| {
-                let r = ctx.read::<f64>(0, "x")?;
-                Ok(Value::F64(ctx.space(0)?.iter().map(|p| r.get(p)).sum()))
-            })
-            .index_launch(),
-    );
-    app
-}
+#[path = "programs/stencil1d.rs"]
+mod stencil1d;
 
-fn reference(n: i64, steps: usize) -> Vec<f64> {
-    let mut x: Vec<f64> = (0..n).map(|i| i as f64).collect();
-    for _ in 0..steps {
-        let y: Vec<f64> = (0..n as usize)
-            .map(|i| {
-                let l = if i > 0 { x[i - 1] } else { x[i] };
-                let h = if i + 1 < n as usize { x[i + 1] } else { x[i] };
-                (l + x[i] + h) / 3.0
-            })
-            .collect();
-        x = y;
-    }
-    x
-}
+use stencil1d::reference;
 
+/// The stencil with NVRTC kernels as the GPU variants of `init`, `step` and `copyback` (`sum`
+/// stays a host function on every kind), on `local`.
 fn run(mapper: &TableMapper, n: i64, blocks: i64) -> Result<(Vec<f64>, f64, Profile), String> {
-    let mut rt = Runtime::from_spec(app(), "local", mapper).map_err(|e| e.to_string())?;
-    let fs = FieldSpace::new().field::<f64>("x").field::<f64>("y");
-    let grid = rt
-        .create_region("grid", IndexSpace::range(0, n - 1), fs)
-        .map_err(|e| e.to_string())?;
-    let bp = rt
-        .partition_equal(grid, "blocks", &[blocks])
-        .map_err(|e| e.to_string())?;
-    let subs: Vec<(Point, IndexSpace)> = (0..blocks)
-        .map(|c| {
-            let b = rt
-                .forest()
-                .region(rt.subregion(bp, c).unwrap())
-                .unwrap()
-                .space
-                .bounds();
-            (
-                Point::p1(c),
-                IndexSpace::range((b.lo.get(0) - 1).max(0), (b.hi.get(0) + 1).min(n - 1)),
-            )
-        })
-        .collect();
-    let gp = rt
-        .partition_by_subspaces(grid, "ghost", subs)
-        .map_err(|e| e.to_string())?;
-    let dom = Rect::r1(0, blocks - 1);
-    let h = |i| TaskHandle(i);
-    let e = |e: RuntimeError| e.to_string();
-    rt.index_launch(h(0), dom, &[bp.into()], &[]).map_err(e)?;
-    for _ in 0..3 {
-        rt.index_launch(h(1), dom, &[gp.into(), bp.into()], &[])
-            .map_err(e)?;
-        rt.index_launch(h(2), dom, &[bp.into(), bp.into()], &[])
-            .map_err(e)?;
-    }
-    let total = rt
-        .index_launch(h(3), dom, &[bp.into()], &[])
-        .map_err(e)?
-        .reduce(ReduceOp::Sum)
-        .get_f64()
-        .map_err(|e| e.to_string())?;
-    let x = rt.read_field::<f64>(grid, "x").map_err(e)?;
-    Ok((x, total, rt.profile()))
+    let gpu = |task: &str| match task {
+        "init" => Some(cuda("init", INIT)),
+        "step" => Some(cuda("step", STEP)),
+        "copyback" => Some(cuda("copyback", COPY)),
+        _ => None,
+    };
+    stencil1d::run(stencil1d::app(&gpu), "local", mapper, n, blocks)
 }
 
 fn skip(name: &str) -> bool {
