@@ -508,20 +508,9 @@ impl Gen<'_> {
 
     fn tuple(&mut self, items: &[Expr]) -> Ex {
         let k = self.k.clone();
-        let mut parts: Vec<(bool, Ex, Pos)> = Vec::new();
-        for it in items {
-            match &it.kind {
-                ExprKind::Splat(inner) => {
-                    let x = self.expr(inner);
-                    parts.push((true, x, inner.span.lo));
-                }
-                ExprKind::Wildcard => return self.rejected(),
-                _ => {
-                    let x = self.expr(it);
-                    parts.push((false, x, it.span.lo));
-                }
-            }
-        }
+        let Some(parts) = self.arg_items(items) else {
+            return self.rejected();
+        };
         if parts.iter().any(|(_, x, _)| x.ty == T::Bot) {
             return self.bot();
         }
@@ -764,6 +753,26 @@ impl Gen<'_> {
             });
         }
         out
+    }
+
+    /// Generates tuple items or call arguments: (splatted, code, pos); `None` if one is a
+    /// wildcard (which only index lists accept).
+    fn arg_items(&mut self, items: &[Expr]) -> Option<Vec<(bool, Ex, Pos)>> {
+        let mut out = Vec::new();
+        for it in items {
+            match &it.kind {
+                ExprKind::Splat(inner) => {
+                    let x = self.expr(inner);
+                    out.push((true, x, inner.span.lo));
+                }
+                ExprKind::Wildcard => return None,
+                _ => {
+                    let x = self.expr(it);
+                    out.push((false, x, it.span.lo));
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Generates the items of an index list: (0 = one, 1 = splat, 2 = wildcard, code, pos).
@@ -1012,20 +1021,9 @@ impl Gen<'_> {
         let pos = self.pos(at);
         let mt = self.method_tok(m);
         let xg = self.expr(x);
-        let mut ag: Vec<(bool, Ex, Pos)> = Vec::new();
-        for a in args {
-            match &a.kind {
-                ExprKind::Splat(inner) => {
-                    let e = self.expr(inner);
-                    ag.push((true, e, inner.span.lo));
-                }
-                ExprKind::Wildcard => return self.rejected(),
-                _ => {
-                    let e = self.expr(a);
-                    ag.push((false, e, a.span.lo));
-                }
-            }
-        }
+        let Some(ag) = self.arg_items(args) else {
+            return self.rejected();
+        };
         if xg.ty == T::Bot || ag.iter().any(|(_, e, _)| e.ty == T::Bot) {
             return self.bot();
         }
@@ -1186,20 +1184,9 @@ impl Gen<'_> {
         };
         let params: Vec<ParamType> = self.funcs[id].params.iter().map(|p| p.ty.node).collect();
         let ret = self.rets[id];
-        let mut ag: Vec<(bool, Ex, Pos)> = Vec::new();
-        for a in args {
-            match &a.kind {
-                ExprKind::Splat(inner) => {
-                    let e = self.expr(inner);
-                    ag.push((true, e, inner.span.lo));
-                }
-                ExprKind::Wildcard => return self.rejected(),
-                _ => {
-                    let e = self.expr(a);
-                    ag.push((false, e, a.span.lo));
-                }
-            }
-        }
+        let Some(ag) = self.arg_items(args) else {
+            return self.rejected();
+        };
         if ret == T::Bot || ag.iter().any(|(_, e, _)| e.ty == T::Bot) {
             return self.bot();
         }
