@@ -10,7 +10,7 @@
 //! cargo run --release -p apps --example calibrate -- --apps summa,cannon --n 512 --reps 5
 //! ```
 
-use apps::{MapperChoice, Precision, RunConfig, Size};
+use apps::{Application, MapperChoice, Precision, Problem, RunConfig};
 use clap::Parser;
 
 #[derive(Parser)]
@@ -22,7 +22,8 @@ struct Args {
     /// The real machine.
     #[arg(long, default_value = "local")]
     real: String,
-    /// Matrix order N (rounded up per app to what its grid needs).
+    /// Value of each app's parameter `n` (the matrix order of the matmul apps, rounded up to
+    /// the grid; the stencil's grid side), over the `small` preset.
     #[arg(long, default_value_t = 768)]
     n: i64,
     /// Real runs per (app, mapper), interleaved; the best is reported.
@@ -132,25 +133,26 @@ fn load_average() -> String {
 }
 
 fn run_once(
-    app: &dyn apps::App,
+    app: &dyn Application,
     machine: &str,
     n: i64,
     mapper: &MapperChoice,
 ) -> Result<f64, String> {
+    let mut problem = Problem::preset(app, "small")?;
+    problem.set(app, "n", n)?;
     let cfg = RunConfig {
         machine: machine.to_string(),
-        size: Size::Small,
-        n: Some(n),
-        precision: Precision::F64,
+        problem,
         mapper: mapper.clone(),
         profile: false,
-        seed: 1,
     };
-    let r = app.run(&cfg).map_err(|e| e.to_string())?;
-    if !r.simulated && !r.verified {
+    let r = apps::run(app, &cfg).map_err(|e| e.to_string())?;
+    if !r.verified() {
         return Err(format!(
-            "{} with {}: wrong result (max relative error {:.3e})",
-            r.app, r.mapper, r.max_rel_error
+            "{} with {}: wrong result ({})",
+            r.app,
+            r.mapper,
+            r.outcome.verification.note()
         ));
     }
     Ok(r.time_s)
@@ -163,7 +165,7 @@ fn main() {
         return;
     }
     let all = apps::apps();
-    let selected: Vec<&dyn apps::App> = match &a.apps {
+    let selected: Vec<&dyn Application> = match &a.apps {
         Some(list) => {
             let mut v = Vec::new();
             for name in list.split(',') {

@@ -261,10 +261,10 @@ fn run_prints_a_verified_report() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
     assert!(
-        out.starts_with("cannon (expert mapper) on local: N=24 f64 grid 2x2 on "),
+        out.starts_with("cannon (expert mapper) on local: n=24 f64, N=24 grid 2x2 on "),
         "{out}"
     );
-    assert!(out.contains("GFLOP/s, verified (max rel error"), "{out}");
+    assert!(out.contains("FLOP/s, verified (max rel error"), "{out}");
 }
 
 #[test]
@@ -292,7 +292,9 @@ fn run_json_is_one_line_with_the_fields() {
     assert_eq!(v["size"], "tiny");
     assert_eq!(v["precision"], "f32");
     assert_eq!(v["verified"], true);
-    for k in ["time_s", "gflops", "max_rel_error"] {
+    assert_eq!(v["unit"], "FLOP");
+    assert_eq!(v["params"]["n"], 24);
+    for k in ["time_s", "rate", "work", "max_rel_error"] {
         assert!(v[k].is_f64(), "{k}: {}", v[k]);
     }
 }
@@ -341,7 +343,7 @@ fn run_with_a_mapper_file_and_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         stderr(&o),
-        "error: unknown size `huge`; expected tiny, small or large\n"
+        "error: unknown size `huge` for cannon; (presets: tiny, small, large, gpu, multigpu)\n"
     );
     let o = mapper(
         &["run", "--app", "cannon", "--mapper", "missing.mapper"],
@@ -390,7 +392,15 @@ fn check_with_app_reports_a_misspelled_task_with_its_position() {
     assert!(err.contains("`gem`"), "{err}");
     assert!(err.contains("gemm"), "{err}");
     // The corpus files check clean against their apps.
-    for app in ["cannon", "summa", "pumma", "johnson", "solomonik", "cosma"] {
+    for app in [
+        "stencil",
+        "cannon",
+        "summa",
+        "pumma",
+        "johnson",
+        "solomonik",
+        "cosma",
+    ] {
         let f = format!("{app}.mapper");
         let o = mapper(&["check", &f, "--app", app], &manifest().join("corpus"));
         assert_eq!(o.status.code(), Some(0), "{app}: {}", stderr(&o));
@@ -410,7 +420,15 @@ fn apps_lists_tasks_and_region_arguments() {
     let o = mapper_here(&["apps"]);
     assert_eq!(o.status.code(), Some(0));
     let out = stdout(&o);
-    for app in ["cannon", "summa", "pumma", "johnson", "solomonik", "cosma"] {
+    for app in [
+        "stencil",
+        "cannon",
+        "summa",
+        "pumma",
+        "johnson",
+        "solomonik",
+        "cosma",
+    ] {
         assert!(
             out.contains(&format!("\n{app}: ")) || out.starts_with(&format!("{app}: ")),
             "{out}"
@@ -429,12 +447,52 @@ fn apps_lists_tasks_and_region_arguments() {
 }
 
 #[test]
-fn gemm_baseline_reports_json() {
-    let o = mapper_here(&["gemm-baseline", "--n", "64", "--reps", "1", "--json"]);
+fn bench_reports_the_baseline_and_the_ratio() {
+    let o = mapper_here(&[
+        "bench",
+        "--apps",
+        "cannon,stencil",
+        "--size",
+        "tiny",
+        "--reps",
+        "1",
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(stdout(&o).trim()).expect("json");
-    assert_eq!(v["n"], 64);
-    assert!(v["gflops"].as_f64().is_some_and(|g| g > 0.0));
+    let out = stdout(&o);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines[0]["app"], "cannon");
+    assert!(lines[0]["baseline"]
+        .as_str()
+        .unwrap()
+        .starts_with("one GEMM, "));
+    assert_eq!(lines[1]["app"], "stencil");
+    assert!(lines[1]["baseline"].as_str().unwrap().starts_with("triad "));
+    for l in &lines {
+        assert!(l["ratio"].as_f64().is_some_and(|g| g > 0.0), "{l}");
+    }
+}
+
+#[test]
+fn sizes_and_parameters_are_checked() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--size", "huge"], "error: unknown size `huge` for cannon; (presets: tiny, small, large, gpu, multigpu)\n"),
+        (&["--size", "tiyn"], "error: unknown size `tiyn` for cannon; did you mean `tiny`? (presets: tiny, small, large, gpu, multigpu)\n"),
+        (&["--n", "9223372036854775807"], "error: parameter `n` of cannon must be in 1..=1048576, not 9223372036854775807\n"),
+        (&["--set", "steps=3"], "error: cannon has no parameter `steps`; (parameters: n)\n"),
+        (&["--n", "x"], "error: parameter `n` of cannon takes an integer, not `x`\n"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["run", "--app", "cannon"];
+        args.extend_from_slice(extra);
+        let o = mapper_here(&args);
+        assert_eq!(o.status.code(), Some(1), "{extra:?}");
+        assert_eq!(stderr(&o), want, "{extra:?}");
+    }
 }
 
 #[test]

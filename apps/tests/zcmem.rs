@@ -3,7 +3,7 @@
 //! GPUs. The files must equal that transformation of the current expert (regenerate with
 //! `UPDATE_ZCMEM=1 cargo test -p apps --test zcmem`), check clean, and verify on emulated GPUs.
 
-use apps::{MapperChoice, RunConfig, Size};
+use apps::{MapperChoice, Problem, RunConfig};
 use mapper_core::{check, parse};
 use std::path::PathBuf;
 
@@ -19,13 +19,13 @@ fn zcmem_variant(expert: &str) -> String {
 }
 
 fn path(app: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("mappers/zcmem/{app}.mapper"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("src/matmul/zcmem/{app}.mapper"))
 }
 
 #[test]
 fn zcmem_mappers_are_the_experts_in_zcmem() {
-    for app in apps::apps() {
-        let want = zcmem_variant(app.expert_source());
+    for app in apps::matmul::apps() {
+        let want = zcmem_variant(app.expert().source);
         assert!(!want.contains("FBMEM"), "{}: FBMEM left", app.name());
         assert!(want.contains("Region * * GPU ZCMEM;"), "{}", app.name());
         let p = path(app.name());
@@ -48,19 +48,29 @@ fn zcmem_mappers_are_the_experts_in_zcmem() {
 
 #[test]
 fn zcmem_mappers_verify_on_emulated_gpus() {
-    for app in apps::apps() {
+    for app in apps::matmul::apps() {
         let source = std::fs::read_to_string(path(app.name())).unwrap();
         let cfg = RunConfig {
             machine: "emulated:1x2".into(),
-            size: Size::Tiny,
+            problem: Problem::preset(app, "tiny").unwrap(),
             mapper: MapperChoice::Text {
                 name: format!("{}.mapper", app.name()),
                 source,
             },
-            ..RunConfig::default()
+            profile: false,
         };
-        let r = app.run(&cfg).unwrap();
-        assert!(r.verified, "{}: {}", app.name(), r.max_rel_error);
-        assert!(r.max_rel_error < 1e-12, "{}", app.name());
+        let r = apps::run(app, &cfg).unwrap();
+        assert!(
+            r.verified(),
+            "{}: {}",
+            app.name(),
+            r.outcome.verification.note()
+        );
+        // The named mapper `zcmem` is the same file.
+        let named = app.mappers().iter().find(|m| m.name == "zcmem").unwrap();
+        assert_eq!(
+            named.source,
+            std::fs::read_to_string(path(app.name())).unwrap()
+        );
     }
 }

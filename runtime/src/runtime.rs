@@ -222,6 +222,11 @@ impl Runtime {
         &self.machine
     }
 
+    /// The mapper, bound to the application and the machine (bound once, in [`Runtime::new`]).
+    pub fn bound(&self) -> &dyn BoundMapper {
+        self.bound.as_ref()
+    }
+
     /// The mapper's name.
     pub fn mapper_name(&self) -> &str {
         &self.mapper_name

@@ -1,6 +1,6 @@
-//! The benchmark applications of the `apps` crate (the matrix-multiplication suite) as
-//! [`TuneApp`]s: their registry entries, expert mappers and runs, with the launch
-//! dimensionality of each task read from one tiny profiled run with the default mapper.
+//! The benchmark applications of the `apps` crate as [`TuneApp`]s: their registry entries,
+//! expert mappers (and where they are written), sizes and runs, with the launch dimensionality
+//! of each task read from one tiny profiled run with the default mapper.
 
 use crate::target::{MapperSource, MapperSpec, ProfileFacts, RunFailure, RunReport, TuneApp};
 use mapper_core::AppInfo;
@@ -9,13 +9,13 @@ use std::sync::OnceLock;
 
 /// One application of the `apps` registry.
 pub struct Bench {
-    app: &'static dyn apps::App,
+    app: &'static dyn apps::Application,
     dims: OnceLock<BTreeMap<String, usize>>,
 }
 
 impl Bench {
     /// Wraps a registry entry.
-    pub fn new(app: &'static dyn apps::App) -> Bench {
+    pub fn new(app: &'static dyn apps::Application) -> Bench {
         Bench {
             app,
             dims: OnceLock::new(),
@@ -26,15 +26,11 @@ impl Bench {
     /// the default mapper (empty if that run fails).
     fn dims(&self) -> &BTreeMap<String, usize> {
         self.dims.get_or_init(|| {
-            let cfg = apps::RunConfig {
-                machine: "local".into(),
-                size: apps::Size::Tiny,
-                mapper: apps::MapperChoice::Default,
-                profile: true,
-                ..apps::RunConfig::default()
-            };
+            let mut cfg = apps::RunConfig::tiny(self.app);
+            cfg.mapper = apps::MapperChoice::Default;
+            cfg.profile = true;
             let mut m = BTreeMap::new();
-            if let Ok(r) = self.app.run(&cfg) {
+            if let Ok(r) = apps::run(self.app, &cfg) {
                 if let Some(p) = r.profile {
                     for t in &p.tasks {
                         m.entry(t.name.to_string()).or_insert(t.point.dim());
@@ -49,15 +45,9 @@ impl Bench {
 fn failure(e: apps::AppError) -> RunFailure {
     match e {
         apps::AppError::Mapper(m) => RunFailure::Bind(m),
-        apps::AppError::Mapping(m) => RunFailure::Map(m),
+        apps::AppError::Layout(m) => RunFailure::Map(format!("mapping error: {m}")),
         apps::AppError::Config(m) => RunFailure::Config(m),
-        apps::AppError::Runtime(m) => {
-            if m.contains("out of memory") {
-                RunFailure::MemoryFull(m)
-            } else {
-                RunFailure::Exec(m)
-            }
-        }
+        apps::AppError::Runtime(e) => RunFailure::from_runtime(&e),
     }
 }
 
@@ -84,43 +74,45 @@ impl TuneApp for Bench {
     }
 
     fn expert_mapper(&self) -> String {
-        self.app.expert_source().to_string()
+        self.app.expert().source.to_string()
     }
 
-    /// `apps/src/matmul/NAME.rs` of this workspace, when it holds exactly one `mapper!`.
+    /// The file the app's expert `mapper!` is written in (as the app reports it, relative to
+    /// the workspace root), when that file is in this workspace and holds the mapper's type.
     fn mapper_source(&self) -> Option<MapperSource> {
+        let e = self.app.expert();
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .parent()?
-            .join("apps")
-            .join("src")
-            .join("matmul")
-            .join(format!("{}.rs", self.app.name()));
+            .join(e.file);
         let src = std::fs::read_to_string(&path).ok()?;
         let sites = crate::rewrite::find_mappers(&src, &path.display().to_string()).ok()?;
-        match sites.as_slice() {
-            [one] => Some(MapperSource {
+        sites
+            .iter()
+            .any(|s| s.name == e.type_name)
+            .then(|| MapperSource {
                 path,
-                type_name: one.name.clone(),
+                type_name: e.type_name.to_string(),
                 package: "apps".into(),
-            }),
-            _ => None,
-        }
+            })
     }
 
     fn sizes(&self) -> Vec<String> {
-        vec!["tiny".into(), "small".into(), "large".into()]
+        self.app
+            .presets()
+            .iter()
+            .map(|p| p.name.to_string())
+            .collect()
     }
 
     fn check_size(&self, size: &str) -> Result<(), String> {
-        parse_size(size).map(|_| ())
+        apps::Problem::parse(self.app, size).map(|_| ())
     }
 
     fn run(&self, mapper: &MapperSpec, machine: &str, size: &str) -> Result<RunReport, RunFailure> {
-        let (size, n) = parse_size(size).map_err(RunFailure::Config)?;
+        let problem = apps::Problem::parse(self.app, size).map_err(RunFailure::Config)?;
         let cfg = apps::RunConfig {
             machine: machine.to_string(),
-            size,
-            n,
+            problem,
             mapper: match mapper {
                 MapperSpec::Default => apps::MapperChoice::Default,
                 MapperSpec::Text(t) => apps::MapperChoice::Text {
@@ -129,24 +121,24 @@ impl TuneApp for Bench {
                 },
             },
             profile: true,
-            ..apps::RunConfig::default()
         };
-        let r = self.app.run(&cfg).map_err(failure)?;
+        let r = apps::run(self.app, &cfg).map_err(failure)?;
         Ok(RunReport {
             time_s: r.time_s,
-            throughput: Some(r.gflops),
-            unit: "GFLOP/s".into(),
+            throughput: Some(r.rate()),
+            unit: r.outcome.unit.to_string(),
             // A simulated run computes no data: nothing to verify, nothing wrong.
-            verified: r.verified || r.simulated,
+            verified: r.verified(),
             check: if r.simulated {
                 format!(
-                    "simulated run (no data to verify); N={} {} on {}",
-                    r.n, r.grid, r.procs
+                    "simulated run (no data to verify); {}",
+                    r.outcome.decomposition
                 )
             } else {
                 format!(
-                    "max relative error {:.3e} (tolerance {:.0e}); N={} {} on {}",
-                    r.max_rel_error, r.tolerance, r.n, r.grid, r.procs
+                    "{}; {}",
+                    r.outcome.verification.note(),
+                    r.outcome.decomposition
                 )
             },
             profile: r
@@ -155,20 +147,6 @@ impl TuneApp for Bench {
                 .map(ProfileFacts::from_profile)
                 .unwrap_or_default(),
         })
-    }
-}
-
-/// A matmul size: a preset (`tiny`, `small`, `large`) or a matrix order N (e.g. `16384`, rounded
-/// up to the algorithm's grid as with `mapper run --n`).
-fn parse_size(s: &str) -> Result<(apps::Size, Option<i64>), String> {
-    if let Ok(size) = apps::Size::parse(s) {
-        return Ok((size, None));
-    }
-    match s.parse::<i64>() {
-        Ok(n) if n >= 1 => Ok((apps::Size::Large, Some(n))),
-        _ => Err(format!(
-            "unknown size `{s}`; expected tiny, small, large or a matrix order N such as 16384"
-        )),
     }
 }
 
@@ -186,6 +164,9 @@ mod tests {
         let src = c.mapper_source().unwrap();
         assert_eq!(src.type_name, "CannonExpert");
         assert!(src.path.ends_with("apps/src/matmul/cannon.rs"));
+        let s = bench("stencil").mapper_source().unwrap();
+        assert_eq!(s.type_name, "StencilExpert");
+        assert!(s.path.ends_with("apps/src/stencil/expert.rs"));
         assert_eq!(c.launch_dims("gemm"), Some(2));
         assert_eq!(c.launch_dims("nope"), None);
         let j = bench("johnson");
@@ -205,7 +186,7 @@ mod tests {
         assert!(c.check_size("small").is_ok() && c.check_size("96").is_ok());
         assert_eq!(
             c.check_size("huge").unwrap_err(),
-            "unknown size `huge`; expected tiny, small, large or a matrix order N such as 16384"
+            "unknown size `huge` for cannon; (presets: tiny, small, large, gpu, multigpu)"
         );
         assert!(c.check_size("0").is_err());
         // N = 96 on a 2x2 grid: the run reports the order it used.

@@ -116,7 +116,7 @@ impl Outcome {
                 };
                 let thr = report
                     .throughput
-                    .map(|t| format!(", {t:.2} {}", report.unit))
+                    .map(|t| format!(", {}", apps::rate_text(t, &report.unit)))
                     .unwrap_or_default();
                 format!(
                     "ran in {}{runs}{thr}; {}",
@@ -617,8 +617,8 @@ mod tests {
         );
         let report = RunReport {
             time_s: 2.0,
-            throughput: Some(5.0),
-            unit: "GFLOP/s".into(),
+            throughput: Some(5e9),
+            unit: "FLOP".into(),
             verified: true,
             check: "ok".into(),
             profile: facts(),

@@ -26,6 +26,7 @@ pub mod search;
 pub mod session;
 pub mod space;
 pub mod target;
+#[cfg(test)]
 pub mod toy;
 pub mod validate;
 

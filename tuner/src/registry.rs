@@ -1,5 +1,4 @@
-//! The applications `tune` knows: the benchmark applications of the `apps` crate and the
-//! tuner's own `demo` app.
+//! The applications `tune` knows: the benchmark applications of the `apps` crate.
 
 use crate::target::TuneApp;
 
@@ -10,20 +9,16 @@ pub fn names() -> Vec<String> {
 
 /// Every tunable application.
 pub fn all() -> Vec<Box<dyn TuneApp>> {
-    let mut v: Vec<Box<dyn TuneApp>> = vec![Box::new(crate::toy::Demo)];
-    for a in apps::apps() {
-        v.push(Box::new(crate::bench::Bench::new(a)));
-    }
-    v
+    apps::apps()
+        .into_iter()
+        .map(|a| Box::new(crate::bench::Bench::new(a)) as Box<dyn TuneApp>)
+        .collect()
 }
 
-/// The application called `name`, or an error listing the known ones.
+/// The application called `name`, or an error naming the closest one and the known ones.
 pub fn find(name: &str) -> Result<Box<dyn TuneApp>, String> {
-    let apps = all();
-    let known: Vec<String> = apps.iter().map(|a| a.name().to_string()).collect();
-    apps.into_iter()
-        .find(|a| a.name() == name)
-        .ok_or_else(|| format!("unknown app `{name}`; known apps: {}", known.join(", ")))
+    let app = apps::find(name)?;
+    Ok(Box::new(crate::bench::Bench::new(app)))
 }
 
 #[cfg(test)]
@@ -32,14 +27,14 @@ mod tests {
 
     #[test]
     fn lookup() {
-        assert!(names().contains(&"demo".to_string()));
+        assert!(names().contains(&"stencil".to_string()));
         assert_eq!(
-            find("demo").map(|a| a.name().to_string()),
-            Ok("demo".into())
+            find("stencil").map(|a| a.name().to_string()),
+            Ok("stencil".into())
         );
-        assert!(find("nope")
-            .err()
-            .unwrap()
-            .starts_with("unknown app `nope`; known apps: demo"));
+        assert_eq!(
+            find("canon").err().unwrap(),
+            "unknown app `canon`; did you mean `cannon`? (known apps: stencil, cannon, summa, pumma, johnson, solomonik, cosma)"
+        );
     }
 }

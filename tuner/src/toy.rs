@@ -1,5 +1,6 @@
-//! `demo`: a small application of the tuner's own, so the whole tuning path (child-process
-//! evaluation, feedback, searches, reports) works and is tested without the benchmark suite.
+//! A test fixture: a minimal four-task application whose mapping decisions the tuner's unit
+//! tests (search space, evaluation, sessions) know exactly. The product tunes the benchmark
+//! applications of the `apps` crate only.
 //!
 //! A 1-D three-point stencil with ghost partitions on the task runtime: `init` fills the grid,
 //! then per step `stencil` (reads `x` through the ghost partition, writes `y`) and `copy`

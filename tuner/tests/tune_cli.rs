@@ -1,4 +1,4 @@
-//! The `tune` binary end to end on the demo app: the built-in optimizer without an LLM (all
+//! The `tune` binary end to end on the stencil app: the built-in optimizer without an LLM (all
 //! report files written), the LLM optimizer against a fake OpenAI-compatible server through the
 //! child-process evaluation path, and user errors.
 
@@ -36,7 +36,7 @@ fn builtin_optimizer_without_llm_writes_every_report() {
     let o = tune(
         &[
             "--app",
-            "demo",
+            "stencil",
             "--machine",
             "emulated:1x2",
             "--size",
@@ -89,7 +89,7 @@ fn builtin_optimizer_without_llm_writes_every_report() {
     let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
     assert!(tuner::validate::check_text(&best).is_valid(), "{best}");
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
-    assert!(report.starts_with("# Tuning report: `demo` on `emulated:1x2` (size tiny)\n"));
+    assert!(report.starts_with("# Tuning report: `stencil` on `emulated:1x2` (size tiny)\n"));
     assert!(report.contains("- LLM: no LLM configured"), "{report}");
     let svg = std::fs::read_to_string(out.join("best_so_far.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("ensemble"), "{svg}");
@@ -161,7 +161,7 @@ fn llm_optimizer_through_the_evaluation_path() {
     let o = tune(
         &[
             "--app",
-            "demo",
+            "stencil",
             "--machine",
             "emulated:1x2",
             "--size",
@@ -222,35 +222,19 @@ fn user_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown app `nope`; known apps: demo, cannon, summa, pumma, johnson, solomonik, cosma\n"
+        "error: unknown app `nope` (known apps: stencil, cannon, summa, pumma, johnson, solomonik, cosma)\n"
     );
-    let o = tune(&["--app", "demo", "--size", "huge"], &[]);
+    let o = tune(&["--app", "stencil", "--size", "huge"], &[]);
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown size `huge` for demo; known: tiny, small, large\n"
+        "error: unknown size `huge` for stencil; (presets: tiny, small, large, gpu, multigpu)\n"
     );
-    let o = tune(&["--app", "demo", "--machine", "bogus"], &[]);
+    let o = tune(&["--app", "stencil", "--machine", "bogus"], &[]);
     assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: unknown machine `bogus`"));
-    let o = tune(
-        &[
-            "--app",
-            "demo",
-            "--write",
-            "--iterations",
-            "1",
-            "--size",
-            "tiny",
-            "--runs",
-            "1",
-            "--quiet",
-            "--out",
-            tempfile::tempdir().unwrap().path().to_str().unwrap(),
-        ],
-        &[],
-    );
+    let o = tune(&["--app", "canon"], &[]);
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: --write: app `demo` has no mapper! source to rewrite\n"
+        "error: unknown app `canon`; did you mean `cannon`? (known apps: stencil, cannon, summa, pumma, johnson, solomonik, cosma)\n"
     );
 }
 
@@ -261,11 +245,11 @@ fn timeouts_are_classified_and_scored_zero() {
     let o = tune(
         &[
             "--app",
-            "demo",
+            "stencil",
             "--machine",
             "emulated:1x2",
             "--size",
-            "large",
+            "small",
             "--iterations",
             "1",
             "--runs",
@@ -318,7 +302,7 @@ fn seeded_simulated_runs_are_reproducible() {
         let o = tune(
             &[
                 "--app",
-                "demo",
+                "stencil",
                 "--machine",
                 "sim:p100x4",
                 "--size",

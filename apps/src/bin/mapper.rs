@@ -8,13 +8,13 @@
 //!
 //! - `mapper check FILE... --app NAME` also checks task and region names against the app.
 //! - `mapper apps` lists the apps with their tasks and region arguments.
-//! - `mapper run --app NAME [--mapper expert|default|FILE] [--machine M] [--size S] [--fp32]
-//!   [--profile FILE] [--json]` runs an app, verifies it and prints time and GFLOP/s.
-//! - `mapper gemm-baseline [--n N] [--fp32] [--json]` times one GEMM of the whole problem on all
-//!   cores (the reference point of the matrix-multiplication benchmark).
+//! - `mapper run --app NAME [--mapper expert|default|NAME|FILE] [--machine M] [--size S]
+//!   [--set k=v]... [--fp32] [--profile FILE] [--json]` runs an app, verifies it and prints
+//!   the time and the rate in the app's unit of work.
+//! - `mapper bench [--apps A,B] ...` runs apps interleaved with each app's measured baseline
+//!   (one GEMM of the whole problem, the memory bandwidth, ...) and prints the ratios.
 
-use apps::matmul::common::{self, gemm_baseline, preset_n};
-use apps::{MapperChoice, Precision, RunConfig, Size};
+use apps::{Application, MapperChoice, Precision, Problem, RunConfig};
 use clap::{Parser, Subcommand};
 use mapper_core::diag::{render_all, Diagnostic};
 use mapper_core::{ast, check, parse, print, AppInfo};
@@ -49,32 +49,23 @@ enum Cmd {
     },
     /// List the apps with their tasks and region arguments.
     Apps,
-    /// Run an app with a mapper, verify the result and print time and GFLOP/s.
+    /// Run an app with a mapper, verify the result and print the time and the rate.
     Run {
         /// The app (see `mapper apps`).
         #[arg(long, value_name = "NAME")]
         app: String,
-        /// `expert`, `default` or a mapper file.
-        #[arg(long, default_value = "expert", value_name = "expert|default|FILE")]
+        /// `expert`, `default`, one of the app's named mappers, or a mapper file.
+        #[arg(
+            long,
+            default_value = "expert",
+            value_name = "expert|default|NAME|FILE"
+        )]
         mapper: String,
-        /// Machine: `local` or `emulated:NxG` (see the runtime's machine specs).
+        /// Machine: `local`, `emulated:NxG`, `sim:PRESET` or a machine TOML file.
         #[arg(long, default_value = "local")]
         machine: String,
-        /// Problem size: tiny, small or large.
-        #[arg(long, default_value = "small")]
-        size: String,
-        /// Matrix order N, overriding the size preset (rounded up to the algorithm's grid).
-        #[arg(long)]
-        n: Option<i64>,
-        /// Run in single precision (same as `--precision f32`).
-        #[arg(long)]
-        fp32: bool,
-        /// Precision: f64 or f32.
-        #[arg(long, default_value = "f64")]
-        precision: String,
-        /// Seed of the input matrices.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        #[command(flatten)]
+        problem: ProblemArgs,
         /// Write the profile as a Chrome trace (open in ui.perfetto.dev).
         #[arg(long, value_name = "FILE")]
         profile: Option<PathBuf>,
@@ -82,46 +73,25 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
-    /// Benchmark apps against one GEMM of the same size on the same cores (best of `--reps`,
-    /// runs interleaved with the baseline); prints a Markdown table or JSON lines.
+    /// Benchmark apps against each app's measured baseline on this machine (one GEMM of the
+    /// whole problem, the memory bandwidth, ...): best of `--reps`, runs interleaved with the
+    /// baseline; prints a Markdown table or JSON lines.
     Bench {
         /// Comma-separated apps (default: all).
         #[arg(long, value_delimiter = ',')]
         apps: Vec<String>,
-        /// `expert`, `default` or a mapper file.
+        /// `expert`, `default`, a named mapper of the app, or a mapper file.
         #[arg(long, default_value = "expert")]
         mapper: String,
         /// Machine.
         #[arg(long, default_value = "local")]
         machine: String,
-        /// Problem size.
-        #[arg(long, default_value = "large")]
-        size: String,
-        /// Single precision.
-        #[arg(long)]
-        fp32: bool,
+        #[command(flatten)]
+        problem: ProblemArgs,
         /// Repetitions (the best time of each is reported).
         #[arg(long, default_value_t = 3)]
         reps: usize,
         /// Print one JSON line per app.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Time one GEMM of the whole N x N problem on all cores (the benchmark's baseline).
-    GemmBaseline {
-        /// Matrix order (default: the large preset).
-        #[arg(long)]
-        n: Option<usize>,
-        /// Single precision.
-        #[arg(long)]
-        fp32: bool,
-        /// Threads (default: all cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Timed repetitions (the best is reported).
-        #[arg(long, default_value_t = 3)]
-        reps: usize,
-        /// Print one JSON line.
         #[arg(long)]
         json: bool,
     },
@@ -134,6 +104,56 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
+}
+
+/// The problem options shared by `run` and `bench`.
+#[derive(clap::Args, Debug, Clone)]
+struct ProblemArgs {
+    /// Size: a preset (`tiny`, `small`, `large`, ... see `mapper apps`), optionally followed by
+    /// `,name=value` overrides of the app's parameters.
+    #[arg(long, default_value = "small")]
+    size: String,
+    /// Sets one of the app's size parameters (repeatable), e.g. `--set steps=20`.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
+    /// Shorthand for `--set n=N` (the matrix order of the matmul apps, the grid side of the
+    /// stencil).
+    #[arg(long)]
+    n: Option<String>,
+    /// Run in single precision (same as `--precision f32`), where the app supports it.
+    #[arg(long)]
+    fp32: bool,
+    /// Precision: f64 or f32 (default: the app's first).
+    #[arg(long)]
+    precision: Option<String>,
+    /// Seed of generated inputs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+impl ProblemArgs {
+    /// The problem these options describe for `app`.
+    fn problem(&self, app: &dyn Application) -> Result<Problem, String> {
+        let mut p = Problem::parse(app, &self.size)?;
+        let mut sets: Vec<String> = self.set.clone();
+        if let Some(n) = &self.n {
+            sets.push(format!("n={n}"));
+        }
+        for kv in &sets {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("`--set {kv}`: expected NAME=VALUE"))?;
+            p.set_text(app, k.trim(), v.trim())?;
+            p.preset = "custom".into();
+        }
+        if self.fp32 {
+            p.precision = Precision::F32;
+        } else if let Some(s) = &self.precision {
+            p.precision = Precision::parse(s)?;
+        }
+        p.seed = self.seed;
+        Ok(p)
+    }
 }
 
 /// Exit status: the file had errors.
@@ -205,22 +225,14 @@ fn run(cli: Cli) -> u8 {
             app,
             mapper,
             machine,
-            size,
-            n,
-            fp32,
-            precision,
-            seed,
+            problem,
             profile,
             json,
         } => run_app(RunArgs {
             app,
             mapper,
             machine,
-            size,
-            n,
-            fp32,
-            precision,
-            seed,
+            problem,
             profile,
             json,
         }),
@@ -228,44 +240,17 @@ fn run(cli: Cli) -> u8 {
             apps,
             mapper,
             machine,
-            size,
-            fp32,
+            problem,
             reps,
             json,
         } => bench(BenchArgs {
             apps,
             mapper,
             machine,
-            size,
-            fp32,
+            problem,
             reps,
             json,
         }),
-        Cmd::GemmBaseline {
-            n,
-            fp32,
-            threads,
-            reps,
-            json,
-        } => {
-            let n = n.unwrap_or(preset_n(Size::Large) as usize).max(1);
-            let p = if fp32 { Precision::F32 } else { Precision::F64 };
-            let threads = threads.unwrap_or_else(common::threads).max(1);
-            let (t, gflops) = gemm_baseline(n, p, threads, reps);
-            if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"app": "gemm-baseline", "n": n, "precision": p.as_str(),
-                        "threads": threads, "time_s": t, "gflops": gflops})
-                );
-            } else {
-                println!(
-                    "one GEMM, N={n} {} on {threads} thread(s): {t:.4} s, {gflops:.2} GFLOP/s",
-                    p.as_str()
-                );
-            }
-            0
-        }
         Cmd::Fmt { file, check } => match load(&file, None) {
             Loaded::Ok(program, src) => {
                 let text = print::print(&program);
@@ -297,7 +282,8 @@ fn run(cli: Cli) -> u8 {
     }
 }
 
-/// Prints every app with its tasks and their region arguments.
+/// Prints every app with its tasks, their region arguments, its parameters, presets and named
+/// mappers.
 fn list_apps() -> u8 {
     let mut out = String::new();
     for a in apps::apps() {
@@ -310,6 +296,24 @@ fn list_apps() -> u8 {
                 .collect();
             out.push_str(&format!("  {}({})\n", t.name, args.join(", ")));
         }
+        let params: Vec<String> = a
+            .params()
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.about))
+            .collect();
+        out.push_str(&format!("  parameters: {}\n", params.join("; ")));
+        let presets: Vec<String> = a
+            .presets()
+            .iter()
+            .map(|p| {
+                let v: Vec<String> = p.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                format!("{} ({})", p.name, v.join(","))
+            })
+            .collect();
+        out.push_str(&format!("  sizes: {}\n", presets.join(", ")));
+        let mut mappers = vec!["expert".to_string(), "default".to_string()];
+        mappers.extend(a.mappers().iter().map(|m| m.name.to_string()));
+        out.push_str(&format!("  mappers: {}\n", mappers.join(", ")));
     }
     print!("{out}");
     0
@@ -320,65 +324,62 @@ struct RunArgs {
     app: String,
     mapper: String,
     machine: String,
-    size: String,
-    n: Option<i64>,
-    fp32: bool,
-    precision: String,
-    seed: u64,
+    problem: ProblemArgs,
     profile: Option<PathBuf>,
     json: bool,
+}
+
+/// Prints an app error to stderr.
+fn report_error(e: &apps::AppError) {
+    let text = e.to_string();
+    if text.starts_with("error") {
+        eprint!("{text}");
+        if !text.ends_with('\n') {
+            eprintln!();
+        }
+    } else {
+        eprintln!("error: {text}");
+    }
+}
+
+/// The app, its problem and its mapper from the command line; errors are printed.
+fn setup(
+    name: &str,
+    problem: &ProblemArgs,
+    mapper: &str,
+) -> Result<(&'static dyn Application, Problem, MapperChoice), u8> {
+    let app = apps::find(name).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_ERRORS
+    })?;
+    let problem = problem.problem(app).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_ERRORS
+    })?;
+    let mapper = MapperChoice::resolve(app, mapper).map_err(|e| {
+        eprintln!("error: {e}");
+        EXIT_IO
+    })?;
+    Ok((app, problem, mapper))
 }
 
 /// `mapper run`: exit 0 if verified, 1 on a mapper/mapping/runtime error or a failed
 /// verification, 2 if the mapper file cannot be read.
 fn run_app(a: RunArgs) -> u8 {
-    let app = match apps::find(&a.app) {
+    let (app, problem, mapper) = match setup(&a.app, &a.problem, &a.mapper) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_ERRORS;
-        }
-    };
-    let size = match Size::parse(&a.size) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_ERRORS;
-        }
-    };
-    let precision = if a.fp32 {
-        Precision::F32
-    } else {
-        match Precision::parse(&a.precision) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_ERRORS;
-            }
-        }
-    };
-    let mapper = match mapper_choice(&a.mapper) {
-        Ok(m) => m,
         Err(code) => return code,
     };
     let cfg = RunConfig {
         machine: a.machine,
-        size,
-        n: a.n,
-        precision,
+        problem,
         mapper,
         profile: a.profile.is_some(),
-        seed: a.seed,
     };
-    let report = match app.run(&cfg) {
+    let report = match apps::run(app, &cfg) {
         Ok(r) => r,
         Err(e) => {
-            let text = e.to_string();
-            if text.starts_with("error") {
-                eprint!("{text}");
-            } else {
-                eprintln!("error: {text}");
-            }
+            report_error(&e);
             return EXIT_ERRORS;
         }
     };
@@ -400,12 +401,13 @@ fn run_app(a: RunArgs) -> u8 {
             println!("profile: {}", path.display());
         }
     }
-    if report.verified || report.simulated {
+    if report.verified() {
         0
     } else {
         eprintln!(
-            "error: {} result differs from the reference product: max relative error {:.3e} exceeds {:.0e}",
-            report.app, report.max_rel_error, report.tolerance
+            "error: {} result is wrong: {}",
+            report.app,
+            report.outcome.verification.note()
         );
         EXIT_ERRORS
     }
@@ -416,125 +418,97 @@ struct BenchArgs {
     apps: Vec<String>,
     mapper: String,
     machine: String,
-    size: String,
-    fp32: bool,
+    problem: ProblemArgs,
     reps: usize,
     json: bool,
 }
 
-/// Reads the `--mapper` argument.
-fn mapper_choice(arg: &str) -> Result<MapperChoice, u8> {
-    match arg {
-        "expert" => Ok(MapperChoice::Expert),
-        "default" => Ok(MapperChoice::Default),
-        path => match std::fs::read_to_string(path) {
-            Ok(source) => Ok(MapperChoice::Text {
-                name: path.to_string(),
-                source,
-            }),
-            Err(e) => {
-                eprintln!("error: cannot read mapper `{path}`: {e} (expected expert, default or a mapper file)");
-                Err(EXIT_IO)
-            }
-        },
-    }
-}
-
-/// `mapper bench`: every app (best of `reps`) against the single-GEMM baseline of the same N
-/// on all cores, interleaved so that load from other processes hits both alike.
+/// `mapper bench`: every app (best of `reps`) against its baseline measured right after each
+/// run (best of all), interleaved so that load from other processes hits both alike.
 fn bench(a: BenchArgs) -> u8 {
-    let size = match Size::parse(&a.size) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return EXIT_ERRORS;
-        }
-    };
-    let precision = if a.fp32 {
-        Precision::F32
+    let names: Vec<String> = if a.apps.is_empty() {
+        apps::apps().iter().map(|x| x.name().to_string()).collect()
     } else {
-        Precision::F64
+        a.apps.clone()
     };
-    let mapper = match mapper_choice(&a.mapper) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
-    let list: Vec<&'static dyn apps::App> = if a.apps.is_empty() {
-        apps::apps()
-    } else {
-        let mut v = Vec::new();
-        for n in &a.apps {
-            match apps::find(n) {
-                Ok(x) => v.push(x),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_ERRORS;
-                }
-            }
+    let mut jobs: Vec<(&'static dyn Application, RunConfig)> = Vec::new();
+    for n in &names {
+        match setup(n, &a.problem, &a.mapper) {
+            Ok((app, problem, mapper)) => jobs.push((
+                app,
+                RunConfig {
+                    machine: a.machine.clone(),
+                    problem,
+                    mapper,
+                    profile: false,
+                },
+            )),
+            Err(code) => return code,
         }
-        v
-    };
-    let threads = common::threads();
-    let cfg = RunConfig {
-        machine: a.machine.clone(),
-        size,
-        n: None,
-        precision,
-        mapper,
-        profile: false,
-        seed: 1,
-    };
-    let mut best: Vec<Option<apps::RunReport>> = vec![None; list.len()];
-    let mut base: std::collections::BTreeMap<i64, f64> = Default::default();
+    }
+    let mut best: Vec<Option<apps::RunReport>> = vec![None; jobs.len()];
+    let mut base: Vec<Option<apps::Baseline>> = vec![None; jobs.len()];
     let mut status = 0;
     for _ in 0..a.reps.max(1) {
-        for (i, app) in list.iter().enumerate() {
-            let r = match app.run(&cfg) {
+        for (i, (app, cfg)) in jobs.iter().enumerate() {
+            let r = match apps::run(*app, cfg) {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("error: {}: {e}", app.name());
+                    eprint!("{}: ", app.name());
+                    report_error(&e);
                     status = EXIT_ERRORS;
                     continue;
                 }
             };
-            if !r.verified {
+            if !r.verified() {
                 eprintln!(
-                    "error: {} did not verify (max rel error {:.3e})",
+                    "error: {} did not verify: {}",
                     app.name(),
-                    r.max_rel_error
+                    r.outcome.verification.note()
                 );
                 status = EXIT_ERRORS;
             }
-            let (_, g) = gemm_baseline(r.n as usize, precision, threads, 1);
-            let e = base.entry(r.n).or_insert(0.0);
-            *e = e.max(g);
+            if !r.simulated {
+                if let Some(b) = app.baseline(&r) {
+                    if base[i].as_ref().is_none_or(|x| b.rate > x.rate) {
+                        base[i] = Some(b);
+                    }
+                }
+            }
             if best[i].as_ref().is_none_or(|b| r.time_s < b.time_s) {
                 best[i] = Some(r);
             }
         }
     }
     if !a.json {
-        println!("| app | decomposition | N | time (s) | GFLOP/s | one GEMM, {threads} threads (GFLOP/s) | ratio |");
-        println!("|---|---|---|---|---|---|---|");
+        println!(
+            "| app | mapper | decomposition | time (s) | rate | baseline | baseline rate | ratio |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
     }
-    for r in best.iter().flatten() {
-        let g = base.get(&r.n).copied().unwrap_or(f64::NAN);
+    for (r, b) in best.iter().zip(&base) {
+        let Some(r) = r else { continue };
+        let ratio = b.as_ref().map(|b| r.rate() / b.rate);
         if a.json {
             let mut v = r.json();
-            v["baseline_gflops"] = serde_json::json!(g);
-            v["ratio"] = serde_json::json!(r.gflops / g);
+            if let (Some(b), Some(x)) = (b, ratio) {
+                v["baseline"] = serde_json::json!(b.label);
+                v["baseline_rate"] = serde_json::json!(b.rate);
+                v["ratio"] = serde_json::json!(x);
+            }
             println!("{v}");
         } else {
             println!(
-                "| {} | {} on {} | {} | {:.3} | {:.1} | {:.1} | {:.0}% |",
+                "| {} | {} | {} | {:.4} | {} | {} | {} | {} |",
                 r.app,
-                r.grid,
-                r.procs,
-                r.n,
+                r.mapper,
+                r.outcome.decomposition,
                 r.time_s,
-                r.gflops,
-                g,
-                100.0 * r.gflops / g
+                r.rate_text(),
+                b.as_ref().map_or("-".to_string(), |b| b.label.clone()),
+                b.as_ref()
+                    .map_or("-".to_string(), |b| apps::rate_text(b.rate, r.outcome.unit)),
+                ratio.map_or("-".to_string(), |x| format!("{:.0}%", 100.0 * x)),
             );
         }
     }

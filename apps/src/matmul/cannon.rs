@@ -7,7 +7,7 @@
 use super::common::{
     colors, copy_task, gemm_task, init_task, square_grid, CMode, Elem, Grid, Job, MatmulSpec,
 };
-use crate::{AppError, Precision};
+use crate::{AppError, NamedMapper, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
 runtime::app_names! {
@@ -68,9 +68,14 @@ pub static SPEC: MatmulSpec = MatmulSpec {
     name: "cannon",
     description:
         "Cannon's algorithm: p x p tile grid, initial skew, p steps of nearest-neighbour shifts",
-    expert_source: CannonExpert::SOURCE,
-    expert: || Box::new(CannonExpert),
+    expert: crate::expert!(CannonExpert),
+    mappers: &[NamedMapper {
+        name: "zcmem",
+        about: "the expert with every GPU instance in zero-copy memory",
+        source: include_str!("zcmem/cannon.mapper"),
+    }],
     gemm_tasks: &["gemm"],
+    layout_rules: super::gemm_rules!("gemm"),
     declare,
     grid,
     body,

@@ -3,16 +3,14 @@
 //! comparison, and the run driver ([`run_spec`]) that binds the mapper, sizes the problem for
 //! the processors the GEMM task runs on, times the multiplication and verifies it.
 
-use crate::{
-    make_mapper, render_bind_errors, App, AppError, Precision, RunConfig, RunReport, Size,
-};
+use crate::{AppError, Outcome, Precision, Verification};
 use faer::linalg::matmul::matmul;
 use faer::{Accum, MatMut, MatRef, Par};
-use mapper_core::{AppInfo, BoundMapper, Mapper, ProcKind};
+use mapper_core::ProcKind;
 use runtime::accessor::{RawField, ReduceValue};
 use runtime::{
-    FieldSpace, FieldValue, IndexSpace, Point, Privilege, Rect, RegionId, Runtime, RuntimeOptions,
-    TaskCtx, TaskDecl, TaskError, TaskHandle, Value,
+    FieldSpace, FieldValue, IndexSpace, Point, Privilege, Rect, RegionId, TaskCtx, TaskDecl,
+    TaskError, Value,
 };
 use std::time::Instant;
 
@@ -429,7 +427,7 @@ fn checked_reference<T: Elem>(n: usize, seed: u64) -> Result<Vec<T>, AppError> {
     #[cfg(feature = "cuda")]
     if n >= GPU_REFERENCE_FROM {
         if let Some(r) = super::gpu::reference::<T>(n, seed)
-            .map_err(|e| AppError::Runtime(format!("GPU reference product: {e}")))?
+            .map_err(|e| AppError::Config(format!("GPU reference product: {e}")))?
         {
             return Ok(r);
         }
@@ -528,18 +526,20 @@ pub struct MatmulSpec {
     pub name: &'static str,
     /// One-line description.
     pub description: &'static str,
-    /// The expert mapper's canonical text.
-    pub expert_source: &'static str,
     /// The expert mapper (made with `mapper!`, checked against the app's names at compile time).
-    pub expert: fn() -> Box<dyn Mapper>,
+    pub expert: crate::Expert,
+    /// Further mappers beside the app (the ZCMEM variant of the expert).
+    pub mappers: &'static [crate::NamedMapper],
     /// The GEMM task(s); the first decides the processor kind and count the grid is built for.
     pub gemm_tasks: &'static [&'static str],
+    /// The layouts the tile GEMM tasks need.
+    pub layout_rules: &'static [crate::LayoutRule],
     /// Declares the tasks for a precision.
     pub declare: fn(Precision) -> runtime::App,
     /// The grid for `procs` processors: (description, multiple N must be rounded up to).
     pub grid: fn(u32) -> Grid,
     /// Launches the algorithm (partitions, init, the timed multiplication).
-    pub body: fn(&mut Job) -> Result<(), AppError>,
+    pub body: fn(&mut Job<'_>) -> Result<(), AppError>,
 }
 
 /// An algorithm's decomposition for a processor count.
@@ -553,21 +553,11 @@ pub struct Grid {
     pub text: String,
 }
 
-/// The preset matrix order of a size.
-pub fn preset_n(size: Size) -> i64 {
-    match size {
-        Size::Tiny => 24,
-        Size::Small => 1536,
-        Size::Large => 4096,
-    }
-}
-
-/// A running multiplication: the runtime, the task handles, N, the grid and the matrices.
-pub struct Job {
-    /// The runtime.
-    pub rt: Runtime,
-    /// The application's task declarations (for handles).
-    pub app: runtime::App,
+/// A running multiplication: the app's job (runtime, tasks, clock), N, the grid and the
+/// matrices.
+pub struct Job<'a> {
+    /// The generic job (runtime with the mapper bound, task declarations, clock).
+    pub job: &'a mut crate::Job,
     /// Matrix order.
     pub n: i64,
     /// The grid.
@@ -582,17 +572,22 @@ pub struct Job {
     pub b: RegionId,
     /// Region C (N x N).
     pub c: RegionId,
-    started: Option<u64>,
 }
 
-impl Job {
-    /// The handle of task `name`.
-    pub fn task(&self, name: &str) -> Result<TaskHandle, AppError> {
-        self.app
-            .handle(name)
-            .ok_or_else(|| AppError::Runtime(format!("the app declares no task `{name}`")))
+impl std::ops::Deref for Job<'_> {
+    type Target = crate::Job;
+    fn deref(&self) -> &crate::Job {
+        self.job
     }
+}
 
+impl std::ops::DerefMut for Job<'_> {
+    fn deref_mut(&mut self) -> &mut crate::Job {
+        self.job
+    }
+}
+
+impl Job<'_> {
     /// The field space of a matrix region of this precision.
     pub fn fields(&self) -> FieldSpace {
         fields(self.precision)
@@ -614,19 +609,13 @@ impl Job {
         which: i64,
     ) -> Result<(), AppError> {
         let t = self.task("init_tiles")?;
+        let seed = self.seed as i64;
         self.rt.index_launch(
             t,
             colors,
             &[part.into()],
-            &[Value::I64(which), Value::I64(self.seed as i64)],
+            &[Value::I64(which), Value::I64(seed)],
         )?;
-        Ok(())
-    }
-
-    /// Waits for everything launched so far (the initialization) and starts the clock.
-    pub fn start_clock(&mut self) -> Result<(), AppError> {
-        self.rt.wait_all()?;
-        self.started = Some(self.rt.elapsed_ns());
         Ok(())
     }
 }
@@ -638,134 +627,79 @@ fn fields(p: Precision) -> FieldSpace {
     }
 }
 
-/// Checks that the layouts a bound mapper gives the GEMM tasks' arguments are ones the tile
-/// GEMM accepts (SOA; C or F order; any alignment), for every memory it may use.
-fn check_gemm_layouts(
-    spec: &MatmulSpec,
-    info: &AppInfo,
-    bound: &dyn BoundMapper,
-) -> Result<(), AppError> {
-    for name in spec.gemm_tasks {
-        let Some(tid) = info.task_id(name) else {
-            continue;
-        };
-        let kind = bound.proc_kind(tid);
-        let Some(t) = info.tasks.get(tid) else {
-            continue;
-        };
-        for (i, a) in t.args.iter().enumerate() {
-            for &mem in bound.memories(tid, i, kind) {
-                let l = bound.layout(tid, i, kind, mem);
-                if !l.soa {
-                    return Err(AppError::Mapping(format!(
-                        "the mapper lays out argument `{}` of task `{name}` on {kind} in {mem} as AOS, \
-                         which the tile GEMM cannot take (it needs SOA tiles, C_order or F_order); \
-                         help: use `Layout {name} {} {kind} SOA C_order;` (or F_order)",
-                        a.name,
-                        a.name,
-                    )));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Runs one matrix-multiplication app: binds the mapper (errors rendered against its text),
-/// builds the grid for the processors the GEMM runs on, launches, times and verifies.
-pub fn run_spec(app: &dyn App, spec: &MatmulSpec, cfg: &RunConfig) -> Result<RunReport, AppError> {
-    let mapper: Box<dyn Mapper> = make_mapper(app, &cfg.mapper)?;
-    let machine = runtime::MachineDesc::parse(&cfg.machine).map_err(AppError::Config)?;
-    let decl = (spec.declare)(cfg.precision);
-    let info = decl.info();
-    let shape = machine.shape();
-    let bound = mapper
-        .bind(&info, &shape)
-        .map_err(|d| AppError::Mapper(render_bind_errors(app, &cfg.mapper, &d)))?;
-    check_gemm_layouts(spec, &info, bound.as_ref())?;
-    let gemm_id = spec
+/// Runs one matrix-multiplication app on a job: builds the grid for the processors the GEMM
+/// runs on, launches, times and verifies against the reference product.
+pub fn run_spec(spec: &MatmulSpec, job: &mut crate::Job) -> Result<Outcome, AppError> {
+    let gemm = spec
         .gemm_tasks
         .first()
-        .and_then(|n| info.task_id(n))
-        .ok_or_else(|| AppError::Runtime("the app declares no GEMM task".into()))?;
-    let kind: ProcKind = bound.proc_kind(gemm_id);
-    let procs = u32::try_from(shape.count(kind)).unwrap_or(u32::MAX).max(1);
+        .ok_or_else(|| AppError::Config("the app declares no GEMM task".into()))?;
+    let (kind, procs): (ProcKind, u32) = job.procs_of(gemm)?;
     let grid = (spec.grid)(procs);
-    let want = cfg.n.unwrap_or_else(|| preset_n(cfg.size)).max(1);
+    let want = job.problem.get("n").max(1);
     let m = grid.multiple.max(1);
-    let n = (want + m - 1) / m * m;
-    let rt = Runtime::new(
-        decl.clone(),
-        machine,
-        mapper.as_ref(),
-        RuntimeOptions {
-            profile: cfg.profile,
-        },
-    )
-    .map_err(|e| match e {
-        runtime::RuntimeError::Bind { diagnostics, .. } => {
-            AppError::Mapper(render_bind_errors(app, &cfg.mapper, &diagnostics))
-        }
-        other => other.into(),
-    })?;
-    let machine_name = rt.machine().name.clone();
-    let fs = fields(cfg.precision);
-    let mut rt = rt;
+    let n = ((want + m - 1) / m).saturating_mul(m);
+    let precision = job.problem.precision;
+    let seed = job.problem.seed;
+    let fs = fields(precision);
     let sq = Rect::r2((0, 0), (n - 1, n - 1));
-    let a = rt.create_region("a", IndexSpace::from_rect(sq), fs.clone())?;
-    let b = rt.create_region("b", IndexSpace::from_rect(sq), fs.clone())?;
-    let c = rt.create_region("c", IndexSpace::from_rect(sq), fs)?;
-    let mut job = Job {
-        rt,
-        app: decl,
+    let a = job
+        .rt
+        .create_region("a", IndexSpace::from_rect(sq), fs.clone())?;
+    let b = job
+        .rt
+        .create_region("b", IndexSpace::from_rect(sq), fs.clone())?;
+    let c = job.rt.create_region("c", IndexSpace::from_rect(sq), fs)?;
+    let mut mj = Job {
+        job,
         n,
         grid,
-        seed: cfg.seed,
-        precision: cfg.precision,
+        seed,
+        precision,
         a,
         b,
         c,
-        started: None,
     };
-    (spec.body)(&mut job)?;
-    job.rt.wait_all()?;
-    let time_s = job
-        .started
-        .map(|s| job.rt.elapsed_ns().saturating_sub(s) as f64 / 1e9)
-        .ok_or_else(|| AppError::Runtime("the algorithm never started the clock".into()))?;
+    (spec.body)(&mut mj)?;
+    let grid_text = mj.grid.text.clone();
+    mj.job.stop_clock()?;
     let nu = n as usize;
-    let simulated = job.rt.is_simulated();
-    let max_rel_error = match cfg.precision {
+    let (verification, max_rel_error) = if mj.job.simulated() {
         // A simulated run computes no data: there is nothing to verify.
-        _ if simulated => f64::NAN,
-        Precision::F64 => {
-            let got = job.rt.read_field::<f64>(c, FIELD)?;
-            max_rel_error(&got, &checked_reference::<f64>(nu, cfg.seed)?)
-        }
-        Precision::F32 => {
-            let got = job.rt.read_field::<f32>(c, FIELD)?;
-            max_rel_error(&got, &checked_reference::<f32>(nu, cfg.seed)?)
+        (Verification::Simulated, f64::NAN)
+    } else {
+        let e = match precision {
+            Precision::F64 => {
+                let got = mj.job.rt.read_field::<f64>(c, FIELD)?;
+                max_rel_error(&got, &checked_reference::<f64>(nu, seed)?)
+            }
+            Precision::F32 => {
+                let got = mj.job.rt.read_field::<f32>(c, FIELD)?;
+                max_rel_error(&got, &checked_reference::<f32>(nu, seed)?)
+            }
+        };
+        let tol = tolerance(precision);
+        let note = format!("max rel error {e:.3e}, tolerance {tol:.0e}");
+        if e < tol {
+            (Verification::Verified(note), e)
+        } else {
+            (
+                Verification::Failed(format!("C differs from the reference product: {note}")),
+                e,
+            )
         }
     };
-    let tol = tolerance(cfg.precision);
-    let flops = 2.0 * (n as f64).powi(3);
-    Ok(RunReport {
-        app: spec.name.to_string(),
-        mapper: cfg.mapper.label(),
-        machine: machine_name,
-        size: cfg.size,
-        precision: cfg.precision,
-        n,
-        grid: job.grid.text.clone(),
-        procs: format!("{procs} {kind}"),
-        time_s,
-        flops,
-        gflops: flops / time_s.max(1e-12) / 1e9,
-        verified: max_rel_error < tol,
-        simulated,
-        max_rel_error,
-        tolerance: tol,
-        profile: cfg.profile.then(|| job.rt.profile()),
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert("n", n as f64);
+    if max_rel_error.is_finite() {
+        extra.insert("max_rel_error", max_rel_error);
+    }
+    Ok(Outcome {
+        work: 2.0 * (n as f64).powi(3),
+        unit: "FLOP",
+        decomposition: format!("N={n} {grid_text} on {procs} {kind}"),
+        verification,
+        extra,
     })
 }
 
@@ -780,7 +714,7 @@ pub fn square_grid(procs: u32) -> i64 {
 /// Color rectangle `0..e0 x 0..e1 (x 0..e2)`.
 pub fn colors(extents: &[i64]) -> Result<Rect, AppError> {
     Rect::from_extents(extents)
-        .ok_or_else(|| AppError::Runtime(format!("bad color extents {extents:?}")))
+        .ok_or_else(|| AppError::Config(format!("bad color extents {extents:?}")))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //! split in parallel (pk > 1) the products are reduced into C with a sum reduction.
 
 use super::common::{colors, gemm_task, init_task, CMode, Elem, Grid, Job, MatmulSpec};
-use crate::{AppError, Precision};
+use crate::{AppError, NamedMapper, Precision};
 use mapper_core::space::auto_split_factors;
 use runtime::{ArgRef, Point, Proj};
 
@@ -75,9 +75,14 @@ runtime::mapper! {
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "cosma",
     description: "COSMA: communication-minimizing (m, n, k) decomposition, parallel then sequential splits, k reduced",
-    expert_source: CosmaExpert::SOURCE,
-    expert: || Box::new(CosmaExpert),
+    expert: crate::expert!(CosmaExpert),
+    mappers: &[NamedMapper {
+        name: "zcmem",
+        about: "the expert with every GPU instance in zero-copy memory",
+        source: include_str!("zcmem/cosma.mapper"),
+    }],
     gemm_tasks: &["cosma_gemm", "cosma_gemm_k"],
+    layout_rules: super::gemm_rules!("cosma_gemm", "cosma_gemm_k"),
     declare,
     grid,
     body,
@@ -125,7 +130,7 @@ fn grid(procs: u32) -> Grid {
 fn body(job: &mut Job) -> Result<(), AppError> {
     let (pm, pn, pk, sk) = match job.grid.dims[..] {
         [pm, pn, pk, sk] => (pm, pn, pk, sk),
-        _ => return Err(AppError::Runtime("cosma: bad grid".into())),
+        _ => return Err(AppError::Config("cosma: bad grid".into())),
     };
     let kb = pk * sk;
     let (a, b, c) = (job.a, job.b, job.c);

@@ -3,7 +3,7 @@
 //! i) and reduces the product into C's tile (i, j) with a sum reduction along k.
 
 use super::common::{colors, gemm_task, init_task, CMode, Elem, Grid, Job, MatmulSpec};
-use crate::{AppError, Precision};
+use crate::{AppError, NamedMapper, Precision};
 use runtime::{ArgRef, Point, Proj};
 
 runtime::app_names! {
@@ -65,9 +65,14 @@ pub static SPEC: MatmulSpec = MatmulSpec {
     name: "johnson",
     description:
         "Johnson 3-D: q^3 tasks; A and B broadcast along the third axis, C reduced along k",
-    expert_source: JohnsonExpert::SOURCE,
-    expert: || Box::new(JohnsonExpert),
+    expert: crate::expert!(JohnsonExpert),
+    mappers: &[NamedMapper {
+        name: "zcmem",
+        about: "the expert with every GPU instance in zero-copy memory",
+        source: include_str!("zcmem/johnson.mapper"),
+    }],
     gemm_tasks: &["gemm_3d"],
+    layout_rules: super::gemm_rules!("gemm_3d"),
     declare,
     grid,
     body,

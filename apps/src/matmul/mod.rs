@@ -12,9 +12,11 @@ pub mod pumma;
 pub mod solomonik;
 pub mod summa;
 
-use crate::{App, AppError, RunConfig, RunReport};
+use crate::{
+    AppError, Application, Baseline, Expert, Job, LayoutRule, NamedMapper, Outcome, RunReport,
+};
+use crate::{ParamDecl, Precision, Preset, Problem};
 use common::MatmulSpec;
-use mapper_core::{AppInfo, Mapper};
 
 /// A registered matrix-multiplication app.
 pub struct MatmulApp {
@@ -28,26 +30,93 @@ impl MatmulApp {
     }
 }
 
-impl App for MatmulApp {
+/// The one parameter: the matrix order N (rounded up to what the algorithm's grid needs).
+const PARAMS: &[ParamDecl] = &[ParamDecl {
+    name: "n",
+    about: "matrix order N (C = A x B, all N x N; rounded up to the grid)",
+    min: 1,
+    max: 1 << 20,
+}];
+
+/// The presets: tests, tuning, the CPU benchmark, one GPU and several GPUs.
+const PRESETS: &[Preset] = &[
+    Preset {
+        name: "tiny",
+        about: "milliseconds; for tests",
+        values: &[("n", 24)],
+    },
+    Preset {
+        name: "small",
+        about: "tens of milliseconds on two cores (the tuner's default)",
+        values: &[("n", 1536)],
+    },
+    Preset {
+        name: "large",
+        about: "the CPU benchmark (every tile GEMM well over 1 ms)",
+        values: &[("n", 4096)],
+    },
+    Preset {
+        name: "gpu",
+        about: "one GPU (N = 16384)",
+        values: &[("n", 16384)],
+    },
+    Preset {
+        name: "multigpu",
+        about: "several GPUs (N = 32768)",
+        values: &[("n", 32768)],
+    },
+];
+
+macro_rules! gemm_rules {
+    ($($t:literal),*) => {
+        &[$($crate::LayoutRule { task: $t, arg: "*", kind: None, need: $crate::LayoutNeed::Soa, who: "the tile GEMM" }),*]
+    };
+}
+
+impl Application for MatmulApp {
     fn name(&self) -> &'static str {
         self.spec.name
     }
     fn description(&self) -> &'static str {
         self.spec.description
     }
-    fn info(&self) -> AppInfo {
-        (self.spec.declare)(crate::Precision::F64).info()
+    fn expert(&self) -> Expert {
+        self.spec.expert
     }
-    fn expert_source(&self) -> &'static str {
-        self.spec.expert_source
+    fn mappers(&self) -> &'static [NamedMapper] {
+        self.spec.mappers
     }
-    fn expert_mapper(&self) -> Box<dyn Mapper> {
-        (self.spec.expert)()
+    fn params(&self) -> &'static [ParamDecl] {
+        PARAMS
     }
-    fn run(&self, cfg: &RunConfig) -> Result<RunReport, AppError> {
-        common::run_spec(self, self.spec, cfg)
+    fn presets(&self) -> &'static [Preset] {
+        PRESETS
+    }
+    fn precisions(&self) -> &'static [Precision] {
+        &[Precision::F64, Precision::F32]
+    }
+    fn declare(&self, problem: &Problem) -> runtime::App {
+        (self.spec.declare)(problem.precision)
+    }
+    fn layout_rules(&self) -> &'static [LayoutRule] {
+        self.spec.layout_rules
+    }
+    fn run(&self, job: &mut Job) -> Result<Outcome, AppError> {
+        common::run_spec(self.spec, job)
+    }
+    /// One GEMM of the whole N x N problem on all cores (best of three).
+    fn baseline(&self, report: &RunReport) -> Option<Baseline> {
+        let n = *report.outcome.extra.get("n")? as usize;
+        let threads = common::threads();
+        let (_, gflops) = common::gemm_baseline(n, report.problem.precision, threads, 3);
+        Some(Baseline {
+            label: format!("one GEMM, {threads} threads"),
+            rate: gflops * 1e9,
+        })
     }
 }
+
+pub(crate) use gemm_rules;
 
 static CANNON: MatmulApp = MatmulApp {
     spec: &cannon::SPEC,
@@ -63,6 +132,6 @@ static SOLOMONIK: MatmulApp = MatmulApp {
 static COSMA: MatmulApp = MatmulApp { spec: &cosma::SPEC };
 
 /// The six apps, in the order of BENCHMARKS.md.
-pub fn apps() -> Vec<&'static dyn App> {
+pub fn apps() -> Vec<&'static dyn Application> {
     vec![&CANNON, &SUMMA, &PUMMA, &JOHNSON, &SOLOMONIK, &COSMA]
 }

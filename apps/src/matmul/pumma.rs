@@ -9,7 +9,7 @@
 use super::common::{
     colors, copy_task, gemm_task, init_task, square_grid, CMode, Elem, Grid, Job, MatmulSpec,
 };
-use crate::{AppError, Precision};
+use crate::{AppError, NamedMapper, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
 runtime::app_names! {
@@ -68,9 +68,14 @@ pub static SPEC: MatmulSpec = MatmulSpec {
     name: "pumma",
     description:
         "PUMMA: block-cyclic tiles; per step broadcast one A tile along each row, roll B up",
-    expert_source: PummaExpert::SOURCE,
-    expert: || Box::new(PummaExpert),
+    expert: crate::expert!(PummaExpert),
+    mappers: &[NamedMapper {
+        name: "zcmem",
+        about: "the expert with every GPU instance in zero-copy memory",
+        source: include_str!("zcmem/pumma.mapper"),
+    }],
     gemm_tasks: &["gemm"],
+    layout_rules: super::gemm_rules!("gemm"),
     declare,
     grid,
     body,

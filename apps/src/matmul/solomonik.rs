@@ -7,7 +7,7 @@
 //! product is reduced into C (sum) across layers.
 
 use super::common::{colors, copy_task, gemm_task, init_task, CMode, Elem, Grid, Job, MatmulSpec};
-use crate::{AppError, Precision};
+use crate::{AppError, NamedMapper, Precision};
 use runtime::{ArgRef, Point, Proj, Rect};
 
 runtime::app_names! {
@@ -78,9 +78,14 @@ runtime::mapper! {
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "solomonik",
     description: "Solomonik 2.5-D: inputs replicated on c layers, each layer runs 1/c of Cannon's steps, C reduced across layers",
-    expert_source: SolomonikExpert::SOURCE,
-    expert: || Box::new(SolomonikExpert),
+    expert: crate::expert!(SolomonikExpert),
+    mappers: &[NamedMapper {
+        name: "zcmem",
+        about: "the expert with every GPU instance in zero-copy memory",
+        source: include_str!("zcmem/solomonik.mapper"),
+    }],
     gemm_tasks: &["cannon_step"],
+    layout_rules: super::gemm_rules!("cannon_step"),
     declare,
     grid,
     body,
@@ -146,7 +151,7 @@ fn layered_region(job: &mut Job, name: &str, c: i64) -> Result<runtime::RegionId
 fn body(job: &mut Job) -> Result<(), AppError> {
     let (s, c) = match job.grid.dims[..] {
         [s, c] => (s, c),
-        _ => return Err(AppError::Runtime("solomonik: bad grid".into())),
+        _ => return Err(AppError::Config("solomonik: bad grid".into())),
     };
     let steps = s / c;
     let (a, b, cm) = (job.a, job.b, job.c);

@@ -4,7 +4,7 @@
 //! the runtime copies a panel to every memory where a reader is placed.
 
 use super::common::{colors, gemm_task, init_task, CMode, Elem, Grid, Job, MatmulSpec};
-use crate::{AppError, Precision};
+use crate::{AppError, NamedMapper, Precision};
 use mapper_core::space::balance_factors;
 use runtime::{ArgRef, Point, Proj};
 
@@ -59,9 +59,14 @@ runtime::mapper! {
 pub static SPEC: MatmulSpec = MatmulSpec {
     name: "summa",
     description: "SUMMA: pr x pc grid of C tiles; per k step, A's column panel broadcast along rows and B's row panel along columns",
-    expert_source: SummaExpert::SOURCE,
-    expert: || Box::new(SummaExpert),
+    expert: crate::expert!(SummaExpert),
+    mappers: &[NamedMapper {
+        name: "zcmem",
+        about: "the expert with every GPU instance in zero-copy memory",
+        source: include_str!("zcmem/summa.mapper"),
+    }],
     gemm_tasks: &["gemm_panel"],
+    layout_rules: super::gemm_rules!("gemm_panel"),
     declare,
     grid,
     body,
@@ -123,7 +128,7 @@ fn grid(procs: u32) -> Grid {
 fn body(job: &mut Job) -> Result<(), AppError> {
     let (pr, pc, kt) = match job.grid.dims[..] {
         [pr, pc, kt] => (pr, pc, kt),
-        _ => return Err(AppError::Runtime("summa: bad grid".into())),
+        _ => return Err(AppError::Config("summa: bad grid".into())),
     };
     let (a, b, c) = (job.a, job.b, job.c);
     let ap = job.rt.partition_equal(a, "a_panels", &[pr, kt])?;
