@@ -159,6 +159,23 @@ fn a_memory_too_small_is_the_runtimes_out_of_memory_error() {
 }
 
 #[test]
+fn a_full_emulated_framebuffer_is_the_runtimes_out_of_memory_error() {
+    // 64 KB memories cannot hold a 64 x 128 tile's two fields (128 KB).
+    let src = "Task * GPU;\nRegion * * GPU FBMEM;\n";
+    let c = cfg(
+        "emulated:1x2,fb=65536,zc=65536,sys=65536",
+        "tiny,n=128",
+        text("fb.mapper", src),
+    );
+    match apps::run(app(), &c) {
+        Err(AppError::Runtime(e @ RuntimeError::MemoryFull { .. })) => {
+            assert!(e.to_string().contains("FBMEM[0."), "{e}");
+        }
+        other => panic!("expected out of memory, got {other:?}"),
+    }
+}
+
+#[test]
 fn the_expert_is_at_least_as_fast_as_the_default_in_the_simulator() {
     for m in ["sim:p100x4", "sim:h100x4"] {
         let e = apps::run(app(), &cfg(m, "large", MapperChoice::Expert)).expect("expert");
