@@ -91,7 +91,11 @@ fn a_wrong_voltage_is_named() {
 
 #[test]
 fn simulated_runs_are_deterministic() {
-    for mapper in [MapperChoice::Expert, named("all_fbmem"), MapperChoice::Default] {
+    for mapper in [
+        MapperChoice::Expert,
+        named("all_fbmem"),
+        MapperChoice::Default,
+    ] {
         let c = cfg("sim:p100x4", "small", mapper);
         let a = apps::run(app(), &c).expect("runs");
         let b = apps::run(app(), &c).expect("runs");

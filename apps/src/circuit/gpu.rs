@@ -121,7 +121,10 @@ fn same_stride(ctx: &TaskCtx, fs: &[DeviceField]) -> Result<i64, TaskError> {
 /// device in a small buffer.
 pub fn calculate_new_currents(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<(), TaskError> {
     let steps = ctx.i64(0)?;
-    let ptrs = [ctx.device_field::<i64>(0, IN_PTR)?, ctx.device_field::<i64>(0, OUT_PTR)?];
+    let ptrs = [
+        ctx.device_field::<i64>(0, IN_PTR)?,
+        ctx.device_field::<i64>(0, OUT_PTR)?,
+    ];
     let mut fl = Vec::new();
     for n in [INDUCTANCE, RESISTANCE, WIRE_CAP]
         .into_iter()

@@ -64,15 +64,7 @@ pub struct WireState {
 
 /// `steps` RLC steps of one wire between node voltages `v_in` and `v_out` (the standard
 /// circuit kernel, in f32, without fused multiply-adds).
-pub fn wire_steps(
-    s: &mut WireState,
-    v_in: f32,
-    v_out: f32,
-    l: f32,
-    r: f32,
-    c: f32,
-    steps: i64,
-) {
+pub fn wire_steps(s: &mut WireState, v_in: f32, v_out: f32, l: f32, r: f32, c: f32, steps: i64) {
     let recip_dt = 1.0 / DT;
     let recip_r = 1.0 / r;
     let recip_c = 1.0 / c;
@@ -137,7 +129,10 @@ pub fn init_pieces(ctx: &TaskCtx) -> Result<Value, TaskError> {
             a.set(p, 0.0);
         }
     }
-    let (cap, leak) = (ctx.write::<f32>(1, CAPACITANCE)?, ctx.write::<f32>(1, LEAKAGE)?);
+    let (cap, leak) = (
+        ctx.write::<f32>(1, CAPACITANCE)?,
+        ctx.write::<f32>(1, LEAKAGE)?,
+    );
     let (q, v) = (ctx.write::<i64>(1, CHARGE)?, ctx.write::<f32>(1, VOLTAGE)?);
     for n in 0..g.nodes() {
         let node = g.node(n);
@@ -252,7 +247,10 @@ pub fn update_voltages(ctx: &TaskCtx) -> Result<Value, TaskError> {
             ctx.write::<f32>(arg, CAPACITANCE)?,
             ctx.write::<f32>(arg, LEAKAGE)?,
         );
-        let (q, v) = (ctx.write::<i64>(arg, CHARGE)?, ctx.write::<f32>(arg, VOLTAGE)?);
+        let (q, v) = (
+            ctx.write::<i64>(arg, CHARGE)?,
+            ctx.write::<f32>(arg, VOLTAGE)?,
+        );
         for p in ctx.space(arg)?.iter() {
             v.set(p, new_voltage(v.get(p), q.get(p), cap.get(p), leak.get(p)));
             q.set(p, 0);

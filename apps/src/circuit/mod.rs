@@ -298,7 +298,9 @@ impl Application for Circuit {
             }
             ghost.push((Point::p1(p), IndexSpace::from_rects_disjoint(1, rects)));
         }
-        let rp_private = job.rt.partition_by_subspaces(nodes, "rp_private", private)?;
+        let rp_private = job
+            .rt
+            .partition_by_subspaces(nodes, "rp_private", private)?;
         let rp_shared = job.rt.partition_by_subspaces(nodes, "rp_shared", shared)?;
         let rp_ghost = job.rt.partition_by_subspaces(nodes, "rp_ghost", ghost)?;
         let (init, cnc, dc, uv) = (
@@ -313,8 +315,7 @@ impl Application for Circuit {
             Value::I64(g.wpp),
             Value::I64(g.seed as i64),
         ];
-        job.rt
-            .launch(init, &[wires.into(), nodes.into()], &sizes)?;
+        job.rt.launch(init, &[wires.into(), nodes.into()], &sizes)?;
         let dom = Rect::r1(0, pieces - 1);
         job.start_clock()?;
         for _ in 0..iterations {
