@@ -4,6 +4,8 @@
 //!
 //! - [`stencil`]: the PRK 2-D star stencil (radius 2) with halo exchange through ghost
 //!   partitions.
+//! - [`circuit`]: the Legion circuit simulation, with charge reduced into shared and ghost
+//!   nodes through aliased partitions.
 //! - [`matmul`]: C = A x B with six algorithms that move data differently: Cannon, SUMMA,
 //!   PUMMA, Johnson 3-D, Solomonik 2.5-D and COSMA.
 //!
@@ -13,6 +15,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod circuit;
 pub mod matmul;
 pub mod stencil;
 
@@ -24,7 +27,7 @@ pub use app::{
 
 /// Every registered app, in the order of BENCHMARKS.md.
 pub fn apps() -> Vec<&'static dyn Application> {
-    let mut v: Vec<&'static dyn Application> = vec![&stencil::STENCIL];
+    let mut v: Vec<&'static dyn Application> = vec![&stencil::STENCIL, &circuit::CIRCUIT];
     v.extend(matmul::apps());
     v
 }
