@@ -117,12 +117,7 @@ fn random_mappers_never_change_the_result() {
         let gpus = machine.starts_with("emulated");
         // The launch domains are 1-D: the placement functions index the point's only
         // coordinate.
-        // Early collection of the shared and ghost nodes' read instances is left out: it trips a runtime
-        // bug (see `collecting_ghost_nodes_early_keeps_the_result`).
-        let src = random_mapper(app(), gpus, true, &mut rng)
-            .replace("ip[1]", "ip[0]")
-            .replace("CollectMemory calculate_new_currents shared_nodes;\n", "")
-            .replace("CollectMemory calculate_new_currents ghost_nodes;\n", "");
+        let src = random_mapper(app(), gpus, true, &mut rng).replace("ip[1]", "ip[0]");
         let c = cfg(
             machine,
             "tiny,iterations=2,steps=3",
@@ -159,12 +154,11 @@ fn shared_nodes_in_a_memory_the_gpu_cannot_reach_are_a_mapping_error() {
     }
 }
 
-/// A runtime bug the random mappers found: with a read instance of shared or ghost nodes collected early
+/// A runtime bug the random mappers found: with a read instance of ghost nodes collected early
 /// after `calculate_new_currents`, 64-byte-aligned instances and this placement, a shared node's
-/// voltage comes out as -inf on `emulated:1x3` (the reduction of `distribute_charge` seems to
-/// fold into, or read, an instance that was collected). Ignored until the runtime is fixed.
+/// voltage came out as -inf on `emulated:1x3`: the collected instance also held the only valid
+/// copy of another field (`charge`), and early collection dropped it.
 #[test]
-#[ignore]
 fn collecting_ghost_nodes_early_keeps_the_result() {
     let src = "mcpu = Machine(CPU);
 mgpu = Machine(GPU);

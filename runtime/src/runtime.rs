@@ -1024,7 +1024,6 @@ impl Runtime {
             }
         }
         for (root, fields, inst) in collect.drain(..) {
-            let mut still = false;
             for &f in fields.iter() {
                 if let Some(st) = self.state.coherence.get_mut(&(root, f)) {
                     for p in &mut st.pieces {
@@ -1032,9 +1031,19 @@ impl Runtime {
                             p.copies.retain(|c| c.inst != inst);
                         }
                     }
-                    still |= st.holds(inst);
                 }
             }
+            // The instance may also hold other fields than the collected argument's (it was
+            // reused because it covered the region): it goes only if it holds valid data of
+            // none of them, since it may be the only copy of some.
+            let still = self.state.insts.get(&inst).is_some_and(|e| {
+                e.fields.iter().any(|(f, _)| {
+                    self.state
+                        .coherence
+                        .get(&(root, *f))
+                        .is_some_and(|st| st.holds(inst))
+                })
+            });
             if !still {
                 self.state.drop_instance(inst);
             }
