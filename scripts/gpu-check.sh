@@ -1,37 +1,48 @@
 #!/usr/bin/env bash
-# Builds the GPU binaries HERE (no CUDA needed: cudarc loads it at run time) and stages them,
-# stripped, with scripts/gpu-run.sh in <repo>/.devbin/ (ignored by git). Then prints the device
-# `run` tool call that runs them on the GPU machine.
-#   scripts/gpu-check.sh [STAGE_REPO]   (default: the session's main checkout /work/main, which
-#                                        is what the run tool sends)
+# Builds the GPU binaries on this machine (no CUDA needed: cudarc loads the driver, NVRTC and
+# cuBLAS at run time) and stages them, stripped, in STAGE_DIR with the scripts that run them:
+#
+#   scripts/gpu-check.sh STAGE_DIR
+#
+# STAGE_DIR then holds gpu_tests and gpu_runtime (the GPU test binaries), cuda_bench and
+# cuda_alloc (runtime examples), the `mapper` binary with the apps' `cuda` feature, the ZCMEM
+# mappers (zcmem/), and gpu-run.sh, gpu-apps.sh and gpu-scale.sh. Copy it to any machine with
+# NVIDIA GPUs and a CUDA 13 driver (no Rust needed there) and run `bash STAGE_DIR/gpu-run.sh`.
 set -euo pipefail
+if [ $# -ne 1 ] || [ -z "$1" ]; then
+  echo "usage: $0 STAGE_DIR   (the folder to stage the GPU binaries and scripts in)" >&2
+  exit 2
+fi
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-STAGE=${1:-/work/main}
+mkdir -p "$1"
+STAGE=$(cd "$1" && pwd)
 cd "$ROOT"
 cargo build --release -p runtime --features cuda --example cuda_bench --example cuda_alloc
 J=$(cargo test --release -p runtime --features cuda --test gpu --test gpu_runtime --no-run \
       --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*"' | cut -d'"' -f4)
-mkdir -p "$STAGE/.devbin"
-grep -qx '/.devbin/' "$STAGE/.git/info/exclude" 2>/dev/null || echo '/.devbin/' >> "$STAGE/.git/info/exclude"
+BINS=(cuda_bench cuda_alloc)
 for exe in $J; do
   case "$exe" in
-    */gpu_runtime-*) cp "$exe" "$STAGE/.devbin/gpu_runtime" ;;
-    */gpu-*) cp "$exe" "$STAGE/.devbin/gpu_tests" ;;
+    */gpu_runtime-*) cp "$exe" "$STAGE/gpu_runtime"; BINS+=(gpu_runtime) ;;
+    */gpu-*) cp "$exe" "$STAGE/gpu_tests"; BINS+=(gpu_tests) ;;
   esac
 done
-cp target/release/examples/cuda_bench target/release/examples/cuda_alloc "$STAGE/.devbin/"
-# Matmul apps with the cuda feature, if the apps crate has the `cuda` feature.
+cp target/release/examples/cuda_bench target/release/examples/cuda_alloc "$STAGE/"
+# The matmul apps with their `cuda` feature.
 if grep -q '^cuda' apps/Cargo.toml 2>/dev/null; then
-  cargo build --release -p apps --features cuda --bin mapper && cp target/release/mapper "$STAGE/.devbin/"
-  cp scripts/gpu-apps.sh "$STAGE/.devbin/apps.sh"
-  mkdir -p "$STAGE/.devbin/zcmem" && cp apps/mappers/zcmem/*.mapper "$STAGE/.devbin/zcmem/"
+  cargo build --release -p apps --features cuda --bin mapper
+  cp target/release/mapper "$STAGE/"
+  BINS+=(mapper)
+  mkdir -p "$STAGE/zcmem" && cp apps/mappers/zcmem/*.mapper "$STAGE/zcmem/"
 fi
-cp scripts/gpu-run.sh scripts/gpu-scale.sh "$STAGE/.devbin/"
-strip "$STAGE/.devbin/"* 2>/dev/null || true
-du -sh "$STAGE/.devbin"
+cp scripts/gpu-run.sh scripts/gpu-apps.sh scripts/gpu-scale.sh "$STAGE/"
+for b in "${BINS[@]}"; do
+  strip "$STAGE/$b" 2>/dev/null || true
+done
+du -sh "$STAGE"
 cat <<MSG
-Staged in $STAGE/.devbin. Run on the GPU machine with the device tool:
-  run(kind="nvidia-h100-x1", carry=[".devbin"], timeout_s=300,
-      command="bash .devbin/gpu-run.sh full")
-  (four GPUs: kind="nvidia-h100-x4"). Logs come back from \$OUT.
+Staged the GPU binaries and scripts in $1.
+Copy $1 to any CUDA machine, then run:
+  bash $1/gpu-run.sh full     # or quick | check; logs in ./gpu-logs (OUT=DIR or a second argument)
+  bash $1/gpu-scale.sh        # 4-GPU scaling at N = 32768 (N=..., APPS="..." select)
 MSG

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# Runs ON THE GPU MACHINE (no Rust there), from the repository root, after scripts/gpu-check.sh
-# staged the binaries in .devbin/:  bash .devbin/gpu-run.sh [quick|check|full]
-# Runs the GPU tests, the mapping-invariance property test on real GPUs, the cuda benchmarks and
-# the matmul apps; writes logs under $OUT (or /tmp/gpu-out) and prints a summary last.
+# Runs on a GPU machine (no Rust needed there), from the folder scripts/gpu-check.sh staged:
+#
+#   bash STAGE_DIR/gpu-run.sh [quick|check|full] [LOG_DIR]
+#
+# Runs the GPU tests, the mapping-invariance property test on real GPUs, the CUDA benchmarks and
+# the matmul apps, each with the binaries next to this script; writes one log per step in
+# LOG_DIR (default: $OUT, else ./gpu-logs) and prints a summary last.
 set -u
 MODE=${1:-full}
 D=$(cd "$(dirname "$0")" && pwd)
-OUT=${OUT:-/tmp/gpu-out}
+OUT=${2:-${OUT:-./gpu-logs}}
 mkdir -p "$OUT"
-# Never use NVLink multicast on these shared hosts.
+OUT=$(cd "$OUT" && pwd)
+# Keep NVLink multicast off (nothing here needs it, and some shared hosts do not allow it).
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 # cudarc loads libcuda/libnvrtc/libcublas (.so.13) at run time: put CUDA 13's folders on the path.
 LIBS=""
@@ -46,6 +50,6 @@ step() { # name, command...
 [ -x "$D/cuda_alloc" ] && [ "$MODE" != check ] && step cuda_alloc "$D/cuda_alloc" 512
 [ -x "$D/cuda_bench" ] && [ "$MODE" != check ] && step cuda_bench "$D/cuda_bench" 8192
 [ -x "$D/cuda_bench" ] && [ "$MODE" = full ] && step cuda_bench_16384 "$D/cuda_bench" 16384
-[ -x "$D/apps.sh" ] && [ "$MODE" != quick ] && step apps bash "$D/apps.sh" "$D" "$OUT" "$MODE"
-echo "== summary ($MODE) =="
+[ -x "$D/mapper" ] && [ "$MODE" != quick ] && step apps bash "$D/gpu-apps.sh" "$D" "$OUT" "$MODE"
+echo "== summary ($MODE; logs in $OUT) =="
 printf '%s\n' "${SUMMARY[@]}"

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# 4-GPU scaling at N=32768 (expert mappers), against one DGEMM of the same N on one GPU. Staged in
-# .devbin/ by scripts/gpu-check.sh; on the GPU machine: bash .devbin/gpu-scale.sh
-# (N and APPS select the size and the apps).
+# 4-GPU scaling at N=32768: one cuBLAS DGEMM of N^3 on GPU 0, then every app the `mapper` binary
+# registers (`mapper apps`) with its expert mapper on all GPUs. Runs on a GPU machine from the
+# folder scripts/gpu-check.sh staged:
+#
+#   bash STAGE_DIR/gpu-scale.sh [LOG_DIR]
+#
+# LOG_DIR defaults to $OUT, else ./gpu-logs; N and APPS (space-separated) select the size and
+# the apps.
 set -u
 D=$(cd "$(dirname "$0")" && pwd)
-OUT=${OUT:-/tmp/gpu-out}
+OUT=${1:-${OUT:-./gpu-logs}}
 mkdir -p "$OUT"
+# Keep NVLink multicast off (nothing here needs it, and some shared hosts do not allow it).
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 # cudarc loads libcuda/libnvrtc/libcublas (.so.13) at run time: put CUDA 13's folders on the path.
 LIBS=""
@@ -23,7 +29,9 @@ export LD_LIBRARY_PATH="${LIBS#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=index,name,memory.total --format=csv | tee "$OUT/machine.txt"
 N=${N:-32768}
 echo "== one DGEMM N=$N on GPU 0"; CUDA_VISIBLE_DEVICES=0 timeout 120 "$D/cuda_bench" "$N" 2>&1 | tail -6 | tee "$OUT/baseline.log"
-for app in ${APPS:-cosma summa cannon pumma solomonik johnson}; do
+# Every registered app: the first word (before ':') of the unindented lines of `mapper apps`.
+APPS=${APPS:-$("$D/mapper" apps | grep -v '^[[:space:]]' | cut -d: -f1)}
+for app in $APPS; do
   line=$(timeout 150 "$D/mapper" run --app "$app" --machine local --n "$N" --json 2>"$OUT/$app-4.err")
   echo "4gpu $app rc=$? $line" | tee -a "$OUT/big.txt"
 done

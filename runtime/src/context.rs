@@ -5,9 +5,13 @@ use crate::accessor::{RawField, ReadAccessor, ReduceAccessor, ReduceValue, View,
 use crate::exec::{ArgInst, TaskWork};
 use crate::field::{FieldId, FieldValue};
 use crate::geom::{IndexSpace, Point, Rect, MAX_DIM};
+#[cfg(feature = "cuda")]
+use crate::instance::DeviceAccess;
+use crate::instance::HostAccess;
 use crate::task::{Privilege, TaskError, Value};
 use mapper_core::{Layout, MemKind, ProcId, ProcKind};
 use std::marker::PhantomData;
+use std::sync::Mutex;
 
 /// Names a field: by name (`"x"`) or by id.
 pub trait FieldRef {
@@ -30,9 +34,91 @@ impl FieldRef for FieldId {
 /// The context of a running task.
 pub struct TaskCtx<'a> {
     pub(crate) work: &'a TaskWork,
+    /// What the task did to its instances so far.
+    pub(crate) io: Mutex<TaskIo>,
+}
+
+/// The accesses of a running task that the runtime completes when it ends.
+#[derive(Debug, Default)]
+pub(crate) struct TaskIo {
+    /// (argument, field) pairs in GPU memory the task was given host access to write: their
+    /// points are uploaded from the mirrors of framebuffer instances when the task ends (and
+    /// before a device pointer is handed out, so that the task's own kernels see them).
+    pub(crate) host_writes: Vec<(usize, FieldId)>,
+    /// The task was handed device pointers: its queued GPU work finishes before host code
+    /// touches an instance.
+    #[cfg(feature = "cuda")]
+    pub(crate) device: bool,
 }
 
 impl<'a> TaskCtx<'a> {
+    /// The context of `work`, before its body runs.
+    pub(crate) fn new(work: &'a TaskWork) -> TaskCtx<'a> {
+        TaskCtx {
+            work,
+            io: Mutex::new(TaskIo::default()),
+        }
+    }
+
+    fn io(&self) -> std::sync::MutexGuard<'_, TaskIo> {
+        self.io.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An id of this task unique among running tasks (the address of its work item).
+    #[cfg(feature = "cuda")]
+    pub(crate) fn token(&self) -> usize {
+        self.work as *const TaskWork as usize
+    }
+
+    /// Gives host code access to `field` of argument `arg` (`a`): waits for the task's own
+    /// queued GPU work first, makes the bytes current, and records a write for
+    /// [`TaskCtx::publish_host_writes`].
+    fn host_access(
+        &self,
+        arg: usize,
+        a: &ArgInst,
+        fid: FieldId,
+        write: bool,
+    ) -> Result<(), TaskError> {
+        let err = |e: String| {
+            TaskError(format!(
+                "task `{}` argument `{}`: {e}",
+                self.work.name, a.name
+            ))
+        };
+        #[cfg(feature = "cuda")]
+        if self.io().device {
+            crate::exec::cuda::finish_task().map_err(err)?;
+        }
+        let access = if write {
+            HostAccess::ReadWrite
+        } else {
+            HostAccess::Read
+        };
+        a.inst.host_acquire(fid, &a.space, access).map_err(err)?;
+        // Host memory needs no publishing; FBMEM's mirror does.
+        if write && a.inst.is_gpu_memory() {
+            let mut io = self.io();
+            if !io.host_writes.contains(&(arg, fid)) {
+                io.host_writes.push((arg, fid));
+            }
+        }
+        Ok(())
+    }
+
+    /// Uploads the points the task's host code may have written (see [`TaskIo::host_writes`]).
+    pub(crate) fn publish_host_writes(&self) -> Result<(), String> {
+        let writes = self.io().host_writes.clone();
+        for (arg, fid) in writes {
+            if let Some(a) = self.work.args.get(arg) {
+                a.inst
+                    .host_release(fid, &a.space)
+                    .map_err(|e| format!("task `{}` argument `{}`: {e}", self.work.name, a.name))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Task name.
     pub fn task_name(&self) -> &str {
         &self.work.name
@@ -153,12 +239,7 @@ impl<'a> TaskCtx<'a> {
             )));
         }
         let write = a.privilege.writes() || matches!(a.privilege, Privilege::Reduce(_));
-        a.inst.host_acquire(write).map_err(|e| {
-            TaskError(format!(
-                "task `{}` argument `{}`: {e}",
-                self.work.name, a.name
-            ))
-        })?;
+        self.host_access(arg, a, fid, write)?;
         let v = View::new(&a.inst, fid, a.bounds).ok_or_else(|| {
             TaskError(format!(
                 "task `{}` argument `{}`: instance does not cover the argument",
@@ -271,12 +352,7 @@ impl<'a> TaskCtx<'a> {
             *s = l.strides[d] as usize;
         }
         let write = a.privilege.writes() || matches!(a.privilege, Privilege::Reduce(_));
-        a.inst.host_acquire(write).map_err(|e| {
-            TaskError(format!(
-                "task `{}` argument `{}`: {e}",
-                self.work.name, a.name
-            ))
-        })?;
+        self.host_access(arg, a, fid, write)?;
         // SAFETY: `start` is the offset of an in-bounds point.
         let ptr = unsafe { a.inst.base_ptr().add(start) } as *mut T;
         let len = if a.bounds.is_empty() {
@@ -420,9 +496,17 @@ impl TaskCtx<'_> {
             ))
         })?;
         let write = a.privilege.writes() || matches!(a.privilege, Privilege::Reduce(_));
+        // The task's own host writes so far reach the device before its kernels run.
+        self.publish_host_writes().map_err(TaskError)?;
+        self.io().device = true;
+        let access = match (write, crate::exec::cuda::current_gpu()) {
+            (false, _) => DeviceAccess::Read,
+            (true, Some(gpu)) => DeviceAccess::TaskWrite(fid, &a.space, self.token(), gpu),
+            (true, None) => DeviceAccess::Write(fid, &a.space),
+        };
         let base = a
             .inst
-            .device_ptr(write)
+            .device_ptr(access)
             .map_err(|e| {
                 TaskError(format!(
                     "task `{}` argument `{}`: {e}",

@@ -124,8 +124,9 @@ impl BufferPool {
 }
 
 impl Storage {
-    /// Storage for an instance of `len` bytes in `mem`.
-    fn new(mem: &Memory, len: usize, align: usize) -> Option<Storage> {
+    /// Storage for an instance with `layout` in `mem`.
+    fn new(mem: &Memory, layout: &InstLayout) -> Option<Storage> {
+        let (len, align) = (layout.bytes, layout.align);
         if mem.is_virtual {
             return Some(Storage::Virtual);
         }
@@ -141,8 +142,11 @@ impl Storage {
                         mirror: std::sync::OnceLock::new(),
                         align,
                         state: Mutex::new(MirrorState {
-                            mirror_valid: true,
-                            host_dirty: false,
+                            fresh: crate::cuda::mirror::Fresh::all(
+                                layout.slots.iter().map(|s| s.field),
+                                layout.rect,
+                            ),
+                            device_tasks: Vec::new(),
                         }),
                     })));
                 }
@@ -208,8 +212,12 @@ enum Storage {
 }
 
 /// A framebuffer instance: the device copy is the master; host-side operations (copies that
-/// translate layouts, folds, fills, host task bodies) work on the mirror, downloaded when stale
-/// and uploaded when written ([`Instance::host_acquire`], [`Instance::host_release`]).
+/// translate layouts, folds, fills, host task bodies) work on the mirror. Each moves only the
+/// bytes of the field and points it owns ([`crate::cuda::mirror`]): it downloads the stale
+/// part of what it reads ([`Instance::host_acquire`]) and uploads exactly what it wrote
+/// ([`Instance::host_release`]), so a GPU kernel writing other points or fields of the same
+/// instance at the same time (not ordered by the dependence analysis, since they are disjoint)
+/// keeps its results.
 #[cfg(feature = "cuda")]
 struct DeviceStorage {
     dev: crate::cuda::DeviceBuffer,
@@ -222,12 +230,37 @@ struct DeviceStorage {
 }
 
 #[cfg(feature = "cuda")]
-#[derive(Clone, Copy, Debug, Default)]
 struct MirrorState {
-    /// The mirror holds the same bytes as the device.
-    mirror_valid: bool,
-    /// The mirror was written since the last upload (the device copy is stale).
-    host_dirty: bool,
+    /// The points of each field whose mirror bytes equal the device's.
+    fresh: crate::cuda::mirror::Fresh,
+    /// GPU tasks that were handed a device pointer to write this instance and may still have
+    /// work queued, with their GPU: uploads of host writes are queued after that work.
+    device_tasks: Vec<(usize, Arc<crate::cuda::Gpu>)>,
+}
+
+/// What host code does with the bytes of one field over some points between
+/// [`Instance::host_acquire`] and [`Instance::host_release`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HostAccess {
+    /// Reads them.
+    Read,
+    /// Reads and writes them.
+    ReadWrite,
+    /// Writes every one of them without reading (a fill, the destination of a copy).
+    Overwrite,
+}
+
+/// How GPU code uses an instance through [`Instance::device_ptr`].
+#[cfg(feature = "cuda")]
+pub enum DeviceAccess<'a> {
+    /// Reads it.
+    Read,
+    /// Writes `field` at the points of the space; done (waited for) when the caller returns.
+    Write(FieldId, &'a IndexSpace),
+    /// Writes `field` at the points of the space from GPU task `task` (any id unique among
+    /// running tasks) on `gpu`, whose queued work may still run until
+    /// [`Instance::device_task_done`].
+    TaskWrite(FieldId, &'a IndexSpace, usize, Arc<crate::cuda::Gpu>),
 }
 
 /// A physical instance.
@@ -287,7 +320,7 @@ impl Instance {
         if !mem.try_reserve(layout.bytes as u64) {
             return None;
         }
-        let Some(buf) = Storage::new(&mem, layout.bytes, layout.align) else {
+        let Some(buf) = Storage::new(&mem, &layout) else {
             mem.release(layout.bytes as u64);
             return None;
         };
@@ -339,73 +372,130 @@ impl Instance {
         !matches!(self.buf, Storage::Host(_) | Storage::Virtual)
     }
 
-    /// Makes the host bytes current before host code reads (or, with `write`, writes) them:
-    /// downloads a stale mirror of a framebuffer instance. A no-op for host memory.
-    pub fn host_acquire(&self, write: bool) -> Result<(), String> {
+    /// Makes the host bytes of `field` at the points of `space` current before host code uses
+    /// them as `access` says: downloads the stale part of them into the mirror of a framebuffer
+    /// instance (nothing for [`HostAccess::Overwrite`]). A no-op for host memory. Host code
+    /// that writes calls [`Instance::host_release`] with the same field and points afterwards.
+    pub fn host_acquire(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        access: HostAccess,
+    ) -> Result<(), String> {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
+            let slot = *self.slot(field)?;
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
             if d.mirror.get().is_none() {
-                // While the mirror did not exist the device kept its zeroed start unless a
-                // device write cleared `mirror_valid`: a zeroed mirror matches the former.
+                // The device holds zeroes wherever no device write made the mirror stale: a
+                // zeroed mirror matches it there.
                 let b = Buffer::new(self.layout.bytes, d.align)
                     .ok_or_else(|| format!("out of host memory for the mirror of {self:?}"))?;
                 let _ = d.mirror.set(b);
+            }
+            if access == HostAccess::Overwrite {
+                return Ok(());
             }
             let mptr = d
                 .mirror
                 .get()
                 .map(|m| m.ptr.as_ptr())
                 .ok_or_else(|| format!("no host mirror for {self:?}"))?;
-            if !st.mirror_valid {
-                // SAFETY: the mirror and the device buffer both hold `bytes` bytes; the
-                // dependence analysis orders this against device writers.
-                let dst = unsafe { std::slice::from_raw_parts_mut(mptr, self.layout.bytes) };
-                unsafe { crate::cuda::memory::dtoh(&d.dev.gpu, dst, d.dev.ptr) }
-                    .map_err(|e| format!("download of {self:?}: {e}"))?;
-                st.mirror_valid = true;
+            let mut spans = Vec::new();
+            for r in space.rects() {
+                for m in st.fresh.missing(field, &r.intersect(&self.layout.rect)) {
+                    crate::cuda::mirror::field_spans(&self.layout, &slot, &m, &mut spans);
+                }
             }
-            st.host_dirty |= write;
+            // SAFETY: the spans lie inside both the mirror and the device buffer (both hold
+            // `bytes` bytes); the dependence analysis orders this against device writers of
+            // these points, and the lock against other downloads.
+            unsafe { crate::cuda::memory::dtoh_spans(&d.dev.gpu, mptr, d.dev.ptr, &spans) }
+                .map_err(|e| format!("download of {self:?}: {e}"))?;
+            for r in space.rects() {
+                st.fresh.add(field, r.intersect(&self.layout.rect));
+            }
         }
-        let _ = write;
+        let _ = (field, space, access);
         Ok(())
     }
 
-    /// Publishes host writes made since [`Instance::host_acquire`]: uploads a written mirror
-    /// of a framebuffer instance. A no-op for host memory.
-    pub fn host_release(&self) -> Result<(), String> {
+    /// Publishes host writes to `field` at the points of `space` made since
+    /// [`Instance::host_acquire`]: uploads exactly those bytes of the mirror of a framebuffer
+    /// instance (never other points or fields, which a GPU kernel may be writing), queued after
+    /// the work of GPU tasks still writing the instance. A no-op for host memory.
+    pub fn host_release(&self, field: FieldId, space: &IndexSpace) -> Result<(), String> {
         #[cfg(feature = "cuda")]
         if let Storage::Device(d) = &self.buf {
+            let Some(m) = d.mirror.get() else {
+                return Ok(());
+            };
+            let slot = *self.slot(field)?;
+            let mut spans = Vec::new();
+            for r in space.rects() {
+                crate::cuda::mirror::field_spans(&self.layout, &slot, r, &mut spans);
+            }
+            let after: Vec<_> = {
+                let st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+                st.device_tasks
+                    .iter()
+                    .map(|(_, g)| g.stream.clone())
+                    .collect()
+            };
+            // SAFETY: as in `host_acquire`; only this operation's points are written.
+            unsafe {
+                crate::cuda::memory::htod_spans(
+                    &d.dev.gpu,
+                    d.dev.ptr,
+                    m.ptr.as_ptr(),
+                    &spans,
+                    &after,
+                )
+            }
+            .map_err(|e| format!("upload of {self:?}: {e}"))?;
             let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
-            if let (true, Some(m)) = (st.host_dirty, d.mirror.get()) {
-                // SAFETY: as in `host_acquire`.
-                let src = unsafe { std::slice::from_raw_parts(m.ptr.as_ptr(), self.layout.bytes) };
-                unsafe { crate::cuda::memory::htod(&d.dev.gpu, d.dev.ptr, src) }
-                    .map_err(|e| format!("upload of {self:?}: {e}"))?;
-                st.host_dirty = false;
+            for r in space.rects() {
+                st.fresh.add(field, r.intersect(&self.layout.rect));
             }
         }
+        let _ = (field, space);
         Ok(())
     }
 
-    /// The device address of the instance's bytes for GPU code that reads (or, with `write`,
-    /// writes) them: framebuffer memory (uploading pending host writes first), or the device
-    /// address of mapped pinned memory. `None` for host memory.
+    /// The device address of the instance's bytes for GPU code that uses them as `access`
+    /// says: framebuffer memory (a write makes those points of the mirror stale), or the
+    /// device address of mapped pinned memory. `None` for host memory.
     #[cfg(feature = "cuda")]
-    pub fn device_ptr(&self, write: bool) -> Result<Option<u64>, String> {
+    pub fn device_ptr(&self, access: DeviceAccess<'_>) -> Result<Option<u64>, String> {
         match &self.buf {
             Storage::Host(_) | Storage::Virtual => Ok(None),
             Storage::Pinned(p) => Ok(Some(p.dev)),
             Storage::Device(d) => {
-                self.host_release()?;
-                if write {
-                    d.state
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .mirror_valid = false;
+                let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+                let (field, space) = match &access {
+                    DeviceAccess::Read => return Ok(Some(d.dev.ptr)),
+                    DeviceAccess::Write(f, s) => (*f, *s),
+                    DeviceAccess::TaskWrite(f, s, task, gpu) => {
+                        if !st.device_tasks.iter().any(|(t, _)| t == task) {
+                            st.device_tasks.push((*task, gpu.clone()));
+                        }
+                        (*f, *s)
+                    }
+                };
+                for r in space.rects() {
+                    st.fresh.remove(field, r);
                 }
                 Ok(Some(d.dev.ptr))
             }
+        }
+    }
+
+    /// GPU task `task` (as given to [`DeviceAccess::TaskWrite`]) has finished its device work.
+    #[cfg(feature = "cuda")]
+    pub fn device_task_done(&self, task: usize) {
+        if let Storage::Device(d) = &self.buf {
+            let mut st = d.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.device_tasks.retain(|(t, _)| *t != task);
         }
     }
 
@@ -438,7 +528,10 @@ impl Instance {
             return Ok(None);
         }
         let slot = *self.slot(field)?;
-        let (Some(s), Some(d)) = (src.device_ptr(false)?, self.device_ptr(true)?) else {
+        let (Some(s), Some(d)) = (
+            src.device_ptr(DeviceAccess::Read)?,
+            self.device_ptr(DeviceAccess::Write(field, space))?,
+        ) else {
             return Ok(None);
         };
         let n = slot.ty.size() * self.layout.rect.volume() as usize;
@@ -509,7 +602,10 @@ impl Instance {
                 None => return Ok(None),
             },
         };
-        let (Some(sp), Some(dp)) = (src.device_ptr(false)?, self.device_ptr(true)?) else {
+        let (Some(sp), Some(dp)) = (
+            src.device_ptr(DeviceAccess::Read)?,
+            self.device_ptr(DeviceAccess::Write(field, space))?,
+        ) else {
             return Ok(None);
         };
         let strides = |l: &InstLayout, slot: &FieldSlot| {
@@ -564,7 +660,7 @@ impl Instance {
         }
         let slot = *self.slot(field)?;
         let n = slot.ty.size() * self.layout.rect.volume() as usize;
-        let Some(base) = self.device_ptr(true)? else {
+        let Some(base) = self.device_ptr(DeviceAccess::Write(field, space))? else {
             return Ok(None);
         };
         let gpu = &dev.dev.gpu;
@@ -627,9 +723,9 @@ impl Instance {
             }
             return Ok(n);
         }
-        self.host_acquire(true)?;
+        self.host_acquire(field, space, HostAccess::Overwrite)?;
         let r = self.fill_host(field, space, value);
-        self.host_release()?;
+        self.host_release(field, space)?;
         r
     }
 
@@ -719,10 +815,10 @@ impl Instance {
         if let Some(n) = self.strided_on_device(src, field, space, None)? {
             return Ok(n);
         }
-        src.host_acquire(false)?;
-        self.host_acquire(true)?;
+        src.host_acquire(field, space, HostAccess::Read)?;
+        self.host_acquire(field, space, HostAccess::Overwrite)?;
         let r = self.copy_from_host(src, field, space);
-        self.host_release()?;
+        self.host_release(field, space)?;
         r
     }
 
@@ -789,10 +885,10 @@ impl Instance {
         if let Some(n) = self.strided_on_device(src, field, space, Some(op))? {
             return Ok(n);
         }
-        src.host_acquire(false)?;
-        self.host_acquire(true)?;
+        src.host_acquire(field, space, HostAccess::Read)?;
+        self.host_acquire(field, space, HostAccess::ReadWrite)?;
         let r = self.fold_from_host(src, field, space, op);
-        self.host_release()?;
+        self.host_release(field, space)?;
         r
     }
 

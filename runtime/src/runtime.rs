@@ -1160,7 +1160,8 @@ impl Runtime {
                 continue;
             };
             let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
-            inst.host_acquire(false).map_err(RuntimeError::Exec)?;
+            inst.host_acquire(fid, &inter, crate::instance::HostAccess::Read)
+                .map_err(RuntimeError::Exec)?;
             if let Some(r) = single {
                 if read_rows(&inst, &slot, &r, &inter, &mut out) {
                     continue;

@@ -1,10 +1,12 @@
 //! GPU memories: framebuffer allocations ([`DeviceBuffer`], FBMEM) and mapped pinned host
 //! allocations ([`PinnedBuffer`], ZCMEM) whose device pointer kernels dereference directly over
 //! the bus; and the copies between them and host memory (host-to-device, device-to-host,
-//! device-to-device, peer-to-peer), each queued on a stream and waited for.
+//! device-to-device, peer-to-peer), each queued on a stream and waited for; and the partial
+//! copies between an FBMEM instance and its host mirror ([`htod_spans`], [`dtoh_spans`]).
 
 use super::device::{err, gpus, Gpu};
-use cudarc::driver::{result, sys};
+use super::mirror::Span;
+use cudarc::driver::{result, sys, CudaStream};
 use std::sync::Arc;
 
 /// A framebuffer allocation on one GPU.
@@ -232,4 +234,110 @@ pub unsafe fn htod(gpu: &Gpu, dst: u64, src: &[u8]) -> Result<(), String> {
 pub unsafe fn dtoh(gpu: &Gpu, dst: &mut [u8], src: u64) -> Result<(), String> {
     // SAFETY: forwarded.
     unsafe { copy(gpu, dst.as_mut_ptr() as u64, src, dst.len()) }
+}
+
+/// Largest pitch `cuMemcpy2D` takes (`CU_DEVICE_ATTRIBUTE_MAX_PITCH` is 2^31 - 1 on every
+/// current GPU); spans of a larger pitch are copied block by block.
+const MAX_PITCH: usize = i32::MAX as usize;
+
+/// Queues the copy of `spans` (byte offsets relative to both bases) between the host buffer at
+/// `host` and device memory at `dev` on `gpu`'s copy stream: a contiguous span is one
+/// `cuMemcpyAsync`, a strided one one `cuMemcpy2DAsync`.
+///
+/// # Safety
+/// Both ranges must be valid for every span, and not accessed concurrently by others.
+unsafe fn queue_spans(
+    gpu: &Gpu,
+    dev: u64,
+    host: *mut u8,
+    spans: &[Span],
+    to_device: bool,
+) -> Result<(), String> {
+    let s = gpu.copy_stream.cu_stream();
+    // One block of `len` bytes at byte `at` of both buffers.
+    let block = |at: usize, len: usize| {
+        let (h, d) = (host as u64 + at as u64, dev + at as u64);
+        let (dst, src) = if to_device { (d, h) } else { (h, d) };
+        // SAFETY: the caller guarantees both ranges.
+        check("cuMemcpyAsync", unsafe {
+            sys::cuMemcpyAsync(dst, src, len, s)
+        })
+    };
+    for sp in spans.iter().filter(|sp| sp.bytes() > 0) {
+        if sp.count == 1 || sp.pitch == sp.len {
+            block(sp.offset, sp.bytes())?;
+        } else if sp.pitch <= MAX_PITCH {
+            // SAFETY: an all-zero CUDA_MEMCPY2D is a valid start (no arrays, no offsets).
+            let mut c: sys::CUDA_MEMCPY2D = unsafe { std::mem::zeroed() };
+            let (h, d) = (host.wrapping_add(sp.offset), dev + sp.offset as u64);
+            if to_device {
+                c.srcMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_HOST;
+                c.srcHost = h.cast_const().cast();
+                c.dstMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
+                c.dstDevice = d;
+            } else {
+                c.srcMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
+                c.srcDevice = d;
+                c.dstMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_HOST;
+                c.dstHost = h.cast();
+            }
+            c.srcPitch = sp.pitch;
+            c.dstPitch = sp.pitch;
+            c.WidthInBytes = sp.len;
+            c.Height = sp.count;
+            // SAFETY: the caller guarantees both ranges; `c` describes `sp` in each.
+            check("cuMemcpy2DAsync", unsafe { sys::cuMemcpy2DAsync_v2(&c, s) })?;
+        } else {
+            for at in sp.starts() {
+                block(at, sp.len)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Host to device, only `spans` of a host mirror at `host` into the device buffer at `dev` on
+/// `gpu`, after the work queued so far on each stream of `after` (the compute streams of GPU
+/// tasks writing other points of the same instance), and waits.
+///
+/// # Safety
+/// Both ranges must be valid for every span, and not accessed concurrently by others.
+pub unsafe fn htod_spans(
+    gpu: &Gpu,
+    dev: u64,
+    host: *const u8,
+    spans: &[Span],
+    after: &[Arc<CudaStream>],
+) -> Result<(), String> {
+    if spans.iter().all(|s| s.bytes() == 0) {
+        return Ok(());
+    }
+    for s in after {
+        gpu.copy_stream
+            .join(s)
+            .map_err(|e| err("cuStreamWaitEvent", e))?;
+    }
+    gpu.bind()?;
+    // SAFETY: forwarded; the host side is only read.
+    unsafe { queue_spans(gpu, dev, host.cast_mut(), spans, true)? };
+    gpu.copy_stream
+        .synchronize()
+        .map_err(|e| err("cuStreamSynchronize", e))
+}
+
+/// Device to host, only `spans` of the device buffer at `dev` into a host mirror at `host` on
+/// `gpu`, and waits.
+///
+/// # Safety
+/// Both ranges must be valid for every span, and not written concurrently by others.
+pub unsafe fn dtoh_spans(gpu: &Gpu, host: *mut u8, dev: u64, spans: &[Span]) -> Result<(), String> {
+    if spans.iter().all(|s| s.bytes() == 0) {
+        return Ok(());
+    }
+    gpu.bind()?;
+    // SAFETY: forwarded.
+    unsafe { queue_spans(gpu, dev, host, spans, false)? };
+    gpu.copy_stream
+        .synchronize()
+        .map_err(|e| err("cuStreamSynchronize", e))
 }

@@ -6,9 +6,11 @@
 //! memory that kernels read directly ([`PinnedBuffer`], ZCMEM) and the host/device/peer copies;
 //! [`kernels`] compiles CUDA C with NVRTC for the device's architecture; [`blas`] runs tile
 //! GEMMs through cuBLAS, honoring each operand's layout ([`gemm_plan`], which is pure and also
-//! built without the feature, decides how or says why a layout cannot be taken).
+//! built without the feature, decides how or says why a layout cannot be taken); [`mirror`]
+//! (pure as well) says which bytes of an FBMEM instance's host mirror a host operation moves.
 
 pub mod gemm_plan;
+pub mod mirror;
 
 #[cfg(feature = "cuda")]
 pub mod blas;

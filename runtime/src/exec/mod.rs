@@ -219,18 +219,21 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
         }
     }
     let start = sched.profiler.now();
-    let ctx = TaskCtx { work: t };
+    let ctx = TaskCtx::new(t);
     let mut result = catch_unwind(AssertUnwindSafe(|| (t.body)(&ctx)));
     // Device work of a real GPU's variant finishes, and host writes to GPU memory are published,
     // before the task counts as done.
     #[cfg(feature = "cuda")]
-    if let Err(e) = cuda::finish_task() {
-        result = Ok(Err(crate::task::TaskError(e)));
-    }
-    for a in &t.args {
-        if let Err(e) = a.inst.host_release() {
+    {
+        if let Err(e) = cuda::finish_task() {
             result = Ok(Err(crate::task::TaskError(e)));
         }
+        for a in &t.args {
+            a.inst.device_task_done(ctx.token());
+        }
+    }
+    if let Err(e) = ctx.publish_host_writes() {
+        result = Ok(Err(crate::task::TaskError(e)));
     }
     let end = sched.profiler.now();
     sched.profiler.task(TaskRecord {
