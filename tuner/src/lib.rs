@@ -11,6 +11,7 @@
 
 pub mod attempt;
 pub mod bench;
+pub mod confirm;
 pub mod eval;
 pub mod extract;
 pub mod feedback;

@@ -3,6 +3,7 @@
 //! mapper, per-optimizer results, settings) and `best_so_far.svg` (best-so-far score per
 //! iteration, one line per optimizer run, drawn with plotters).
 
+use crate::confirm::{spread_text, Confirmation};
 use crate::session::{IterationRecord, SessionResult};
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -100,6 +101,87 @@ pub fn table(r: &SessionResult) -> String {
     s
 }
 
+/// Rows of the confirmation table: (candidate, seed, median ratio, spread, verdict).
+pub fn confirmation_rows(r: &SessionResult) -> Vec<[String; 5]> {
+    let Some(c) = &r.confirmation else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for x in &c.candidates {
+        rows.push([
+            x.label(),
+            if x.seed { "seed".into() } else { String::new() },
+            x.median().map_or("-".into(), |m| format!("{m:.3}x")),
+            spread_text(x.spread()),
+            match &x.failure {
+                Some(f) => format!("failed ({f})"),
+                None => x.verdict.text().to_string(),
+            },
+        ]);
+    }
+    rows
+}
+
+/// The heading line of the confirmation: rounds, baseline and what the ratios compare.
+pub fn confirmation_heading(c: &Confirmation) -> String {
+    let b = &c.baseline;
+    format!(
+        "confirmation: {} round(s), each running the {b} and then every candidate once; ratio = {}; \
+         median and spread (min-max) over the rounds; a gain counts if the whole spread is above \
+         1.0 and the median at least {:.1}% above it",
+        c.rounds,
+        if c.by_throughput {
+            format!("candidate throughput / {b} throughput (the work differed between mappers)")
+        } else {
+            format!("{b} time / candidate time")
+        },
+        c.min_gain * 100.0,
+    )
+}
+
+/// The confirmation as aligned text (empty if it did not run).
+pub fn confirmation_table(r: &SessionResult) -> String {
+    let Some(c) = &r.confirmation else {
+        return String::new();
+    };
+    let mut s = format!(
+        "{}
+",
+        confirmation_heading(c)
+    );
+    let header = ["candidate", "seed", "median", "spread", "verdict"];
+    let rows = confirmation_rows(r);
+    let mut w = header.map(str::len);
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            w[i] = w[i].max(cell.len());
+        }
+    }
+    let line = |c: [&str; 5]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}\n",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        )
+    };
+    s.push_str(&line(header));
+    for row in &rows {
+        s.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    for n in &c.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    let _ = writeln!(s, "{}", c.summary());
+    s
+}
+
 /// The markdown report.
 pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &str) -> String {
     let mut s = String::new();
@@ -132,6 +214,27 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
     for n in &r.notes {
         let _ = writeln!(s, "\n{n}");
     }
+    if let Some(c) = &r.confirmation {
+        let _ = writeln!(s, "\n## Confirmed result\n");
+        let _ = writeln!(s, "{}.\n", capitalize(&confirmation_heading(c)));
+        let _ = writeln!(
+            s,
+            "| candidate | seed | median | spread | verdict |\n|---|---|---:|---:|---|"
+        );
+        for row in confirmation_rows(r) {
+            let _ = writeln!(s, "| {} |", row.join(" | "));
+        }
+        let _ = writeln!(s);
+        for n in &c.notes {
+            let _ = writeln!(s, "Note: {n}\n");
+        }
+        let _ = writeln!(s, "**{}.**", capitalize(&c.summary()));
+    } else {
+        let _ = writeln!(
+            s,
+            "\nNo confirmation step ran: best.mapper holds the best search score, unconfirmed."
+        );
+    }
     let _ = writeln!(s, "\n## Optimizer runs\n");
     let _ = writeln!(
         s,
@@ -159,8 +262,40 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
     s
 }
 
-/// The text of the best mapper found (canonical), or the expert's with a note if none ran.
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The text `best.mapper` holds: the confirmed winner; the expert if the confirmation found no
+/// gain beyond noise; without a confirmation, the best search score (or the expert with a note
+/// if nothing ran).
 pub fn best_mapper_text(r: &SessionResult) -> String {
+    let expert = || {
+        r.expert
+            .canonical
+            .clone()
+            .unwrap_or_else(|| r.expert.mapper.clone())
+    };
+    if let Some(c) = &r.confirmation {
+        if let Some(w) = c.winner() {
+            let mut t = w.mapper.clone();
+            if !t.ends_with('\n') {
+                t.push('\n');
+            }
+            return t;
+        }
+        if c.baseline == "expert" {
+            return format!(
+                "# No gain beyond noise over the expert mapper ({} round(s)); this is the expert mapper.\n{}",
+                c.rounds,
+                expert()
+            );
+        }
+    }
     match r.best() {
         Some(b) => {
             let mut t = b.mapper.clone();

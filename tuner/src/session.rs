@@ -82,6 +82,9 @@ pub struct SessionResult {
     pub runs_by_optimizer: Vec<OptimizerRun>,
     /// Notes for the report (e.g. the reference is not the expert).
     pub notes: Vec<String>,
+    /// The confirmation step's result (`None` until it ran, or if it was skipped).
+    #[serde(default)]
+    pub confirmation: Option<crate::confirm::Confirmation>,
 }
 
 impl SessionResult {
@@ -229,6 +232,7 @@ pub fn run_session(
         reference_s: reference,
         runs_by_optimizer,
         notes,
+        confirmation: None,
     }
 }
 
@@ -347,5 +351,60 @@ mod tests {
         let best = a.best().unwrap();
         assert!(best.score > 1.0, "{}", best.score);
         assert!(best.mapper.contains("tune_cyclic"), "{}", best.mapper);
+    }
+
+    #[test]
+    fn confirmation_keeps_real_gains_and_reports_noise() {
+        use crate::confirm::{confirm, ConfirmSettings, Verdict};
+        let mut r = session(5);
+        let mut rounds = 0;
+        let settings = ConfirmSettings {
+            rounds: 2,
+            top: 3,
+            min_gain: 0.02,
+        };
+        let c = confirm(
+            &mut Model {
+                reference: Some(1.0),
+            },
+            &r,
+            settings,
+            &mut |_, _| rounds += 1,
+        )
+        .unwrap();
+        assert_eq!(rounds, 2);
+        assert_eq!(c.baseline, "expert");
+        assert_eq!(c.baseline_times_s, vec![1.0, 1.0]);
+        assert_eq!(c.candidates.len(), 3);
+        let w = c.winner().unwrap();
+        assert_eq!(w.verdict, Verdict::Gain);
+        assert_eq!(w.ratios.len(), 2);
+        assert!(w.mapper.contains("tune_cyclic"), "{}", w.mapper);
+        r.confirmation = Some(c.clone());
+        assert_eq!(crate::report::best_mapper_text(&r).trim(), w.mapper.trim());
+        // With a threshold above every gain, nothing is confirmed: best.mapper is the expert.
+        let c = confirm(
+            &mut Model {
+                reference: Some(1.0),
+            },
+            &r,
+            ConfirmSettings {
+                min_gain: 10.0,
+                ..settings
+            },
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(c.winner, None);
+        assert!(
+            c.summary().contains("no gain beyond noise"),
+            "{}",
+            c.summary()
+        );
+        r.confirmation = Some(c);
+        let best = crate::report::best_mapper_text(&r);
+        assert!(best.starts_with("# No gain beyond noise over the expert mapper (2 round(s))"));
+        assert!(crate::report::confirmation_table(&r).contains("no gain beyond noise"));
+        assert!(crate::report::markdown(&r, &[], &best).contains("## Confirmed result"));
     }
 }

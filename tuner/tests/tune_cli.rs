@@ -45,6 +45,8 @@ fn builtin_optimizer_without_llm_writes_every_report() {
             "2",
             "--runs",
             "1",
+            "--confirm-rounds",
+            "2",
             "--quiet",
             "--out",
             out.to_str().unwrap(),
@@ -86,9 +88,30 @@ fn builtin_optimizer_without_llm_writes_every_report() {
             .unwrap()
             .starts_with("Outcome: ok.\nRaw: ran in "));
     }
+    assert!(
+        stdout.contains("\nconfirmation: 2 round(s), each running the expert and then every candidate once; ratio = expert time / candidate time; median and spread (min-max)"),
+        "{stdout}"
+    );
+    let confirmed = stdout
+        .lines()
+        .find(|l| l.starts_with("confirmed: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
     let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
     assert!(tuner::validate::check_text(&best).is_valid(), "{best}");
+    if confirmed.contains("no gain beyond noise") {
+        assert!(best.starts_with("# No gain beyond noise over the expert mapper (2 round(s)); this is the expert mapper.\n"), "{best}");
+    } else {
+        assert!(confirmed.contains("best.mapper holds it"), "{confirmed}");
+    }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Confirmed result\n\nConfirmation: 2 round(s)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| candidate | seed | median | spread | verdict |"),
+        "{report}"
+    );
     assert!(report.starts_with("# Tuning report: `stencil` on `emulated:1x2` (size tiny)\n"));
     assert!(report.contains("- LLM: no LLM configured"), "{report}");
     let svg = std::fs::read_to_string(out.join("best_so_far.svg")).unwrap();
@@ -209,7 +232,9 @@ fn llm_optimizer_through_the_evaluation_path() {
     // The best valid mapper is one of the two that ran.
     let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
     assert!(
-        best == good || best == "Task stencil CPU;\nTask * GPU;\n",
+        best == good
+            || best == "Task stencil CPU;\nTask * GPU;\n"
+            || best.starts_with("# No gain beyond noise over the expert mapper"),
         "{best}"
     );
     let log = std::fs::read_to_string(out.join("llm.jsonl")).unwrap();
@@ -334,6 +359,12 @@ fn seeded_simulated_runs_are_reproducible() {
     assert!(stdout
         .contains("sim:p100x4 is simulated: times are deterministic, so each mapper runs once"));
     assert!(stdout.contains("1 run(s) per evaluation"), "{stdout}");
+    // Simulated: one confirmation round, and a verdict.
+    assert!(stdout.contains("\nconfirmation: 1 round(s)"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("confirmed: ")),
+        "{stdout}"
+    );
     let (stdout_b, b) = run("b", "3");
     assert_eq!(a, b);
     assert_eq!(stdout.replace("/a/", "/b/"), stdout_b);

@@ -16,9 +16,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tuner::confirm::{confirm, ConfirmSettings};
 use tuner::eval::{child_main, own_exe, ChildEvaluator, EvalSettings};
 use tuner::llm::{LlmClient, LlmConfig, NO_LLM_MESSAGE};
-use tuner::report::{table, write_outputs};
+use tuner::report::{confirmation_table, table, write_outputs};
 use tuner::rewrite::{rewrite_mapper, CommandVerifier};
 use tuner::search::{SearchKind, SpaceSearch};
 use tuner::session::{run_session, Plan, Progress};
@@ -89,6 +90,16 @@ struct Args {
     /// Time limit of one run, seconds.
     #[arg(long, default_value_t = 120.0)]
     timeout: f64,
+    /// Rounds of the confirmation step (the best candidates and the expert measured again,
+    /// interleaved); default 5 on real machines, 1 on simulated ones; 0 skips it.
+    #[arg(long)]
+    confirm_rounds: Option<usize>,
+    /// Distinct candidates the confirmation step measures again.
+    #[arg(long, default_value_t = 3)]
+    confirm_top: usize,
+    /// Smallest median gain over the expert that counts as confirmed (0.02: 2%).
+    #[arg(long, default_value_t = 0.02)]
+    min_gain: f64,
     /// Do not draw progress bars.
     #[arg(long)]
     quiet: bool,
@@ -223,6 +234,12 @@ fn run(a: &Args) -> Result<(), String> {
         n_plans,
         a.iterations
     );
+    let mut confirm_settings = ConfirmSettings::for_machine(&a.machine);
+    if let Some(n) = a.confirm_rounds {
+        confirm_settings.rounds = n;
+    }
+    confirm_settings.top = a.confirm_top;
+    confirm_settings.min_gain = a.min_gain;
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
@@ -265,8 +282,17 @@ fn run(a: &Args) -> Result<(), String> {
         a.iterations,
         &mut progress,
     );
+    let mut result = result;
+    bar.set_message("confirming the best candidates");
+    result.confirmation = confirm(&mut eval, &result, confirm_settings, &mut |i, n| {
+        bar.set_message(format!("confirmation round {i}/{n}"));
+    });
     bar.finish_and_clear();
     print!("\n{}", table(&result));
+    match &result.confirmation {
+        Some(_) => print!("\n{}", confirmation_table(&result)),
+        None => println!("\nno confirmation step (no baseline ran, or --confirm-rounds 0): best.mapper holds the best search score, unconfirmed"),
+    }
     for n in &result.notes {
         println!("note: {n}");
     }
@@ -282,6 +308,15 @@ fn run(a: &Args) -> Result<(), String> {
         ("runs per evaluation".to_string(), runs.to_string()),
         ("seed".to_string(), a.seed.to_string()),
         ("time limit per run".to_string(), format!("{} s", a.timeout)),
+        (
+            "confirmation".to_string(),
+            format!(
+                "{} round(s), top {} candidates, gain threshold {}%",
+                confirm_settings.rounds,
+                confirm_settings.top,
+                confirm_settings.min_gain * 100.0
+            ),
+        ),
     ];
     if let Some(n) = llm_note {
         settings.push(("LLM".to_string(), n));
@@ -296,15 +331,21 @@ fn run(a: &Args) -> Result<(), String> {
             .join(", ")
     );
     if a.write {
-        let Some(best) = result.best() else {
-            return Err("--write: no candidate ran successfully; the source is unchanged".into());
+        let best = match &result.confirmation {
+            Some(c) => c.winner().map(|w| w.mapper.clone()),
+            None => result.best().map(|b| b.mapper.clone()),
+        };
+        let Some(best) = best else {
+            return Err(
+                "--write: no candidate with a confirmed gain; the source is unchanged".into(),
+            );
         };
         let src = app
             .mapper_source()
             .ok_or_else(|| format!("--write: app `{}` has no mapper! source to rewrite", a.app))?;
         let dir = workspace_root(&src.path);
         let verifier = CommandVerifier::cargo_check(&dir, &src.package);
-        let done = rewrite_mapper(&src.path, &src.type_name, &best.mapper, &verifier)
+        let done = rewrite_mapper(&src.path, &src.type_name, &best, &verifier)
             .map_err(|e| format!("--write: {e}"))?;
         if done.changed {
             println!(
