@@ -247,7 +247,7 @@ pub fn pick(result: &SessionResult, top: usize, exclude: &[&str]) -> Vec<Confirm
         out.push(Confirmed {
             optimizer: r.optimizer.clone(),
             iteration: r.iteration,
-            seed: false,
+            seed: r.seed,
             search_score: r.score,
             mapper: r.mapper.clone(),
             ratios: Vec::new(),

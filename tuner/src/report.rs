@@ -39,19 +39,22 @@ pub fn format_time(t: f64) -> String {
     }
 }
 
-/// Rows of the final table: (mapper, status, time, ratio to the expert).
-pub fn table_rows(r: &SessionResult) -> Vec<[String; 4]> {
+/// Rows of the final table: (mapper, seed, status, time, ratio to the expert); `seed` marks the
+/// baselines every optimizer starts from, and a best row whose record is one of them.
+pub fn table_rows(r: &SessionResult) -> Vec<[String; 5]> {
     let mut rows = Vec::new();
     let et = r.expert.outcome.time_s();
     let dt = r.default.outcome.time_s();
     rows.push([
         "default".into(),
+        "seed".into(),
         r.default.outcome.class().into(),
         time(dt),
         ratio(r, dt),
     ]);
     rows.push([
         "expert".into(),
+        "seed".into(),
         r.expert.outcome.class().into(),
         time(et),
         ratio(r, et),
@@ -60,6 +63,11 @@ pub fn table_rows(r: &SessionResult) -> Vec<[String; 4]> {
         let b = run.best();
         rows.push([
             format!("best ({})", run.optimizer),
+            if b.is_some_and(|b| b.seed) {
+                "seed".into()
+            } else {
+                String::new()
+            },
             b.map_or("no valid mapper".to_string(), |b| {
                 format!("iteration {}", b.iteration)
             }),
@@ -72,7 +80,7 @@ pub fn table_rows(r: &SessionResult) -> Vec<[String; 4]> {
 
 /// The final table as aligned text.
 pub fn table(r: &SessionResult) -> String {
-    let header = ["mapper", "status", "time", "vs expert"];
+    let header = ["mapper", "seed", "status", "time", "vs expert"];
     let rows = table_rows(r);
     let mut w = header.map(str::len);
     for row in &rows {
@@ -81,25 +89,34 @@ pub fn table(r: &SessionResult) -> String {
         }
     }
     let mut s = String::new();
-    let line = |cells: [&str; 4]| {
+    let line = |cells: [&str; 5]| {
         format!(
-            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}\n",
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}\n",
             cells[0],
             cells[1],
             cells[2],
             cells[3],
+            cells[4],
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
-            w3 = w[3]
+            w3 = w[3],
+            w4 = w[4]
         )
     };
     s.push_str(&line(header));
     for row in &rows {
-        s.push_str(&line([&row[0], &row[1], &row[2], &row[3]]));
+        s.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
     }
+    s.push_str(SEED_NOTE);
+    s.push('\n');
     s
 }
+
+/// What the `seed` marks mean.
+pub const SEED_NOTE: &str = "seed: every optimizer run starts from the same two seeds, the \
+     expert and the runtime default (as expressed in the search space); a best row marked seed \
+     found nothing better than a seed";
 
 /// Rows of the confirmation table: (candidate, seed, median ratio, spread, verdict).
 pub fn confirmation_rows(r: &SessionResult) -> Vec<[String; 5]> {
@@ -192,12 +209,12 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
     );
     let _ = writeln!(
         s,
-        "| mapper | status | time | vs expert |\n|---|---|---:|---:|"
+        "| mapper | seed | status | time | vs expert |\n|---|---|---|---:|---:|"
     );
     for row in table_rows(r) {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
+        let _ = writeln!(s, "| {} |", row.join(" | "));
     }
-    let _ = writeln!(s);
+    let _ = writeln!(s, "\n{}.\n", capitalize(SEED_NOTE));
     if r.runs == 1 {
         let _ = writeln!(
             s,
@@ -250,7 +267,11 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
             run.records.len(),
             valid,
             b.map_or("-".into(), |b| format!("{:.3}", b.score)),
-            b.map_or("-".into(), |b| b.iteration.to_string())
+            b.map_or("-".into(), |b| if b.seed {
+                format!("{} (seed)", b.iteration)
+            } else {
+                b.iteration.to_string()
+            })
         );
     }
     let _ = writeln!(s, "\n![best so far](best_so_far.svg)\n");

@@ -28,6 +28,10 @@ pub struct IterationRecord {
     pub feedback: String,
     /// Best score of this run so far (after this iteration).
     pub best_so_far: f64,
+    /// True if the proposal was one of the seeds every optimizer starts from (the expert and
+    /// the runtime default, as expressed in the search space).
+    #[serde(default)]
+    pub seed: bool,
 }
 
 /// Everything one optimizer run produced.
@@ -191,6 +195,7 @@ pub fn run_session(
                         outcome: e.outcome.class().to_string(),
                         feedback: e.feedback.clone(),
                         best_so_far: best,
+                        seed: plan.optimizer.last_was_seed(),
                     };
                     (e.attempt(), rec)
                 }
@@ -209,6 +214,7 @@ pub fn run_session(
                         outcome: "no proposal".into(),
                         feedback: fb.clone(),
                         best_so_far: best,
+                        seed: false,
                     };
                     (Attempt::failed("", fb), rec)
                 }

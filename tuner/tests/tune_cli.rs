@@ -190,7 +190,7 @@ fn llm_optimizer_through_the_evaluation_path() {
             "--size",
             "tiny",
             "--iterations",
-            "5",
+            "7",
             "--runs",
             "1",
             "--quiet",
@@ -213,8 +213,13 @@ fn llm_optimizer_through_the_evaluation_path() {
     let outcomes: Vec<&str> = h.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(
         outcomes,
-        vec!["ok", "no proposal", "rejected", "mapping error", "ok"]
+        vec!["ok", "ok", "ok", "no proposal", "rejected", "mapping error", "ok"]
     );
+    // The LLM starts from the same seeds as the searches: the expert, then the default.
+    let seeds: Vec<bool> = h.iter().map(|r| r["seed"].as_bool().unwrap()).collect();
+    assert_eq!(seeds, vec![true, true, false, false, false, false, false]);
+    assert!(stdout.contains("seed: every optimizer run starts from the same two seeds"), "{stdout}");
+    let h: Vec<serde_json::Value> = h[2..].to_vec();
     assert!(h[1]["feedback"]
         .as_str()
         .unwrap()

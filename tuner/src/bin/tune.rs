@@ -25,6 +25,7 @@ use tuner::search::{SearchKind, SpaceSearch};
 use tuner::session::{run_session, Plan, Progress};
 use tuner::space::Space;
 use tuner::target::{is_simulated, TuneApp};
+use tuner::optimizer::Seeded;
 use tuner::{AppDescription, LlmOptimizer, PromptBuilder, PromptMode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -197,7 +198,18 @@ fn run(a: &Args) -> Result<(), String> {
             Some(&expert_text),
             dims,
         ));
-        let mut plans: Vec<Plan> = llm_plan.take().into_iter().collect();
+        // Every optimizer starts from the same two seeds: the expert (projected into the space)
+        // and the runtime default expressed in the space. The searches propose them first on
+        // their own; the LLM optimizer is wrapped to do the same.
+        let seeds = vec![space.render(&space.start()), space.render(&space.zero())];
+        let mut plans: Vec<Plan> = llm_plan
+            .take()
+            .into_iter()
+            .map(|p| Plan {
+                optimizer: Box::new(Seeded::new(p.optimizer, seeds.clone())),
+                expert_in_history: false,
+            })
+            .collect();
         for k in &searches {
             plans.push(Plan {
                 optimizer: Box::new(SpaceSearch::new(*k, space.clone(), a.seed)),
