@@ -36,6 +36,11 @@ pub trait Optimizer {
     fn last_was_seed(&self) -> bool {
         false
     }
+    /// True if, given the same history, it proposes the same mappers again (a seeded search):
+    /// a resumed run then re-proposes the recorded iterations to regain its state.
+    fn replayable(&self) -> bool {
+        false
+    }
 }
 
 /// An optimizer whose first proposals are fixed seed texts (one per attempt already in the

@@ -404,16 +404,21 @@ pub fn plot_svg(r: &SessionResult, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes every output file into `dir`; returns their paths.
+/// Writes every output file into `dir` (each atomically); returns their paths.
 pub fn write_outputs(
     r: &SessionResult,
     dir: &Path,
     settings: &[(String, String)],
 ) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Each file is written next to its place and renamed over it, so a run killed while
+    // writing leaves the previous complete file.
     let write = |name: &str, text: &str| -> Result<PathBuf, String> {
         let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &p))
+            .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         Ok(p)
     };
     let best = best_mapper_text(r);
@@ -430,7 +435,9 @@ pub fn write_outputs(
     out.push(write("history.jsonl", &hist)?);
     out.push(write("report.md", &markdown(r, settings, &best))?);
     let svg = dir.join("best_so_far.svg");
-    plot_svg(r, &svg)?;
+    let tmp = dir.join(".best_so_far.svg.tmp");
+    plot_svg(r, &tmp)?;
+    std::fs::rename(&tmp, &svg).map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
     out.push(svg);
     Ok(out)
 }

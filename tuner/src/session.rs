@@ -115,10 +115,40 @@ pub enum Progress<'a> {
     RunStart(&'a str),
     /// An iteration finished.
     Iteration(&'a IterationRecord),
+    /// The result so far, after every iteration (and once before the first): the caller
+    /// writes its outputs here, so an interrupted run leaves its history behind.
+    Updated(&'a SessionResult),
 }
 
-/// Runs a session: baselines, then each plan for `iterations` iterations. `make_plans` gets the
-/// launch dimensionality of each task observed in the baseline runs.
+/// Reads a `history.jsonl` written by an earlier tuning run (for `--resume`).
+pub fn read_history(text: &str) -> Result<Vec<IterationRecord>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: IterationRecord =
+            serde_json::from_str(line).map_err(|e| format!("history.jsonl line {}: {e}", i + 1))?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The attempt an optimizer's history holds for a recorded iteration.
+fn attempt_of(r: &IterationRecord) -> Attempt {
+    if r.score > 0.0 {
+        Attempt::scored(&r.mapper, r.score, &r.feedback)
+    } else {
+        Attempt::failed(&r.mapper, &r.feedback)
+    }
+}
+
+/// Runs a tuning run: baselines, then each plan up to `iterations` iterations. `make_plans` gets
+/// the launch dimensionality of each task observed in the baseline runs. `resume` holds the
+/// records of an earlier run: each plan starts with those of its optimizer (its history refilled;
+/// a replayable optimizer re-proposes them without evaluating, to regain its state) and
+/// continues the iteration count.
+#[allow(clippy::too_many_arguments)]
 pub fn run_session(
     app: &dyn TuneApp,
     eval: &mut dyn Evaluate,
@@ -126,6 +156,7 @@ pub fn run_session(
     size: &str,
     make_plans: &mut dyn FnMut(&BTreeMap<String, usize>) -> Vec<Plan>,
     iterations: usize,
+    resume: &[IterationRecord],
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> SessionResult {
     let mut notes = Vec::new();
@@ -171,17 +202,57 @@ pub fn run_session(
         }
     }
     let plans = make_plans(&dims);
-    let mut runs_by_optimizer = Vec::new();
+    if !resume.is_empty() {
+        notes.push(format!(
+            "Resumed from {} recorded iteration(s); the baselines were evaluated again.",
+            resume.len()
+        ));
+    }
+    let mut result = SessionResult {
+        app: app.name().to_string(),
+        machine: machine.to_string(),
+        size: size.to_string(),
+        runs: eval.runs(),
+        expert,
+        default,
+        reference_s: reference,
+        runs_by_optimizer: Vec::new(),
+        notes,
+        confirmation: None,
+    };
+    progress(Progress::Updated(&result));
     for mut plan in plans {
         let name = plan.optimizer.name().to_string();
         progress(Progress::RunStart(&name));
         let mut history: Vec<Attempt> = Vec::new();
         if plan.expert_in_history {
-            history.push(expert.attempt());
+            history.push(result.expert.attempt());
         }
-        let mut records = Vec::new();
+        result.runs_by_optimizer.push(OptimizerRun {
+            optimizer: name.clone(),
+            records: Vec::new(),
+        });
+        let run = result.runs_by_optimizer.len() - 1;
         let mut best = 0.0f64;
-        for i in 1..=iterations {
+        let mut prior: Vec<&IterationRecord> =
+            resume.iter().filter(|r| r.optimizer == name).collect();
+        prior.sort_by_key(|r| r.iteration);
+        for r in prior.into_iter().take(iterations) {
+            if plan.optimizer.replayable() {
+                let _ = plan.optimizer.propose(&history);
+            }
+            history.push(attempt_of(r));
+            best = best.max(r.score);
+            let rec = IterationRecord {
+                iteration: result.runs_by_optimizer[run].records.len() + 1,
+                best_so_far: best,
+                ..r.clone()
+            };
+            progress(Progress::Iteration(&rec));
+            result.runs_by_optimizer[run].records.push(rec);
+        }
+        let done = result.runs_by_optimizer[run].records.len();
+        for i in done + 1..=iterations {
             let (attempt, rec) = match plan.optimizer.propose(&history) {
                 Ok(text) => {
                     let e = eval.evaluate(&text);
@@ -200,7 +271,9 @@ pub fn run_session(
                     (e.attempt(), rec)
                 }
                 Err(OptimizerError::Exhausted(why)) => {
-                    notes.push(format!("{name} stopped after {} iterations: {why}", i - 1));
+                    result
+                        .notes
+                        .push(format!("{name} stopped after {} iterations: {why}", i - 1));
                     break;
                 }
                 Err(err) => {
@@ -221,25 +294,11 @@ pub fn run_session(
             };
             progress(Progress::Iteration(&rec));
             history.push(attempt);
-            records.push(rec);
+            result.runs_by_optimizer[run].records.push(rec);
+            progress(Progress::Updated(&result));
         }
-        runs_by_optimizer.push(OptimizerRun {
-            optimizer: name,
-            records,
-        });
     }
-    SessionResult {
-        app: app.name().to_string(),
-        machine: machine.to_string(),
-        size: size.to_string(),
-        runs: eval.runs(),
-        expert,
-        default,
-        reference_s: reference,
-        runs_by_optimizer,
-        notes,
-        confirmation: None,
-    }
+    result
 }
 
 /// A failed evaluation's outcome class, or `ok` with the time.
@@ -330,10 +389,68 @@ mod tests {
             "tiny",
             &mut plans,
             10,
-            &mut |_| events += 1,
+            &[],
+            &mut |p| {
+                if !matches!(p, Progress::Updated(_)) {
+                    events += 1
+                }
+            },
         );
         assert_eq!(events, 2 + 3 + 30);
         r
+    }
+
+    #[test]
+    fn resumed_runs_continue_where_they_stopped() {
+        let full = session(5);
+        let mut plans = |dims: &BTreeMap<String, usize>| -> Vec<Plan> {
+            let space = Arc::new(Space::with_dims(
+                &Demo,
+                &MachineShape::new(1, 2, 2),
+                Some(DEMO_EXPERT),
+                dims,
+            ));
+            SearchKind::ALL
+                .iter()
+                .map(|k| Plan {
+                    optimizer: Box::new(SpaceSearch::new(*k, space.clone(), 5)),
+                    expert_in_history: false,
+                })
+                .collect()
+        };
+        // The first 4 iterations of each run, as a history file would hold them.
+        let prior: Vec<IterationRecord> = full
+            .runs_by_optimizer
+            .iter()
+            .flat_map(|r| r.records[..4].iter().cloned())
+            .collect();
+        let text: String = prior
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        assert_eq!(read_history(&text).unwrap(), prior);
+        assert!(read_history("{")
+            .unwrap_err()
+            .starts_with("history.jsonl line 1:"));
+        let mut updates = 0;
+        let r = run_session(
+            &Demo,
+            &mut Model { reference: None },
+            "model",
+            "tiny",
+            &mut plans,
+            10,
+            &prior,
+            &mut |p| {
+                if matches!(p, Progress::Updated(_)) {
+                    updates += 1
+                }
+            },
+        );
+        // One update before the loop, then one per new iteration.
+        assert_eq!(updates, 1 + 3 * 6);
+        // Replayed searches continue exactly as the uninterrupted run did.
+        assert_eq!(r.runs_by_optimizer, full.runs_by_optimizer);
     }
 
     #[test]

@@ -213,12 +213,23 @@ fn llm_optimizer_through_the_evaluation_path() {
     let outcomes: Vec<&str> = h.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(
         outcomes,
-        vec!["ok", "ok", "ok", "no proposal", "rejected", "mapping error", "ok"]
+        vec![
+            "ok",
+            "ok",
+            "ok",
+            "no proposal",
+            "rejected",
+            "mapping error",
+            "ok"
+        ]
     );
     // The LLM starts from the same seeds as the searches: the expert, then the default.
     let seeds: Vec<bool> = h.iter().map(|r| r["seed"].as_bool().unwrap()).collect();
     assert_eq!(seeds, vec![true, true, false, false, false, false, false]);
-    assert!(stdout.contains("seed: every optimizer run starts from the same two seeds"), "{stdout}");
+    assert!(
+        stdout.contains("seed: every optimizer run starts from the same two seeds"),
+        "{stdout}"
+    );
     let h: Vec<serde_json::Value> = h[2..].to_vec();
     assert!(h[1]["feedback"]
         .as_str()
@@ -385,4 +396,112 @@ fn seeded_simulated_runs_are_reproducible() {
     }
     let (_, c) = run("c", "4");
     assert_ne!(a, c);
+}
+
+#[test]
+fn resume_continues_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let args = |iterations: &'static str, resume: bool| {
+        let mut v = vec![
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--optimizer",
+            "coordinate",
+            "--iterations",
+            iterations,
+            "--quiet",
+        ];
+        v.push(if resume { "--resume" } else { "--out" });
+        v
+    };
+    let mut a = args("2", false);
+    a.push(out.to_str().unwrap());
+    let o = tune(&a, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = history(&out);
+    assert_eq!(first.len(), 2);
+    let mut a = args("4", true);
+    a.push(out.to_str().unwrap());
+    let o = tune(&a, &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let h = history(&out);
+    assert_eq!(h.len(), 4);
+    assert_eq!(h[..2], first[..]);
+    let its: Vec<u64> = h.iter().map(|r| r["iteration"].as_u64().unwrap()).collect();
+    assert_eq!(its, vec![1, 2, 3, 4]);
+    assert!(
+        stdout.contains("note: Resumed from 2 recorded iteration(s)"),
+        "{stdout}"
+    );
+    // The same as an uninterrupted run of 4 iterations (a simulated machine is deterministic).
+    let full = dir.path().join("full");
+    let mut a = args("4", false);
+    a.push(full.to_str().unwrap());
+    assert!(tune(&a, &[]).status.success());
+    assert_eq!(history(&full), h);
+    // Errors: no history, or two different directories.
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--resume",
+            dir.path().join("none").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: --resume: cannot read "));
+}
+
+#[test]
+fn outputs_are_written_during_the_run() {
+    // A run killed half-way leaves its outputs with the iterations done so far: a run of
+    // 100000 iterations is killed once its history has two lines.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let mut child = Command::new(TUNE)
+        .args([
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--optimizer",
+            "random",
+            "--iterations",
+            "100000",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut lines = 0;
+    while start.elapsed() < std::time::Duration::from_secs(120) {
+        lines = std::fs::read_to_string(out.join("history.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines >= 2, "no history written during the run");
+    assert!(out.join("best.mapper").is_file() && out.join("report.md").is_file());
 }

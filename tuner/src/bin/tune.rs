@@ -19,13 +19,13 @@ use std::time::Duration;
 use tuner::confirm::{confirm, ConfirmSettings};
 use tuner::eval::{child_main, own_exe, ChildEvaluator, EvalSettings};
 use tuner::llm::{LlmClient, LlmConfig, NO_LLM_MESSAGE};
+use tuner::optimizer::Seeded;
 use tuner::report::{confirmation_table, table, write_outputs};
 use tuner::rewrite::{rewrite_mapper, CommandVerifier};
 use tuner::search::{SearchKind, SpaceSearch};
-use tuner::session::{run_session, Plan, Progress};
+use tuner::session::{read_history, run_session, Plan, Progress};
 use tuner::space::Space;
 use tuner::target::{is_simulated, TuneApp};
-use tuner::optimizer::Seeded;
 use tuner::{AppDescription, LlmOptimizer, PromptBuilder, PromptMode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -101,6 +101,11 @@ struct Args {
     /// Smallest median gain over the expert that counts as confirmed (0.02: 2%).
     #[arg(long, default_value_t = 0.02)]
     min_gain: f64,
+    /// Continue the tuning run whose outputs are in DIR (its `history.jsonl`): recorded
+    /// iterations are kept and each optimizer continues up to `--iterations`; the outputs are
+    /// rewritten in DIR. Pass the same app, machine, size, optimizer and seed as before.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
     /// Do not draw progress bars.
     #[arg(long)]
     quiet: bool,
@@ -143,10 +148,27 @@ fn run(a: &Args) -> Result<(), String> {
     app.check_size(&size)?;
     let desc = runtime::MachineDesc::parse(&a.machine)?;
     let shape = desc.shape();
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("tune-out").join(&a.app));
+    let out = match (&a.resume, &a.out) {
+        (Some(r), Some(o)) if r != o => {
+            return Err(format!(
+                "--resume {} and --out {} name different directories; the outputs of a resumed run go to the --resume directory",
+                r.display(),
+                o.display()
+            ))
+        }
+        (Some(r), _) => r.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => PathBuf::from("tune-out").join(&a.app),
+    };
+    let resume = match &a.resume {
+        None => Vec::new(),
+        Some(dir) => {
+            let p = dir.join("history.jsonl");
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("--resume: cannot read {}: {e}", p.display()))?;
+            read_history(&text).map_err(|e| format!("--resume: {}: {e}", p.display()))?
+        }
+    };
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     // The LLM plan is made now; the searches' space once the baselines have shown each task's
     // launch dimensionality.
@@ -261,53 +283,6 @@ fn run(a: &Args) -> Result<(), String> {
         ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut current = String::new();
-    let mut best = 0.0f64;
-    let mut progress = |p: Progress<'_>| match p {
-        Progress::Baseline(name) => {
-            bar.set_message(format!("evaluating the {name} mapper"));
-            if name == "default" {
-                bar.inc(1);
-            }
-        }
-        Progress::RunStart(name) => {
-            current = name.to_string();
-            best = 0.0;
-            bar.inc(u64::from(bar.position() < 2));
-            bar.set_message(format!("{name}: starting"));
-        }
-        Progress::Iteration(r) => {
-            best = best.max(r.score);
-            bar.inc(1);
-            bar.set_message(format!(
-                "{current}: iteration {} {} (score {:.3}, best {best:.3})",
-                r.iteration, r.outcome, r.score
-            ));
-        }
-    };
-    let result = run_session(
-        app.as_ref(),
-        &mut eval,
-        &a.machine,
-        &size,
-        &mut make_plans,
-        a.iterations,
-        &mut progress,
-    );
-    let mut result = result;
-    bar.set_message("confirming the best candidates");
-    result.confirmation = confirm(&mut eval, &result, confirm_settings, &mut |i, n| {
-        bar.set_message(format!("confirmation round {i}/{n}"));
-    });
-    bar.finish_and_clear();
-    print!("\n{}", table(&result));
-    match &result.confirmation {
-        Some(_) => print!("\n{}", confirmation_table(&result)),
-        None => println!("\nno confirmation step (no baseline ran, or --confirm-rounds 0): best.mapper holds the best search score, unconfirmed"),
-    }
-    for n in &result.notes {
-        println!("note: {n}");
-    }
     let mut settings = vec![
         ("app".to_string(), a.app.clone()),
         ("machine".to_string(), format!("{} ({desc})", a.machine)),
@@ -332,6 +307,64 @@ fn run(a: &Args) -> Result<(), String> {
     ];
     if let Some(n) = llm_note {
         settings.push(("LLM".to_string(), n));
+    }
+    let mut current = String::new();
+    let mut write_error: Option<String> = None;
+    let mut best = 0.0f64;
+    let mut progress = |p: Progress<'_>| match p {
+        Progress::Baseline(name) => {
+            bar.set_message(format!("evaluating the {name} mapper"));
+            if name == "default" {
+                bar.inc(1);
+            }
+        }
+        Progress::RunStart(name) => {
+            current = name.to_string();
+            best = 0.0;
+            bar.inc(u64::from(bar.position() < 2));
+            bar.set_message(format!("{name}: starting"));
+        }
+        Progress::Updated(r) => {
+            // Outputs after every iteration, so an interrupted run can be resumed.
+            if let Err(e) = write_outputs(r, &out, &settings) {
+                write_error.get_or_insert(e);
+            }
+        }
+        Progress::Iteration(r) => {
+            best = best.max(r.score);
+            bar.inc(1);
+            bar.set_message(format!(
+                "{current}: iteration {} {} (score {:.3}, best {best:.3})",
+                r.iteration, r.outcome, r.score
+            ));
+        }
+    };
+    let result = run_session(
+        app.as_ref(),
+        &mut eval,
+        &a.machine,
+        &size,
+        &mut make_plans,
+        a.iterations,
+        &resume,
+        &mut progress,
+    );
+    if let Some(e) = write_error {
+        eprintln!("warning: writing the outputs during the run failed: {e}");
+    }
+    let mut result = result;
+    bar.set_message("confirming the best candidates");
+    result.confirmation = confirm(&mut eval, &result, confirm_settings, &mut |i, n| {
+        bar.set_message(format!("confirmation round {i}/{n}"));
+    });
+    bar.finish_and_clear();
+    print!("\n{}", table(&result));
+    match &result.confirmation {
+        Some(_) => print!("\n{}", confirmation_table(&result)),
+        None => println!("\nno confirmation step (no baseline ran, or --confirm-rounds 0): best.mapper holds the best search score, unconfirmed"),
+    }
+    for n in &result.notes {
+        println!("note: {n}");
     }
     let files = write_outputs(&result, &out, &settings)?;
     println!(
