@@ -152,7 +152,8 @@ fn fake_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>) {
                 serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
                     .to_string()
             } else {
-                format!("{{\"error\": {{\"message\": \"scripted {code}\"}}}}")
+                // An error body echoing key-like strings, as some servers do.
+                format!("{{\"error\": {{\"message\": \"scripted {code}: invalid key sk-leaked-abcdefghij, Authorization: Bearer sk-test-0123456789abcdef\"}}}}")
             };
             let mut s = stream;
             let _ = write!(
@@ -504,4 +505,122 @@ fn outputs_are_written_during_the_run() {
     let _ = child.wait();
     assert!(lines >= 2, "no history written during the run");
     assert!(out.join("best.mapper").is_file() && out.join("report.md").is_file());
+}
+
+#[test]
+fn bad_values_are_clear_errors() {
+    let err = |args: &[&str]| {
+        let o = tune(args, &[]);
+        let e = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!e.contains("panicked"), "{args:?}: {e}");
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(o.status.code().is_some(), "{args:?}: killed by a signal");
+        e
+    };
+    let e = err(&["--app", "stencil", "--timeout", "nan"]);
+    assert!(
+        e.contains("invalid value 'nan' for '--timeout <TIMEOUT>': not a number"),
+        "{e}"
+    );
+    let e = err(&["--app", "stencil", "--timeout", "-1"]);
+    assert!(e.contains("must be positive seconds (got -1)"), "{e}");
+    let e = err(&["--app", "stencil", "--timeout", "0"]);
+    assert!(e.contains("must be positive seconds"), "{e}");
+    let e = err(&["--app", "stencil", "--timeout", "soon"]);
+    assert!(e.contains("`soon` is not a number of seconds"), "{e}");
+    let e = err(&["--app", "stencil", "--min-gain", "-0.5"]);
+    assert!(e.contains("must be a fraction between 0 and 10"), "{e}");
+    for size in ["99999999999999999999999", "-5", "1e300", "0", ""] {
+        let e = err(&["--app", "stencil", "--size", size]);
+        assert!(e.starts_with("error: "), "{size}: {e}");
+    }
+    for size in ["99999999999999999999999", "-5", "0"] {
+        let e = err(&["--app", "cannon", "--size", size]);
+        assert!(e.starts_with("error: "), "{size}: {e}");
+    }
+    let e = err(&["--app", "stencl"]);
+    assert!(e.contains("did you mean `stencil`?"), "{e}");
+    let e = err(&["--app", "stencil", "--machine", "/nonexistent/m.toml"]);
+    assert!(
+        e.starts_with("error: cannot read machine description"),
+        "{e}"
+    );
+    // A machine description over 1 MiB is refused before it is read.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let e = err(&["--app", "stencil", "--machine", big.to_str().unwrap()]);
+    assert!(
+        e.contains("is larger than 1048576 bytes (1 MiB); refusing to read it"),
+        "{e}"
+    );
+    let e = err(&["--app", "stencil", "--iterations", "-3"]);
+    assert!(e.contains("invalid value '-3' for '--iterations"), "{e}");
+}
+
+#[test]
+fn infinite_timeout_means_no_fixed_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--optimizer",
+            "random",
+            "--iterations",
+            "1",
+            "--timeout",
+            "inf",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("- time limit per run: none (--timeout inf)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn key_like_strings_in_server_errors_are_redacted() {
+    let (base, _) = fake_server(vec![(401, String::new())]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--iterations",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[
+            ("OPENAI_BASE_URL", &base),
+            ("OPENAI_API_KEY", "sk-test-0123456789abcdef"),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = std::fs::read_to_string(out.join("history.jsonl")).unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let log = std::fs::read_to_string(out.join("llm.jsonl")).unwrap();
+    for text in [&h, &report, &log] {
+        assert!(!text.contains("sk-test-0123456789abcdef"), "{text}");
+        assert!(!text.contains("sk-leaked"), "{text}");
+    }
+    assert!(h.contains("[REDACTED]"), "{h}");
 }

@@ -67,7 +67,7 @@ struct Args {
     #[arg(long, value_enum, default_value = "llm")]
     optimizer: OptimizerArg,
     /// Iterations per optimizer run.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     iterations: usize,
     /// Runs per evaluation (median); simulated machines use 1.
     #[arg(long, default_value_t = 3)]
@@ -88,8 +88,8 @@ struct Args {
     /// LLM prompt style.
     #[arg(long, value_enum, default_value = "optoprime")]
     prompt: PromptArg,
-    /// Time limit of one run, seconds.
-    #[arg(long, default_value_t = 120.0)]
+    /// Time limit of one run, seconds (a positive number; `inf` for no limit).
+    #[arg(long, default_value_t = 120.0, value_parser = parse_timeout, allow_negative_numbers = true)]
     timeout: f64,
     /// Rounds of the confirmation step (the best candidates and the expert measured again,
     /// interleaved); default 5 on real machines, 1 on simulated ones; 0 skips it.
@@ -99,7 +99,7 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     confirm_top: usize,
     /// Smallest median gain over the expert that counts as confirmed (0.02: 2%).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = 0.02, value_parser = parse_min_gain, allow_negative_numbers = true)]
     min_gain: f64,
     /// Continue the tuning run whose outputs are in DIR (its `history.jsonl`): recorded
     /// iterations are kept and each optimizer continues up to `--iterations`; the outputs are
@@ -121,6 +121,42 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// `--timeout`: positive seconds, or `inf` (no limit); NaN, zero and negative values are errors.
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let t: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if t.is_nan() {
+        return Err("not a number; give positive seconds, or `inf` for no limit".into());
+    }
+    if t <= 0.0 {
+        return Err(format!(
+            "must be positive seconds (got {t}); `inf` means no limit"
+        ));
+    }
+    Ok(t)
+}
+
+/// `--min-gain`: a fraction in [0, 10).
+fn parse_min_gain(s: &str) -> Result<f64, String> {
+    let g: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number (0.02 means 2%)"))?;
+    if !(0.0..10.0).contains(&g) {
+        return Err(format!(
+            "must be a fraction between 0 and 10 (0.02 means 2%), got {g}"
+        ));
+    }
+    Ok(g)
+}
+
+/// The time limit of one run: `inf` (or anything too large for a `Duration`) means none.
+fn timeout_of(t: f64) -> Duration {
+    Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)
 }
 
 fn description(app: &dyn TuneApp, machine: &str) -> AppDescription {
@@ -246,7 +282,7 @@ fn run(a: &Args) -> Result<(), String> {
         machine: a.machine.clone(),
         size: size.clone(),
         runs: a.runs,
-        timeout: Duration::from_secs_f64(a.timeout.max(0.001)),
+        timeout: timeout_of(a.timeout),
         work_dir: out.join("candidates"),
     };
     let mut eval = ChildEvaluator::new(app.as_ref(), settings);
@@ -277,7 +313,7 @@ fn run(a: &Args) -> Result<(), String> {
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new((2 + n_plans * a.iterations) as u64)
+        ProgressBar::new(n_plans.saturating_mul(a.iterations).saturating_add(2) as u64)
     };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}] {msg}")
@@ -294,7 +330,14 @@ fn run(a: &Args) -> Result<(), String> {
         ("iterations".to_string(), a.iterations.to_string()),
         ("runs per evaluation".to_string(), runs.to_string()),
         ("seed".to_string(), a.seed.to_string()),
-        ("time limit per run".to_string(), format!("{} s", a.timeout)),
+        (
+            "time limit per run".to_string(),
+            if a.timeout.is_finite() {
+                format!("{} s", a.timeout)
+            } else {
+                "none (--timeout inf)".to_string()
+            },
+        ),
         (
             "confirmation".to_string(),
             format!(
