@@ -554,6 +554,20 @@ fn bad_values_are_clear_errors() {
         e.contains("is larger than 1048576 bytes (1 MiB); refusing to read it"),
         "{e}"
     );
+    // Too many processors in all (nodes x count per node).
+    let huge = dir.path().join("huge.toml");
+    std::fs::write(
+        &huge,
+        "nodes = 4096\n[[processor]]\nkind = \"CPU\"\ncount = 4096\ngflops = 10.0\n\
+         [[memory]]\nkind = \"SYSMEM\"\ncapacity = \"1G\"\nbandwidth = 50.0\n\
+         [[access]]\nproc = \"CPU\"\nmem = \"SYSMEM\"\nbandwidth = 10.0\n",
+    )
+    .unwrap();
+    let e = err(&["--app", "stencil", "--machine", huge.to_str().unwrap()]);
+    assert!(
+        e.contains("the machine has 16777216 processors in all (nodes x count per node); at most 65536 are supported"),
+        "{e}"
+    );
     let e = err(&["--app", "stencil", "--iterations", "-3"]);
     assert!(e.contains("invalid value '-3' for '--iterations"), "{e}");
 }

@@ -3,12 +3,15 @@
 //! ```text
 //! cargo run --release --bin tune -- --app NAME [--machine M] [--size S]
 //!     [--optimizer llm|random|coordinate|ensemble|all] [--iterations N] [--runs R] [--seed S]
-//!     [--out DIR] [--write] [--model MODEL] [--prompt optoprime|opro] [--timeout SECS]
+//!     [--out DIR] [--write] [--model MODEL] [--prompt optoprime|opro] [--timeout SECS|inf]
+//!     [--confirm-rounds N] [--confirm-top K] [--min-gain F] [--resume DIR]
 //! ```
 //!
 //! Every candidate is checked with mapper-core, then run in a child process (this executable
-//! with the hidden `__eval` subcommand) under a time limit; the table, `best.mapper`,
-//! `history.jsonl`, `report.md` and `best_so_far.svg` end up in `--out`.
+//! with the hidden `__eval` subcommand) under a time limit; every optimizer starts from the same
+//! seeds (the expert and the default); the best candidates are confirmed against the expert in
+//! interleaved rounds at the end; `best.mapper`, `history.jsonl`, `report.md` and
+//! `best_so_far.svg` are rewritten in `--out` after every iteration (`--resume DIR` continues).
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
