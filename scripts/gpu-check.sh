@@ -33,7 +33,7 @@ if grep -q '^cuda' apps/Cargo.toml 2>/dev/null; then
   cargo build --release -p apps --features cuda --bin mapper
   cp target/release/mapper "$STAGE/"
   BINS+=(mapper)
-  mkdir -p "$STAGE/zcmem" && cp apps/mappers/zcmem/*.mapper "$STAGE/zcmem/"
+  mkdir -p "$STAGE/zcmem" && cp apps/src/matmul/zcmem/*.mapper "$STAGE/zcmem/"
 fi
 cp scripts/gpu-run.sh scripts/gpu-apps.sh scripts/gpu-scale.sh "$STAGE/"
 for b in "${BINS[@]}"; do

@@ -52,7 +52,7 @@ def main():
             continue
         mapper = m["mapper"]
         if mapper.endswith(".mapper"):
-            mapper = os.path.join(ROOT, "apps/mappers/zcmem", os.path.basename(mapper))
+            mapper = os.path.join(ROOT, "apps/src/matmul/zcmem", os.path.basename(mapper))
         cmd = [a.mapper_bin, "run", "--app", m["app"], "--machine", a.machine, "--mapper",
                mapper, "--size", "large", "--n", str(m["n"]), "--json"]
         p = subprocess.run(cmd, capture_output=True, text=True)

@@ -138,6 +138,18 @@ pub trait Evaluate {
     fn set_reference(&mut self, time_s: Option<f64>);
     /// Number of runs per evaluation actually used (1 on simulated machines).
     fn runs(&self) -> usize;
+    /// Runs a mapper text (`None`: the runtime default) exactly once, for the confirmation
+    /// step; `Err` holds the outcome class of a failure.
+    fn run_once(&mut self, text: Option<&str>) -> Result<RunReport, String> {
+        let e = match text {
+            Some(t) => self.evaluate(t),
+            None => self.evaluate_default(),
+        };
+        match e.outcome {
+            Outcome::Ran { time_s, report, .. } => Ok(RunReport { time_s, ..*report }),
+            o => Err(o.class().to_string()),
+        }
+    }
 }
 
 /// Settings of the child-process evaluator.
@@ -166,6 +178,8 @@ pub struct ChildEvaluator {
     reference: Option<f64>,
     counter: usize,
     timeout: Duration,
+    /// Run each evaluation once (the confirmation step).
+    once: bool,
     /// The largest fixed cost of a child seen so far: its wall time minus the app's time
     /// (process start, device setup, input generation, verification).
     overhead_s: f64,
@@ -180,6 +194,7 @@ impl ChildEvaluator {
             settings,
             reference: None,
             counter: 0,
+            once: false,
             overhead_s: 0.0,
         }
     }
@@ -389,8 +404,21 @@ impl Evaluate for ChildEvaluator {
         }
     }
 
+    fn run_once(&mut self, text: Option<&str>) -> Result<RunReport, String> {
+        self.once = true;
+        let e = match text {
+            Some(t) => self.evaluate(t),
+            None => self.evaluate_default(),
+        };
+        self.once = false;
+        match e.outcome {
+            Outcome::Ran { time_s, report, .. } => Ok(RunReport { time_s, ..*report }),
+            o => Err(o.class().to_string()),
+        }
+    }
+
     fn runs(&self) -> usize {
-        if is_simulated(&self.settings.machine) {
+        if self.once || is_simulated(&self.settings.machine) {
             1
         } else {
             self.settings.runs.max(1)

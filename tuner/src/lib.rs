@@ -5,12 +5,15 @@
 //! [`prompt`] (OptoPrime- and OPRO-style prompts), [`extract`] (tolerant parsing of replies, with
 //! [`lenient_json`]), [`validate`] (mapper-core's parser as the judge of candidates), [`attempt`]
 //! and [`optimizer`] (the optimizer interface and loop), and [`rewrite`] (replacing the body of a
-//! `mapper!` invocation in Rust source, atomically, with verification and restore).
+//! `mapper!` invocation in Rust source, atomically, with verification and restore); [`session`]
+//! (one tuning run: baselines, seeds, the loop, outputs after every iteration, resuming) and
+//! [`confirm`] (the best candidates measured again against the expert, interleaved).
 
 #![warn(missing_docs)]
 
 pub mod attempt;
 pub mod bench;
+pub mod confirm;
 pub mod eval;
 pub mod extract;
 pub mod feedback;

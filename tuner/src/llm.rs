@@ -8,6 +8,7 @@
 
 use crate::jsonl::{timestamp_now, JsonlLog};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -68,7 +69,8 @@ impl Message {
 }
 
 /// Everything the client needs: endpoint, credentials, model, timeouts, retry policy, log file.
-#[derive(Clone, Debug, PartialEq)]
+/// Its `Debug` output shows `api_key` as `<redacted>`.
+#[derive(Clone, PartialEq)]
 pub struct LlmConfig {
     /// Bearer token (`OPENAI_API_KEY`); local servers may need none.
     pub api_key: Option<String>,
@@ -88,6 +90,53 @@ pub struct LlmConfig {
     pub backoff_max: Duration,
     /// JSONL file receiving every attempt; `None` disables logging.
     pub log_path: Option<PathBuf>,
+}
+
+impl fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("temperature", &self.temperature)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_max", &self.backoff_max)
+            .field("log_path", &self.log_path)
+            .finish()
+    }
+}
+
+/// Replaces key-like strings with `[REDACTED]`: the token after `Bearer`, `sk-...` keys, and
+/// long (32+ characters) runs of base64-ish characters with both letters and digits. Applied to
+/// server error bodies before they reach feedback, history, reports or the log.
+pub fn redact_secrets(text: &str) -> String {
+    let is_tok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut prev_bearer = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if !is_tok(c) {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+            if !c.is_whitespace() {
+                prev_bearer = false;
+            }
+            continue;
+        }
+        let end = rest.find(|c: char| !is_tok(c)).unwrap_or(rest.len());
+        let run = &rest[..end];
+        rest = &rest[end..];
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        let letters = run.chars().filter(char::is_ascii_alphabetic).count();
+        let secret = prev_bearer
+            || (run.starts_with("sk-") && run.len() >= 10)
+            || (run.len() >= 32 && digits >= 2 && letters >= 2);
+        prev_bearer = run.eq_ignore_ascii_case("bearer");
+        out.push_str(if secret { "[REDACTED]" } else { run });
+    }
+    out
 }
 
 impl LlmConfig {
@@ -292,7 +341,7 @@ impl LlmClient {
         let err = LlmError::Status {
             url: self.url.clone(),
             status: code,
-            body: preview(&text, 500),
+            body: preview(&self.redact(&text), 500),
             attempts: 0,
         };
         let outcome = if code == 429 || status.is_server_error() || code == 408 {
@@ -301,6 +350,15 @@ impl LlmClient {
             AttemptOutcome::Fatal(err)
         };
         (outcome, Some(code))
+    }
+
+    /// [`redact_secrets`], and the configured key wherever it appears.
+    fn redact(&self, text: &str) -> String {
+        let mut t = text.to_string();
+        if let Some(k) = self.config.api_key.as_deref().filter(|k| k.len() >= 4) {
+            t = t.replace(k, "[REDACTED]");
+        }
+        redact_secrets(&t)
     }
 
     fn transport_error(&self, e: reqwest::Error) -> AttemptOutcome {
@@ -426,12 +484,17 @@ fn parse_completion(url: &str, text: &str) -> AttemptOutcome {
     };
     let v: serde_json::Value = match serde_json::from_str(text) {
         Ok(v) => v,
-        Err(e) => return bad(format!("body is not JSON ({e}): {}", preview(text, 200))),
+        Err(e) => {
+            return bad(format!(
+                "body is not JSON ({e}): {}",
+                preview(&redact_secrets(text), 200)
+            ))
+        }
     };
     if let Some(err) = v.get("error").filter(|e| !e.is_null()) {
         return bad(format!(
             "server reported an error: {}",
-            preview(&err.to_string(), 300)
+            preview(&redact_secrets(&err.to_string()), 300)
         ));
     }
     let content = v
@@ -569,6 +632,31 @@ mod tests {
                 None,
                 "{v}"
             );
+        }
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let c = LlmConfig::from_values(Some("sk-secret-123456".into()), None, None).unwrap();
+        let d = format!("{c:?}");
+        assert!(!d.contains("sk-secret"), "{d}");
+        assert!(d.contains("api_key: Some(\"<redacted>\")"), "{d}");
+        assert_eq!(
+            redact_secrets("invalid key sk-abcdefghijkl for Bearer xyz.123, see https://x.org/v1"),
+            "invalid key [REDACTED] for Bearer [REDACTED].123, see https://x.org/v1"
+        );
+        let b64 = "QWxhZGRpbjpvcGVuIHNlc2FtZQ1234567890abcdEFGH";
+        assert_eq!(redact_secrets(&format!("token={b64}!")), "[REDACTED]!");
+        assert_eq!(
+            redact_secrets("Task * GPU; 1024x768"),
+            "Task * GPU; 1024x768"
+        );
+        match parse_completion("u", "{\"error\": \"bad key sk-live-0123456789abc\"}") {
+            AttemptOutcome::Fatal(e) => {
+                let m = e.to_string();
+                assert!(m.contains("[REDACTED]") && !m.contains("sk-live"), "{m}");
+            }
+            _ => panic!(),
         }
     }
 

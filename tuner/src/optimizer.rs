@@ -31,6 +31,55 @@ pub trait Optimizer {
     fn propose(&mut self, history: &[Attempt]) -> Result<String, OptimizerError>;
     /// A short name for reports (`llm-optoprime`, `random`, ...).
     fn name(&self) -> &str;
+    /// True if the last proposal was a seed (the expert or the default) rather than the
+    /// optimizer's own.
+    fn last_was_seed(&self) -> bool {
+        false
+    }
+    /// True if, given the same history, it proposes the same mappers again (a seeded search):
+    /// a resumed run then re-proposes the recorded iterations to regain its state.
+    fn replayable(&self) -> bool {
+        false
+    }
+}
+
+/// An optimizer whose first proposals are fixed seed texts (one per attempt already in the
+/// history, so a resumed run does not propose them again); then the inner optimizer's. Gives
+/// the LLM optimizer the same seeds (the expert and the default) as the built-in searches.
+pub struct Seeded {
+    inner: Box<dyn Optimizer>,
+    seeds: Vec<String>,
+    last_seed: bool,
+}
+
+impl Seeded {
+    /// `inner`, proposing `seeds` first.
+    pub fn new(inner: Box<dyn Optimizer>, seeds: Vec<String>) -> Seeded {
+        Seeded {
+            inner,
+            seeds,
+            last_seed: false,
+        }
+    }
+}
+
+impl Optimizer for Seeded {
+    fn propose(&mut self, history: &[Attempt]) -> Result<String, OptimizerError> {
+        if let Some(s) = self.seeds.get(history.len()) {
+            self.last_seed = true;
+            return Ok(s.clone());
+        }
+        self.last_seed = false;
+        self.inner.propose(history)
+    }
+
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn last_was_seed(&self) -> bool {
+        self.last_seed
+    }
 }
 
 /// Which prompt style the LLM optimizer uses.

@@ -3,6 +3,7 @@
 //! mapper, per-optimizer results, settings) and `best_so_far.svg` (best-so-far score per
 //! iteration, one line per optimizer run, drawn with plotters).
 
+use crate::confirm::{spread_text, Confirmation};
 use crate::session::{IterationRecord, SessionResult};
 use plotters::prelude::*;
 use std::fmt::Write as _;
@@ -38,19 +39,22 @@ pub fn format_time(t: f64) -> String {
     }
 }
 
-/// Rows of the final table: (mapper, status, time, ratio to the expert).
-pub fn table_rows(r: &SessionResult) -> Vec<[String; 4]> {
+/// Rows of the final table: (mapper, seed, status, time, ratio to the expert); `seed` marks the
+/// baselines every optimizer starts from, and a best row whose record is one of them.
+pub fn table_rows(r: &SessionResult) -> Vec<[String; 5]> {
     let mut rows = Vec::new();
     let et = r.expert.outcome.time_s();
     let dt = r.default.outcome.time_s();
     rows.push([
         "default".into(),
+        "seed".into(),
         r.default.outcome.class().into(),
         time(dt),
         ratio(r, dt),
     ]);
     rows.push([
         "expert".into(),
+        "seed".into(),
         r.expert.outcome.class().into(),
         time(et),
         ratio(r, et),
@@ -59,6 +63,11 @@ pub fn table_rows(r: &SessionResult) -> Vec<[String; 4]> {
         let b = run.best();
         rows.push([
             format!("best ({})", run.optimizer),
+            if b.is_some_and(|b| b.seed) {
+                "seed".into()
+            } else {
+                String::new()
+            },
             b.map_or("no valid mapper".to_string(), |b| {
                 format!("iteration {}", b.iteration)
             }),
@@ -71,7 +80,7 @@ pub fn table_rows(r: &SessionResult) -> Vec<[String; 4]> {
 
 /// The final table as aligned text.
 pub fn table(r: &SessionResult) -> String {
-    let header = ["mapper", "status", "time", "vs expert"];
+    let header = ["mapper", "seed", "status", "time", "vs expert"];
     let rows = table_rows(r);
     let mut w = header.map(str::len);
     for row in &rows {
@@ -80,13 +89,99 @@ pub fn table(r: &SessionResult) -> String {
         }
     }
     let mut s = String::new();
-    let line = |cells: [&str; 4]| {
+    let line = |cells: [&str; 5]| {
         format!(
-            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}\n",
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}  {:>w4$}\n",
             cells[0],
             cells[1],
             cells[2],
             cells[3],
+            cells[4],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4]
+        )
+    };
+    s.push_str(&line(header));
+    for row in &rows {
+        s.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
+    }
+    s.push_str(SEED_NOTE);
+    s.push('\n');
+    s
+}
+
+/// What the `seed` marks mean.
+pub const SEED_NOTE: &str = "seed: every optimizer run starts from the same two seeds, the \
+     expert and the runtime default (as expressed in the search space); a best row marked seed \
+     found nothing better than a seed";
+
+/// Rows of the confirmation table: (candidate, seed, median ratio, spread, verdict).
+pub fn confirmation_rows(r: &SessionResult) -> Vec<[String; 5]> {
+    let Some(c) = &r.confirmation else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for x in &c.candidates {
+        rows.push([
+            x.label(),
+            if x.seed { "seed".into() } else { String::new() },
+            x.median().map_or("-".into(), |m| format!("{m:.3}x")),
+            spread_text(x.spread()),
+            match &x.failure {
+                Some(f) => format!("failed ({f})"),
+                None => x.verdict.text().to_string(),
+            },
+        ]);
+    }
+    rows
+}
+
+/// The heading line of the confirmation: rounds, baseline and what the ratios compare.
+pub fn confirmation_heading(c: &Confirmation) -> String {
+    let b = &c.baseline;
+    format!(
+        "confirmation: {} round(s), each running the {b} and then every candidate once; ratio = {}; \
+         median and spread (min-max) over the rounds; a gain counts if the whole spread is above \
+         1.0 and the median at least {:.1}% above it",
+        c.rounds,
+        if c.by_throughput {
+            format!("candidate throughput / {b} throughput (the work differed between mappers)")
+        } else {
+            format!("{b} time / candidate time")
+        },
+        c.min_gain * 100.0,
+    )
+}
+
+/// The confirmation as aligned text (empty if it did not run).
+pub fn confirmation_table(r: &SessionResult) -> String {
+    let Some(c) = &r.confirmation else {
+        return String::new();
+    };
+    let mut s = format!(
+        "{}
+",
+        confirmation_heading(c)
+    );
+    let header = ["candidate", "seed", "median", "spread", "verdict"];
+    let rows = confirmation_rows(r);
+    let mut w = header.map(str::len);
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            w[i] = w[i].max(cell.len());
+        }
+    }
+    let line = |c: [&str; 5]| {
+        format!(
+            "{:<w0$}  {:<w1$}  {:>w2$}  {:>w3$}  {}\n",
+            c[0],
+            c[1],
+            c[2],
+            c[3],
+            c[4],
             w0 = w[0],
             w1 = w[1],
             w2 = w[2],
@@ -95,8 +190,12 @@ pub fn table(r: &SessionResult) -> String {
     };
     s.push_str(&line(header));
     for row in &rows {
-        s.push_str(&line([&row[0], &row[1], &row[2], &row[3]]));
+        s.push_str(&line([&row[0], &row[1], &row[2], &row[3], &row[4]]));
     }
+    for n in &c.notes {
+        let _ = writeln!(s, "note: {n}");
+    }
+    let _ = writeln!(s, "{}", c.summary());
     s
 }
 
@@ -110,12 +209,12 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
     );
     let _ = writeln!(
         s,
-        "| mapper | status | time | vs expert |\n|---|---|---:|---:|"
+        "| mapper | seed | status | time | vs expert |\n|---|---|---|---:|---:|"
     );
     for row in table_rows(r) {
-        let _ = writeln!(s, "| {} | {} | {} | {} |", row[0], row[1], row[2], row[3]);
+        let _ = writeln!(s, "| {} |", row.join(" | "));
     }
-    let _ = writeln!(s);
+    let _ = writeln!(s, "\n{}.\n", capitalize(SEED_NOTE));
     if r.runs == 1 {
         let _ = writeln!(
             s,
@@ -132,6 +231,27 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
     for n in &r.notes {
         let _ = writeln!(s, "\n{n}");
     }
+    if let Some(c) = &r.confirmation {
+        let _ = writeln!(s, "\n## Confirmed result\n");
+        let _ = writeln!(s, "{}.\n", capitalize(&confirmation_heading(c)));
+        let _ = writeln!(
+            s,
+            "| candidate | seed | median | spread | verdict |\n|---|---|---:|---:|---|"
+        );
+        for row in confirmation_rows(r) {
+            let _ = writeln!(s, "| {} |", row.join(" | "));
+        }
+        let _ = writeln!(s);
+        for n in &c.notes {
+            let _ = writeln!(s, "Note: {n}\n");
+        }
+        let _ = writeln!(s, "**{}.**", capitalize(&c.summary()));
+    } else {
+        let _ = writeln!(
+            s,
+            "\nNo confirmation step ran: best.mapper holds the best search score, unconfirmed."
+        );
+    }
     let _ = writeln!(s, "\n## Optimizer runs\n");
     let _ = writeln!(
         s,
@@ -147,7 +267,11 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
             run.records.len(),
             valid,
             b.map_or("-".into(), |b| format!("{:.3}", b.score)),
-            b.map_or("-".into(), |b| b.iteration.to_string())
+            b.map_or("-".into(), |b| if b.seed {
+                format!("{} (seed)", b.iteration)
+            } else {
+                b.iteration.to_string()
+            })
         );
     }
     let _ = writeln!(s, "\n![best so far](best_so_far.svg)\n");
@@ -159,8 +283,40 @@ pub fn markdown(r: &SessionResult, settings: &[(String, String)], best_text: &st
     s
 }
 
-/// The text of the best mapper found (canonical), or the expert's with a note if none ran.
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// The text `best.mapper` holds: the confirmed winner; the expert if the confirmation found no
+/// gain beyond noise; without a confirmation, the best search score (or the expert with a note
+/// if nothing ran).
 pub fn best_mapper_text(r: &SessionResult) -> String {
+    let expert = || {
+        r.expert
+            .canonical
+            .clone()
+            .unwrap_or_else(|| r.expert.mapper.clone())
+    };
+    if let Some(c) = &r.confirmation {
+        if let Some(w) = c.winner() {
+            let mut t = w.mapper.clone();
+            if !t.ends_with('\n') {
+                t.push('\n');
+            }
+            return t;
+        }
+        if c.baseline == "expert" {
+            return format!(
+                "# No gain beyond noise over the expert mapper ({} round(s)); this is the expert mapper.\n{}",
+                c.rounds,
+                expert()
+            );
+        }
+    }
     match r.best() {
         Some(b) => {
             let mut t = b.mapper.clone();
@@ -248,16 +404,21 @@ pub fn plot_svg(r: &SessionResult, path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes every output file into `dir`; returns their paths.
+/// Writes every output file into `dir` (each atomically); returns their paths.
 pub fn write_outputs(
     r: &SessionResult,
     dir: &Path,
     settings: &[(String, String)],
 ) -> Result<Vec<PathBuf>, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    // Each file is written next to its place and renamed over it, so a run killed while
+    // writing leaves the previous complete file.
     let write = |name: &str, text: &str| -> Result<PathBuf, String> {
         let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+        let tmp = dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text)
+            .and_then(|()| std::fs::rename(&tmp, &p))
+            .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
         Ok(p)
     };
     let best = best_mapper_text(r);
@@ -274,7 +435,9 @@ pub fn write_outputs(
     out.push(write("history.jsonl", &hist)?);
     out.push(write("report.md", &markdown(r, settings, &best))?);
     let svg = dir.join("best_so_far.svg");
-    plot_svg(r, &svg)?;
+    let tmp = dir.join(".best_so_far.svg.tmp");
+    plot_svg(r, &tmp)?;
+    std::fs::rename(&tmp, &svg).map_err(|e| format!("cannot write {}: {e}", svg.display()))?;
     out.push(svg);
     Ok(out)
 }

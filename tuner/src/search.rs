@@ -298,6 +298,14 @@ impl Optimizer for SpaceSearch {
     fn name(&self) -> &str {
         self.kind.name()
     }
+
+    fn replayable(&self) -> bool {
+        true
+    }
+
+    fn last_was_seed(&self) -> bool {
+        self.pending.as_ref().is_some_and(|p| p.1 == usize::MAX)
+    }
 }
 
 #[cfg(test)]

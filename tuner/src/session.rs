@@ -28,6 +28,10 @@ pub struct IterationRecord {
     pub feedback: String,
     /// Best score of this run so far (after this iteration).
     pub best_so_far: f64,
+    /// True if the proposal was one of the seeds every optimizer starts from (the expert and
+    /// the runtime default, as expressed in the search space).
+    #[serde(default)]
+    pub seed: bool,
 }
 
 /// Everything one optimizer run produced.
@@ -82,6 +86,9 @@ pub struct SessionResult {
     pub runs_by_optimizer: Vec<OptimizerRun>,
     /// Notes for the report (e.g. the reference is not the expert).
     pub notes: Vec<String>,
+    /// The confirmation step's result (`None` until it ran, or if it was skipped).
+    #[serde(default)]
+    pub confirmation: Option<crate::confirm::Confirmation>,
 }
 
 impl SessionResult {
@@ -108,10 +115,40 @@ pub enum Progress<'a> {
     RunStart(&'a str),
     /// An iteration finished.
     Iteration(&'a IterationRecord),
+    /// The result so far, after every iteration (and once before the first): the caller
+    /// writes its outputs here, so an interrupted run leaves its history behind.
+    Updated(&'a SessionResult),
 }
 
-/// Runs a session: baselines, then each plan for `iterations` iterations. `make_plans` gets the
-/// launch dimensionality of each task observed in the baseline runs.
+/// Reads a `history.jsonl` written by an earlier tuning run (for `--resume`).
+pub fn read_history(text: &str) -> Result<Vec<IterationRecord>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let r: IterationRecord =
+            serde_json::from_str(line).map_err(|e| format!("history.jsonl line {}: {e}", i + 1))?;
+        out.push(r);
+    }
+    Ok(out)
+}
+
+/// The attempt an optimizer's history holds for a recorded iteration.
+fn attempt_of(r: &IterationRecord) -> Attempt {
+    if r.score > 0.0 {
+        Attempt::scored(&r.mapper, r.score, &r.feedback)
+    } else {
+        Attempt::failed(&r.mapper, &r.feedback)
+    }
+}
+
+/// Runs a tuning run: baselines, then each plan up to `iterations` iterations. `make_plans` gets
+/// the launch dimensionality of each task observed in the baseline runs. `resume` holds the
+/// records of an earlier run: each plan starts with those of its optimizer (its history refilled;
+/// a replayable optimizer re-proposes them without evaluating, to regain its state) and
+/// continues the iteration count.
+#[allow(clippy::too_many_arguments)]
 pub fn run_session(
     app: &dyn TuneApp,
     eval: &mut dyn Evaluate,
@@ -119,6 +156,7 @@ pub fn run_session(
     size: &str,
     make_plans: &mut dyn FnMut(&BTreeMap<String, usize>) -> Vec<Plan>,
     iterations: usize,
+    resume: &[IterationRecord],
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> SessionResult {
     let mut notes = Vec::new();
@@ -164,17 +202,57 @@ pub fn run_session(
         }
     }
     let plans = make_plans(&dims);
-    let mut runs_by_optimizer = Vec::new();
+    if !resume.is_empty() {
+        notes.push(format!(
+            "Resumed from {} recorded iteration(s); the baselines were evaluated again.",
+            resume.len()
+        ));
+    }
+    let mut result = SessionResult {
+        app: app.name().to_string(),
+        machine: machine.to_string(),
+        size: size.to_string(),
+        runs: eval.runs(),
+        expert,
+        default,
+        reference_s: reference,
+        runs_by_optimizer: Vec::new(),
+        notes,
+        confirmation: None,
+    };
+    progress(Progress::Updated(&result));
     for mut plan in plans {
         let name = plan.optimizer.name().to_string();
         progress(Progress::RunStart(&name));
         let mut history: Vec<Attempt> = Vec::new();
         if plan.expert_in_history {
-            history.push(expert.attempt());
+            history.push(result.expert.attempt());
         }
-        let mut records = Vec::new();
+        result.runs_by_optimizer.push(OptimizerRun {
+            optimizer: name.clone(),
+            records: Vec::new(),
+        });
+        let run = result.runs_by_optimizer.len() - 1;
         let mut best = 0.0f64;
-        for i in 1..=iterations {
+        let mut prior: Vec<&IterationRecord> =
+            resume.iter().filter(|r| r.optimizer == name).collect();
+        prior.sort_by_key(|r| r.iteration);
+        for r in prior.into_iter().take(iterations) {
+            if plan.optimizer.replayable() {
+                let _ = plan.optimizer.propose(&history);
+            }
+            history.push(attempt_of(r));
+            best = best.max(r.score);
+            let rec = IterationRecord {
+                iteration: result.runs_by_optimizer[run].records.len() + 1,
+                best_so_far: best,
+                ..r.clone()
+            };
+            progress(Progress::Iteration(&rec));
+            result.runs_by_optimizer[run].records.push(rec);
+        }
+        let done = result.runs_by_optimizer[run].records.len();
+        for i in done + 1..=iterations {
             let (attempt, rec) = match plan.optimizer.propose(&history) {
                 Ok(text) => {
                     let e = eval.evaluate(&text);
@@ -188,11 +266,14 @@ pub fn run_session(
                         outcome: e.outcome.class().to_string(),
                         feedback: e.feedback.clone(),
                         best_so_far: best,
+                        seed: plan.optimizer.last_was_seed(),
                     };
                     (e.attempt(), rec)
                 }
                 Err(OptimizerError::Exhausted(why)) => {
-                    notes.push(format!("{name} stopped after {} iterations: {why}", i - 1));
+                    result
+                        .notes
+                        .push(format!("{name} stopped after {} iterations: {why}", i - 1));
                     break;
                 }
                 Err(err) => {
@@ -206,30 +287,18 @@ pub fn run_session(
                         outcome: "no proposal".into(),
                         feedback: fb.clone(),
                         best_so_far: best,
+                        seed: false,
                     };
                     (Attempt::failed("", fb), rec)
                 }
             };
             progress(Progress::Iteration(&rec));
             history.push(attempt);
-            records.push(rec);
+            result.runs_by_optimizer[run].records.push(rec);
+            progress(Progress::Updated(&result));
         }
-        runs_by_optimizer.push(OptimizerRun {
-            optimizer: name,
-            records,
-        });
     }
-    SessionResult {
-        app: app.name().to_string(),
-        machine: machine.to_string(),
-        size: size.to_string(),
-        runs: eval.runs(),
-        expert,
-        default,
-        reference_s: reference,
-        runs_by_optimizer,
-        notes,
-    }
+    result
 }
 
 /// A failed evaluation's outcome class, or `ok` with the time.
@@ -320,10 +389,68 @@ mod tests {
             "tiny",
             &mut plans,
             10,
-            &mut |_| events += 1,
+            &[],
+            &mut |p| {
+                if !matches!(p, Progress::Updated(_)) {
+                    events += 1
+                }
+            },
         );
         assert_eq!(events, 2 + 3 + 30);
         r
+    }
+
+    #[test]
+    fn resumed_runs_continue_where_they_stopped() {
+        let full = session(5);
+        let mut plans = |dims: &BTreeMap<String, usize>| -> Vec<Plan> {
+            let space = Arc::new(Space::with_dims(
+                &Demo,
+                &MachineShape::new(1, 2, 2),
+                Some(DEMO_EXPERT),
+                dims,
+            ));
+            SearchKind::ALL
+                .iter()
+                .map(|k| Plan {
+                    optimizer: Box::new(SpaceSearch::new(*k, space.clone(), 5)),
+                    expert_in_history: false,
+                })
+                .collect()
+        };
+        // The first 4 iterations of each run, as a history file would hold them.
+        let prior: Vec<IterationRecord> = full
+            .runs_by_optimizer
+            .iter()
+            .flat_map(|r| r.records[..4].iter().cloned())
+            .collect();
+        let text: String = prior
+            .iter()
+            .map(|r| serde_json::to_string(r).unwrap() + "\n")
+            .collect();
+        assert_eq!(read_history(&text).unwrap(), prior);
+        assert!(read_history("{")
+            .unwrap_err()
+            .starts_with("history.jsonl line 1:"));
+        let mut updates = 0;
+        let r = run_session(
+            &Demo,
+            &mut Model { reference: None },
+            "model",
+            "tiny",
+            &mut plans,
+            10,
+            &prior,
+            &mut |p| {
+                if matches!(p, Progress::Updated(_)) {
+                    updates += 1
+                }
+            },
+        );
+        // One update before the loop, then one per new iteration.
+        assert_eq!(updates, 1 + 3 * 6);
+        // Replayed searches continue exactly as the uninterrupted run did.
+        assert_eq!(r.runs_by_optimizer, full.runs_by_optimizer);
     }
 
     #[test]
@@ -347,5 +474,60 @@ mod tests {
         let best = a.best().unwrap();
         assert!(best.score > 1.0, "{}", best.score);
         assert!(best.mapper.contains("tune_cyclic"), "{}", best.mapper);
+    }
+
+    #[test]
+    fn confirmation_keeps_real_gains_and_reports_noise() {
+        use crate::confirm::{confirm, ConfirmSettings, Verdict};
+        let mut r = session(5);
+        let mut rounds = 0;
+        let settings = ConfirmSettings {
+            rounds: 2,
+            top: 3,
+            min_gain: 0.02,
+        };
+        let c = confirm(
+            &mut Model {
+                reference: Some(1.0),
+            },
+            &r,
+            settings,
+            &mut |_, _| rounds += 1,
+        )
+        .unwrap();
+        assert_eq!(rounds, 2);
+        assert_eq!(c.baseline, "expert");
+        assert_eq!(c.baseline_times_s, vec![1.0, 1.0]);
+        assert_eq!(c.candidates.len(), 3);
+        let w = c.winner().unwrap();
+        assert_eq!(w.verdict, Verdict::Gain);
+        assert_eq!(w.ratios.len(), 2);
+        assert!(w.mapper.contains("tune_cyclic"), "{}", w.mapper);
+        r.confirmation = Some(c.clone());
+        assert_eq!(crate::report::best_mapper_text(&r).trim(), w.mapper.trim());
+        // With a threshold above every gain, nothing is confirmed: best.mapper is the expert.
+        let c = confirm(
+            &mut Model {
+                reference: Some(1.0),
+            },
+            &r,
+            ConfirmSettings {
+                min_gain: 10.0,
+                ..settings
+            },
+            &mut |_, _| {},
+        )
+        .unwrap();
+        assert_eq!(c.winner, None);
+        assert!(
+            c.summary().contains("no gain beyond noise"),
+            "{}",
+            c.summary()
+        );
+        r.confirmation = Some(c);
+        let best = crate::report::best_mapper_text(&r);
+        assert!(best.starts_with("# No gain beyond noise over the expert mapper (2 round(s))"));
+        assert!(crate::report::confirmation_table(&r).contains("no gain beyond noise"));
+        assert!(crate::report::markdown(&r, &[], &best).contains("## Confirmed result"));
     }
 }

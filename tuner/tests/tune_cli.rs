@@ -45,6 +45,8 @@ fn builtin_optimizer_without_llm_writes_every_report() {
             "2",
             "--runs",
             "1",
+            "--confirm-rounds",
+            "2",
             "--quiet",
             "--out",
             out.to_str().unwrap(),
@@ -86,9 +88,30 @@ fn builtin_optimizer_without_llm_writes_every_report() {
             .unwrap()
             .starts_with("Outcome: ok.\nRaw: ran in "));
     }
+    assert!(
+        stdout.contains("\nconfirmation: 2 round(s), each running the expert and then every candidate once; ratio = expert time / candidate time; median and spread (min-max)"),
+        "{stdout}"
+    );
+    let confirmed = stdout
+        .lines()
+        .find(|l| l.starts_with("confirmed: "))
+        .unwrap_or_else(|| panic!("{stdout}"));
     let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
     assert!(tuner::validate::check_text(&best).is_valid(), "{best}");
+    if confirmed.contains("no gain beyond noise") {
+        assert!(best.starts_with("# No gain beyond noise over the expert mapper (2 round(s)); this is the expert mapper.\n"), "{best}");
+    } else {
+        assert!(confirmed.contains("best.mapper holds it"), "{confirmed}");
+    }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("## Confirmed result\n\nConfirmation: 2 round(s)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("| candidate | seed | median | spread | verdict |"),
+        "{report}"
+    );
     assert!(report.starts_with("# Tuning report: `stencil` on `emulated:1x2` (size tiny)\n"));
     assert!(report.contains("- LLM: no LLM configured"), "{report}");
     let svg = std::fs::read_to_string(out.join("best_so_far.svg")).unwrap();
@@ -129,7 +152,8 @@ fn fake_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>) {
                 serde_json::json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
                     .to_string()
             } else {
-                format!("{{\"error\": {{\"message\": \"scripted {code}\"}}}}")
+                // An error body echoing key-like strings, as some servers do.
+                format!("{{\"error\": {{\"message\": \"scripted {code}: invalid key sk-leaked-abcdefghij, Authorization: Bearer sk-test-0123456789abcdef\"}}}}")
             };
             let mut s = stream;
             let _ = write!(
@@ -167,7 +191,7 @@ fn llm_optimizer_through_the_evaluation_path() {
             "--size",
             "tiny",
             "--iterations",
-            "5",
+            "7",
             "--runs",
             "1",
             "--quiet",
@@ -190,8 +214,24 @@ fn llm_optimizer_through_the_evaluation_path() {
     let outcomes: Vec<&str> = h.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
     assert_eq!(
         outcomes,
-        vec!["ok", "no proposal", "rejected", "mapping error", "ok"]
+        vec![
+            "ok",
+            "ok",
+            "ok",
+            "no proposal",
+            "rejected",
+            "mapping error",
+            "ok"
+        ]
     );
+    // The LLM starts from the same seeds as the searches: the expert, then the default.
+    let seeds: Vec<bool> = h.iter().map(|r| r["seed"].as_bool().unwrap()).collect();
+    assert_eq!(seeds, vec![true, true, false, false, false, false, false]);
+    assert!(
+        stdout.contains("seed: every optimizer run starts from the same two seeds"),
+        "{stdout}"
+    );
+    let h: Vec<serde_json::Value> = h[2..].to_vec();
     assert!(h[1]["feedback"]
         .as_str()
         .unwrap()
@@ -209,7 +249,9 @@ fn llm_optimizer_through_the_evaluation_path() {
     // The best valid mapper is one of the two that ran.
     let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
     assert!(
-        best == good || best == "Task stencil CPU;\nTask * GPU;\n",
+        best == good
+            || best == "Task stencil CPU;\nTask * GPU;\n"
+            || best.starts_with("# No gain beyond noise over the expert mapper"),
         "{best}"
     );
     let log = std::fs::read_to_string(out.join("llm.jsonl")).unwrap();
@@ -334,6 +376,12 @@ fn seeded_simulated_runs_are_reproducible() {
     assert!(stdout
         .contains("sim:p100x4 is simulated: times are deterministic, so each mapper runs once"));
     assert!(stdout.contains("1 run(s) per evaluation"), "{stdout}");
+    // Simulated: one confirmation round, and a verdict.
+    assert!(stdout.contains("\nconfirmation: 1 round(s)"), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("confirmed: ")),
+        "{stdout}"
+    );
     let (stdout_b, b) = run("b", "3");
     assert_eq!(a, b);
     assert_eq!(stdout.replace("/a/", "/b/"), stdout_b);
@@ -349,4 +397,244 @@ fn seeded_simulated_runs_are_reproducible() {
     }
     let (_, c) = run("c", "4");
     assert_ne!(a, c);
+}
+
+#[test]
+fn resume_continues_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let args = |iterations: &'static str, resume: bool| {
+        let mut v = vec![
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--optimizer",
+            "coordinate",
+            "--iterations",
+            iterations,
+            "--quiet",
+        ];
+        v.push(if resume { "--resume" } else { "--out" });
+        v
+    };
+    let mut a = args("2", false);
+    a.push(out.to_str().unwrap());
+    let o = tune(&a, &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let first = history(&out);
+    assert_eq!(first.len(), 2);
+    let mut a = args("4", true);
+    a.push(out.to_str().unwrap());
+    let o = tune(&a, &[]);
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let h = history(&out);
+    assert_eq!(h.len(), 4);
+    assert_eq!(h[..2], first[..]);
+    let its: Vec<u64> = h.iter().map(|r| r["iteration"].as_u64().unwrap()).collect();
+    assert_eq!(its, vec![1, 2, 3, 4]);
+    assert!(
+        stdout.contains("note: Resumed from 2 recorded iteration(s)"),
+        "{stdout}"
+    );
+    // The same as an uninterrupted run of 4 iterations (a simulated machine is deterministic).
+    let full = dir.path().join("full");
+    let mut a = args("4", false);
+    a.push(full.to_str().unwrap());
+    assert!(tune(&a, &[]).status.success());
+    assert_eq!(history(&full), h);
+    // Errors: no history, or two different directories.
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--resume",
+            dir.path().join("none").to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).starts_with("error: --resume: cannot read "));
+}
+
+#[test]
+fn outputs_are_written_during_the_run() {
+    // A run killed half-way leaves its outputs with the iterations done so far: a run of
+    // 100000 iterations is killed once its history has two lines.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let mut child = Command::new(TUNE)
+        .args([
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--optimizer",
+            "random",
+            "--iterations",
+            "100000",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("OPENAI_BASE_URL")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let mut lines = 0;
+    while start.elapsed() < std::time::Duration::from_secs(120) {
+        lines = std::fs::read_to_string(out.join("history.jsonl"))
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if lines >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(lines >= 2, "no history written during the run");
+    assert!(out.join("best.mapper").is_file() && out.join("report.md").is_file());
+}
+
+#[test]
+fn bad_values_are_clear_errors() {
+    let err = |args: &[&str]| {
+        let o = tune(args, &[]);
+        let e = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!e.contains("panicked"), "{args:?}: {e}");
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(o.status.code().is_some(), "{args:?}: killed by a signal");
+        e
+    };
+    let e = err(&["--app", "stencil", "--timeout", "nan"]);
+    assert!(
+        e.contains("invalid value 'nan' for '--timeout <TIMEOUT>': not a number"),
+        "{e}"
+    );
+    let e = err(&["--app", "stencil", "--timeout", "-1"]);
+    assert!(e.contains("must be positive seconds (got -1)"), "{e}");
+    let e = err(&["--app", "stencil", "--timeout", "0"]);
+    assert!(e.contains("must be positive seconds"), "{e}");
+    let e = err(&["--app", "stencil", "--timeout", "soon"]);
+    assert!(e.contains("`soon` is not a number of seconds"), "{e}");
+    let e = err(&["--app", "stencil", "--min-gain", "-0.5"]);
+    assert!(e.contains("must be a fraction between 0 and 10"), "{e}");
+    for size in ["99999999999999999999999", "-5", "1e300", "0", ""] {
+        let e = err(&["--app", "stencil", "--size", size]);
+        assert!(e.starts_with("error: "), "{size}: {e}");
+    }
+    for size in ["99999999999999999999999", "-5", "0"] {
+        let e = err(&["--app", "cannon", "--size", size]);
+        assert!(e.starts_with("error: "), "{size}: {e}");
+    }
+    let e = err(&["--app", "stencl"]);
+    assert!(e.contains("did you mean `stencil`?"), "{e}");
+    let e = err(&["--app", "stencil", "--machine", "/nonexistent/m.toml"]);
+    assert!(
+        e.starts_with("error: cannot read machine description"),
+        "{e}"
+    );
+    // A machine description over 1 MiB is refused before it is read.
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, "#".repeat(2 << 20)).unwrap();
+    let e = err(&["--app", "stencil", "--machine", big.to_str().unwrap()]);
+    assert!(
+        e.contains("is larger than 1048576 bytes (1 MiB); refusing to read it"),
+        "{e}"
+    );
+    // Too many processors in all (nodes x count per node).
+    let huge = dir.path().join("huge.toml");
+    std::fs::write(
+        &huge,
+        "nodes = 4096\n[[processor]]\nkind = \"CPU\"\ncount = 4096\ngflops = 10.0\n\
+         [[memory]]\nkind = \"SYSMEM\"\ncapacity = \"1G\"\nbandwidth = 50.0\n\
+         [[access]]\nproc = \"CPU\"\nmem = \"SYSMEM\"\nbandwidth = 10.0\n",
+    )
+    .unwrap();
+    let e = err(&["--app", "stencil", "--machine", huge.to_str().unwrap()]);
+    assert!(
+        e.contains("the machine has 16777216 processors in all (nodes x count per node); at most 65536 are supported"),
+        "{e}"
+    );
+    let e = err(&["--app", "stencil", "--iterations", "-3"]);
+    assert!(e.contains("invalid value '-3' for '--iterations"), "{e}");
+}
+
+#[test]
+fn infinite_timeout_means_no_fixed_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--optimizer",
+            "random",
+            "--iterations",
+            "1",
+            "--timeout",
+            "inf",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        report.contains("- time limit per run: none (--timeout inf)"),
+        "{report}"
+    );
+}
+
+#[test]
+fn key_like_strings_in_server_errors_are_redacted() {
+    let (base, _) = fake_server(vec![(401, String::new())]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--iterations",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &[
+            ("OPENAI_BASE_URL", &base),
+            ("OPENAI_API_KEY", "sk-test-0123456789abcdef"),
+        ],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let h = std::fs::read_to_string(out.join("history.jsonl")).unwrap();
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let log = std::fs::read_to_string(out.join("llm.jsonl")).unwrap();
+    for text in [&h, &report, &log] {
+        assert!(!text.contains("sk-test-0123456789abcdef"), "{text}");
+        assert!(!text.contains("sk-leaked"), "{text}");
+    }
+    assert!(h.contains("[REDACTED]"), "{h}");
 }

@@ -152,10 +152,38 @@ pub struct LinkSpec {
     pub latency_us: f64,
 }
 
-/// Loads a description file; the machine is simulated and named after `path`.
+/// The largest machine description file accepted, in bytes (1 MiB).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// The most processors (or memories) a whole machine may have, over all nodes and kinds.
+pub const MAX_TOTAL_UNITS: u64 = 1 << 16;
+
+/// Loads a description file; the machine is simulated and named after `path`. Files over
+/// [`MAX_FILE_BYTES`] are refused before they are read.
 pub fn load(path: &Path) -> Result<MachineDesc, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read machine description `{}`: {e}", path.display()))?;
+    use std::io::Read;
+    let cannot = |e: &dyn std::fmt::Display| {
+        format!("cannot read machine description `{}`: {e}", path.display())
+    };
+    let file = std::fs::File::open(path).map_err(|e| cannot(&e))?;
+    let too_big = || {
+        format!(
+            "machine description `{}` is larger than {} bytes (1 MiB); refusing to read it",
+            path.display(),
+            MAX_FILE_BYTES
+        )
+    };
+    if file.metadata().map_err(|e| cannot(&e))?.len() > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| cannot(&e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big());
+    }
+    let text = String::from_utf8(bytes).map_err(|e| cannot(&e))?;
     parse_str(
         &text,
         &path.display().to_string(),
@@ -288,8 +316,11 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
             ));
         }
         let threads = p.threads.unwrap_or(1);
-        if threads == 0 {
-            return Err(format!("{origin}: {}: must be at least 1", key("threads")));
+        if threads == 0 || threads > 4096 {
+            return Err(format!(
+                "{origin}: {}: must be between 1 and 4096, got {threads}",
+                key("threads")
+            ));
         }
         let gflops = positive(origin, &key("gflops"), p.gflops)?;
         let launch_ns = non_negative(origin, &key("launch_us"), p.launch_us)? * 1e3;
@@ -335,6 +366,17 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
         let cap = capacity(origin, &key("capacity"), &m.capacity)?;
         let bw = positive(origin, &key("bandwidth"), m.bandwidth)?;
         mks.push((kind, count, cap, bw));
+    }
+    // Whole-machine totals, so that a file cannot ask for billions of processors or memories.
+    let nodes = u64::from(f.nodes);
+    let procs_total: u64 = nodes * pks.iter().map(|p| u64::from(p.count)).sum::<u64>();
+    let mems_total: u64 = nodes * mks.iter().map(|m| u64::from(m.1)).sum::<u64>();
+    for (what, n) in [("processors", procs_total), ("memories", mems_total)] {
+        if n > MAX_TOTAL_UNITS {
+            return Err(format!(
+                "{origin}: the machine has {n} {what} in all (nodes x count per node); at most {MAX_TOTAL_UNITS} are supported"
+            ));
+        }
     }
     // Access entries, checked against the kinds.
     struct AK {
@@ -666,6 +708,21 @@ latency_us = 2.0
             err(&SMALL.replace("curve = [[1e6, 100.0], [1e9, 900.0]]", "curve = [[1e9, 100.0], [1e6, 900.0]]")),
             "m.toml: processor[1].curve[1]: flops must increase along the curve (1000000 follows a point with as many or more)"
         );
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let e = err(&SMALL
+            .replace("nodes = 2", "nodes = 4096")
+            .replace("count = 2\ncapacity", "count = 4000\ncapacity"));
+        assert!(e.contains("at most 65536 are supported"), "{e}");
+        let dir = std::env::temp_dir().join(format!("machine-file-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("big.toml");
+        std::fs::write(&p, "#".repeat((MAX_FILE_BYTES + 1) as usize)).unwrap();
+        let e = load(&p).unwrap_err();
+        assert!(e.contains("is larger than 1048576 bytes (1 MiB)"), "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

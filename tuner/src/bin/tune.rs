@@ -3,12 +3,15 @@
 //! ```text
 //! cargo run --release --bin tune -- --app NAME [--machine M] [--size S]
 //!     [--optimizer llm|random|coordinate|ensemble|all] [--iterations N] [--runs R] [--seed S]
-//!     [--out DIR] [--write] [--model MODEL] [--prompt optoprime|opro] [--timeout SECS]
+//!     [--out DIR] [--write] [--model MODEL] [--prompt optoprime|opro] [--timeout SECS|inf]
+//!     [--confirm-rounds N] [--confirm-top K] [--min-gain F] [--resume DIR]
 //! ```
 //!
 //! Every candidate is checked with mapper-core, then run in a child process (this executable
-//! with the hidden `__eval` subcommand) under a time limit; the table, `best.mapper`,
-//! `history.jsonl`, `report.md` and `best_so_far.svg` end up in `--out`.
+//! with the hidden `__eval` subcommand) under a time limit; every optimizer starts from the same
+//! seeds (the expert and the default); the best candidates are confirmed against the expert in
+//! interleaved rounds at the end; `best.mapper`, `history.jsonl`, `report.md` and
+//! `best_so_far.svg` are rewritten in `--out` after every iteration (`--resume DIR` continues).
 
 use clap::{Parser, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,12 +19,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
+use tuner::confirm::{confirm, ConfirmSettings};
 use tuner::eval::{child_main, own_exe, ChildEvaluator, EvalSettings};
 use tuner::llm::{LlmClient, LlmConfig, NO_LLM_MESSAGE};
-use tuner::report::{table, write_outputs};
+use tuner::optimizer::Seeded;
+use tuner::report::{confirmation_table, table, write_outputs};
 use tuner::rewrite::{rewrite_mapper, CommandVerifier};
 use tuner::search::{SearchKind, SpaceSearch};
-use tuner::session::{run_session, Plan, Progress};
+use tuner::session::{read_history, run_session, Plan, Progress};
 use tuner::space::Space;
 use tuner::target::{is_simulated, TuneApp};
 use tuner::{AppDescription, LlmOptimizer, PromptBuilder, PromptMode};
@@ -65,7 +70,7 @@ struct Args {
     #[arg(long, value_enum, default_value = "llm")]
     optimizer: OptimizerArg,
     /// Iterations per optimizer run.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, allow_negative_numbers = true)]
     iterations: usize,
     /// Runs per evaluation (median); simulated machines use 1.
     #[arg(long, default_value_t = 3)]
@@ -86,9 +91,24 @@ struct Args {
     /// LLM prompt style.
     #[arg(long, value_enum, default_value = "optoprime")]
     prompt: PromptArg,
-    /// Time limit of one run, seconds.
-    #[arg(long, default_value_t = 120.0)]
+    /// Time limit of one run, seconds (a positive number; `inf` for no limit).
+    #[arg(long, default_value_t = 120.0, value_parser = parse_timeout, allow_negative_numbers = true)]
     timeout: f64,
+    /// Rounds of the confirmation step (the best candidates and the expert measured again,
+    /// interleaved); default 5 on real machines, 1 on simulated ones; 0 skips it.
+    #[arg(long)]
+    confirm_rounds: Option<usize>,
+    /// Distinct candidates the confirmation step measures again.
+    #[arg(long, default_value_t = 3)]
+    confirm_top: usize,
+    /// Smallest median gain over the expert that counts as confirmed (0.02: 2%).
+    #[arg(long, default_value_t = 0.02, value_parser = parse_min_gain, allow_negative_numbers = true)]
+    min_gain: f64,
+    /// Continue the tuning run whose outputs are in DIR (its `history.jsonl`): recorded
+    /// iterations are kept and each optimizer continues up to `--iterations`; the outputs are
+    /// rewritten in DIR. Pass the same app, machine, size, optimizer and seed as before.
+    #[arg(long, value_name = "DIR")]
+    resume: Option<PathBuf>,
     /// Do not draw progress bars.
     #[arg(long)]
     quiet: bool,
@@ -104,6 +124,42 @@ fn main() {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
+}
+
+/// `--timeout`: positive seconds, or `inf` (no limit); NaN, zero and negative values are errors.
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    let t: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds"))?;
+    if t.is_nan() {
+        return Err("not a number; give positive seconds, or `inf` for no limit".into());
+    }
+    if t <= 0.0 {
+        return Err(format!(
+            "must be positive seconds (got {t}); `inf` means no limit"
+        ));
+    }
+    Ok(t)
+}
+
+/// `--min-gain`: a fraction in [0, 10).
+fn parse_min_gain(s: &str) -> Result<f64, String> {
+    let g: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number (0.02 means 2%)"))?;
+    if !(0.0..10.0).contains(&g) {
+        return Err(format!(
+            "must be a fraction between 0 and 10 (0.02 means 2%), got {g}"
+        ));
+    }
+    Ok(g)
+}
+
+/// The time limit of one run: `inf` (or anything too large for a `Duration`) means none.
+fn timeout_of(t: f64) -> Duration {
+    Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)
 }
 
 fn description(app: &dyn TuneApp, machine: &str) -> AppDescription {
@@ -131,10 +187,27 @@ fn run(a: &Args) -> Result<(), String> {
     app.check_size(&size)?;
     let desc = runtime::MachineDesc::parse(&a.machine)?;
     let shape = desc.shape();
-    let out = a
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("tune-out").join(&a.app));
+    let out = match (&a.resume, &a.out) {
+        (Some(r), Some(o)) if r != o => {
+            return Err(format!(
+                "--resume {} and --out {} name different directories; the outputs of a resumed run go to the --resume directory",
+                r.display(),
+                o.display()
+            ))
+        }
+        (Some(r), _) => r.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => PathBuf::from("tune-out").join(&a.app),
+    };
+    let resume = match &a.resume {
+        None => Vec::new(),
+        Some(dir) => {
+            let p = dir.join("history.jsonl");
+            let text = std::fs::read_to_string(&p)
+                .map_err(|e| format!("--resume: cannot read {}: {e}", p.display()))?;
+            read_history(&text).map_err(|e| format!("--resume: {}: {e}", p.display()))?
+        }
+    };
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     // The LLM plan is made now; the searches' space once the baselines have shown each task's
     // launch dimensionality.
@@ -186,7 +259,18 @@ fn run(a: &Args) -> Result<(), String> {
             Some(&expert_text),
             dims,
         ));
-        let mut plans: Vec<Plan> = llm_plan.take().into_iter().collect();
+        // Every optimizer starts from the same two seeds: the expert (projected into the space)
+        // and the runtime default expressed in the space. The searches propose them first on
+        // their own; the LLM optimizer is wrapped to do the same.
+        let seeds = vec![space.render(&space.start()), space.render(&space.zero())];
+        let mut plans: Vec<Plan> = llm_plan
+            .take()
+            .into_iter()
+            .map(|p| Plan {
+                optimizer: Box::new(Seeded::new(p.optimizer, seeds.clone())),
+                expert_in_history: false,
+            })
+            .collect();
         for k in &searches {
             plans.push(Plan {
                 optimizer: Box::new(SpaceSearch::new(*k, space.clone(), a.seed)),
@@ -201,7 +285,7 @@ fn run(a: &Args) -> Result<(), String> {
         machine: a.machine.clone(),
         size: size.clone(),
         runs: a.runs,
-        timeout: Duration::from_secs_f64(a.timeout.max(0.001)),
+        timeout: timeout_of(a.timeout),
         work_dir: out.join("candidates"),
     };
     let mut eval = ChildEvaluator::new(app.as_ref(), settings);
@@ -223,16 +307,55 @@ fn run(a: &Args) -> Result<(), String> {
         n_plans,
         a.iterations
     );
+    let mut confirm_settings = ConfirmSettings::for_machine(&a.machine);
+    if let Some(n) = a.confirm_rounds {
+        confirm_settings.rounds = n;
+    }
+    confirm_settings.top = a.confirm_top;
+    confirm_settings.min_gain = a.min_gain;
     let bar = if a.quiet {
         ProgressBar::hidden()
     } else {
-        ProgressBar::new((2 + n_plans * a.iterations) as u64)
+        ProgressBar::new(n_plans.saturating_mul(a.iterations).saturating_add(2) as u64)
     };
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {pos}/{len} [{elapsed_precise}] {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let mut settings = vec![
+        ("app".to_string(), a.app.clone()),
+        ("machine".to_string(), format!("{} ({desc})", a.machine)),
+        ("size".to_string(), size.clone()),
+        (
+            "optimizer".to_string(),
+            format!("{:?}", a.optimizer).to_lowercase(),
+        ),
+        ("iterations".to_string(), a.iterations.to_string()),
+        ("runs per evaluation".to_string(), runs.to_string()),
+        ("seed".to_string(), a.seed.to_string()),
+        (
+            "time limit per run".to_string(),
+            if a.timeout.is_finite() {
+                format!("{} s", a.timeout)
+            } else {
+                "none (--timeout inf)".to_string()
+            },
+        ),
+        (
+            "confirmation".to_string(),
+            format!(
+                "{} round(s), top {} candidates, gain threshold {}%",
+                confirm_settings.rounds,
+                confirm_settings.top,
+                confirm_settings.min_gain * 100.0
+            ),
+        ),
+    ];
+    if let Some(n) = llm_note {
+        settings.push(("LLM".to_string(), n));
+    }
     let mut current = String::new();
+    let mut write_error: Option<String> = None;
     let mut best = 0.0f64;
     let mut progress = |p: Progress<'_>| match p {
         Progress::Baseline(name) => {
@@ -246,6 +369,12 @@ fn run(a: &Args) -> Result<(), String> {
             best = 0.0;
             bar.inc(u64::from(bar.position() < 2));
             bar.set_message(format!("{name}: starting"));
+        }
+        Progress::Updated(r) => {
+            // Outputs after every iteration, so an interrupted run can be resumed.
+            if let Err(e) = write_outputs(r, &out, &settings) {
+                write_error.get_or_insert(e);
+            }
         }
         Progress::Iteration(r) => {
             best = best.max(r.score);
@@ -263,28 +392,25 @@ fn run(a: &Args) -> Result<(), String> {
         &size,
         &mut make_plans,
         a.iterations,
+        &resume,
         &mut progress,
     );
+    if let Some(e) = write_error {
+        eprintln!("warning: writing the outputs during the run failed: {e}");
+    }
+    let mut result = result;
+    bar.set_message("confirming the best candidates");
+    result.confirmation = confirm(&mut eval, &result, confirm_settings, &mut |i, n| {
+        bar.set_message(format!("confirmation round {i}/{n}"));
+    });
     bar.finish_and_clear();
     print!("\n{}", table(&result));
+    match &result.confirmation {
+        Some(_) => print!("\n{}", confirmation_table(&result)),
+        None => println!("\nno confirmation step (no baseline ran, or --confirm-rounds 0): best.mapper holds the best search score, unconfirmed"),
+    }
     for n in &result.notes {
         println!("note: {n}");
-    }
-    let mut settings = vec![
-        ("app".to_string(), a.app.clone()),
-        ("machine".to_string(), format!("{} ({desc})", a.machine)),
-        ("size".to_string(), size.clone()),
-        (
-            "optimizer".to_string(),
-            format!("{:?}", a.optimizer).to_lowercase(),
-        ),
-        ("iterations".to_string(), a.iterations.to_string()),
-        ("runs per evaluation".to_string(), runs.to_string()),
-        ("seed".to_string(), a.seed.to_string()),
-        ("time limit per run".to_string(), format!("{} s", a.timeout)),
-    ];
-    if let Some(n) = llm_note {
-        settings.push(("LLM".to_string(), n));
     }
     let files = write_outputs(&result, &out, &settings)?;
     println!(
@@ -296,15 +422,21 @@ fn run(a: &Args) -> Result<(), String> {
             .join(", ")
     );
     if a.write {
-        let Some(best) = result.best() else {
-            return Err("--write: no candidate ran successfully; the source is unchanged".into());
+        let best = match &result.confirmation {
+            Some(c) => c.winner().map(|w| w.mapper.clone()),
+            None => result.best().map(|b| b.mapper.clone()),
+        };
+        let Some(best) = best else {
+            return Err(
+                "--write: no candidate with a confirmed gain; the source is unchanged".into(),
+            );
         };
         let src = app
             .mapper_source()
             .ok_or_else(|| format!("--write: app `{}` has no mapper! source to rewrite", a.app))?;
         let dir = workspace_root(&src.path);
         let verifier = CommandVerifier::cargo_check(&dir, &src.package);
-        let done = rewrite_mapper(&src.path, &src.type_name, &best.mapper, &verifier)
+        let done = rewrite_mapper(&src.path, &src.type_name, &best, &verifier)
             .map_err(|e| format!("--write: {e}"))?;
         if done.changed {
             println!(
