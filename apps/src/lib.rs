@@ -14,6 +14,7 @@
 
 pub mod app;
 pub mod matmul;
+pub mod pennant;
 pub mod stencil;
 
 pub use app::{
