@@ -6,6 +6,8 @@
 //!   partitions.
 //! - [`matmul`]: C = A x B with six algorithms that move data differently: Cannon, SUMMA,
 //!   PUMMA, Johnson 3-D, Solomonik 2.5-D and COSMA.
+//! - [`pennant`]: PENNANT Lagrangian staggered-grid hydrodynamics (so far the sequential
+//!   method, checked against the original's reference outputs; not yet a registered app).
 //!
 //! Every app runs with its expert mapper, the runtime's default mapper, its named alternative
 //! mappers or any mapper text, on any machine the runtime knows, and verifies its result.

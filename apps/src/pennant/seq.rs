@@ -7,6 +7,9 @@
 //! A corner is identified with the side that starts at its point: corner `c` sits at point
 //! `p1(c)` of zone `z(c)` between side `prev(c)` and side `c`.
 
+// Index loops mirror the method's per-side and per-corner formulas.
+#![allow(clippy::needless_range_loop)]
+
 use super::params::Params;
 use std::ops::{Add, AddAssign, Div, Mul, Neg, Sub};
 
@@ -629,18 +632,5 @@ impl Hydro {
         }
         self.zvol = g.zvol;
         self.dtrec = dtrec;
-    }
-
-    /// Total energy: internal plus kinetic (corner masses at their points), times 2π for RZ.
-    pub fn total_energy(&self) -> f64 {
-        let ei: f64 = self.zetot.iter().sum();
-        let mut ek = 0.0;
-        for s in 0..4 * self.mesh.numz() {
-            let z = s / 4;
-            let q = self.mesh.p1(s);
-            let cvol = self.zm[z] * 0.5 * (self.smf[s] + self.smf[prev(s)]);
-            ek += cvol * 0.5 * self.pu[q].length2();
-        }
-        (ei + ek) * 2.0 * std::f64::consts::PI
     }
 }
