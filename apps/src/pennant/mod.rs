@@ -3,6 +3,7 @@
 //! pressure forces and the QCS artificial viscosity.
 
 pub mod params;
+pub mod pieces;
 pub mod seq;
 
 pub use params::Params;
