@@ -6,8 +6,9 @@
 //!   partitions.
 //! - [`matmul`]: C = A x B with six algorithms that move data differently: Cannon, SUMMA,
 //!   PUMMA, Johnson 3-D, Solomonik 2.5-D and COSMA.
-//! - [`pennant`]: PENNANT Lagrangian staggered-grid hydrodynamics (so far the sequential
-//!   method, checked against the original's reference outputs; not yet a registered app).
+//! - [`pennant`]: PENNANT Lagrangian staggered-grid hydrodynamics (sedov and leblanc) on
+//!   pieces of zone rows, with boundary points reduced through ghost partitions; checked
+//!   against the sequential method, which matches the original's reference outputs.
 //!
 //! Every app runs with its expert mapper, the runtime's default mapper, its named alternative
 //! mappers or any mapper text, on any machine the runtime knows, and verifies its result.
@@ -27,7 +28,7 @@ pub use app::{
 
 /// Every registered app, in the order of BENCHMARKS.md.
 pub fn apps() -> Vec<&'static dyn Application> {
-    let mut v: Vec<&'static dyn Application> = vec![&stencil::STENCIL];
+    let mut v: Vec<&'static dyn Application> = vec![&stencil::STENCIL, &pennant::PENNANT];
     v.extend(matmul::apps());
     v
 }
