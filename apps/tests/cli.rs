@@ -394,6 +394,7 @@ fn check_with_app_reports_a_misspelled_task_with_its_position() {
     // The corpus files check clean against their apps.
     for app in [
         "stencil",
+        "pennant",
         "cannon",
         "summa",
         "pumma",
@@ -422,6 +423,7 @@ fn apps_lists_tasks_and_region_arguments() {
     let out = stdout(&o);
     for app in [
         "stencil",
+        "pennant",
         "cannon",
         "summa",
         "pumma",

@@ -64,6 +64,7 @@ fn registry_lists_the_six_algorithms() {
         names,
         [
             "stencil",
+            "pennant",
             "cannon",
             "summa",
             "pumma",
@@ -74,7 +75,7 @@ fn registry_lists_the_six_algorithms() {
     );
     assert_eq!(
         apps::find("canon").err().as_deref(),
-        Some("unknown app `canon`; did you mean `cannon`? (known apps: stencil, cannon, summa, pumma, johnson, solomonik, cosma)")
+        Some("unknown app `canon`; did you mean `cannon`? (known apps: stencil, pennant, cannon, summa, pumma, johnson, solomonik, cosma)")
     );
 }
 

@@ -222,7 +222,7 @@ fn user_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown app `nope` (known apps: stencil, cannon, summa, pumma, johnson, solomonik, cosma)\n"
+        "error: unknown app `nope` (known apps: stencil, pennant, cannon, summa, pumma, johnson, solomonik, cosma)\n"
     );
     let o = tune(&["--app", "stencil", "--size", "huge"], &[]);
     assert_eq!(
@@ -234,7 +234,7 @@ fn user_errors() {
     let o = tune(&["--app", "canon"], &[]);
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown app `canon`; did you mean `cannon`? (known apps: stencil, cannon, summa, pumma, johnson, solomonik, cosma)\n"
+        "error: unknown app `canon`; did you mean `cannon`? (known apps: stencil, pennant, cannon, summa, pumma, johnson, solomonik, cosma)\n"
     );
 }
 

@@ -16,7 +16,7 @@ use super::seq::{
     QcsZone, RectMesh, FUZZ, V2,
 };
 use runtime::task::{Cost, CostModel};
-use runtime::{Point, TaskCtx, TaskError, Value};
+use runtime::{TaskCtx, TaskError, Value};
 use std::sync::Arc;
 
 /// Point fields.
@@ -571,9 +571,4 @@ pub fn cost(flops: f64, bytes: &'static [f64]) -> CostModel {
             streamed: Vec::new(),
         }
     }))
-}
-
-/// The 1-D point of global index `i`.
-pub fn pt(i: usize) -> Point {
-    Point::p1(i as i64)
 }

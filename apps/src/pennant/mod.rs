@@ -335,7 +335,9 @@ impl Application for Pennant {
             IndexSpace::range(0, nump as i64 - 1),
             fields(POINT_FIELDS),
         )?;
-        let color = |k: usize| Point::p1(k as i64);
+        // Pieces are the points (k, 0) of an n x 1 launch domain (2-D like the other apps'
+        // tile grids, so that mappers may place by either coordinate).
+        let color = |k: usize| Point::p2(k as i64, 0);
         let zones_p = job.rt.partition_by_subspaces(
             zones,
             "zones_p",
@@ -365,7 +367,7 @@ impl Application for Pennant {
         let private = by("points_private", |pc| &pc.private)?;
         let shared = by("points_shared", |pc| &pc.shared)?;
         let ghost = by("points_ghost", |pc| &pc.ghost)?;
-        let dom = Rect::r1(0, n as i64 - 1);
+        let dom = Rect::r2((0, 0), (n as i64 - 1, 0));
         let t = |name| job.task(name);
         let (init, half, ctrs, forces, qcs, sum, bcs, full, update, dtt) = (
             t("init_mesh")?,
@@ -422,6 +424,11 @@ impl Application for Pennant {
                 job.rt.read_field::<f64>(zones, "zp")?,
             ];
             extra.insert("time", time);
+            let px = [
+                job.rt.read_field::<f64>(points, "px_x")?,
+                job.rt.read_field::<f64>(points, "px_y")?,
+            ];
+            extra.insert("digest", digest(got.iter().chain(&px)));
             verify(&p, cycle, &got)
         };
         Ok(Outcome {
@@ -432,6 +439,20 @@ impl Application for Pennant {
             extra,
         })
     }
+}
+
+/// A digest of the bits of `fields` (FNV-1a, kept to 52 bits so that it is an exact f64):
+/// equal digests mean bitwise equal fields.
+pub fn digest<'a>(fields: impl Iterator<Item = &'a Vec<f64>>) -> f64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for f in fields {
+        for v in f {
+            for b in v.to_bits().to_le_bytes() {
+                h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+    (h >> 12) as f64
 }
 
 /// The 1-D space `lo..hi`.
