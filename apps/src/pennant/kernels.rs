@@ -166,8 +166,11 @@ fn zeros<T: Copy + Default>((lo, hi): (usize, usize)) -> Dense<T> {
     }
 }
 
+/// A range `lo..hi` of global indices.
+type Span = (usize, usize);
+
 /// Zone range of argument `a` (a piece's zones) and the sides of those zones.
-fn zone_range(ctx: &TaskCtx, a: usize) -> Result<((usize, usize), (usize, usize)), TaskError> {
+fn zone_range(ctx: &TaskCtx, a: usize) -> Result<(Span, Span), TaskError> {
     let z = span(ctx, &[a])?;
     Ok((z, (4 * z.0, 4 * z.1)))
 }
