@@ -111,9 +111,16 @@ fn load(
         if sp.is_empty() {
             continue;
         }
-        let r = ctx.read::<f64>(a, f)?;
-        for p in sp.iter() {
-            d.set(p.get(0) as usize, r.get(p));
+        if ctx.layout(a)?.soa {
+            let r = ctx.raw::<f64>(a, f)?;
+            let (st, blo) = (r.strides()[0], r.bounds().lo.get(0));
+            let sl = r.as_slice();
+            for_each(sp, |i| d.set(i as usize, sl[(i - blo) as usize * st]));
+        } else {
+            let r = ctx.read::<f64>(a, f)?;
+            for p in sp.iter() {
+                d.set(p.get(0) as usize, r.get(p));
+            }
         }
     }
     Ok(d)
@@ -139,14 +146,55 @@ fn store(ctx: &TaskCtx, a: usize, f: &str, d: &Dense<f64>) -> Result<(), TaskErr
     if sp.is_empty() {
         return Ok(());
     }
-    let w = ctx.write::<f64>(a, f)?;
-    for p in sp.iter() {
-        w.set(p, d.at(p.get(0) as usize));
+    if ctx.layout(a)?.soa {
+        let mut r = ctx.raw::<f64>(a, f)?;
+        let (st, blo) = (r.strides()[0], r.bounds().lo.get(0));
+        let sl = r
+            .as_mut_slice()
+            .ok_or_else(|| err(ctx, "a written field is not writable"))?;
+        for_each(sp, |i| sl[(i - blo) as usize * st] = d.at(i as usize));
+    } else {
+        let w = ctx.write::<f64>(a, f)?;
+        for p in sp.iter() {
+            w.set(p, d.at(p.get(0) as usize));
+        }
     }
     Ok(())
 }
 
-fn store2(ctx: &TaskCtx, a: usize, fx: &str, fy: &str, d: &Dense<V2>) -> Result<(), TaskError> {
+/// Calls `f` on every index of the 1-D space `sp`, rectangle by rectangle.
+fn for_each(sp: &runtime::IndexSpace, mut f: impl FnMut(i64)) {
+    for r in sp.rects() {
+        for i in r.lo.get(0)..=r.hi.get(0) {
+            f(i);
+        }
+    }
+}
+
+/// Sums `d` into the points of reduce argument `a` (field `f`).
+fn reduce_sum(ctx: &TaskCtx, a: usize, f: &str, d: &Dense<f64>) -> Result<(), TaskError> {
+    let sp = ctx.space(a)?;
+    if sp.is_empty() {
+        return Ok(());
+    }
+    if ctx.layout(a)?.soa {
+        let mut r = ctx.raw_reduce::<f64>(a, f)?;
+        let (st, blo) = (r.strides()[0], r.bounds().lo.get(0));
+        let sl = r
+            .as_mut_slice()
+            .ok_or_else(|| err(ctx, "a reduction instance is not writable"))?;
+        for_each(sp, |i| sl[(i - blo) as usize * st] += d.at(i as usize));
+    } else {
+        let r = ctx.reduce::<f64>(a, f)?;
+        for p in sp.iter() {
+            r.fold(p, d.at(p.get(0) as usize));
+        }
+    }
+    Ok(())
+}
+
+/// The components of `d`.
+fn split(d: &Dense<V2>) -> (Dense<f64>, Dense<f64>) {
     let x = Dense {
         lo: d.lo,
         v: d.v.iter().map(|v| v.x).collect(),
@@ -155,6 +203,11 @@ fn store2(ctx: &TaskCtx, a: usize, fx: &str, fy: &str, d: &Dense<V2>) -> Result<
         lo: d.lo,
         v: d.v.iter().map(|v| v.y).collect(),
     };
+    (x, y)
+}
+
+fn store2(ctx: &TaskCtx, a: usize, fx: &str, fy: &str, d: &Dense<V2>) -> Result<(), TaskError> {
+    let (x, y) = split(d);
     store(ctx, a, fx, &x)?;
     store(ctx, a, fy, &y)
 }
@@ -424,18 +477,10 @@ pub fn sum_to_points(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
     }
     store(ctx, 1, "pmass", &pmass)?;
     store2(ctx, 1, "pf_x", "pf_y", &pf)?;
-    let sp = ctx.space(2)?;
-    if !sp.is_empty() {
-        let rm = ctx.reduce::<f64>(2, "pmass")?;
-        let rx = ctx.reduce::<f64>(2, "pf_x")?;
-        let ry = ctx.reduce::<f64>(2, "pf_y")?;
-        for p in sp.iter() {
-            let q = p.get(0) as usize;
-            rm.fold(p, pmass.at(q));
-            rx.fold(p, pf.at(q).x);
-            ry.fold(p, pf.at(q).y);
-        }
-    }
+    reduce_sum(ctx, 2, "pmass", &pmass)?;
+    let (x, y) = split(&pf);
+    reduce_sum(ctx, 2, "pf_x", &x)?;
+    reduce_sum(ctx, 2, "pf_y", &y)?;
     Ok(Value::None)
 }
 
