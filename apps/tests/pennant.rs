@@ -92,7 +92,7 @@ fn one_piece_is_bitwise_the_sequential_run_and_leblanc_verifies() {
         r.outcome
             .verification
             .note()
-            .contains("max rel. diff 0.0e0"),
+            .contains("max abs. diff 0.0e0,"),
         "{:?}",
         r.outcome.verification
     );
