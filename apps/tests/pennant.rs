@@ -129,6 +129,22 @@ fn simulated_runs_are_deterministic() {
 }
 
 #[test]
+fn the_expert_beats_the_default_in_the_simulator() {
+    // Boundary points in zero-copy memory: the per-cycle halo reads and reductions need no
+    // framebuffer-to-framebuffer copies.
+    for size in ["small", "large"] {
+        let e = apps::run(app(), &cfg("sim:p100x4", size, MapperChoice::Expert)).expect("expert");
+        let d = apps::run(app(), &cfg("sim:p100x4", size, MapperChoice::Default)).expect("default");
+        assert!(
+            e.time_s < d.time_s,
+            "{size}: expert {} default {}",
+            e.time_s,
+            d.time_s
+        );
+    }
+}
+
+#[test]
 fn random_mappers_never_change_the_result() {
     const SIZE: &str = "tiny,nz=12,cycles=6,pieces=3";
     let want = digest(&run_ok(&cfg("local", SIZE, MapperChoice::Expert)));

@@ -609,10 +609,15 @@ pub fn calc_dt(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
     Ok(Value::F64(m))
 }
 
-/// A cost model of `flops` per element of argument 0 and `bytes[i]` per element of argument i.
-pub fn cost(flops: f64, bytes: &'static [f64]) -> CostModel {
+/// A cost model of `flops` per element of argument 0 and `bytes[i]` per element of argument i;
+/// at most `cap[i]` elements of argument i count (a ghost argument's bounding rectangle spans
+/// the piece, its points are two rows).
+pub fn cost(flops: f64, bytes: &'static [f64], cap: Vec<f64>) -> CostModel {
     CostModel::PerArgs(Arc::new(move |rects, _| {
-        let v = |i: usize| rects.get(i).map(|r| r.volume() as f64).unwrap_or(0.0);
+        let v = |i: usize| {
+            let n = rects.get(i).map(|r| r.volume() as f64).unwrap_or(0.0);
+            cap.get(i).map_or(n, |c| n.min(*c))
+        };
         Cost {
             flops: flops * v(0),
             bytes: bytes.iter().enumerate().map(|(i, b)| b * v(i)).collect(),

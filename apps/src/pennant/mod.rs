@@ -161,6 +161,12 @@ impl Application for Pennant {
         use Privilege::{Read, ReadWrite, WriteDiscard};
         let s = Arc::new(Setup::new(problem_params(problem)));
         let sum = Privilege::Reduce(ReduceOp::Sum);
+        let row = (s.mesh.nzx + 1) as f64;
+        let ghost_at = |i: usize| -> Vec<f64> {
+            (0..=i)
+                .map(|k| if k == i { 2.0 * row } else { f64::INFINITY })
+                .collect()
+        };
         let mut app = runtime::App::new("pennant");
         macro_rules! body {
             ($f:ident) => {{
@@ -176,7 +182,7 @@ impl Application for Pennant {
                 .arg("points_private", WriteDiscard, POINT_FIELDS, PRIV)
                 .arg("points_shared", WriteDiscard, POINT_FIELDS, SHARED)
                 .all_kinds(body!(init_mesh))
-                .cost(kernels::cost(60.0, &[128.0, 96.0, 88.0, 88.0]))
+                .cost(kernels::cost(60.0, &[128.0, 96.0, 88.0, 88.0], Vec::new()))
                 .index_launch(),
         );
         let half = [
@@ -188,7 +194,7 @@ impl Application for Pennant {
                 .arg("points_private", ReadWrite, &half, PRIV)
                 .arg("points_shared", ReadWrite, &half, SHARED)
                 .all_kinds(kernels::adv_pos_half)
-                .cost(kernels::cost(4.0, &[104.0, 104.0]))
+                .cost(kernels::cost(4.0, &[104.0, 104.0], Vec::new()))
                 .index_launch(),
         );
         let geo_s = ["exp_x", "exp_y", "sareap", "elen"];
@@ -201,7 +207,7 @@ impl Application for Pennant {
                 .arg("points_private", Read, &pxp, PRIV)
                 .arg("points_ghost", Read, &pxp, GHOST)
                 .all_kinds(body!(calc_ctrs_vols))
-                .cost(kernels::cost(20.0, &[32.0, 40.0, 16.0, 16.0]))
+                .cost(kernels::cost(20.0, &[32.0, 40.0, 16.0, 16.0], ghost_at(3)))
                 .index_launch(),
         );
         app.task(
@@ -225,7 +231,7 @@ impl Application for Pennant {
                     ZP,
                 )
                 .all_kinds(body!(calc_forces))
-                .cost(kernels::cost(30.0, &[72.0, 96.0]))
+                .cost(kernels::cost(30.0, &[72.0, 96.0], Vec::new()))
                 .index_launch(),
         );
         let pxu = ["pxp_x", "pxp_y", "pu0_x", "pu0_y"];
@@ -246,7 +252,7 @@ impl Application for Pennant {
                 .arg("points_private", Read, &pxu, PRIV)
                 .arg("points_ghost", Read, &pxu, GHOST)
                 .all_kinds(body!(calc_qcs))
-                .cost(kernels::cost(200.0, &[40.0, 40.0, 32.0, 32.0]))
+                .cost(kernels::cost(200.0, &[40.0, 40.0, 32.0, 32.0], ghost_at(3)))
                 .index_launch(),
         );
         let sums = ["pf_x", "pf_y", "pmass"];
@@ -263,7 +269,7 @@ impl Application for Pennant {
                 .arg("points_private", ReadWrite, &sums, PRIV)
                 .arg("points_ghost", sum, &sums, GHOST)
                 .all_kinds(body!(sum_to_points))
-                .cost(kernels::cost(12.0, &[56.0, 48.0, 48.0]))
+                .cost(kernels::cost(12.0, &[56.0, 48.0, 48.0], ghost_at(2)))
                 .index_launch(),
         );
         app.task(
@@ -271,7 +277,7 @@ impl Application for Pennant {
                 .arg("points_private", ReadWrite, &pts_rw, PRIV)
                 .arg("points_shared", ReadWrite, &pts_rw, SHARED)
                 .all_kinds(body!(apply_bcs))
-                .cost(kernels::cost(2.0, &[64.0, 64.0]))
+                .cost(kernels::cost(2.0, &[64.0, 64.0], Vec::new()))
                 .index_launch(),
         );
         let full = [
@@ -282,7 +288,7 @@ impl Application for Pennant {
                 .arg("points_private", ReadWrite, &full, PRIV)
                 .arg("points_shared", ReadWrite, &full, SHARED)
                 .all_kinds(kernels::adv_pos_full)
-                .cost(kernels::cost(12.0, &[104.0, 104.0]))
+                .cost(kernels::cost(12.0, &[104.0, 104.0], Vec::new()))
                 .index_launch(),
         );
         let upd = [
@@ -300,14 +306,14 @@ impl Application for Pennant {
                 .arg("points_private", Read, &upd, PRIV)
                 .arg("points_ghost", Read, &upd, GHOST)
                 .all_kinds(body!(update_zones))
-                .cost(kernels::cost(80.0, &[96.0, 128.0, 64.0, 64.0]))
+                .cost(kernels::cost(80.0, &[96.0, 128.0, 64.0, 64.0], ghost_at(3)))
                 .index_launch(),
         );
         app.task(
             TaskDecl::new("calc_dt")
                 .arg("zones", Read, &["zdl", "zdu", "zss", "zvol", "zvol0"], ZP)
                 .all_kinds(body!(calc_dt))
-                .cost(kernels::cost(12.0, &[40.0]))
+                .cost(kernels::cost(12.0, &[40.0], Vec::new()))
                 .index_launch(),
         );
         app
