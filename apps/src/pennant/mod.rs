@@ -47,13 +47,13 @@ pub const ABS_TOL: f64 = 1e-10;
 const PARAMS: &[ParamDecl] = &[
     ParamDecl {
         name: "nz",
-        about: "zones along x and y (0: the input's mesh)",
+        about: "zones along x (0: the input's mesh; y scales with it)",
         min: 0,
         max: 1 << 14,
     },
     ParamDecl {
         name: "cycles",
-        about: "cycles (0: the input's cstop)",
+        about: "cycles to run (0: the input's cstop)",
         min: 0,
         max: 1 << 20,
     },

@@ -160,7 +160,7 @@ impl Params {
     }
 }
 
-/// The Sedov blast wave input (45 x 45 zones, 160 cycles).
+/// The Sedov blast wave input (45 x 45 zones, 10 cycles).
 pub const SEDOV_PNT: &str = include_str!("data/sedov.pnt");
 /// Reference zone density, energy and pressure of [`SEDOV_PNT`].
 pub const SEDOV_STD: &str = include_str!("data/sedov.xy.std");
