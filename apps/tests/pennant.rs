@@ -1,7 +1,8 @@
 //! PENNANT: the sequential method against the original's reference outputs; the task version
 //! verified against the sequential method on `local` and emulated GPUs with the expert, default
 //! and all-framebuffer mappers, simulated on `sim:p100x4`; bitwise the same result under every
-//! mapping (the expert's, the default, and 120 seeded random mappers).
+//! mapping (the expert's, the default, and 120 seeded random mappers); the sedov blast run
+//! for 160 cycles.
 
 use apps::pennant::params::{
     compare, parse_reference, Params, LEBLANC_PNT, LEBLANC_STD, SEDOV_PNT, SEDOV_STD,
@@ -170,4 +171,15 @@ fn random_mappers_never_change_the_result() {
         );
         assert_eq!(digest(&r), want, "random-{k} on {machine}\n{src}");
     }
+}
+
+#[test]
+fn sedov_160_cycles_verifies_on_cpus_and_emulated_gpus() {
+    let mut digests = Vec::new();
+    for m in ["local", "emulated:2x4"] {
+        let r = run_ok(&cfg(m, "tiny,cycles=160", MapperChoice::Expert));
+        assert_eq!(r.outcome.extra["cycles"], 160.0);
+        digests.push(digest(&r));
+    }
+    assert_eq!(digests[0], digests[1]);
 }
