@@ -8,6 +8,9 @@
 //!   nodes through aliased partitions.
 //! - [`matmul`]: C = A x B with six algorithms that move data differently: Cannon, SUMMA,
 //!   PUMMA, Johnson 3-D, Solomonik 2.5-D and COSMA.
+//! - [`pennant`]: PENNANT Lagrangian staggered-grid hydrodynamics (sedov and leblanc) on
+//!   pieces of zone rows, with boundary points reduced through ghost partitions; checked
+//!   against the sequential method, which matches the original's reference outputs.
 //!
 //! Every app runs with its expert mapper, the runtime's default mapper, its named alternative
 //! mappers or any mapper text, on any machine the runtime knows, and verifies its result.
@@ -17,6 +20,7 @@
 pub mod app;
 pub mod circuit;
 pub mod matmul;
+pub mod pennant;
 pub mod stencil;
 
 pub use app::{
@@ -27,7 +31,8 @@ pub use app::{
 
 /// Every registered app, in the order of BENCHMARKS.md.
 pub fn apps() -> Vec<&'static dyn Application> {
-    let mut v: Vec<&'static dyn Application> = vec![&stencil::STENCIL, &circuit::CIRCUIT];
+    let mut v: Vec<&'static dyn Application> =
+        vec![&stencil::STENCIL, &circuit::CIRCUIT, &pennant::PENNANT];
     v.extend(matmul::apps());
     v
 }

@@ -395,6 +395,7 @@ fn check_with_app_reports_a_misspelled_task_with_its_position() {
     for app in [
         "stencil",
         "circuit",
+        "pennant",
         "cannon",
         "summa",
         "pumma",
@@ -424,6 +425,7 @@ fn apps_lists_tasks_and_region_arguments() {
     for app in [
         "stencil",
         "circuit",
+        "pennant",
         "cannon",
         "summa",
         "pumma",

@@ -65,6 +65,7 @@ fn registry_lists_the_six_algorithms() {
         [
             "stencil",
             "circuit",
+            "pennant",
             "cannon",
             "summa",
             "pumma",
@@ -75,7 +76,7 @@ fn registry_lists_the_six_algorithms() {
     );
     assert_eq!(
         apps::find("canon").err().as_deref(),
-        Some("unknown app `canon`; did you mean `cannon`? (known apps: stencil, circuit, cannon, summa, pumma, johnson, solomonik, cosma)")
+        Some("unknown app `canon`; did you mean `cannon`? (known apps: stencil, circuit, pennant, cannon, summa, pumma, johnson, solomonik, cosma)")
     );
 }
 

@@ -97,13 +97,15 @@ fn app_of(name: &str) -> AppInfo {
             increment GC input=tiles,grid
             check_grid C! grid=grid:ro",
         "pennant" => "
-            init_mesh OC! zones=zones points=points sides=sides
+            init_mesh GC zones=zones_p,zones sides=sides_p,sides points_private=points_private,points points_shared=points_shared,points
             adv_pos_half GC points_private=points_private,points points_shared=points_shared,points
             calc_ctrs_vols GC sides=sides_p,sides zones=zones_p,zones points_private=points_private,points:ro points_ghost=points_ghost,points:ro
-            calc_forces GC sides=sides_p,sides zones=zones_p,zones:ro
+            calc_forces GC sides=sides_p,sides zones=zones_p,zones
+            calc_qcs GC sides=sides_p,sides zones=zones_p,zones points_private=points_private,points:ro points_ghost=points_ghost,points:ro
             sum_to_points GC sides=sides_p,sides:ro points_private=points_private,points points_ghost=points_ghost,points
+            apply_bcs GC points_private=points_private,points points_shared=points_shared,points
             adv_pos_full GC points_private=points_private,points points_shared=points_shared,points
-            update_zones GC zones=zones_p,zones sides=sides_p,sides:ro
+            update_zones GC zones=zones_p,zones sides=sides_p,sides:ro points_private=points_private,points:ro points_ghost=points_ghost,points:ro
             calc_dt GC zones=zones_p,zones:ro",
         "cannon" => "
             init_tiles GOC tile=a_tiles,b_tiles,c_tiles,a,b,c

@@ -34,7 +34,7 @@ mod tests {
         );
         assert_eq!(
             find("canon").err().unwrap(),
-            "unknown app `canon`; did you mean `cannon`? (known apps: stencil, circuit, cannon, summa, pumma, johnson, solomonik, cosma)"
+            "unknown app `canon`; did you mean `cannon`? (known apps: stencil, circuit, pennant, cannon, summa, pumma, johnson, solomonik, cosma)"
         );
     }
 }

@@ -264,7 +264,7 @@ fn user_errors() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown app `nope` (known apps: stencil, circuit, cannon, summa, pumma, johnson, solomonik, cosma)\n"
+        "error: unknown app `nope` (known apps: stencil, circuit, pennant, cannon, summa, pumma, johnson, solomonik, cosma)\n"
     );
     let o = tune(&["--app", "stencil", "--size", "huge"], &[]);
     assert_eq!(
@@ -276,7 +276,7 @@ fn user_errors() {
     let o = tune(&["--app", "canon"], &[]);
     assert_eq!(
         String::from_utf8_lossy(&o.stderr),
-        "error: unknown app `canon`; did you mean `cannon`? (known apps: stencil, circuit, cannon, summa, pumma, johnson, solomonik, cosma)\n"
+        "error: unknown app `canon`; did you mean `cannon`? (known apps: stencil, circuit, pennant, cannon, summa, pumma, johnson, solomonik, cosma)\n"
     );
 }
 
