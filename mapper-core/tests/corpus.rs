@@ -92,10 +92,9 @@ fn app_of(name: &str) -> AppInfo {
             distribute_charge GC wires=rp_wires,all_wires:ro private_nodes=rp_private,all_nodes shared_nodes=rp_shared,all_nodes ghost_nodes=rp_ghost,all_nodes
             update_voltages GC private_nodes=rp_private,all_nodes shared_nodes=rp_shared,all_nodes",
         "stencil" => "
-            init_grid C! grid=grid
-            stencil GC input=halo,grid:ro output=tiles,grid
-            increment GC input=tiles,grid
-            check_grid C! grid=grid:ro",
+            init GOC tile=tiles,grid
+            stencil GOC ghost=ghost,grid:ro out=interior,grid
+            increment GOC tile=tiles,grid",
         "pennant" => "
             init_mesh GC zones=zones_p,zones sides=sides_p,sides points_private=points_private,points points_shared=points_shared,points
             adv_pos_half GC points_private=points_private,points points_shared=points_shared,points
