@@ -21,6 +21,10 @@
 //! - **Layout.** `Layout::default().with(constraints)` of the best matching statement; its KIND
 //!   column matches the memory kind or the processor kind.
 //! - **CollectMemory** applies to read-only arguments only.
+//! - **Placement functions.** `IndexTaskMap`/`SingleTaskMap` entries for a task: by name beats
+//!   by processor kind (`IndexTaskMap GPU f;`, for the kind the task runs on), which beats `*`;
+//!   the later of equally specific entries wins. The original language looks a task's name up
+//!   before its processor kind in the same way.
 
 use crate::app::{AppInfo, TaskId, TaskInfo};
 use crate::ast::{LayoutTarget, ProcSel, Program, RegionSel, Stmt, TaskNames, TaskSel};
@@ -139,6 +143,17 @@ fn names_match(sel: &TaskNames, t: &TaskInfo) -> Option<bool> {
     match sel {
         TaskNames::Any(_) => Some(false),
         TaskNames::List(v) => v.iter().any(|n| n.node == t.name).then_some(true),
+        TaskNames::Kind(_) => None,
+    }
+}
+
+/// Rank of a placement statement (`IndexTaskMap`/`SingleTaskMap`) for task `t` running on
+/// `kind`: by name beats by processor kind, which beats `*` (as in the original language, where
+/// an entry by name is looked up before the entry for the task's processor kind).
+fn map_rank(sel: &TaskNames, t: &TaskInfo, kind: ProcKind) -> Option<Rank> {
+    match sel {
+        TaskNames::Kind(k) => (k.node == kind).then_some((false, true, false)),
+        _ => names_match(sel, t).map(|n| (n, false, false)),
     }
 }
 
@@ -363,17 +378,13 @@ impl Tables {
         };
         let mut index_funcs = Vec::with_capacity(ntasks);
         let mut single_funcs = Vec::with_capacity(ntasks);
-        for t in &app.tasks {
+        for (t, &kind) in app.tasks.iter().zip(&kinds) {
             let idx = best(stmts.iter().filter_map(|s| match s {
-                Stmt::IndexTaskMap { tasks, func, .. } => {
-                    Some(((names_match(tasks, t)?, false, false), func))
-                }
+                Stmt::IndexTaskMap { tasks, func, .. } => Some((map_rank(tasks, t, kind)?, func)),
                 _ => None,
             }));
             let single = best(stmts.iter().filter_map(|s| match s {
-                Stmt::SingleTaskMap { tasks, func, .. } => {
-                    Some(((names_match(tasks, t)?, false, false), func))
-                }
+                Stmt::SingleTaskMap { tasks, func, .. } => Some((map_rank(tasks, t, kind)?, func)),
                 _ => None,
             }));
             index_funcs.push(idx.map(|f| func_id(&f.node)));

@@ -16,7 +16,7 @@ use crate::ast::{
 };
 use crate::bind::{visible, visible_mems};
 use crate::diag::{edit_distance, Diagnostic, MAX_DIAGNOSTICS};
-use crate::kinds::{AlignOp, Constraint, ProcKind};
+use crate::kinds::{combined_align, AlignOp, Constraint, ProcKind, MAX_ALIGN};
 use crate::span::{Ident, Span};
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -116,6 +116,8 @@ const TASK_FIELDS: &[&str] = &["ipoint", "ispace", "parent"];
 const TASK_METHODS: &[&str] = &["processor"];
 /// Fields of a machine space.
 const SPACE_FIELDS: &[&str] = &["size", "len", "volume"];
+/// Fields of a tuple (`IPoint`, `ISpace`): the same names as a machine space's.
+const TUPLE_FIELDS: &[&str] = SPACE_FIELDS;
 /// Machine-space transforms and their arities.
 const TRANSFORMS: &[(&str, usize)] = &[
     ("merge", 2),
@@ -554,7 +556,64 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            let earlier = cs.iter().take(i).find(|e| group(&e.node) == group(&c.node));
+            if let Constraint::Align(..) = c.node {
+                // Several `Align` constraints combine; only an unsatisfiable set conflicts.
+                let align_of = |x: &Constraint| match *x {
+                    Constraint::Align(op, n)
+                        if n > 0
+                            && n <= MAX_ALIGN
+                            && (!op.is_lower_bound() || (n & (n - 1)) == 0) =>
+                    {
+                        Some((op, n))
+                    }
+                    _ => None,
+                };
+                let before: Vec<&crate::span::Spanned<Constraint>> = cs
+                    .iter()
+                    .take(i)
+                    .filter(|e| align_of(&e.node).is_some() && e.node != c.node)
+                    .collect();
+                let all: Vec<(AlignOp, i64)> = before
+                    .iter()
+                    .filter_map(|e| align_of(&e.node))
+                    .chain(align_of(&c.node))
+                    .collect();
+                if align_of(&c.node).is_some()
+                    && !before.is_empty()
+                    && combined_align(&all).is_none()
+                {
+                    let me = align_of(&c.node);
+                    let pair_conflict = before.iter().find(|e| {
+                        let pair: Vec<_> = align_of(&e.node).into_iter().chain(me).collect();
+                        combined_align(&pair).is_none()
+                    });
+                    match pair_conflict {
+                        Some(e) => self.err_help(
+                            c.span,
+                            format!(
+                                "conflicting layout constraints `{}` and `{}`",
+                                e.node, c.node
+                            ),
+                            "no alignment satisfies both; keep only one of them",
+                        ),
+                        None => self.err_help(
+                            c.span,
+                            format!(
+                                "layout constraint `{}` conflicts with the earlier `Align` constraints",
+                                c.node
+                            ),
+                            "no alignment satisfies them all together",
+                        ),
+                    }
+                    continue;
+                }
+            }
+            let earlier = cs.iter().take(i).find(|e| {
+                group(&e.node) == group(&c.node)
+                    && !(matches!(e.node, Constraint::Align(..))
+                        && matches!(c.node, Constraint::Align(..))
+                        && e.node != c.node)
+            });
             if let Some(e) = earlier {
                 if e.node == c.node {
                     self.emit(
@@ -614,6 +673,10 @@ impl<'a> Checker<'a> {
         let names: Vec<&str> = app.tasks.iter().map(|t| t.name.as_str()).collect();
         let help = match suggest(&n.node, names.iter().copied()) {
             Some(c) => format!("did you mean `{c}`?"),
+            None if ProcKind::parse(&n.node).is_some() => format!(
+                "`{}` is a processor kind: `IndexTaskMap {} FUNC;` and `SingleTaskMap {} FUNC;` take one kind alone",
+                n.node, n.node, n.node
+            ),
             None if names.is_empty() => format!("application `{}` has no tasks", app.name),
             None => format!("the tasks of `{}` are {}", app.name, tick_list(&names, 8)),
         };
@@ -1326,7 +1389,10 @@ impl<'a> Checker<'a> {
                     }
                 }
             }
-            Ty::Tuple(_) if name == "len" => Ty::Int,
+            // As in the original language, every tuple (an `IPoint`, an `ISpace`) has `size`
+            // (the tuple itself: `y.size[d]` is extent `d` of an `ISpace y`), `len` and `volume`.
+            Ty::Tuple(n) if name == "size" => Ty::Tuple(n),
+            Ty::Tuple(_) if name == "len" || name == "volume" => Ty::Int,
             Ty::Parent => {
                 self.err_help(
                     field.span,
@@ -1342,7 +1408,11 @@ impl<'a> Checker<'a> {
                     format!("no field `{name}` on {}", other.describe()),
                 );
                 self.emit(if matches!(other, Ty::Tuple(_)) {
-                    d.with_help("tuples have one field, `len`")
+                    d.with_help(did_you_mean(
+                        name,
+                        TUPLE_FIELDS,
+                        "tuples have fields `size`, `len` and `volume`",
+                    ))
                 } else {
                     d
                 });

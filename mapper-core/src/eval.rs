@@ -364,7 +364,7 @@ impl Compiler<'_> {
                     d = match closest(&f.node, Field::NAMES.iter().copied()) {
                         Some(c) => d.with_help(format!("did you mean `{c}`?")),
                         None => d.with_help(
-                            "spaces have `size`, `len`, `volume`; tuples `len`; tasks `ipoint`, `ispace`, `parent`",
+                            "spaces and tuples have `size`, `len`, `volume`; tasks `ipoint`, `ispace`, `parent`",
                         ),
                     };
                     self.diags.push(d);

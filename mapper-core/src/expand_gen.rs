@@ -981,6 +981,12 @@ impl Gen<'_> {
                 let b = self.borrow(&x);
                 Ex::new(quote!((#b).volume()), T::Int)
             }
+            (T::TupN(_) | T::Tup | T::Slice, Field::Size) => x,
+            (T::TupN(_) | T::Tup | T::Slice, Field::Volume) => {
+                let (t, bind) = self.bind_tmp(&x);
+                let s = self.slice(&t, x.ty);
+                Ex::new(quote!({ #bind #k::ops::tuple_volume(#s, #pos)? }), T::Int)
+            }
             (T::TupN(n), Field::Len) => {
                 let n = n as i64;
                 if x.place {

@@ -940,7 +940,18 @@ impl<'t> Parser<'t> {
             "IndexTaskMap" | "SingleTaskMap" => {
                 let index = name == "IndexTaskMap";
                 self.pos += 1;
-                let tasks = self.task_names()?;
+                // `IndexTaskMap GPU f;`: a processor kind instead of task names.
+                let kind = match (self.peek(), self.tk(self.pos + 1)) {
+                    (Some(Tk::Ident(k)), Some(Tk::Ident(_))) => ProcKind::parse(k),
+                    _ => None,
+                };
+                let tasks = match kind {
+                    Some(k) => {
+                        self.pos += 1;
+                        TaskNames::Kind(Spanned::new(k, self.tok_span(self.pos - 1)))
+                    }
+                    None => self.task_names()?,
+                };
                 let func = self
                     .name_with_help("function name", Some(format!("write `{name} TASKS FUNC;`")))?;
                 let span = self.end_stmt(start)?;
@@ -2155,6 +2166,7 @@ IndexTaskMap calculate_new_currents, distribute_charge, update_voltages block1d;
         match t {
             TaskNames::Any(_) => vec!["*".into()],
             TaskNames::List(v) => v.iter().map(|n| n.node.clone()).collect(),
+            TaskNames::Kind(k) => vec![format!("kind {}", k.node)],
         }
     }
 
@@ -2329,6 +2341,22 @@ IndexTaskMap calculate_new_currents, distribute_charge, update_voltages block1d;
         };
         assert!(matches!(tasks, TaskNames::Any(_)));
         assert_eq!(func.node, "g");
+        // A processor kind alone is the fallback for that kind (as in the original language);
+        // in a list it is a task name.
+        let Stmt::IndexTaskMap { tasks, .. } = one("IndexTaskMap GPU f;") else {
+            panic!()
+        };
+        assert_eq!(names(&tasks), ["kind GPU"]);
+        let TaskNames::Kind(k) = &tasks else { panic!() };
+        assert_eq!(pos(k.span), (1, 14, 1, 17));
+        let Stmt::SingleTaskMap { tasks, .. } = one("SingleTaskMap OMP g;") else {
+            panic!()
+        };
+        assert_eq!(names(&tasks), ["kind OMP"]);
+        let Stmt::IndexTaskMap { tasks, .. } = one("IndexTaskMap GPU, t f;") else {
+            panic!()
+        };
+        assert_eq!(names(&tasks), ["GPU", "t"]);
     }
 
     #[test]
