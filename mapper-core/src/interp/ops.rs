@@ -9,7 +9,7 @@
 //! of line (`#[cold]`) so that the success paths inline into straight-line code.
 
 use crate::ast::{BinOp, ParamType};
-use crate::eval::{TaskRef, Tup, Value};
+use crate::interp::value::{TaskRef, Tup, Value};
 use crate::machine::Placement;
 use crate::mapper::{MapError, PointCtx};
 use crate::space::{Extents, Space, Transform, MAX_DIMS};

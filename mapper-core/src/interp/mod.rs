@@ -19,6 +19,11 @@ use crate::mapper::{BoundMapper, MapError, Mapper, PointCtx};
 use crate::parse;
 use crate::span::Span;
 
+pub mod eval;
+#[doc(hidden)]
+pub mod ops;
+pub mod value;
+
 /// A mapper interpreted from its AST.
 #[derive(Clone, Debug)]
 pub struct Interpreted {

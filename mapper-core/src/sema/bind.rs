@@ -39,67 +39,10 @@ const NPROC: usize = 6;
 /// Number of memory kinds (table stride).
 const NMEM: usize = 6;
 
-/// Memories a GPU can use.
-const GPU_MEMS: &[MemKind] = &[MemKind::Fbmem, MemKind::Zcmem, MemKind::Virtual];
-/// Memories every other processor kind can use.
-const HOST_MEMS: &[MemKind] = &[
-    MemKind::Sysmem,
-    MemKind::Sockmem,
-    MemKind::Zcmem,
-    MemKind::Rdmem,
-    MemKind::Virtual,
-];
-
-/// Memory kinds processors of `kind` can use (VIRTUAL last).
-pub fn visible_mems(kind: ProcKind) -> &'static [MemKind] {
-    let all = if kind == ProcKind::Gpu {
-        GPU_MEMS
-    } else {
-        HOST_MEMS
-    };
-    // Suggestions name only physical memories.
-    &all[..all.len() - 1]
-}
-
-/// True if processors of `kind` can use memories of kind `mem`.
-pub fn visible(kind: ProcKind, mem: MemKind) -> bool {
-    if kind == ProcKind::Gpu {
-        GPU_MEMS
-    } else {
-        HOST_MEMS
-    }
-    .contains(&mem)
-}
-
-/// The default processor-kind order (DSL.md §5, then the remaining kinds).
-pub const DEFAULT_KIND_ORDER: &[ProcKind] = &[
-    ProcKind::Gpu,
-    ProcKind::Omp,
-    ProcKind::Cpu,
-    ProcKind::Io,
-    ProcKind::Py,
-    ProcKind::Proc,
-];
-
-/// The default memory-kind priority list for processors of `kind` on machine `m` (DSL.md §5;
-/// the same rule as the default mapper's): never empty.
-pub fn default_memories(kind: ProcKind, m: &MachineShape) -> Vec<MemKind> {
-    let prefs: &[MemKind] = match kind {
-        ProcKind::Gpu => &[MemKind::Fbmem, MemKind::Zcmem],
-        ProcKind::Omp => &[MemKind::Sockmem, MemKind::Sysmem, MemKind::Zcmem],
-        _ => &[MemKind::Sysmem, MemKind::Sockmem, MemKind::Zcmem],
-    };
-    let v: Vec<MemKind> = prefs
-        .iter()
-        .copied()
-        .filter(|k| m.mems.contains(k))
-        .collect();
-    if v.is_empty() {
-        vec![MemKind::Sysmem]
-    } else {
-        v
-    }
-}
+/// Which memories processors see (the machine model; re-exported for existing users).
+pub use crate::machine::{visible, visible_mems};
+/// The default policy's kind order and memory lists (re-exported for existing users).
+pub use crate::policy::{default_memories, DEFAULT_KIND_ORDER};
 
 /// Resolved statement tables for one application on one machine. All lookups are array indexing
 /// (out-of-range ids give the defaults instead of panicking).
