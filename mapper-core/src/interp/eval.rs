@@ -112,7 +112,7 @@ struct Compiler<'a> {
 }
 
 fn not_defined(name: &str, span: Span, candidates: Vec<&str>) -> Diagnostic {
-    let d = Diagnostic::error(span, format!("`{name}` is not defined"));
+    let d = Diagnostic::error(span, crate::diag::not_defined(name));
     if let Some(c) = closest(name, candidates) {
         return d.with_help(format!("did you mean `{c}`?"));
     }

@@ -124,7 +124,7 @@ impl Prepared {
             let span = func_span(program, name);
             let Some(id) = ev.func_id(name) else {
                 diags.push(
-                    Diagnostic::error(span, format!("`{name}` is not defined"))
+                    Diagnostic::error(span, crate::diag::not_defined(name))
                         .with_help(format!("define it: `def {name}(Task task) {{ ... }}`")),
                 );
                 return None;

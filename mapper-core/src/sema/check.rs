@@ -442,7 +442,7 @@ impl<'a> Checker<'a> {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("define it with `def {name}(Task task) {{ ... }}`"),
                 };
-                self.err_help(func.span, format!("{name} is not defined"), help);
+                self.err_help(func.span, crate::diag::not_defined(name), help);
                 continue;
             };
             self.used.insert(&f.name.node);

@@ -401,7 +401,7 @@ fn compile_errors_are_diagnostics() {
         &shape(),
     );
     let d = r.unwrap_err();
-    assert_eq!(d[0].message, "`mgpu` is not defined");
+    assert_eq!(d[0].message, "mgpu is not defined");
     assert_eq!(
         d[0].help.as_deref(),
         Some("add `mgpu = Machine(GPU);` before its first use")
@@ -437,7 +437,7 @@ fn compile_errors_are_diagnostics() {
         &prog(vec![assign("a", var("b")), assign("b", int(1))]),
         &shape(),
     );
-    assert_eq!(r.unwrap_err()[0].message, "`b` is not defined");
+    assert_eq!(r.unwrap_err()[0].message, "b is not defined");
     // Global evaluation errors are diagnostics at the failing expression.
     let r = Evaluator::new(
         &prog(vec![assign("a", at(bin(Div, int(1), int(0)), 3, 5))]),

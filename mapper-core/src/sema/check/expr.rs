@@ -144,7 +144,7 @@ impl<'a> Checker<'a> {
             cands.extend(sc.globals.keys().copied());
             suggest(name, cands).map(|c| format!("did you mean `{c}`?"))
         };
-        let d = Diagnostic::error(span, format!("{name} is not defined"));
+        let d = Diagnostic::error(span, crate::diag::not_defined(name));
         self.emit(match help {
             Some(h) => d.with_help(h),
             None => d,
@@ -810,7 +810,7 @@ impl<'a> Checker<'a> {
                 Some(c) => format!("did you mean `{c}`?"),
                 None => format!("define it with `def {name}(...) {{ ... }}`"),
             };
-            self.err_help(f.span, format!("{name} is not defined"), help);
+            self.err_help(f.span, crate::diag::not_defined(name), help);
             return Ty::Unknown;
         };
         if !self.prepass && self.quiet == 0 {
