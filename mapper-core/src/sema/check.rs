@@ -532,6 +532,8 @@ impl<'a> Checker<'a> {
             Constraint::Compact => 3,
             Constraint::Exact => 4,
         };
+        // `Align` constraints already reported as conflicting (not counted again).
+        let mut conflicting: Vec<usize> = Vec::new();
         for (i, c) in cs.iter().enumerate() {
             if let Constraint::Align(op, n) = c.node {
                 if n <= 0 {
@@ -570,8 +572,12 @@ impl<'a> Checker<'a> {
                 };
                 let before: Vec<&crate::span::Spanned<Constraint>> = cs
                     .iter()
+                    .enumerate()
                     .take(i)
-                    .filter(|e| align_of(&e.node).is_some() && e.node != c.node)
+                    .filter(|(j, e)| {
+                        align_of(&e.node).is_some() && e.node != c.node && !conflicting.contains(j)
+                    })
+                    .map(|(_, e)| e)
                     .collect();
                 let all: Vec<(AlignOp, i64)> = before
                     .iter()
@@ -605,6 +611,7 @@ impl<'a> Checker<'a> {
                             "no alignment satisfies them all together",
                         ),
                     }
+                    conflicting.push(i);
                     continue;
                 }
             }
