@@ -128,6 +128,12 @@ impl Diagnostic {
     }
 }
 
+/// The message for a name that is neither a variable nor a function where it is used: one
+/// wording for the checker, the interpreter and generated mappers (DSL.md §6).
+pub fn not_defined(name: &str) -> String {
+    format!("{name} is not defined")
+}
+
 /// Renders every diagnostic, separated by blank lines, followed by a summary line.
 pub fn render_all(diags: &[Diagnostic], file: &str, source: &str) -> String {
     let mut out = String::new();

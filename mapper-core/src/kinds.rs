@@ -77,7 +77,27 @@ pub enum AlignOp {
     Ge,
 }
 
+/// The largest alignment a layout can ask for, in bytes.
+pub const MAX_ALIGN: i64 = 1 << 20;
+
 impl AlignOp {
+    /// True if alignment `a` (bytes) satisfies `Align OP n`.
+    pub fn holds(self, a: i64, n: i64) -> bool {
+        match self {
+            AlignOp::Eq => a == n,
+            AlignOp::Ne => a != n,
+            AlignOp::Lt => a < n,
+            AlignOp::Le => a <= n,
+            AlignOp::Gt => a > n,
+            AlignOp::Ge => a >= n,
+        }
+    }
+
+    /// True if the operator asks for a minimum alignment (`==`, `>=`, `>`).
+    pub fn is_lower_bound(self) -> bool {
+        matches!(self, AlignOp::Eq | AlignOp::Ge | AlignOp::Gt)
+    }
+
     /// The spelling of the operator.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -149,6 +169,20 @@ pub struct Layout {
     pub exact: bool,
 }
 
+/// The alignment that `Align` constraints ask for together: `Some(0)` (natural alignment) when
+/// none of them asks for a minimum and natural alignment may stand (only `!=`, `<`, `<=`), else the
+/// smallest power of two up to [`MAX_ALIGN`] that satisfies them all; `None` when no power of two
+/// satisfies them all (the constraints conflict).
+pub fn combined_align(aligns: &[(AlignOp, i64)]) -> Option<u32> {
+    let fits = |a: i64| aligns.iter().all(|&(op, n)| op.holds(a, n));
+    let first = (0..=20).map(|e| 1i64 << e).find(|&a| fits(a))?;
+    if aligns.iter().any(|&(op, _)| op.is_lower_bound()) {
+        u32::try_from(first).ok()
+    } else {
+        Some(0)
+    }
+}
+
 impl Default for Layout {
     /// The runtime default of DSL.md §5: SOA, C order, natural alignment.
     fn default() -> Self {
@@ -163,9 +197,23 @@ impl Default for Layout {
 }
 
 impl Layout {
-    /// Applies constraints in order on top of `self` (later ones override earlier ones).
+    /// Applies constraints in order on top of `self` (later ones override earlier ones, except
+    /// that several `Align` constraints combine: see [`combined_align`]).
     pub fn with(mut self, constraints: &[Constraint]) -> Layout {
+        let mut aligns: Vec<(AlignOp, i64)> = Vec::new();
         for c in constraints {
+            if let Constraint::Align(op, n) = *c {
+                aligns.push((op, n));
+                if aligns.len() > 1 {
+                    if let Some(a) = combined_align(&aligns) {
+                        self.align = a;
+                        continue;
+                    }
+                }
+            }
+            if *c == Constraint::NoAlign {
+                aligns.clear();
+            }
             match *c {
                 Constraint::Soa => self.soa = true,
                 Constraint::Aos => self.soa = false,
@@ -185,5 +233,43 @@ impl Layout {
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn align_constraints_combine() {
+        use AlignOp::*;
+        // Only upper bounds and exclusions: natural alignment stands.
+        assert_eq!(combined_align(&[(Ne, 16), (Le, 256)]), Some(0));
+        // A lower bound: the smallest power of two that satisfies every constraint.
+        assert_eq!(combined_align(&[(Ge, 64), (Le, 256), (Ne, 64)]), Some(128));
+        assert_eq!(combined_align(&[(Gt, 64)]), Some(128));
+        assert_eq!(combined_align(&[(Eq, 32), (Lt, 64)]), Some(32));
+        // Unsatisfiable sets.
+        assert_eq!(combined_align(&[(Ge, 512), (Le, 256)]), None);
+        assert_eq!(combined_align(&[(Eq, 32), (Ne, 32)]), None);
+        assert_eq!(
+            combined_align(&[(Ge, 16), (Le, 32), (Ne, 16), (Ne, 32)]),
+            None
+        );
+        assert_eq!(combined_align(&[(Gt, MAX_ALIGN)]), None);
+    }
+
+    #[test]
+    fn layout_combines_aligns_of_one_statement() {
+        let l = Layout::default().with(&[
+            Constraint::Align(AlignOp::Ge, 64),
+            Constraint::Align(AlignOp::Ne, 64),
+        ]);
+        assert_eq!(l.align, 128);
+        // One `Align` alone keeps its meaning; `No_Align` resets.
+        let l = Layout::default().with(&[Constraint::Align(AlignOp::Gt, 16)]);
+        assert_eq!(l.align, 32);
+        let l = Layout::default().with(&[Constraint::Align(AlignOp::Eq, 64), Constraint::NoAlign]);
+        assert_eq!(l.align, 0);
     }
 }

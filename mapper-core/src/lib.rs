@@ -1,32 +1,40 @@
 //! The mapping language: one front end shared by the `mapper!` macro and the run-time tools.
 //!
-//! Pipeline: [`text`] (strip `#` comments, keep positions) -> [`parse`] (over `proc_macro2`
-//! tokens) -> [`ast`] -> [`check`] (names, kinds, types, signatures; all errors collected) ->
-//! back ends: [`eval`]/[`interp`] (the interpreter, behind the [`mapper::Mapper`] trait) and
-//! [`expand`] (Rust code generation for `mapper!`). [`print`] gives the canonical text form.
-//! [`bind`] resolves the statement tables (kinds, memories, layouts, limits) shared by both back
-//! ends. [`space`] implements machine spaces and their transforms; [`default`] the runtime defaults.
+//! The source is organised by pipeline stage; each stage depends only on earlier ones:
+//!
+//! 1. [`syntax`]: [`text`] (strip `#` comments, keep positions) -> [`lexer`] (flat tokens over
+//!    `proc_macro2`) -> [`parse`] (statements and expressions) -> [`ast`]; [`print`] gives the
+//!    canonical text form.
+//! 2. [`sema`]: [`check`] (names, kinds, types, signatures; all errors collected) and [`bind`]
+//!    (the statement tables for one application and machine, shared by both back ends).
+//! 3. [`interp`]: the interpreter ([`interp::Interpreted`], [`eval`]) and the primitive
+//!    operations ([`ops`]) that generated code calls too, over the values of [`value`].
+//! 4. [`codegen`]: Rust code generation for `mapper!` ([`expand`], [`expand_gen`]).
+//!
+//! Beside the stages: [`machine`] (machine shapes and, in [`space`], machine spaces and their
+//! transforms), [`policy`] (the one default policy, also reachable as `default`), and the shared
+//! vocabulary ([`kinds`], [`app`], [`mapper`], [`diag`], [`span`]).
 
 pub mod app;
-pub mod ast;
-pub mod bind;
-pub mod check;
-pub mod default;
+pub mod codegen;
 pub mod diag;
-pub mod eval;
-pub mod expand;
-pub mod expand_gen;
 pub mod interp;
 pub mod kinds;
 pub mod machine;
 pub mod mapper;
-#[doc(hidden)]
-pub mod ops;
-pub mod parse;
-pub mod print;
-pub mod space;
+pub mod policy;
+pub mod sema;
 pub mod span;
-pub mod text;
+pub mod syntax;
+
+pub use codegen::{expand, expand_gen};
+#[doc(hidden)]
+pub use interp::ops;
+pub use interp::{eval, value};
+pub use machine::space;
+pub use policy as default;
+pub use sema::{bind, check};
+pub use syntax::{ast, lexer, parse, print, text};
 
 pub use app::{AppInfo, ArgInfo, TaskId, TaskInfo};
 pub use diag::{Diagnostic, Severity};

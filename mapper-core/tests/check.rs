@@ -189,6 +189,27 @@ SingleTaskMap * f;
 }
 
 #[test]
+fn original_language_forms_are_accepted() {
+    // Forms of the original DSLMapper language (its README's examples), accepted as written,
+    // with and without the application.
+    let app = circuit_app();
+    let cases = [
+        "def block_primitive(IPoint x, ISpace y, MSpace z, int dim1, int dim2) {\n    return x[dim1] * z.size[dim2] / y.size[dim1];\n}\n",
+        "def v(ISpace y) {\n    return y.volume + y.len + y.size.len;\n}\n",
+        "Layout * * GPU SOA Align!=16 Align<=256;\n",
+        "Layout * * * SOA Align>=64 Align<=256 Align!=64;\n",
+        "mgpu = Machine(GPU);\ndef f(Task task) {\n    return mgpu[0, 0];\n}\nIndexTaskMap GPU f;\nIndexTaskMap OMP f;\nSingleTaskMap CPU f;\nIndexTaskMap update_voltages f;\n",
+        "Task * GPU,OMP,CPU;\nRegion * * * SOCKMEM,SYSMEM;\n",
+        "InstanceLimit calculate_new_currents OMP 10;\nCollectMemory calculate_new_currents *;\n",
+        "m_2d = Machine(GPU);\ndef same_point(Task task) {\n    return m_2d[*task.parent.processor(m_2d)];\n}\nSingleTaskMap init_pieces same_point;\n",
+    ];
+    for src in cases {
+        assert_eq!(messages(src, None), Vec::<String>::new(), "{src}");
+        assert_eq!(messages(src, Some(&app)), Vec::<String>::new(), "{src}");
+    }
+}
+
+#[test]
 fn app_aware_checks() {
     let app = circuit_app();
     let src = "Region * rp_shared GPU ZCMEM;\nRegion calculate_new_currents 3 GPU ZCMEM;\nCollectMemory calculate_new_currents ghost_nodes;\n";

@@ -22,6 +22,15 @@ const BENCHMARKS: &[&str] = &[
     "cosma",
 ];
 
+/// Mappers written in the original DSLMapper's style (placement by processor kind, `ISpace`
+/// members, combined alignments, ...), one file each.
+const ORIGINAL_STYLE: &[&str] = &["circuit_hetero", "solomonik_primitives"];
+
+/// Every corpus file.
+fn all() -> impl Iterator<Item = &'static str> {
+    BENCHMARKS.iter().chain(ORIGINAL_STYLE).copied()
+}
+
 fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
@@ -128,6 +137,17 @@ fn app_of(name: &str) -> AppInfo {
             shift_a GOC src=a_tiles,a_layers,a_next,a,a_rep,a_buf:ro dst=a_layers,a_next,a_rep,a_buf
             shift_b GOC src=b_tiles,b_layers,b_next,b,b_rep,b_buf:ro dst=b_layers,b_next,b_rep,b_buf
             cannon_step GOC a_tile=a_tiles,a_layers,a_next,a,a_rep,a_buf:ro b_tile=b_tiles,b_layers,b_next,b,b_rep,b_buf:ro c=c_tiles,c",
+        "circuit_hetero" => "
+            init_pieces C! wires=all_wires nodes=all_nodes
+            calculate_new_currents GOC wires=rp_wires,all_wires:ro private_nodes=rp_private,all_nodes:ro shared_nodes=rp_shared,all_nodes:ro ghost_nodes=rp_ghost,all_nodes:ro
+            distribute_charge GOC wires=rp_wires,all_wires:ro private_nodes=rp_private,all_nodes shared_nodes=rp_shared,all_nodes ghost_nodes=rp_ghost,all_nodes
+            update_voltages GOC private_nodes=rp_private,all_nodes shared_nodes=rp_shared,all_nodes",
+        "solomonik_primitives" => "
+            init_tiles GC tile=a_tiles,b_tiles,c_tiles,a,b,c
+            replicate GC src=a_tiles,b_tiles,a,b:ro dst=a_layers,b_layers,a_rep,b_rep
+            shift_a GC src=a_tiles,a_layers:ro dst=a_layers,a_next
+            shift_b GC src=b_tiles,b_layers:ro dst=b_layers,b_next
+            cannon_step GC a_tile=a_tiles:ro b_tile=b_tiles:ro c=c_tiles,c",
         "cosma" => "
             init_tiles GOC tile=a_blocks,b_blocks,c_blocks,a,b,c
             cosma_gemm GOC a_block=a_blocks,a:ro b_block=b_blocks,b:ro c_block=c_blocks,c
@@ -149,7 +169,7 @@ fn corpus_has_every_benchmark() {
 
 #[test]
 fn corpus_parses_and_checks_clean() {
-    for b in BENCHMARKS {
+    for b in all() {
         let src = read(b);
         let out = parse::parse_text(&src);
         assert!(
@@ -167,7 +187,7 @@ fn corpus_parses_and_checks_clean() {
 
 #[test]
 fn corpus_binds_on_gpu_and_cpu_machines() {
-    for b in BENCHMARKS {
+    for b in all() {
         let out = parse::parse_text(&read(b));
         let app = app_of(b);
         for m in [MachineShape::new(2, 8, 4), MachineShape::new(1, 4, 0)] {
@@ -212,7 +232,7 @@ fn circuit_tables_follow_the_expert_strategy() {
 
 #[test]
 fn corpus_round_trips_through_the_printer() {
-    for b in BENCHMARKS {
+    for b in all() {
         let p = parse::parse_text(&read(b)).program;
         let text = print::print(&p);
         let again = parse::parse_text(&text);
@@ -228,4 +248,177 @@ fn corpus_round_trips_through_the_printer() {
             "{b}: printed text does not check clean"
         );
     }
+}
+
+fn proc(kind: ProcKind, node: u32, index: u32) -> mapper_core::ProcId {
+    mapper_core::ProcId { node, kind, index }
+}
+
+/// Places one point of `task` with the interpreter bound to `m`.
+fn place(
+    name: &str,
+    m: &MachineShape,
+    task: &str,
+    point: &[i64],
+    domain: &[i64],
+    parent: mapper_core::ProcId,
+) -> Result<mapper_core::Placement, mapper_core::MapError> {
+    use mapper_core::Mapper;
+    let app = app_of(name);
+    let interp = mapper_core::interp::Interpreted::from_text(name, &read(name)).expect("valid");
+    let bound = interp.bind(&app, m).expect("binds");
+    let ctx = mapper_core::PointCtx {
+        task: app.task_id(task).expect("task"),
+        point,
+        domain,
+        index_launch: !point.is_empty(),
+        parent_proc: parent,
+        seq: 0,
+    };
+    bound.place(&ctx)
+}
+
+#[test]
+fn circuit_hetero_places_by_name_then_by_kind() {
+    let p = parse::parse_text(&read("circuit_hetero")).program;
+    let app = app_of("circuit_hetero");
+    let id = |n: &str| app.task_id(n).expect("task");
+    let (init, calc, dist) = (
+        id("init_pieces"),
+        id("calculate_new_currents"),
+        id("distribute_charge"),
+    );
+    // GPUs: the entry by name wins, the other tasks take the GPU entry.
+    let t = Tables::resolve(&p, &app, &MachineShape::new(2, 8, 4)).expect("binds");
+    assert_eq!(t.proc_kind(dist), ProcKind::Gpu);
+    assert_eq!(t.index_func(calc), Some("currents"));
+    assert_eq!(t.index_func(dist), Some("gpu_block"));
+    assert_eq!(t.proc_kind(init), ProcKind::Cpu);
+    assert_eq!(t.single_func(init), Some("same_point"));
+    assert_eq!(t.single_func(dist), None);
+    assert_eq!(t.layout(dist, 0, ProcKind::Gpu, MemKind::Fbmem).align, 0);
+    // No GPUs: OpenMP groups, their memory list, limit and combined alignment.
+    let mut m = MachineShape::new(2, 8, 0);
+    m.mems.push(MemKind::Sockmem);
+    let t = Tables::resolve(&p, &app, &m).expect("binds");
+    assert_eq!(t.proc_kind(dist), ProcKind::Omp);
+    assert_eq!(t.index_func(dist), Some("omp_block"));
+    assert_eq!(t.index_func(calc), Some("currents"));
+    assert_eq!(
+        t.memories(dist, 0, ProcKind::Omp),
+        &[MemKind::Sockmem, MemKind::Sysmem]
+    );
+    assert_eq!(t.instance_limit(calc, ProcKind::Omp), Some(10));
+    assert_eq!(t.instance_limit(dist, ProcKind::Omp), None);
+    assert_eq!(
+        t.layout(dist, 0, ProcKind::Omp, MemKind::Sockmem).align,
+        128
+    );
+    assert_eq!(t.layout(dist, 0, ProcKind::Omp, MemKind::Sysmem).align, 0);
+    // `CollectMemory calculate_new_currents *;`: every read-only argument of that task.
+    assert!((0..4).all(|a| t.collect(calc, a)));
+    assert!(!t.collect(dist, 0));
+    // One core per node (no OpenMP groups): the CPU entry.
+    let t = Tables::resolve(&p, &app, &MachineShape::new(2, 1, 0)).expect("binds");
+    assert_eq!(t.proc_kind(dist), ProcKind::Cpu);
+    assert_eq!(t.index_func(dist), Some("cpu_cyclic"));
+}
+
+#[test]
+fn circuit_hetero_placements() {
+    let m = MachineShape::new(2, 4, 2);
+    let cpu = proc(ProcKind::Cpu, 1, 3);
+    // `m_2d[*task.parent.processor(m_2d)]`: the parent's own core.
+    let single = place("circuit_hetero", &m, "init_pieces", &[], &[], cpu);
+    assert_eq!(single, Ok(mapper_core::Placement::Proc(cpu)));
+    // `gpu_block`: blocks of 2 pieces over the 4 GPUs, node-major (`y.size[0]` of an ISpace).
+    let gpus: Vec<_> = (0..8)
+        .map(|i| place("circuit_hetero", &m, "update_voltages", &[i], &[8], cpu))
+        .collect();
+    let want: Vec<_> = [
+        (0, 0),
+        (0, 0),
+        (0, 1),
+        (0, 1),
+        (1, 0),
+        (1, 0),
+        (1, 1),
+        (1, 1),
+    ]
+    .iter()
+    .map(|&(n, i)| Ok(mapper_core::Placement::Proc(proc(ProcKind::Gpu, n, i))))
+    .collect();
+    assert_eq!(gpus, want);
+    // `currents` (by name): blocks over nodes, cyclic over a node's GPUs.
+    let calc: Vec<_> = (0..4)
+        .map(|i| {
+            place(
+                "circuit_hetero",
+                &m,
+                "calculate_new_currents",
+                &[i],
+                &[4],
+                cpu,
+            )
+        })
+        .collect();
+    let want: Vec<_> = [(0, 0), (0, 1), (1, 0), (1, 1)]
+        .iter()
+        .map(|&(n, i)| Ok(mapper_core::Placement::Proc(proc(ProcKind::Gpu, n, i))))
+        .collect();
+    assert_eq!(calc, want);
+}
+
+#[test]
+fn solomonik_primitives_placements() {
+    let m = MachineShape::new(2, 4, 2);
+    let cpu = proc(ProcKind::Cpu, 0, 0);
+    let gpu = |n, i| Ok(mapper_core::Placement::Proc(proc(ProcKind::Gpu, n, i)));
+    // `block2d` (init_tiles, by name): a 2 x 2 view of the 4 GPUs shaped like the 4 x 4 launch
+    // (`auto_split`'s first dimension varies fastest over the merged node-major GPU list).
+    let got: Vec<_> = [[0, 0], [0, 3], [3, 0], [3, 3]]
+        .iter()
+        .map(|p| place("solomonik_primitives", &m, "init_tiles", p, &[4, 4], cpu))
+        .collect();
+    assert_eq!(got, vec![gpu(0, 0), gpu(1, 0), gpu(0, 1), gpu(1, 1)]);
+    // Fewer points than GPUs: the first `is.volume` GPUs.
+    let got = place(
+        "solomonik_primitives",
+        &m,
+        "init_tiles",
+        &[0, 2],
+        &[1, 3],
+        cpu,
+    );
+    assert_eq!(got, gpu(1, 0));
+    // `auto3d` (the GPU entry): nodes split along the longest launch dimension, layers dealt
+    // cyclically over a node's GPUs.
+    let got: Vec<_> = [[0, 0, 0], [0, 0, 1], [2, 0, 0], [3, 3, 1]]
+        .iter()
+        .map(|p| {
+            place(
+                "solomonik_primitives",
+                &m,
+                "cannon_step",
+                p,
+                &[4, 4, 2],
+                cpu,
+            )
+        })
+        .collect();
+    assert_eq!(got, vec![gpu(0, 0), gpu(0, 1), gpu(1, 0), gpu(1, 1)]);
+    // No GPUs: the CPU entry.
+    let m = MachineShape::new(2, 4, 0);
+    let got = place(
+        "solomonik_primitives",
+        &m,
+        "cannon_step",
+        &[3, 1, 0],
+        &[4, 4, 2],
+        cpu,
+    );
+    assert_eq!(
+        got,
+        Ok(mapper_core::Placement::Proc(proc(ProcKind::Cpu, 1, 1)))
+    );
 }

@@ -105,6 +105,18 @@ fn task_names() -> impl Strategy<Value = TaskNames> {
     ]
 }
 
+/// Task selectors of `IndexTaskMap`/`SingleTaskMap`: names, `*` or a processor kind (a single
+/// name spelled like a processor kind would read back as the kind).
+fn map_task_names() -> impl Strategy<Value = TaskNames> {
+    prop_oneof![
+        task_names().prop_filter("not a processor kind", |t| !matches!(
+            t,
+            TaskNames::List(v) if v.len() == 1 && ProcKind::parse(&v[0].node).is_some()
+        )),
+        proc_kind().prop_map(|k| TaskNames::Kind(sp(k))),
+    ]
+}
+
 fn task_sel() -> impl Strategy<Value = TaskSel> {
     prop_oneof![
         Just(TaskSel::Any(Span::default())),
@@ -221,12 +233,12 @@ fn stmt() -> impl Strategy<Value = Stmt> {
             region,
             span
         }),
-        (task_names(), name()).prop_map(move |(tasks, func)| Stmt::IndexTaskMap {
+        (map_task_names(), name()).prop_map(move |(tasks, func)| Stmt::IndexTaskMap {
             tasks,
             func,
             span
         }),
-        (task_names(), name()).prop_map(move |(tasks, func)| Stmt::SingleTaskMap {
+        (map_task_names(), name()).prop_map(move |(tasks, func)| Stmt::SingleTaskMap {
             tasks,
             func,
             span

@@ -1,12 +1,13 @@
 //! A small table-driven [`Mapper`] for tests, examples and benchmarks: processor-kind priority
 //! with per-task overrides, memory lists and layouts per argument, instance limits, early
-//! collection and an optional placement function. With empty tables it follows the runtime
-//! defaults of DSL.md §5 (GPU, then OMP, then CPU; the fastest memory; SOA C order; blocked
-//! index placement over all processors; round-robin single placement).
+//! collection and an optional placement function. With empty tables it is mapper-core's default
+//! policy ([`mapper_core::default`], the one [`mapper_core::default::DefaultMapper`] applies):
+//! kind order, memory lists, layout, near-square index blocks and round-robin single launches.
 
+use mapper_core::default::{default_kind, default_memories, default_placement};
 use mapper_core::{
     AppInfo, BoundMapper, Diagnostic, Layout, MachineShape, MapError, Mapper, MemKind, Placement,
-    PointCtx, ProcId, ProcKind, TaskId,
+    PointCtx, ProcKind, TaskId,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +24,7 @@ pub type PlaceFn = Arc<
 pub struct TableMapper {
     /// Name for reports.
     pub name: String,
-    /// Kind priority (default GPU, OMP, CPU).
+    /// Kind priority (empty: the default policy's order).
     pub kind_priority: Vec<ProcKind>,
     /// Per-task kind overrides.
     pub task_kind: HashMap<String, ProcKind>,
@@ -35,7 +36,7 @@ pub struct TableMapper {
     pub instance_limit: HashMap<String, u32>,
     /// Early collection per (task, argument index).
     pub collect: HashMap<(String, usize), bool>,
-    /// Placement function (default: blocked / round-robin).
+    /// Placement function (default: the default policy's placement).
     pub place: Option<PlaceFn>,
 }
 
@@ -53,29 +54,6 @@ impl TableMapper {
         self.kind_priority = k.to_vec();
         self
     }
-}
-
-/// Blocked placement of an index point over every processor of `kind` (all nodes), or
-/// round-robin by sequence number for single launches.
-pub fn default_place(ctx: &PointCtx<'_>, shape: &MachineShape, kind: ProcKind) -> Placement {
-    let per = shape.per_node(kind).max(1) as u64;
-    let total = shape.count(kind).max(1);
-    let slot = if ctx.index_launch && !ctx.domain.is_empty() {
-        let vol: u64 = ctx.domain.iter().map(|&e| e.max(1) as u64).product();
-        let mut lin = 0u64;
-        for (i, &p) in ctx.point.iter().enumerate() {
-            let e = ctx.domain.get(i).copied().unwrap_or(1).max(1) as u64;
-            lin = lin * e + (p.max(0) as u64).min(e - 1);
-        }
-        lin * total / vol.max(1)
-    } else {
-        ctx.seq % total
-    };
-    Placement::Proc(ProcId {
-        node: (slot / per) as u32,
-        kind,
-        index: (slot % per) as u32,
-    })
 }
 
 struct Bound {
@@ -100,40 +78,28 @@ impl Mapper for TableMapper {
         app: &AppInfo,
         machine: &MachineShape,
     ) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>> {
-        let prio = if self.kind_priority.is_empty() {
-            vec![ProcKind::Gpu, ProcKind::Omp, ProcKind::Cpu]
-        } else {
-            self.kind_priority.clone()
-        };
         let id = |n: &str| app.task_id(n);
         let kind = app
             .tasks
             .iter()
             .map(|t| {
                 self.task_kind.get(&t.name).copied().unwrap_or_else(|| {
-                    prio.iter()
-                        .copied()
-                        .find(|k| t.variants.contains(k) && machine.has(*k))
-                        .unwrap_or(ProcKind::Cpu)
+                    let chosen = if self.kind_priority.is_empty() {
+                        default_kind(&t.variants, machine)
+                    } else {
+                        self.kind_priority
+                            .iter()
+                            .copied()
+                            .find(|k| t.variants.contains(k) && machine.has(*k))
+                    };
+                    chosen.unwrap_or(ProcKind::Cpu)
                 })
             })
             .collect();
-        let mut default_mems = HashMap::new();
-        let has = |m: MemKind| machine.mems.contains(&m);
-        let gpu: Vec<MemKind> = [MemKind::Fbmem, MemKind::Zcmem]
-            .into_iter()
-            .filter(|m| has(*m))
+        let default_mems = ProcKind::ALL
+            .iter()
+            .map(|&k| (k, default_memories(k, machine)))
             .collect();
-        default_mems.insert(ProcKind::Gpu, gpu);
-        for k in [
-            ProcKind::Cpu,
-            ProcKind::Omp,
-            ProcKind::Io,
-            ProcKind::Py,
-            ProcKind::Proc,
-        ] {
-            default_mems.insert(k, vec![MemKind::Sysmem]);
-        }
         Ok(Box::new(Bound {
             shape: machine.clone(),
             names: app.tasks.iter().map(|t| t.name.clone()).collect(),
@@ -200,7 +166,63 @@ impl BoundMapper for Bound {
                 &self.shape,
                 kind,
             ),
-            None => Ok(default_place(ctx, &self.shape, kind)),
+            None => default_placement(
+                ctx,
+                kind,
+                &self.shape,
+                self.names.get(ctx.task).map(|s| s.as_str()).unwrap_or("?"),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mapper_core::default::DefaultMapper;
+    use mapper_core::{ArgInfo, ProcId, TaskInfo};
+
+    #[test]
+    fn empty_tables_are_the_default_policy() {
+        let app = AppInfo {
+            name: "a".into(),
+            tasks: vec![TaskInfo {
+                name: "t".into(),
+                args: vec![ArgInfo {
+                    name: "x".into(),
+                    regions: vec![],
+                    read_only: false,
+                }],
+                variants: vec![ProcKind::Cpu, ProcKind::Gpu],
+                index_launch: true,
+            }],
+        };
+        for m in [MachineShape::new(2, 4, 2), MachineShape::new(3, 4, 0)] {
+            let t = TableMapper::new("d").bind(&app, &m).expect("binds");
+            let d = DefaultMapper.bind(&app, &m).expect("binds");
+            assert_eq!(t.proc_kind(0), d.proc_kind(0));
+            for &k in ProcKind::ALL {
+                assert_eq!(t.memories(0, 0, k), d.memories(0, 0, k), "{k}");
+            }
+            let domain = [4, 6];
+            for i in 0..4 {
+                for j in 0..6 {
+                    let point = [i, j];
+                    let ctx = PointCtx {
+                        task: 0,
+                        point: &point,
+                        domain: &domain,
+                        index_launch: true,
+                        parent_proc: ProcId {
+                            node: 0,
+                            kind: ProcKind::Cpu,
+                            index: 0,
+                        },
+                        seq: (i * 6 + j) as u64,
+                    };
+                    assert_eq!(t.place(&ctx), d.place(&ctx), "{point:?}");
+                }
+            }
         }
     }
 }

@@ -60,6 +60,7 @@ fn bench(c: &mut Criterion) {
             let task = match tasks {
                 TaskNames::List(v) => v.first().and_then(|t| app.task_id(&t.node)),
                 TaskNames::Any(_) => Some(0),
+                TaskNames::Kind(k) => (0..app.tasks.len()).find(|&t| bi.proc_kind(t) == k.node),
             };
             let Some(task) = task else { continue };
             // The domain dimension the function expects: the first on which it places all points.

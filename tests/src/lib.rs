@@ -13,11 +13,11 @@ pub mod corpus {
 /// `Region` statements name partitions rather than arguments).
 fn extra_regions(app: &str, arg: &str) -> Vec<String> {
     let v: &[&str] = match (app, arg) {
-        ("circuit", "wires") => &["rp_wires", "all_wires"],
-        ("circuit", "nodes") => &["all_nodes"],
-        ("circuit", "private_nodes") => &["rp_private", "all_nodes"],
-        ("circuit", "shared_nodes") => &["rp_shared", "all_nodes"],
-        ("circuit", "ghost_nodes") => &["rp_ghost", "all_nodes"],
+        ("circuit" | "circuit_hetero", "wires") => &["rp_wires", "all_wires"],
+        ("circuit" | "circuit_hetero", "nodes") => &["all_nodes"],
+        ("circuit" | "circuit_hetero", "private_nodes") => &["rp_private", "all_nodes"],
+        ("circuit" | "circuit_hetero", "shared_nodes") => &["rp_shared", "all_nodes"],
+        ("circuit" | "circuit_hetero", "ghost_nodes") => &["rp_ghost", "all_nodes"],
         ("stencil", "input") => &["halo", "tiles", "grid"],
         ("stencil", "output") => &["tiles", "grid"],
         _ => &[],
@@ -27,8 +27,9 @@ fn extra_regions(app: &str, arg: &str) -> Vec<String> {
 
 /// The application a corpus file's header comment describes: every line `#   task(arg, ...)`
 /// (several per line allowed) is a task; "single launch" marks single launches, "CPU only" and
-/// "OMP and CPU" restrict the variants (default: CPU and GPU). Arguments named in a
-/// `CollectMemory` statement of the file are read-only.
+/// "OMP and CPU" restrict the variants, "GPU, OMP and CPU" widens them (default: CPU and GPU).
+/// Arguments named in a `CollectMemory` statement of the file (or all of a task's arguments,
+/// for `CollectMemory TASK *;`) are read-only.
 pub fn app_from_header(name: &str, text: &str) -> AppInfo {
     let mut tasks: Vec<TaskInfo> = Vec::new();
     for line in text.lines() {
@@ -65,6 +66,8 @@ pub fn app_from_header(name: &str, text: &str) -> AppInfo {
         }
         let variants = if rest.contains("CPU only") {
             vec![ProcKind::Cpu]
+        } else if rest.contains("GPU, OMP and CPU") {
+            vec![ProcKind::Cpu, ProcKind::Gpu, ProcKind::Omp]
         } else if rest.contains("OMP and CPU") {
             vec![ProcKind::Omp, ProcKind::Cpu]
         } else {
@@ -77,7 +80,7 @@ pub fn app_from_header(name: &str, text: &str) -> AppInfo {
                     let w: Vec<&str> = l.split(|c: char| c.is_whitespace() || c == ';').collect();
                     w.first() == Some(&"CollectMemory")
                         && (w.get(1) == Some(&tname.as_str()) || w.get(1) == Some(&"*"))
-                        && w.get(2) == Some(&a)
+                        && (w.get(2) == Some(&a) || w.get(2) == Some(&"*"))
                 })
             };
             tasks.push(TaskInfo {

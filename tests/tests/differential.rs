@@ -154,7 +154,7 @@ fn differential(
 fn corpus_generated_matches_interpreter() {
     let mut rng = Rng::new(0x5eed);
     let mut stats = Stats::default();
-    assert_eq!(CORPUS.len(), 9);
+    assert_eq!(CORPUS.len(), 11);
     for (stem, text, gen) in CORPUS {
         let app = app_from_header(stem, text);
         assert!(!app.tasks.is_empty(), "{stem}: no tasks in the header");
@@ -176,22 +176,29 @@ fn generated_source_is_the_canonical_text() {
         let gen_src = match *stem {
             "cannon" => workspace_tests::corpus::Cannon::SOURCE,
             "circuit" => workspace_tests::corpus::Circuit::SOURCE,
+            "circuit_hetero" => workspace_tests::corpus::CircuitHetero::SOURCE,
             "cosma" => workspace_tests::corpus::Cosma::SOURCE,
             "johnson" => workspace_tests::corpus::Johnson::SOURCE,
             "pennant" => workspace_tests::corpus::Pennant::SOURCE,
             "pumma" => workspace_tests::corpus::Pumma::SOURCE,
             "solomonik" => workspace_tests::corpus::Solomonik::SOURCE,
+            "solomonik_primitives" => workspace_tests::corpus::SolomonikPrimitives::SOURCE,
             "stencil" => workspace_tests::corpus::Stencil::SOURCE,
             "summa" => workspace_tests::corpus::Summa::SOURCE,
             other => panic!("unexpected corpus file {other}"),
         };
         assert_eq!(gen_src, canonical, "{stem}");
-        assert_eq!(gen.name(), {
-            let mut c = stem.chars();
-            c.next()
-                .map(|f| f.to_uppercase().chain(c).collect::<String>())
-                .unwrap_or_default()
-        });
+        // The type name: the file stem in upper camel case (`circuit_hetero` -> `CircuitHetero`).
+        let camel: String = stem
+            .split('_')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(gen.name(), camel);
         // The canonical text is itself a valid mapper.
         assert!(Interpreted::from_text(stem, gen_src).is_ok(), "{stem}");
     }

@@ -35,18 +35,8 @@ const REASONING_FIELDS: &[&str] = &[
     "rationale",
 ];
 
-/// Statement keywords that start a DSL line.
-const STMT_KEYWORDS: &[&str] = &[
-    "Task",
-    "Region",
-    "Layout",
-    "InstanceLimit",
-    "CollectMemory",
-    "IndexTaskMap",
-    "SingleTaskMap",
-    "ControlReplicate",
-    "def",
-];
+/// Statement keywords that start a DSL line (the language's own list).
+use mapper_core::parse::STATEMENT_KEYWORDS as STMT_KEYWORDS;
 
 /// How a candidate was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]

@@ -702,31 +702,12 @@ impl Space {
 
 /// True if `s` can name a region in a statement: an identifier that is not a keyword.
 fn plain_ident(s: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "Task",
-        "Region",
-        "Layout",
-        "InstanceLimit",
-        "CollectMemory",
-        "IndexTaskMap",
-        "SingleTaskMap",
-        "ControlReplicate",
-        "def",
-        "return",
-        "print",
-        "Machine",
-        "True",
-        "False",
-        "tuple",
-        "for",
-        "in",
-    ];
     let mut chars = s.chars();
     chars
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !KEYWORDS.contains(&s)
+        && !mapper_core::parse::is_keyword(s)
         && ProcKind::parse(s).is_none()
         && MemKind::parse(s).is_none()
 }

@@ -9,7 +9,7 @@
 //! of line (`#[cold]`) so that the success paths inline into straight-line code.
 
 use crate::ast::{BinOp, ParamType};
-use crate::eval::{TaskRef, Tup, Value};
+use crate::interp::value::{TaskRef, Tup, Value};
 use crate::machine::Placement;
 use crate::mapper::{MapError, PointCtx};
 use crate::space::{Extents, Space, Transform, MAX_DIMS};
@@ -566,11 +566,11 @@ pub fn space_eq(x: &Arc<Space>, y: &Arc<Space>) -> bool {
 /// Field names of the language.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
-    /// `m.size`
+    /// `m.size`, `t.size` (a tuple's size is the tuple itself)
     Size,
     /// `m.len`, `t.len`
     Len,
-    /// `m.volume`
+    /// `m.volume`, `t.volume`
     Volume,
     /// `task.ipoint`
     Ipoint,
@@ -642,13 +642,28 @@ pub fn task_parent(t: TaskRef, pos: Pos) -> R<TaskRef> {
     }
 }
 
+/// `t.volume` of a tuple: the product of its elements (1 for the empty tuple).
+#[inline]
+pub fn tuple_volume(t: &[i64], pos: Pos) -> R<i64> {
+    let mut v: i64 = 1;
+    for &x in t {
+        match v.checked_mul(x) {
+            Some(p) => v = p,
+            None => return fail(pos, "integer overflow in `volume`"),
+        }
+    }
+    Ok(v)
+}
+
 /// A field of a value (`m.size`, `t.len`, `task.ipoint`, ...).
 pub fn field_of(v: &Value, ctx: Option<&PointCtx<'_>>, f: Field, pos: Pos) -> R<Value> {
     match (v, f) {
         (Value::Space(s), Field::Size) => Ok(Value::Tuple(Tup::from_slice(s.size()))),
         (Value::Space(s), Field::Len) => Ok(Value::Int(s.len() as i64)),
         (Value::Space(s), Field::Volume) => Ok(Value::Int(s.volume())),
+        (Value::Tuple(t), Field::Size) => Ok(Value::Tuple(t.clone())),
         (Value::Tuple(t), Field::Len) => Ok(Value::Int(t.as_slice().len() as i64)),
+        (Value::Tuple(t), Field::Volume) => tuple_volume(t.as_slice(), pos).map(Value::Int),
         (Value::Task(t), Field::Ipoint | Field::Ispace | Field::Parent) => {
             let Some(ctx) = ctx else {
                 return fail(pos, "no task is being mapped here");

@@ -5,6 +5,8 @@
 use crate::kinds::{MemKind, ProcKind};
 use std::fmt;
 
+pub mod space;
+
 /// Number of processors of each kind on every node, and which memory kinds exist.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MachineShape {
@@ -81,4 +83,36 @@ pub enum Placement {
         /// Processor kind.
         kind: ProcKind,
     },
+}
+
+/// Memories a GPU can use.
+const GPU_MEMS: &[MemKind] = &[MemKind::Fbmem, MemKind::Zcmem, MemKind::Virtual];
+/// Memories every other processor kind can use.
+const HOST_MEMS: &[MemKind] = &[
+    MemKind::Sysmem,
+    MemKind::Sockmem,
+    MemKind::Zcmem,
+    MemKind::Rdmem,
+    MemKind::Virtual,
+];
+
+/// Memory kinds processors of `kind` can use (VIRTUAL last).
+pub fn visible_mems(kind: ProcKind) -> &'static [MemKind] {
+    let all = if kind == ProcKind::Gpu {
+        GPU_MEMS
+    } else {
+        HOST_MEMS
+    };
+    // Suggestions name only physical memories.
+    &all[..all.len() - 1]
+}
+
+/// True if processors of `kind` can use memories of kind `mem`.
+pub fn visible(kind: ProcKind, mem: MemKind) -> bool {
+    if kind == ProcKind::Gpu {
+        GPU_MEMS
+    } else {
+        HOST_MEMS
+    }
+    .contains(&mem)
 }

@@ -2,7 +2,7 @@
 //!
 //! - Processor kind: GPU, then OMP, then CPU (then IO, PY, PROC) — the first kind the task has a
 //!   variant for and the machine has processors of.
-//! - Memory: [`crate::bind::default_memories`] (shared with the statement tables): GPU: FBMEM,
+//! - Memory: [`default_memories`] (shared with the statement tables): GPU: FBMEM,
 //!   then ZCMEM; OMP: SOCKMEM, then SYSMEM; other kinds: SYSMEM, then SOCKMEM; each followed by
 //!   ZCMEM, restricted to memory kinds the machine has (never empty: SYSMEM if none is usable).
 //! - Layout: [`Layout::default`] (SOA, C order, natural alignment); no instance limit; no early
@@ -21,7 +21,38 @@ use crate::mapper::{BoundMapper, MapError, Mapper, PointCtx};
 use crate::space::{greedy_split_factors, MAX_DIMS};
 use crate::span::Span;
 
-pub use crate::bind::{default_memories, DEFAULT_KIND_ORDER as KIND_ORDER};
+/// The default kind order under its short name.
+pub use self::DEFAULT_KIND_ORDER as KIND_ORDER;
+
+/// The default processor-kind order (DSL.md §5, then the remaining kinds).
+pub const DEFAULT_KIND_ORDER: &[ProcKind] = &[
+    ProcKind::Gpu,
+    ProcKind::Omp,
+    ProcKind::Cpu,
+    ProcKind::Io,
+    ProcKind::Py,
+    ProcKind::Proc,
+];
+
+/// The default memory-kind priority list for processors of `kind` on machine `m` (DSL.md §5;
+/// the same rule as the default mapper's): never empty.
+pub fn default_memories(kind: ProcKind, m: &MachineShape) -> Vec<MemKind> {
+    let prefs: &[MemKind] = match kind {
+        ProcKind::Gpu => &[MemKind::Fbmem, MemKind::Zcmem],
+        ProcKind::Omp => &[MemKind::Sockmem, MemKind::Sysmem, MemKind::Zcmem],
+        _ => &[MemKind::Sysmem, MemKind::Sockmem, MemKind::Zcmem],
+    };
+    let v: Vec<MemKind> = prefs
+        .iter()
+        .copied()
+        .filter(|k| m.mems.contains(k))
+        .collect();
+    if v.is_empty() {
+        vec![MemKind::Sysmem]
+    } else {
+        v
+    }
+}
 
 /// The default processor kind of a task with `variants` on `machine`, if any kind qualifies.
 pub fn default_kind(variants: &[ProcKind], machine: &MachineShape) -> Option<ProcKind> {

@@ -152,6 +152,7 @@ fn names(t: &TaskNames) -> String {
             .map(|n| n.node.as_str())
             .collect::<Vec<_>>()
             .join(", "),
+        TaskNames::Kind(k) => k.node.to_string(),
     }
 }
 

@@ -18,6 +18,9 @@ pub enum TaskNames {
     Any(Span),
     /// A list of task names.
     List(Vec<Ident>),
+    /// A processor kind (only in `IndexTaskMap` and `SingleTaskMap`): the launches of tasks
+    /// that run on that kind and have no entry by name.
+    Kind(Spanned<ProcKind>),
 }
 
 /// Task selector `TASK`: `*` or one task name.
@@ -118,18 +121,18 @@ pub enum Stmt {
         /// The whole statement.
         span: Span,
     },
-    /// `IndexTaskMap NAMES FUNC;`
+    /// `IndexTaskMap NAMES FUNC;` or `IndexTaskMap KIND FUNC;`
     IndexTaskMap {
-        /// Tasks the statement applies to.
+        /// Tasks the statement applies to (or the processor kind it is the fallback for).
         tasks: TaskNames,
         /// Placement function.
         func: Ident,
         /// The whole statement.
         span: Span,
     },
-    /// `SingleTaskMap NAMES FUNC;`
+    /// `SingleTaskMap NAMES FUNC;` or `SingleTaskMap KIND FUNC;`
     SingleTaskMap {
-        /// Tasks the statement applies to.
+        /// Tasks the statement applies to (or the processor kind it is the fallback for).
         tasks: TaskNames,
         /// Placement function.
         func: Ident,

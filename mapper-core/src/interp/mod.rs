@@ -19,6 +19,11 @@ use crate::mapper::{BoundMapper, MapError, Mapper, PointCtx};
 use crate::parse;
 use crate::span::Span;
 
+pub mod eval;
+#[doc(hidden)]
+pub mod ops;
+pub mod value;
+
 /// A mapper interpreted from its AST.
 #[derive(Clone, Debug)]
 pub struct Interpreted {
@@ -119,7 +124,7 @@ impl Prepared {
             let span = func_span(program, name);
             let Some(id) = ev.func_id(name) else {
                 diags.push(
-                    Diagnostic::error(span, format!("`{name}` is not defined"))
+                    Diagnostic::error(span, crate::diag::not_defined(name))
                         .with_help(format!("define it: `def {name}(Task task) {{ ... }}`")),
                 );
                 return None;

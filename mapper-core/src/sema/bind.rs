@@ -21,6 +21,10 @@
 //! - **Layout.** `Layout::default().with(constraints)` of the best matching statement; its KIND
 //!   column matches the memory kind or the processor kind.
 //! - **CollectMemory** applies to read-only arguments only.
+//! - **Placement functions.** `IndexTaskMap`/`SingleTaskMap` entries for a task: by name beats
+//!   by processor kind (`IndexTaskMap GPU f;`, for the kind the task runs on), which beats `*`;
+//!   the later of equally specific entries wins. The original language looks a task's name up
+//!   before its processor kind in the same way.
 
 use crate::app::{AppInfo, TaskId, TaskInfo};
 use crate::ast::{LayoutTarget, ProcSel, Program, RegionSel, Stmt, TaskNames, TaskSel};
@@ -35,67 +39,10 @@ const NPROC: usize = 6;
 /// Number of memory kinds (table stride).
 const NMEM: usize = 6;
 
-/// Memories a GPU can use.
-const GPU_MEMS: &[MemKind] = &[MemKind::Fbmem, MemKind::Zcmem, MemKind::Virtual];
-/// Memories every other processor kind can use.
-const HOST_MEMS: &[MemKind] = &[
-    MemKind::Sysmem,
-    MemKind::Sockmem,
-    MemKind::Zcmem,
-    MemKind::Rdmem,
-    MemKind::Virtual,
-];
-
-/// Memory kinds processors of `kind` can use (VIRTUAL last).
-pub fn visible_mems(kind: ProcKind) -> &'static [MemKind] {
-    let all = if kind == ProcKind::Gpu {
-        GPU_MEMS
-    } else {
-        HOST_MEMS
-    };
-    // Suggestions name only physical memories.
-    &all[..all.len() - 1]
-}
-
-/// True if processors of `kind` can use memories of kind `mem`.
-pub fn visible(kind: ProcKind, mem: MemKind) -> bool {
-    if kind == ProcKind::Gpu {
-        GPU_MEMS
-    } else {
-        HOST_MEMS
-    }
-    .contains(&mem)
-}
-
-/// The default processor-kind order (DSL.md §5, then the remaining kinds).
-pub const DEFAULT_KIND_ORDER: &[ProcKind] = &[
-    ProcKind::Gpu,
-    ProcKind::Omp,
-    ProcKind::Cpu,
-    ProcKind::Io,
-    ProcKind::Py,
-    ProcKind::Proc,
-];
-
-/// The default memory-kind priority list for processors of `kind` on machine `m` (DSL.md §5;
-/// the same rule as the default mapper's): never empty.
-pub fn default_memories(kind: ProcKind, m: &MachineShape) -> Vec<MemKind> {
-    let prefs: &[MemKind] = match kind {
-        ProcKind::Gpu => &[MemKind::Fbmem, MemKind::Zcmem],
-        ProcKind::Omp => &[MemKind::Sockmem, MemKind::Sysmem, MemKind::Zcmem],
-        _ => &[MemKind::Sysmem, MemKind::Sockmem, MemKind::Zcmem],
-    };
-    let v: Vec<MemKind> = prefs
-        .iter()
-        .copied()
-        .filter(|k| m.mems.contains(k))
-        .collect();
-    if v.is_empty() {
-        vec![MemKind::Sysmem]
-    } else {
-        v
-    }
-}
+/// Which memories processors see (the machine model; re-exported for existing users).
+pub use crate::machine::{visible, visible_mems};
+/// The default policy's kind order and memory lists (re-exported for existing users).
+pub use crate::policy::{default_memories, DEFAULT_KIND_ORDER};
 
 /// Resolved statement tables for one application on one machine. All lookups are array indexing
 /// (out-of-range ids give the defaults instead of panicking).
@@ -139,6 +86,17 @@ fn names_match(sel: &TaskNames, t: &TaskInfo) -> Option<bool> {
     match sel {
         TaskNames::Any(_) => Some(false),
         TaskNames::List(v) => v.iter().any(|n| n.node == t.name).then_some(true),
+        TaskNames::Kind(_) => None,
+    }
+}
+
+/// Rank of a placement statement (`IndexTaskMap`/`SingleTaskMap`) for task `t` running on
+/// `kind`: by name beats by processor kind, which beats `*` (as in the original language, where
+/// an entry by name is looked up before the entry for the task's processor kind).
+fn map_rank(sel: &TaskNames, t: &TaskInfo, kind: ProcKind) -> Option<Rank> {
+    match sel {
+        TaskNames::Kind(k) => (k.node == kind).then_some((false, true, false)),
+        _ => names_match(sel, t).map(|n| (n, false, false)),
     }
 }
 
@@ -363,17 +321,13 @@ impl Tables {
         };
         let mut index_funcs = Vec::with_capacity(ntasks);
         let mut single_funcs = Vec::with_capacity(ntasks);
-        for t in &app.tasks {
+        for (t, &kind) in app.tasks.iter().zip(&kinds) {
             let idx = best(stmts.iter().filter_map(|s| match s {
-                Stmt::IndexTaskMap { tasks, func, .. } => {
-                    Some(((names_match(tasks, t)?, false, false), func))
-                }
+                Stmt::IndexTaskMap { tasks, func, .. } => Some((map_rank(tasks, t, kind)?, func)),
                 _ => None,
             }));
             let single = best(stmts.iter().filter_map(|s| match s {
-                Stmt::SingleTaskMap { tasks, func, .. } => {
-                    Some(((names_match(tasks, t)?, false, false), func))
-                }
+                Stmt::SingleTaskMap { tasks, func, .. } => Some((map_rank(tasks, t, kind)?, func)),
                 _ => None,
             }));
             index_funcs.push(idx.map(|f| func_id(&f.node)));

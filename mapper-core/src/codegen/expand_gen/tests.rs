@@ -1,0 +1,102 @@
+//! Unit tests of the code generator.
+
+use super::*;
+
+/// The generated code of `body` (a mapper without errors).
+fn gen(body: &str) -> String {
+    let out = crate::parse::parse_text(body);
+    assert!(!out.has_errors(), "{:?}", out.diagnostics);
+    generate(
+        &quote!(::mapper_core),
+        &TokenStream::new(),
+        &format_ident!("M"),
+        &out.program,
+        TokenStream::new(),
+        body,
+    )
+    .to_string()
+}
+
+/// The generated body function of function `id`.
+fn body_fn(code: &str, id: usize) -> &str {
+    let start = code
+        .find(&format!("fn __b{id} "))
+        .unwrap_or_else(|| panic!("no __b{id} in {code}"));
+    let end = code[start..]
+        .find(&format!("fn __f{id} "))
+        .map_or(code.len(), |e| start + e);
+    &code[start..end]
+}
+
+#[test]
+fn join_is_the_least_upper_bound() {
+    assert_eq!(join(T::Bot, T::Int), T::Int);
+    assert_eq!(join(T::TupN(2), T::TupN(2)), T::TupN(2));
+    assert_eq!(join(T::TupN(2), T::TupN(3)), T::Tup);
+    assert_eq!(join(T::Tup, T::TupN(3)), T::Tup);
+    assert_eq!(join(T::Int, T::Bool), T::Val);
+    assert_eq!(join(T::Space, T::Val), T::Val);
+}
+
+#[test]
+fn typed_placement_functions_have_no_dynamic_values() {
+    let code = gen(&std::fs::read_to_string("corpus/cosma.mapper")
+        .map(|s| crate::text::strip_comments(&s))
+        .expect("corpus file"));
+    for id in 0..2 {
+        let f = body_fn(&code, id);
+        assert!(
+            f.contains("-> :: mapper_core :: ops :: R < :: mapper_core :: Placement >"),
+            "{f}"
+        );
+        assert!(!f.contains("eval :: Value"), "{f}");
+        assert!(!f.contains("ops :: binary"), "{f}");
+    }
+    // The comprehension over `(0, 1, 2)` is unrolled into a 3-element array.
+    assert!(body_fn(&code, 0).contains("[i64 ; 3usize]"));
+    // The transform goes through a call-site cache.
+    assert!(body_fn(&code, 0).contains("apply_site"));
+}
+
+#[test]
+fn recursive_functions_get_static_return_types() {
+    let code = gen("def fact(int n) { return n <= 1 ? 1 : n * fact(n - 1); }\n\
+                        def pair(int n) { return (n, fact(n)); }\n\
+                        def odd(int n) { return n > 0 ? odd(n - 1) : (n, n); }\n");
+    assert!(body_fn(&code, 0).contains("-> :: mapper_core :: ops :: R < i64 >"));
+    assert!(body_fn(&code, 1).contains("R < [i64 ; 2usize] >"));
+    assert!(body_fn(&code, 2).contains("R < [i64 ; 2usize] >"));
+}
+
+#[test]
+fn dynamic_types_fall_back_to_values() {
+    let code = gen("def either(bool b, int x) { return b ? x : (x, x); }\n\
+                        def f(Task task) { v = either(True, 1); return v; }\n");
+    assert!(body_fn(&code, 0).contains("R < :: mapper_core :: eval :: Value >"));
+    // A placement function returning a dynamic value is checked when it returns.
+    assert!(code.contains("not_a_processor"));
+}
+
+#[test]
+fn globals_are_typed_fields() {
+    let code = gen("mgpu = Machine(GPU);\nn = mgpu.volume;\nt = (1, 2);\nb = n > 1;\n");
+    let g = &code[code.find("struct __G").expect("globals")..];
+    let g = &g[..g.find('}').expect("end")];
+    assert!(
+        g.contains("__g0 : :: std :: sync :: Arc < :: mapper_core :: space :: Space >"),
+        "{g}"
+    );
+    assert!(g.contains("__g1 : i64"), "{g}");
+    assert!(g.contains("__g2 : [i64 ; 2usize]"), "{g}");
+    assert!(g.contains("__g3 : bool"), "{g}");
+}
+
+#[test]
+fn canonical_source_constant() {
+    let code = gen("Task * GPU , CPU ;\n");
+    let lit = Literal::string("Task * GPU,CPU;\n").to_string();
+    assert!(
+        code.contains(&format!("SOURCE : & 'static str = {lit}")),
+        "{code}"
+    );
+}
