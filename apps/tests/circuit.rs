@@ -6,26 +6,14 @@
 use apps::{AppError, Application, MapperChoice, Problem, RunConfig, Verification};
 
 mod common;
-use common::{random_mapper, Rng};
+use common::{random_mapper, text, Rng};
 
 fn app() -> &'static dyn Application {
     apps::find("circuit").expect("circuit")
 }
 
 fn cfg(machine: &str, size: &str, mapper: MapperChoice) -> RunConfig {
-    RunConfig {
-        machine: machine.into(),
-        problem: Problem::parse(app(), size).expect("size"),
-        mapper,
-        profile: false,
-    }
-}
-
-fn text(name: &str, source: &str) -> MapperChoice {
-    MapperChoice::Text {
-        name: name.into(),
-        source: source.into(),
-    }
+    common::config(app(), machine, size, mapper)
 }
 
 fn named(name: &str) -> MapperChoice {

@@ -8,7 +8,7 @@ use apps::pennant::params::{
     compare, parse_reference, Params, LEBLANC_PNT, LEBLANC_STD, SEDOV_PNT, SEDOV_STD,
 };
 use apps::pennant::seq::Hydro;
-use apps::{Application, MapperChoice, Problem, RunConfig, RunReport, Verification};
+use apps::{Application, MapperChoice, RunConfig, RunReport, Verification};
 
 mod common;
 use common::{random_mapper, Rng};
@@ -42,12 +42,7 @@ fn app() -> &'static dyn Application {
 }
 
 fn cfg(machine: &str, size: &str, mapper: MapperChoice) -> RunConfig {
-    RunConfig {
-        machine: machine.into(),
-        problem: Problem::parse(app(), size).expect("size"),
-        mapper,
-        profile: false,
-    }
+    common::config(app(), machine, size, mapper)
 }
 
 fn named(name: &str) -> MapperChoice {

@@ -3,30 +3,18 @@
 //! layout the GPU kernel cannot take is refused before the run with the exact message; a
 //! memory that is too small is the runtime's out-of-memory error.
 
-use apps::{AppError, Application, MapperChoice, Problem, RunConfig, Verification};
+use apps::{AppError, Application, MapperChoice, RunConfig, Verification};
 use runtime::RuntimeError;
 
 mod common;
-use common::{random_mapper, Rng};
+use common::{random_mapper, text, Rng};
 
 fn app() -> &'static dyn Application {
     apps::find("stencil").expect("stencil")
 }
 
 fn cfg(machine: &str, size: &str, mapper: MapperChoice) -> RunConfig {
-    RunConfig {
-        machine: machine.into(),
-        problem: Problem::parse(app(), size).expect("size"),
-        mapper,
-        profile: false,
-    }
-}
-
-fn text(name: &str, source: &str) -> MapperChoice {
-    MapperChoice::Text {
-        name: name.into(),
-        source: source.into(),
-    }
+    common::config(app(), machine, size, mapper)
 }
 
 #[test]

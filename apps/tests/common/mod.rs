@@ -1,8 +1,9 @@
-//! Shared by the app tests: a seeded generator of random valid mappers.
+//! Shared by the app tests: run configurations, mapper texts, and a seeded generator of random
+//! valid mappers.
 
 #![allow(dead_code)]
 
-use apps::Application;
+use apps::{Application, MapperChoice, Problem, RunConfig};
 
 /// A small deterministic generator (xorshift64*).
 pub struct Rng(pub u64);
@@ -104,4 +105,22 @@ pub fn random_mapper(app: &dyn Application, gpus: bool, aos: bool, rng: &mut Rng
         }
     }
     s
+}
+
+/// A run of `app` on `machine` at `size` (a preset with optional `,name=value` overrides).
+pub fn config(app: &dyn Application, machine: &str, size: &str, mapper: MapperChoice) -> RunConfig {
+    RunConfig {
+        machine: machine.into(),
+        problem: Problem::parse(app, size).expect("size"),
+        mapper,
+        profile: false,
+    }
+}
+
+/// A mapper given as text.
+pub fn text(name: &str, source: &str) -> MapperChoice {
+    MapperChoice::Text {
+        name: name.into(),
+        source: source.into(),
+    }
 }
