@@ -267,20 +267,39 @@ unsafe fn queue_spans(
         if sp.count == 1 || sp.pitch == sp.len {
             block(sp.offset, sp.bytes())?;
         } else if sp.pitch <= MAX_PITCH {
-            // SAFETY: an all-zero CUDA_MEMCPY2D is a valid start (no arrays, no offsets).
-            let mut c: sys::CUDA_MEMCPY2D = unsafe { std::mem::zeroed() };
+            // Every field written out: `CUmemorytype` has no zero variant, so an all-zero
+            // struct would be an invalid value.
             let (h, d) = (host.wrapping_add(sp.offset), dev + sp.offset as u64);
-            if to_device {
-                c.srcMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_HOST;
-                c.srcHost = h.cast_const().cast();
-                c.dstMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
-                c.dstDevice = d;
-            } else {
-                c.srcMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_DEVICE;
-                c.srcDevice = d;
-                c.dstMemoryType = sys::CUmemorytype::CU_MEMORYTYPE_HOST;
-                c.dstHost = h.cast();
-            }
+            let (host_t, dev_t) = (
+                sys::CUmemorytype::CU_MEMORYTYPE_HOST,
+                sys::CUmemorytype::CU_MEMORYTYPE_DEVICE,
+            );
+            let mut c = sys::CUDA_MEMCPY2D {
+                srcXInBytes: 0,
+                srcY: 0,
+                srcMemoryType: if to_device { host_t } else { dev_t },
+                srcHost: if to_device {
+                    h.cast_const().cast()
+                } else {
+                    std::ptr::null()
+                },
+                srcDevice: if to_device { 0 } else { d },
+                srcArray: std::ptr::null_mut(),
+                srcPitch: 0,
+                dstXInBytes: 0,
+                dstY: 0,
+                dstMemoryType: if to_device { dev_t } else { host_t },
+                dstHost: if to_device {
+                    std::ptr::null_mut()
+                } else {
+                    h.cast()
+                },
+                dstDevice: if to_device { d } else { 0 },
+                dstArray: std::ptr::null_mut(),
+                dstPitch: 0,
+                WidthInBytes: 0,
+                Height: 0,
+            };
             c.srcPitch = sp.pitch;
             c.dstPitch = sp.pitch;
             c.WidthInBytes = sp.len;
