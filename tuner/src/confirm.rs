@@ -1,10 +1,10 @@
 //! Confirmed results: after the optimizer loop, the best few distinct candidates and the
-//! baseline (the expert, else the runtime default) are measured again, interleaved (baseline,
-//! candidates, baseline, candidates, ...) for several rounds. Each candidate gets the median of
-//! its per-round ratios (baseline time / candidate time, or candidate throughput / baseline
-//! throughput when the two did different amounts of work) with the spread (min-max); a gain
-//! whose spread includes 1.0, or whose median is below the `min_gain` threshold, is "no gain
-//! beyond noise". The confirmed winner (or the baseline) is what `best.mapper` holds.
+//! baseline (the expert, else the runtime default) are measured again, interleaved for several
+//! rounds, the baseline first in odd rounds and last in even ones. Each candidate gets the
+//! median of its per-round ratios (baseline time / candidate time, or candidate throughput /
+//! baseline throughput when the two did different amounts of work) with the spread (min-max);
+//! a gain whose spread includes 1.0, or whose median is below the `min_gain` threshold, is "no
+//! gain beyond noise". The confirmed winner (or the baseline) is what `best.mapper` holds.
 
 use crate::eval::Evaluate;
 use crate::session::SessionResult;
@@ -299,26 +299,36 @@ pub fn confirm(
     };
     for round in 1..=settings.rounds {
         progress(round, settings.rounds);
-        let base = match eval.run_once(base_text.as_deref()) {
-            Ok(r) => r,
-            Err(e) => {
-                c.notes.push(format!(
-                    "round {round}: the {baseline} mapper failed ({e}); round skipped"
-                ));
+        // Odd rounds run the baseline first, even rounds last (A B B A ...), so a systematic
+        // advantage of running first or second (warm caches, clock boost) cancels out.
+        let baseline_first = round % 2 == 1;
+        let mut base = None;
+        if baseline_first {
+            base = run_baseline(eval, base_text.as_deref(), baseline, round, &mut c);
+            if base.is_none() {
                 continue;
             }
-        };
-        c.baseline_times_s.push(base.time_s);
-        for cand in cands.iter_mut().filter(|x| x.failure.is_none()) {
+        }
+        let mut runs: Vec<(usize, RunReport)> = Vec::new();
+        for (i, cand) in cands.iter_mut().enumerate() {
+            if cand.failure.is_some() {
+                continue;
+            }
             match eval.run_once(Some(&cand.mapper)) {
-                Ok(r) => {
-                    cand.times_s.push(r.time_s);
-                    if let Some((x, by_work)) = ratio(&base, &r) {
-                        cand.ratios.push(x);
-                        c.by_throughput |= by_work;
-                    }
-                }
+                Ok(r) => runs.push((i, r)),
                 Err(e) => cand.failure = Some(format!("round {round}: {e}")),
+            }
+        }
+        if !baseline_first {
+            base = run_baseline(eval, base_text.as_deref(), baseline, round, &mut c);
+        }
+        let Some(base) = base else { continue };
+        for (i, r) in runs {
+            let cand = &mut cands[i];
+            cand.times_s.push(r.time_s);
+            if let Some((x, by_work)) = ratio(&base, &r) {
+                cand.ratios.push(x);
+                c.by_throughput |= by_work;
             }
         }
     }
@@ -339,6 +349,28 @@ pub fn confirm(
     c.winner = best.map(|b| b.0);
     c.candidates = cands;
     Some(c)
+}
+
+/// Runs the baseline once in `round`; on failure notes it (the round is skipped).
+fn run_baseline(
+    eval: &mut dyn Evaluate,
+    text: Option<&str>,
+    name: &str,
+    round: usize,
+    c: &mut Confirmation,
+) -> Option<RunReport> {
+    match eval.run_once(text) {
+        Ok(r) => {
+            c.baseline_times_s.push(r.time_s);
+            Some(r)
+        }
+        Err(e) => {
+            c.notes.push(format!(
+                "round {round}: the {name} mapper failed ({e}); round skipped"
+            ));
+            None
+        }
+    }
 }
 
 #[cfg(test)]

@@ -246,11 +246,18 @@ fn llm_optimizer_through_the_evaluation_path() {
         "{fb3}"
     );
     assert_eq!(h[0]["mapper"], good);
-    // The best valid mapper is one of the two that ran.
+    // best.mapper holds a mapper that ran (a seed or a proposal, confirmed faster than the
+    // expert), or the expert with the note that nothing beat it beyond noise.
     let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
+    let ran: Vec<String> = history(&out)
+        .iter()
+        .filter(|r| r["outcome"] == "ok")
+        .map(|r| r["mapper"].as_str().unwrap().trim().to_string())
+        .collect();
+    assert_eq!(ran.len(), 4);
+    assert!(ran.contains(&good.trim().to_string()));
     assert!(
-        best == good
-            || best == "Task stencil CPU;\nTask * GPU;\n"
+        ran.contains(&best.trim().to_string())
             || best.starts_with("# No gain beyond noise over the expert mapper"),
         "{best}"
     );
