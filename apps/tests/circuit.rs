@@ -130,7 +130,10 @@ fn random_mappers_never_change_the_result() {
 /// `emulated:1x2`.
 fn mapping_error(stmt: &str) -> String {
     let src = format!("{}\n{stmt}\n", app().expert().source);
-    match apps::run(app(), &cfg("emulated:1x2", "tiny", text("sys.mapper", &src))) {
+    match apps::run(
+        app(),
+        &cfg("emulated:1x2", "tiny", text("sys.mapper", &src)),
+    ) {
         Err(AppError::Mapper(m)) => m,
         Err(e) => panic!("expected a mapping error, got {e}"),
         Ok(r) => panic!("expected a mapping error, got {r}"),

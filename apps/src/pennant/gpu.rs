@@ -657,8 +657,7 @@ pub fn init_mesh(s: &Setup, ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, Task
                     KArg::F64(0.0),
                 ];
                 // SAFETY: the field holds the rectangle's points at this stride.
-                unsafe { fill.launch(blocks(gpu, n), THREADS, &args) }
-                    .map_err(|e| err(ctx, e))?;
+                unsafe { fill.launch(blocks(gpu, n), THREADS, &args) }.map_err(|e| err(ctx, e))?;
             }
         }
         Ok(())
@@ -720,8 +719,7 @@ pub fn init_mesh(s: &Setup, ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, Task
 pub fn adv_pos_half(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, TaskError> {
     let dth = 0.5 * ctx.f64(0)?;
     let f = [
-        "px_x", "px_y", "pu_x", "pu_y", "pu0_x", "pu0_y", "pxp_x", "pxp_y", "pf_x", "pf_y",
-        "pmass",
+        "px_x", "px_y", "pu_x", "pu_y", "pu0_x", "pu0_y", "pxp_x", "pxp_y", "pf_x", "pf_y", "pmass",
     ];
     for arg in [0, 1] {
         let d = Dev::new(ctx, arg, &f)?;
@@ -901,9 +899,7 @@ pub fn update_zones(s: &Setup, ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, T
     let z = Dev::new(
         ctx,
         0,
-        &[
-            "zetot", "zm", "zp", "zvol", "zvol0", "zwrate", "ze", "zr",
-        ],
+        &["zetot", "zm", "zp", "zvol", "zvol0", "zwrate", "ze", "zr"],
     )?;
     let sd = Dev::new(ctx, 1, &["sfp_x", "sfp_y", "sfq_x", "sfq_y"])?;
     let pts = point_pair(

@@ -27,8 +27,8 @@ pub use expert::{names, PennantExpert};
 pub use params::Params;
 
 use crate::{
-    AppError, Application, Baseline, Expert, Job, NamedMapper, Outcome, ParamDecl, Preset,
-    Problem, RunReport, Verification,
+    AppError, Application, Baseline, Expert, Job, NamedMapper, Outcome, ParamDecl, Preset, Problem,
+    RunReport, Verification,
 };
 use kernels::{Setup, POINT_FIELDS, SIDE_FIELDS, ZONE_FIELDS};
 use runtime::{ArgRef, FieldSpace, IndexSpace, Point, Privilege, Rect, ReduceOp, TaskDecl, Value};
