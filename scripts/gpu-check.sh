@@ -28,7 +28,7 @@ for exe in $J; do
   esac
 done
 cp target/release/examples/cuda_bench target/release/examples/cuda_alloc "$STAGE/"
-# The matmul apps with their `cuda` feature.
+# The apps (the `mapper` binary) with their `cuda` feature.
 if grep -q '^cuda' apps/Cargo.toml 2>/dev/null; then
   cargo build --release -p apps --features cuda --bin mapper
   cp target/release/mapper "$STAGE/"
@@ -43,6 +43,7 @@ du -sh "$STAGE"
 cat <<MSG
 Staged the GPU binaries and scripts in $1.
 Copy $1 to any CUDA machine, then run:
-  bash $1/gpu-run.sh full     # or quick | check; logs in ./gpu-logs (OUT=DIR or a second argument)
+  bash $1/gpu-run.sh full     # or quick | check | single; logs in ./gpu-logs (OUT=DIR or a second argument)
+  bash $1/gpu-apps.sh $1 ./gpu-logs single   # stencil, circuit, pennant on one GPU, verified
   bash $1/gpu-scale.sh        # 4-GPU scaling at N = 32768 (N=..., APPS="..." select)
 MSG

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs on a GPU machine (no Rust needed there), from the folder scripts/gpu-check.sh staged:
 #
-#   bash STAGE_DIR/gpu-run.sh [quick|check|full] [LOG_DIR]
+#   bash STAGE_DIR/gpu-run.sh [quick|check|full|single] [LOG_DIR]
 #
 # Runs the GPU tests, the mapping-invariance property test on real GPUs, the CUDA benchmarks and
 # the matmul apps, each with the binaries next to this script; writes one log per step in
@@ -44,7 +44,8 @@ step() { # name, command...
 }
 # quick: GPU tests + the 8192 benchmark; check: tests, invariance, apps at small sizes;
 # full: tests, invariance, benchmarks at 8192 and 16384 (the single-DGEMM baselines), apps at the
-# large sizes (expert, default, ZCMEM).
+# large sizes (expert, default, ZCMEM); single: tests, benchmarks at 8192, and stencil, circuit
+# and pennant on one GPU at their single-GPU sizes (gpu-apps.sh single).
 [ -x "$D/gpu_tests" ] && step gpu_tests "$D/gpu_tests" --nocapture --test-threads=1
 [ -x "$D/gpu_runtime" ] && [ "$MODE" != quick ] && step gpu_runtime "$D/gpu_runtime" --nocapture --test-threads=1
 [ -x "$D/cuda_alloc" ] && [ "$MODE" != check ] && step cuda_alloc "$D/cuda_alloc" 512

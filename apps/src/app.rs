@@ -772,9 +772,11 @@ pub fn make_mapper(
     match choice {
         MapperChoice::Expert => Ok((app.expert().make)()),
         MapperChoice::Default => Ok(Box::new(runtime::DefaultMapper)),
-        MapperChoice::Text { name, source } => Interpreted::from_text(name, source)
-            .map(|m| Box::new(m) as Box<dyn Mapper>)
-            .map_err(|d| AppError::Mapper(render_all(&d, name, source))),
+        MapperChoice::Text { name, source } => {
+            Interpreted::from_text_for(name, source, &app.info())
+                .map(|m| Box::new(m) as Box<dyn Mapper>)
+                .map_err(|d| AppError::Mapper(render_all(&d, name, source)))
+        }
     }
 }
 

@@ -126,20 +126,32 @@ fn random_mappers_never_change_the_result() {
     assert_eq!(ran, 200);
 }
 
-#[test]
-fn shared_nodes_in_a_memory_the_gpu_cannot_reach_are_a_mapping_error() {
-    let src = format!(
-        "{}\nRegion * rp_shared GPU SYSMEM;\n",
-        app().expert().source
-    );
-    match apps::run(app(), &cfg("emulated:1x2", "tiny", text("sys.mapper", &src))) {
-        Err(AppError::Mapper(m)) => assert_eq!(
-            m,
-            "error: GPU tasks cannot use SYSMEM\n  --> sys.mapper:20:24\n   |\n20 | Region * rp_shared GPU SYSMEM;\n   |                        ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
-        ),
+/// The error a mapper ending in `stmt` (line 20, after the expert's text) gets on
+/// `emulated:1x2`.
+fn mapping_error(stmt: &str) -> String {
+    let src = format!("{}\n{stmt}\n", app().expert().source);
+    match apps::run(
+        app(),
+        &cfg("emulated:1x2", "tiny", text("sys.mapper", &src)),
+    ) {
+        Err(AppError::Mapper(m)) => m,
         Err(e) => panic!("expected a mapping error, got {e}"),
         Ok(r) => panic!("expected a mapping error, got {r}"),
     }
+}
+
+#[test]
+fn shared_nodes_in_a_memory_the_gpu_cannot_reach_are_a_mapping_error() {
+    // `*` for the task: the error names every task whose argument the statement maps.
+    assert_eq!(
+        mapping_error("Region * rp_shared GPU SYSMEM;"),
+        "error: GPU tasks cannot use SYSMEM, where this puts argument `shared_nodes` of tasks `calculate_new_currents`, `distribute_charge`, `update_voltages`\n  --> sys.mapper:20:24\n   |\n20 | Region * rp_shared GPU SYSMEM;\n   |                        ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
+    );
+    // A named task and argument.
+    assert_eq!(
+        mapping_error("Region distribute_charge ghost_nodes GPU SYSMEM;"),
+        "error: GPU tasks cannot use SYSMEM, where this puts argument `ghost_nodes` of task `distribute_charge`\n  --> sys.mapper:20:42\n   |\n20 | Region distribute_charge ghost_nodes GPU SYSMEM;\n   |                                          ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
+    );
 }
 
 /// A runtime bug the random mappers found: with a read instance of ghost nodes collected early

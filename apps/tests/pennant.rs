@@ -178,3 +178,22 @@ fn sedov_160_cycles_verifies_on_cpus_and_emulated_gpus() {
     }
     assert_eq!(digests[0], digests[1]);
 }
+
+#[test]
+fn baseline_is_the_sequential_run_of_the_same_problem() {
+    let r = run_ok(&cfg("local", "tiny", MapperChoice::Expert));
+    let b = app().baseline(&r).expect("pennant has a baseline");
+    // The tiny problem (45x45 zones, 10 cycles) runs to its end well within the time limit.
+    assert_eq!(b.label, "sequential PENNANT, 1 thread, 10 cycles");
+    assert!(b.rate.is_finite() && b.rate > 0.0, "rate {}", b.rate);
+    // Advancing cycle by cycle is the sequential run.
+    let p = apps::pennant::problem_params(&r.problem);
+    let (mut a, mut h) = (Hydro::new(&p), Hydro::new(&p));
+    a.run();
+    let mut n = 0;
+    while h.advance() {
+        n += 1;
+    }
+    assert_eq!((n, h.cycle), (10, a.cycle));
+    assert_eq!((h.zr, h.ze, h.zp), (a.zr, a.ze, a.zp));
+}

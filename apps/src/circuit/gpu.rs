@@ -164,7 +164,12 @@ pub fn calculate_new_currents(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<(), TaskE
     debug_assert_eq!(SEGMENTS, 10);
     // SAFETY: every field holds the piece's wires at these strides; node pointers index
     // instances that hold the nodes the wires reach.
-    unsafe { k.launch(blocks(nw), 128, &args) }.map_err(|e| err(ctx, e))
+    let launched = unsafe { k.launch(blocks(nw), 128, &args) }.map_err(|e| err(ctx, e));
+    // The pointer table is freed on the allocation stream, which is not ordered with the
+    // compute stream: the kernel must be done with it first.
+    let synced = gpu.sync().map_err(|e| err(ctx, e));
+    drop(dev);
+    launched.and(synced)
 }
 
 /// `distribute_charge` on a GPU: one thread per wire, integer `atomicAdd`s (exact).

@@ -119,31 +119,39 @@ impl Graph {
         }
     }
 
-    /// Runs `iterations` iterations of `steps` RLC steps as one piece (plain Rust, the kernels'
-    /// arithmetic, charge summed in wire order; the wires of an iteration spread over the host's
-    /// cores); returns the node voltages and the wire states.
+    /// Runs `iterations` iterations of `steps` RLC steps as one piece (plain Rust, the
+    /// kernels' arithmetic); returns the node voltages and the wire states. The wires' RLC
+    /// steps of an iteration are independent, so large problems spread them over the cores
+    /// (the result does not depend on it); the charge and voltage updates run in order.
     pub fn reference(&self, iterations: i64, steps: i64) -> (Vec<f32>, Vec<WireState>) {
         let nodes: Vec<NodeInit> = (0..self.nodes()).map(|n| self.node(n)).collect();
         let wires: Vec<WireInit> = (0..self.wires()).map(|w| self.wire(w)).collect();
         let mut volt: Vec<f32> = nodes.iter().map(|n| n.voltage).collect();
         let mut charge = vec![0i64; nodes.len()];
         let mut state = vec![WireState::default(); wires.len()];
+        let threads = if wires.len() as f64 * steps as f64 >= 1e7 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            1
+        };
+        let chunk = wires.len().div_ceil(threads).max(1);
+        let run = |ws: &[WireInit], ss: &mut [WireState], volt: &[f32]| {
+            for (w, s) in ws.iter().zip(ss.iter_mut()) {
+                let (vi, vo) = (volt[w.in_node as usize], volt[w.out_node as usize]);
+                wire_steps(s, vi, vo, w.inductance, w.resistance, w.capacitance, steps);
+            }
+        };
         for _ in 0..iterations {
-            // Wires are independent within an iteration: the host's cores share them (the
-            // result does not depend on how, so the reference stays bit-exact).
-            let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-            let chunk = wires.len().div_ceil(threads).max(1);
-            let v = &volt;
-            std::thread::scope(|scope| {
-                for (ws, ss) in wires.chunks(chunk).zip(state.chunks_mut(chunk)) {
-                    scope.spawn(move || {
-                        for (w, s) in ws.iter().zip(ss.iter_mut()) {
-                            let (vi, vo) = (v[w.in_node as usize], v[w.out_node as usize]);
-                            wire_steps(s, vi, vo, w.inductance, w.resistance, w.capacitance, steps);
-                        }
-                    });
-                }
-            });
+            if threads == 1 {
+                run(&wires, &mut state, &volt);
+            } else {
+                std::thread::scope(|sc| {
+                    for (ws, ss) in wires.chunks(chunk).zip(state.chunks_mut(chunk)) {
+                        let volt = &volt;
+                        sc.spawn(move || run(ws, ss, volt));
+                    }
+                });
+            }
             for (w, s) in wires.iter().zip(state.iter()) {
                 let i = w.in_node as usize;
                 charge[i] = charge[i].wrapping_sub(charge_of(s.current[0]));

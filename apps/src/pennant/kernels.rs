@@ -1,5 +1,6 @@
 //! The task bodies of the PENNANT app (one host function for CPUs, OMP pools and emulated
-//! GPUs) and their cost models for the simulator.
+//! GPUs; on a real GPU, with the `cuda` feature, each body runs its NVRTC kernels of
+//! [`super::gpu`] instead) and their cost models for the simulator.
 //!
 //! Every body works on dense local copies of the fields it needs (read through the
 //! layout-aware accessors, so any layout works) and applies the per-zone formulas of
@@ -230,6 +231,10 @@ fn zone_range(ctx: &TaskCtx, a: usize) -> Result<(Span, Span), TaskError> {
 
 /// `init_mesh(zones, sides, points_private, points_shared)`: the initial state of a piece.
 pub fn init_mesh(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::init_mesh(s, ctx, &gpu);
+    }
     let (zr_, sr) = zone_range(ctx, 0)?;
     let (p, mesh) = (&s.p, &s.mesh);
     let mut zf: Vec<Dense<f64>> = ZONE_FIELDS.iter().map(|_| zeros(zr_)).collect();
@@ -286,6 +291,10 @@ pub fn init_mesh(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
 /// `adv_pos_half(points_private, points_shared)`: saves the velocities, moves the points half
 /// a step and clears the point masses and forces the corners are summed into.
 pub fn adv_pos_half(ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::adv_pos_half(ctx, &gpu);
+    }
     let dth = 0.5 * ctx.f64(0)?;
     let pr = span(ctx, &[0, 1])?;
     let px = load2(ctx, &[0, 1], "px_x", "px_y", pr)?;
@@ -308,6 +317,10 @@ pub fn adv_pos_half(ctx: &TaskCtx) -> Result<Value, TaskError> {
 /// `calc_ctrs_vols(sides, zones, points_private, points_ghost)`: edge midpoints, side areas
 /// and edge lengths, zone centres, areas, volumes and characteristic lengths at the half step.
 pub fn calc_ctrs_vols(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::calc_ctrs_vols(s, ctx, &gpu);
+    }
     let (zr_, sr) = zone_range(ctx, 1)?;
     let pxp = load2(ctx, &[2, 3], "pxp_x", "pxp_y", span(ctx, &[2, 3])?)?;
     let mut ex = zeros::<V2>(sr);
@@ -354,6 +367,10 @@ pub fn calc_ctrs_vols(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
 /// `calc_forces(sides, zones)`: PolyGas pressure at the half step, corner masses, pressure and
 /// TTS forces.
 pub fn calc_forces(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::calc_forces(s, ctx, &gpu);
+    }
     let dt = ctx.f64(0)?;
     let (zr_, sr) = zone_range(ctx, 1)?;
     let z = |f| load(ctx, &[1], f, zr_);
@@ -420,6 +437,10 @@ pub fn calc_forces(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
 /// `calc_qcs(sides, zones, points_private, points_ghost)`: QCS artificial viscosity forces and
 /// each zone's velocity difference for the time step.
 pub fn calc_qcs(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::calc_qcs(s, ctx, &gpu);
+    }
     let (zr_, sr) = zone_range(ctx, 1)?;
     let prange = span(ctx, &[2, 3])?;
     let pxp = load2(ctx, &[2, 3], "pxp_x", "pxp_y", prange)?;
@@ -457,6 +478,10 @@ pub fn calc_qcs(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
 /// points in corner order; written into the piece's private points, reduced (sum) into its
 /// boundary points.
 pub fn sum_to_points(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::sum_to_points(s, ctx, &gpu);
+    }
     let sr = span(ctx, &[0])?;
     let cmaswt = load(ctx, &[0], "cmaswt", sr)?;
     let f = |a, b| load2(ctx, &[0], a, b, sr);
@@ -487,6 +512,10 @@ pub fn sum_to_points(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
 /// `apply_bcs(points_private, points_shared)`: holds the velocities and forces of points on
 /// the fixed boundaries to the boundary planes.
 pub fn apply_bcs(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::apply_bcs(s, ctx, &gpu);
+    }
     let pr = span(ctx, &[0, 1])?;
     let mut pu0 = load2(ctx, &[0, 1], "pu0_x", "pu0_y", pr)?;
     let mut pf = load2(ctx, &[0, 1], "pf_x", "pf_y", pr)?;
@@ -508,6 +537,10 @@ pub fn apply_bcs(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
 
 /// `adv_pos_full(points_private, points_shared)`: accelerations, new velocities and positions.
 pub fn adv_pos_full(ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::adv_pos_full(ctx, &gpu);
+    }
     let dt = ctx.f64(0)?;
     let pr = span(ctx, &[0, 1])?;
     let px0 = load2(ctx, &[0, 1], "px_x", "px_y", pr)?;
@@ -532,6 +565,10 @@ pub fn adv_pos_full(ctx: &TaskCtx) -> Result<Value, TaskError> {
 /// `update_zones(zones, sides, points_private, points_ghost)`: new volumes, the work the
 /// forces did, energies, densities and work rates.
 pub fn update_zones(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::update_zones(s, ctx, &gpu);
+    }
     let dt = ctx.f64(0)?;
     let dth = 0.5 * dt;
     let (zr_, sr) = zone_range(ctx, 0)?;
@@ -590,6 +627,10 @@ pub fn update_zones(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
 
 /// `calc_dt(zones)`: the smallest time-step limit of the piece's zones, as a `Value::F64`.
 pub fn calc_dt(s: &Setup, ctx: &TaskCtx) -> Result<Value, TaskError> {
+    #[cfg(feature = "cuda")]
+    if let Some(gpu) = ctx.cuda_gpu() {
+        return super::gpu::calc_dt(s, ctx, &gpu);
+    }
     let dt = ctx.f64(0)?;
     let zr_ = span(ctx, &[0])?;
     let z = |f| load(ctx, &[0], f, zr_);

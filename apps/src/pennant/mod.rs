@@ -16,6 +16,8 @@
 //! gives bitwise the same result.
 
 mod expert;
+#[cfg(feature = "cuda")]
+mod gpu;
 pub mod kernels;
 pub mod params;
 pub mod pieces;
@@ -25,8 +27,8 @@ pub use expert::{names, PennantExpert};
 pub use params::Params;
 
 use crate::{
-    AppError, Application, Expert, Job, NamedMapper, Outcome, ParamDecl, Preset, Problem,
-    Verification,
+    AppError, Application, Baseline, Expert, Job, NamedMapper, Outcome, ParamDecl, Preset, Problem,
+    RunReport, Verification,
 };
 use kernels::{Setup, POINT_FIELDS, SIDE_FIELDS, ZONE_FIELDS};
 use runtime::{ArgRef, FieldSpace, IndexSpace, Point, Privilege, Rect, ReduceOp, TaskDecl, Value};
@@ -38,6 +40,9 @@ pub struct Pennant;
 
 /// The registered instance.
 pub static PENNANT: Pennant = Pennant;
+
+/// Longest the baseline ([`Application::baseline`]) runs the sequential code, in seconds.
+pub const BASELINE_SECONDS: f64 = 2.0;
 
 /// Relative tolerance of the comparison with the sequential run.
 pub const REL_TOL: f64 = 1e-8;
@@ -317,6 +322,24 @@ impl Application for Pennant {
                 .index_launch(),
         );
         app
+    }
+
+    /// The sequential implementation ([`seq::Hydro`], one thread) on the run's problem: its
+    /// zone-cycles per second over the problem's cycles, or as many as fit in
+    /// [`BASELINE_SECONDS`] (at least one; the setup is not timed).
+    fn baseline(&self, report: &RunReport) -> Option<Baseline> {
+        let p = problem_params(&report.problem);
+        let mut h = seq::Hydro::new(&p);
+        let start = std::time::Instant::now();
+        while start.elapsed().as_secs_f64() < BASELINE_SECONDS && h.advance() {}
+        let secs = start.elapsed().as_secs_f64();
+        if h.cycle == 0 || secs <= 0.0 {
+            return None;
+        }
+        Some(Baseline {
+            label: format!("sequential PENNANT, 1 thread, {} cycles", h.cycle),
+            rate: (h.mesh.numz() * h.cycle) as f64 / secs,
+        })
     }
 
     fn run(&self, job: &mut Job) -> Result<Outcome, AppError> {

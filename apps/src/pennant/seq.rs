@@ -507,12 +507,20 @@ impl Hydro {
 
     /// Runs cycles until `cstop` cycles or `tstop` time.
     pub fn run(&mut self) {
-        while self.cycle < self.p.cstop && self.time < self.p.tstop {
-            self.cycle += 1;
-            self.dt = global_dt(&self.p, self.cycle, self.dt, self.time, self.dtrec);
-            self.step(self.dt);
-            self.time += self.dt;
+        while self.advance() {}
+    }
+
+    /// Runs the next cycle, if the run is not over (`cstop` cycles or `tstop` time); returns
+    /// whether it ran one.
+    pub fn advance(&mut self) -> bool {
+        if self.cycle >= self.p.cstop || self.time >= self.p.tstop {
+            return false;
         }
+        self.cycle += 1;
+        self.dt = global_dt(&self.p, self.cycle, self.dt, self.time, self.dtrec);
+        self.step(self.dt);
+        self.time += self.dt;
+        true
     }
 
     /// One predictor-corrector cycle of length `dt`.

@@ -36,11 +36,29 @@ impl Interpreted {
     /// Parses `src` (a `.mapper` text). Syntax errors are returned as diagnostics with spans
     /// into `src`.
     pub fn from_text(name: &str, src: &str) -> Result<Interpreted, Vec<Diagnostic>> {
+        Self::checked(name, src, None)
+    }
+
+    /// As [`Interpreted::from_text`], with the checks that know `app` too (unknown task and
+    /// region names; errors name the tasks and arguments a statement maps).
+    pub fn from_text_for(
+        name: &str,
+        src: &str,
+        app: &AppInfo,
+    ) -> Result<Interpreted, Vec<Diagnostic>> {
+        Self::checked(name, src, Some(app))
+    }
+
+    fn checked(
+        name: &str,
+        src: &str,
+        app: Option<&AppInfo>,
+    ) -> Result<Interpreted, Vec<Diagnostic>> {
         let out = parse::parse_text(src);
         if out.diagnostics.iter().any(Diagnostic::is_error) {
             return Err(out.diagnostics);
         }
-        let diags = check::check(&out.program, None);
+        let diags = check::check(&out.program, app);
         if diags.iter().any(Diagnostic::is_error) {
             return Err(diags);
         }

@@ -705,7 +705,7 @@ mod tests {
         assert_eq!(
             errors(vec![region("*", "*", "GPU", &[Sysmem])], &gpu_machine()),
             vec![(
-                "GPU tasks cannot use SYSMEM".into(),
+                "GPU tasks cannot use SYSMEM, where this puts argument `x` of task `a`; argument `y` of task `a`".into(),
                 Some("use FBMEM or ZCMEM".into())
             )]
         );

@@ -370,7 +370,10 @@ impl<'a> Checker<'a> {
                     }
                     self.dup_list(mems.iter().map(|m| (m.node.as_str(), m.span)));
                     if let ProcSel::Kind(k) = proc {
-                        if let Some(d) = region_visibility(k.node, mems) {
+                        if let Some(mut d) = region_visibility(k.node, mems) {
+                            if let Some(args) = self.mapped_args(task, region, k.node) {
+                                d.message = format!("{}, where this puts {args}", d.message);
+                            }
                             self.emit(d);
                         }
                     }
@@ -784,6 +787,50 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+    }
+
+    /// The arguments a `Region` statement maps for the tasks with a `kind` variant, as
+    /// "argument `a` of task `t`; argument `b` of tasks `u`, `v`" (`None` without the
+    /// application, or if the statement maps none).
+    fn mapped_args(&self, task: &TaskSel, region: &RegionSel, kind: ProcKind) -> Option<String> {
+        let app = self.app?;
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for t in &app.tasks {
+            if matches!(task, TaskSel::Named(n) if n.node != t.name) || !t.variants.contains(&kind)
+            {
+                continue;
+            }
+            for (i, a) in t.args.iter().enumerate() {
+                let hit = match region {
+                    RegionSel::Any(_) => true,
+                    RegionSel::Named(r) => t.arg_matches(i, &r.node),
+                    RegionSel::Index(x) => x.node as usize == i,
+                };
+                if !hit {
+                    continue;
+                }
+                match groups.iter_mut().find(|(n, _)| *n == a.name) {
+                    Some((_, ts)) if ts.contains(&t.name.as_str()) => {}
+                    Some((_, ts)) => ts.push(&t.name),
+                    None => groups.push((&a.name, vec![&t.name])),
+                }
+            }
+        }
+        if groups.is_empty() {
+            return None;
+        }
+        let mut parts: Vec<String> = groups
+            .iter()
+            .take(4)
+            .map(|(a, ts)| {
+                let what = if ts.len() == 1 { "task" } else { "tasks" };
+                format!("argument `{a}` of {what} {}", tick_list(ts, 6))
+            })
+            .collect();
+        if groups.len() > 4 {
+            parts.push(format!("... ({} more arguments)", groups.len() - 4));
+        }
+        Some(parts.join("; "))
     }
 
     fn collect_readonly(&mut self, task: &TaskSel, region: &RegionSel, span: Span) {

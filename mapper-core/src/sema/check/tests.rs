@@ -543,3 +543,57 @@ fn diagnostics_are_sorted_by_position() {
         .collect();
     assert_eq!(m, vec!["yy is not defined", "zz is not defined"]);
 }
+
+#[test]
+fn invisible_memory_names_the_tasks_and_arguments_it_maps() {
+    let app = app();
+    let reg = |task: TaskSel, region: RegionSel, kind: ProcKind, mem: MemKind| Stmt::Region {
+        task,
+        region,
+        proc: ProcSel::Kind(Spanned::new(kind, Span::default())),
+        mems: vec![Spanned::new(mem, Span::default())],
+        span: Span::default(),
+    };
+    let run = |s: Stmt| -> Vec<String> {
+        check(&Program { stmts: vec![s] }, Some(&app))
+            .into_iter()
+            .map(|d| d.message)
+            .collect()
+    };
+    let any = || TaskSel::Any(Span::default());
+    // `*` for the task: every task with a GPU variant whose argument the region selects.
+    assert_eq!(
+        run(reg(
+            any(),
+            RegionSel::Named(id("rp_shared")),
+            ProcKind::Gpu,
+            MemKind::Sysmem
+        )),
+        vec![
+            "GPU tasks cannot use SYSMEM, where this puts argument `nodes` of task `calculate_new_currents`"
+                .to_string()
+        ]
+    );
+    assert_eq!(
+        run(reg(
+            any(),
+            RegionSel::Any(Span::default()),
+            ProcKind::Gpu,
+            MemKind::Sysmem
+        )),
+        vec![
+            "GPU tasks cannot use SYSMEM, where this puts argument `wires` of task `calculate_new_currents`; argument `nodes` of task `calculate_new_currents`"
+                .to_string()
+        ]
+    );
+    // A task without a variant of the kind is not mapped by the statement: no detail.
+    assert_eq!(
+        run(reg(
+            TaskSel::Named(id("init")),
+            RegionSel::Index(Spanned::new(0, Span::default())),
+            ProcKind::Gpu,
+            MemKind::Sysmem
+        )),
+        vec!["GPU tasks cannot use SYSMEM".to_string()]
+    );
+}
