@@ -35,7 +35,15 @@ fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
 
+#[path = "../corpus/experts.rs"]
+mod experts;
+
+/// A corpus mapper: an app's expert (read from its `mapper!` invocation) or a corpus file.
 fn read(name: &str) -> String {
+    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
+    if experts::expert_file(&root, name).is_some() {
+        return experts::expert_text(&root, name).expect("expert mapper readable");
+    }
     std::fs::read_to_string(corpus_dir().join(format!("{name}.mapper")))
         .expect("corpus file exists")
 }
@@ -159,12 +167,30 @@ fn app_of(name: &str) -> AppInfo {
 
 #[test]
 fn corpus_has_every_benchmark() {
+    // Every benchmark's expert is read from its app, and only from there: no `.mapper` copy.
+    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
     for b in BENCHMARKS {
         assert!(
-            corpus_dir().join(format!("{b}.mapper")).is_file(),
-            "missing corpus/{b}.mapper"
+            experts::expert_file(&root, b).is_some_and(|f| f.is_file()),
+            "no expert source for {b}"
         );
+        assert!(
+            !corpus_dir().join(format!("{b}.mapper")).exists(),
+            "corpus/{b}.mapper would be a second copy of the {b} expert"
+        );
+        assert!(read(b).starts_with('#'), "{b}: {}", read(b));
     }
+    assert_eq!(experts::EXPERTS.len(), BENCHMARKS.len());
+}
+
+#[test]
+fn expert_text_is_the_mapper_body() {
+    let src = "x\nruntime::mapper! {\n    pub Other for n;\n    Task * CPU;\n}\nruntime::mapper! {\n    pub E for names;\n    // head { brace\n    Task * GPU; // trailing\n\n    def f(Task task) {\n        // inner\n        return m[0, 0];\n    }\n}\n";
+    assert_eq!(
+        experts::mapper_body(src, "E").as_deref(),
+        Some("# head { brace\nTask * GPU; // trailing\n\ndef f(Task task) {\n    # inner\n    return m[0, 0];\n}\n")
+    );
+    assert_eq!(experts::mapper_body(src, "Missing"), None);
 }
 
 #[test]

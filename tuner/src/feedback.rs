@@ -394,6 +394,9 @@ pub fn profile_facts(p: &ProfileFacts) -> Vec<String> {
             parts.join(", ")
         ));
     }
+    for f in &p.fallbacks {
+        out.push(format!("Memory fallback: {f}."));
+    }
     if !p.waits.is_empty() {
         let parts: Vec<String> = p
             .waits
@@ -629,6 +632,7 @@ mod tests {
             on: "copy of a_tiles.v ZCMEM[0.0] -> FBMEM[0.1] (3.00 MiB)".into(),
             idle_s: 0.5,
         });
+        p.fallbacks.push("`gemm` argument `a` (region a_tiles[0,0]) on GPU went to ZCMEM[0.0], a memory the mapper did not list ([FBMEM]): FBMEM[0.0] is full (needs 8.00 GiB, 0 B free of 16.00 GiB)".into());
         p
     }
 
@@ -639,6 +643,7 @@ mod tests {
             vec![
                 "Task time by processor kind: CPU 25% (1.0000 s on 1 processor), GPU 75% (3.0000 s on 4 processors) (40 tasks).",
                 "Busy fraction of each processor over the run (4.000 s from first to last event): CPU[0, 0] 25%, GPU[0, 0] 75%.",
+                "Memory fallback: `gemm` argument `a` (region a_tiles[0,0]) on GPU went to ZCMEM[0.0], a memory the mapper did not list ([FBMEM]): FBMEM[0.0] is full (needs 8.00 GiB, 0 B free of 16.00 GiB).",
                 "Longest waits on the critical path: gemm on GPU[0, 0] idled 500.000 ms waiting for copy of a_tiles.v ZCMEM[0.0] -> FBMEM[0.1] (3.00 MiB).",
                 "Most bytes moved: ZCMEM[0.0] -> FBMEM[0.1] (3.00 MiB, 75% of 4.00 MiB copied).",
                 "Copies ZCMEM -> FBMEM cross the host link; keeping data that GPU tasks use in FBMEM avoids them.",

@@ -57,6 +57,9 @@ pub struct ProfileFacts {
     /// (a copy or a task on another processor) and for how long.
     #[serde(default)]
     pub waits: Vec<Wait>,
+    /// Argument instances placed in a memory the mapper did not list, and why (one line each).
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
 }
 
 /// A wait on the critical path.
@@ -249,6 +252,7 @@ impl ProfileFacts {
                 .collect(),
             span_s: hi.saturating_sub(lo) as f64 * 1e-9,
             waits: critical_waits(p),
+            fallbacks: p.fallbacks.iter().map(|f| f.to_string()).collect(),
             launch_dims,
             busy_s_per_kind: busy,
             procs_used_per_kind: used,
