@@ -225,7 +225,16 @@ fn corpus_binds_on_gpu_and_cpu_machines() {
 
 #[test]
 fn circuit_tables_follow_the_expert_strategy() {
-    let out = parse::parse_text(&read("circuit"));
+    // The circuit expert's strategy as a binder fixture (not read from the app: a tuned expert
+    // may change it, this test is about how the binder resolves these statements).
+    let strategy =
+        "Task * GPU,CPU;\nTask init_pieces CPU;\nRegion * * GPU FBMEM;\nRegion * * CPU SYSMEM;\n\
+        Region * rp_shared GPU ZCMEM;\nRegion * rp_ghost GPU ZCMEM;\nLayout * * * SOA C_order;\n\
+        m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);\n\
+        def block1d(Task task) {\n    return m[0, 0];\n}\n\
+        IndexTaskMap calculate_new_currents, distribute_charge, update_voltages block1d;\n";
+    let out = parse::parse_text(strategy);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
     let app = app_of("circuit");
     let t = Tables::resolve(&out.program, &app, &MachineShape::new(2, 8, 4)).expect("binds");
     let calc = app.task_id("calculate_new_currents").expect("task");

@@ -86,8 +86,14 @@ fn critical_waits(p: &runtime::Profile) -> Vec<Wait> {
     }
     let mut by_end: Vec<usize> = (0..tasks.len()).collect();
     by_end.sort_by_key(|&i| tasks[i].end_ns);
-    let mut copies: Vec<usize> = (0..p.copies.len()).collect();
-    copies.sort_by_key(|&i| p.copies[i].end_ns);
+    // Copies per task name, by end time.
+    let mut copies: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, c) in p.copies.iter().enumerate() {
+        copies.entry(&*c.task).or_default().push(i);
+    }
+    for v in copies.values_mut() {
+        v.sort_by_key(|&i| p.copies[i].end_ns);
+    }
     // Previous task end on the same processor, per task.
     let mut prev_same: Vec<Option<u64>> = vec![None; tasks.len()];
     let mut by_proc: BTreeMap<mapper_core::ProcId, Vec<usize>> = BTreeMap::new();
@@ -102,14 +108,14 @@ fn critical_waits(p: &runtime::Profile) -> Vec<Wait> {
     }
     let mut waits: Vec<Wait> = Vec::new();
     let mut cur = *by_end.last().unwrap_or(&0);
-    for _ in 0..tasks.len().min(100_000) {
+    for _ in 0..tasks.len().min(20_000) {
         let t = &tasks[cur];
         let start = t.start_ns;
         // The latest copy for this task name ending by `start`.
-        let copy = copies
-            .iter()
-            .rev()
-            .find(|&&c| p.copies[c].end_ns <= start && *p.copies[c].task == *t.name);
+        let copy = copies.get(&*t.name).and_then(|v| {
+            let k = v.partition_point(|&c| p.copies[c].end_ns <= start);
+            v[..k].last()
+        });
         // The latest task ending by `start` (any processor).
         let k = by_end.partition_point(|&i| tasks[i].end_ns <= start);
         let task = by_end[..k].iter().rev().find(|&&i| i != cur).copied();
@@ -435,6 +441,56 @@ pub fn is_simulated(machine: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn critical_path_waits() {
+        use runtime::profile::{CopyKind, CopyRecord, Profile, TaskRecord};
+        let gpu = |index| mapper_core::ProcId {
+            node: 0,
+            kind: ProcKind::Gpu,
+            index,
+        };
+        let task = |name: &str, proc, start_ns, end_ns| TaskRecord {
+            name: name.into(),
+            point: runtime::Point::p1(0),
+            proc,
+            start_ns,
+            end_ns,
+        };
+        // a on GPU 0, then a 2 us copy for b, then b on GPU 1; c runs on GPU 0 meanwhile.
+        let p = Profile {
+            tasks: vec![
+                task("a", gpu(0), 0, 10_000),
+                task("c", gpu(0), 10_000, 12_000),
+                task("b", gpu(1), 30_000, 40_000),
+            ],
+            copies: vec![CopyRecord {
+                kind: CopyKind::Copy,
+                src: Some("FBMEM[0.0]".into()),
+                dst: "FBMEM[0.1]".into(),
+                node: 0,
+                bytes: 2 << 20,
+                region: "r".into(),
+                field: "v".into(),
+                task: "b".into(),
+                start_ns: 10_000,
+                end_ns: 30_000,
+            }],
+            fallbacks: Vec::new(),
+        };
+        let f = ProfileFacts::from_profile(&p);
+        assert_eq!(
+            f.waits,
+            vec![Wait {
+                waiter: "b on GPU[0, 1]".into(),
+                on: "copy of r.v FBMEM[0.0] -> FBMEM[0.1] (2.00 MiB)".into(),
+                idle_s: 30e-6,
+            }]
+        );
+        assert!((f.span_s - 40e-6).abs() < 1e-12);
+        assert_eq!(f.busy_s_per_proc.len(), 2);
+        assert_eq!(f.launch_extents.get("a"), Some(&(vec![1], 1)));
+    }
 
     #[test]
     fn pairs_and_sim() {

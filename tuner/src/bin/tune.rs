@@ -240,7 +240,9 @@ fn run(a: &Args) -> Result<(), String> {
                 );
                 // One profiled run of the expert (the same child-process evaluation) shows the
                 // launch extents at this size on this machine.
-                let mut probe = ChildEvaluator::new(app.as_ref(), eval_settings(a, &size, &out)?);
+                let mut probe_settings = eval_settings(a, &size, &out)?;
+                probe_settings.work_dir = out.join("probe");
+                let mut probe = ChildEvaluator::new(app.as_ref(), probe_settings);
                 let facts = match tuner::eval::Evaluate::evaluate(&mut probe, &app.expert_mapper())
                     .outcome
                 {
