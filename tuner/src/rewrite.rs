@@ -1033,6 +1033,14 @@ pub fn minimal_edit(old: &str, new: &str) -> Option<String> {
         pos = r.end;
     }
     out.push_str(&old[pos..]);
+    // A statement removed at the end leaves no blank line behind: the trailing whitespace is
+    // the original's.
+    let trailing = |t: &str| t.len() - t.trim_end().len();
+    let (ot, nt) = (trailing(old), trailing(&out));
+    if out[out.len() - nt..].matches('\n').count() > old[old.len() - ot..].matches('\n').count() {
+        out.truncate(out.len() - nt);
+        out.push_str(&old[old.len() - ot..]);
+    }
     // The edit must give exactly the new program.
     let printed = mapper_core::print::print(&mapper_core::parse::parse_text(&out).program);
     (printed == mapper_core::print::print(&mapper_core::parse::parse_text(new).program))
