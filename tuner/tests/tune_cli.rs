@@ -124,10 +124,11 @@ fn fake_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>) {
     (base, count)
 }
 
+/// The bodies of the requests a fake server received.
+type Bodies = Arc<Mutex<Vec<String>>>;
+
 /// [`fake_server`] that also keeps the body of every request it received.
-fn recording_server(
-    script: Vec<(u16, String)>,
-) -> (String, Arc<Mutex<usize>>, Arc<Mutex<Vec<String>>>) {
+fn recording_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>, Bodies) {
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let kept = bodies.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -791,7 +792,7 @@ fn write_refuses_without_a_confirmed_gain() {
     // machine it fails on: the weak expert here keeps GPU tiles in zero-copy memory.
     let weak = "runtime::mapper! {\n    pub SummaExpert for names;\n    Task * GPU,CPU;\n    Region * * GPU ZCMEM;\n    Region * * CPU SYSMEM;\n    Layout * * GPU SOA F_order;\n}\n";
     let file = dir.path().join("summa.rs");
-    std::fs::write(&file, &weak).unwrap();
+    std::fs::write(&file, weak).unwrap();
     let o = tune(
         &[
             "--app",
