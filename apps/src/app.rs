@@ -570,6 +570,9 @@ pub struct RunReport {
     pub simulated: bool,
     /// The profile, if requested.
     pub profile: Option<Profile>,
+    /// Argument instances placed in a memory the mapper did not list (the default list's
+    /// fallback), recorded with or without a profile.
+    pub fallbacks: Vec<runtime::profile::Fallback>,
 }
 
 impl RunReport {
@@ -857,5 +860,6 @@ pub fn run(app: &dyn Application, cfg: &RunConfig) -> Result<RunReport, AppError
         simulated: job.rt.is_simulated(),
         outcome,
         profile: cfg.profile.then(|| job.rt.profile()),
+        fallbacks: job.rt.fallbacks(),
     })
 }

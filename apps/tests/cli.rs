@@ -31,6 +31,36 @@ fn scratch(name: &str) -> PathBuf {
     d
 }
 
+#[path = "../../mapper-core/corpus/experts.rs"]
+mod experts;
+
+/// The corpus as `.mapper` files in a scratch directory: mapper-core's corpus files and the
+/// apps' experts, read from their `mapper!` invocations.
+fn corpus() -> PathBuf {
+    let d = scratch("corpus");
+    for f in files("corpus", ".mapper") {
+        std::fs::copy(manifest().join("corpus").join(&f), d.join(&f)).expect("copy");
+    }
+    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
+    for (name, _, _) in experts::EXPERTS {
+        let text = experts::expert_text(&root, name).expect("expert mapper readable");
+        std::fs::write(d.join(format!("{name}.mapper")), text).expect("write");
+    }
+    d
+}
+
+/// The `.mapper` files of a directory, sorted.
+fn mapper_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir exists")
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".mapper"))
+        .collect();
+    v.sort();
+    v
+}
+
 fn files(dir: &str, ext: &str) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(manifest().join(dir))
         .expect("dir exists")
@@ -44,11 +74,12 @@ fn files(dir: &str, ext: &str) -> Vec<String> {
 
 #[test]
 fn corpus_checks_clean() {
-    let corpus = files("corpus", ".mapper");
-    assert!(corpus.len() >= 9);
+    let dir = corpus();
+    let corpus = mapper_files(&dir);
+    assert!(corpus.len() >= 11);
     let mut args = vec!["check"];
     args.extend(corpus.iter().map(String::as_str));
-    let o = mapper(&args, &manifest().join("corpus"));
+    let o = mapper(&args, &dir);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stderr(&o), "");
 }
@@ -95,10 +126,11 @@ fn help_lines_are_printed() {
 #[test]
 fn several_files_report_each_and_fail_if_any_fails() {
     let root = manifest();
+    let circuit = corpus().join("circuit.mapper");
     let o = mapper(
         &[
             "check",
-            "corpus/circuit.mapper",
+            circuit.to_str().expect("UTF-8 path"),
             "tests/invalid/26_instance_limit_zero.mapper",
         ],
         &root,
@@ -198,8 +230,9 @@ fn deep_nesting_neither_panics_nor_hangs() {
 #[test]
 fn fmt_is_canonical_and_stable() {
     let d = scratch("fmt");
-    for case in files("corpus", ".mapper") {
-        let o = mapper(&["fmt", &case], &manifest().join("corpus"));
+    let dir = corpus();
+    for case in mapper_files(&dir) {
+        let o = mapper(&["fmt", &case], &dir);
         assert_eq!(o.status.code(), Some(0), "{case}: {}", stderr(&o));
         let once = stdout(&o);
         assert!(!once.is_empty());
@@ -219,10 +252,7 @@ fn fmt_is_canonical_and_stable() {
         assert_eq!(stdout(&o), "");
     }
     // The corpus files carry comments, so they are not canonical.
-    let o = mapper(
-        &["fmt", "--check", "circuit.mapper"],
-        &manifest().join("corpus"),
-    );
+    let o = mapper(&["fmt", "--check", "circuit.mapper"], &dir);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("error: `circuit.mapper` is not in canonical form"),
@@ -373,9 +403,9 @@ fn run_with_a_mapper_file_and_errors() {
 #[test]
 fn check_with_app_reports_a_misspelled_task_with_its_position() {
     let dir = scratch("check-app");
-    let src = std::fs::read_to_string(manifest().join("corpus/cannon.mapper")).expect("corpus");
-    let bad = src.replace("CollectMemory gemm a;", "CollectMemory gem a;");
-    assert_ne!(bad, src);
+    let src = std::fs::read_to_string(corpus().join("cannon.mapper")).expect("corpus");
+    // A misspelled task name appended to the expert.
+    let bad = format!("{src}CollectMemory gem a;\n");
     std::fs::write(dir.join("bad.mapper"), &bad).expect("write");
     let line = bad
         .lines()
@@ -391,7 +421,8 @@ fn check_with_app_reports_a_misspelled_task_with_its_position() {
     assert!(err.contains(&format!("bad.mapper:{line}:15")), "{err}");
     assert!(err.contains("`gem`"), "{err}");
     assert!(err.contains("gemm"), "{err}");
-    // The corpus files check clean against their apps.
+    // The experts check clean against their apps.
+    let dir = corpus();
     for app in [
         "stencil",
         "circuit",
@@ -404,7 +435,7 @@ fn check_with_app_reports_a_misspelled_task_with_its_position() {
         "cosma",
     ] {
         let f = format!("{app}.mapper");
-        let o = mapper(&["check", &f, "--app", app], &manifest().join("corpus"));
+        let o = mapper(&["check", &f, "--app", app], &dir);
         assert_eq!(o.status.code(), Some(0), "{app}: {}", stderr(&o));
         assert_eq!(stderr(&o), "", "{app}");
     }
@@ -519,4 +550,67 @@ fn simulated_runs_are_byte_identical_and_say_so() {
     assert_eq!(v["simulated"], true);
     assert_eq!(v["machine"], "sim:p100x4");
     assert!(v["time_s"].as_f64().is_some_and(|t| t > 0.0));
+}
+
+#[test]
+fn run_warns_about_memory_fallbacks() {
+    // The expert lists the memory it uses: no warning.
+    let o = mapper_here(&["run", "--app", "stencil", "--size", "tiny"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "");
+    let dir = scratch("fallback");
+    // FBMEM for every kind: CPU tasks cannot see it, so the default list takes over.
+    std::fs::write(dir.join("fb.mapper"), "Task * CPU;\nRegion * * * FBMEM;\n").expect("write");
+    let o = mapper(
+        &[
+            "run",
+            "--app",
+            "stencil",
+            "--size",
+            "tiny",
+            "--machine",
+            "emulated:1x2",
+            "--mapper",
+            "fb.mapper",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: `stencil` argument `ghost` (region ghost[0,0]) on CPU went to SYSMEM[0.0], a memory the mapper did not list ([FBMEM]): FBMEM is not visible from CPU (8 instances)\n"),
+        "{}",
+        stderr(&o)
+    );
+    // FBMEM full: the panels of a 49152 x 49152 SUMMA do not all fit the P100s' 16 GiB, and
+    // `Region * * GPU FBMEM;` quietly puts them in zero-copy memory; the run says so.
+    std::fs::write(
+        dir.join("gpu.mapper"),
+        "Task * GPU,CPU;\nRegion * * GPU FBMEM;\n",
+    )
+    .expect("write");
+    let o = mapper(
+        &[
+            "run",
+            "--app",
+            "summa",
+            "--size",
+            "49152",
+            "--machine",
+            "sim:p100x4",
+            "--mapper",
+            "gpu.mapper",
+        ],
+        &dir,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("warning: `gemm_panel` argument `a_panel` (region a_panels[0,2]) on GPU went to ZCMEM[0.0], a memory the mapper did not list ([FBMEM]): FBMEM[0.1] is full (needs 2.25 GiB, 256.00 MiB free of 16.00 GiB) (6 instances)\n"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .all(|l| l.starts_with("warning: `") && l.contains(" went to ZCMEM[0.0], ")),
+        "{err}"
+    );
 }

@@ -95,22 +95,29 @@ fn expert_mappers_check_clean_against_their_apps() {
     }
 }
 
+#[path = "../../mapper-core/corpus/experts.rs"]
+mod experts;
+
 #[test]
-fn corpus_files_are_the_expert_mappers() {
-    // Each app's expert is written with `mapper!` in its source; corpus/<app>.mapper holds the
-    // same program as a text file.
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mapper-core/corpus");
+fn the_corpus_reads_each_expert_from_its_app() {
+    // Each app's expert is written once, with `mapper!` in its source; the corpus index points
+    // at that file and reads the same program from it (comments kept).
+    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<&str> = experts::EXPERTS.iter().map(|(n, _, _)| *n).collect();
+    names.sort_unstable();
+    let mut apps_names: Vec<&str> = apps::apps().iter().map(|a| a.name()).collect();
+    apps_names.sort_unstable();
+    assert_eq!(names, apps_names);
     for app in apps::apps() {
-        let text = std::fs::read_to_string(dir.join(format!("{}.mapper", app.name())))
-            .expect("corpus file");
-        // The corpus keeps the comments; the `mapper!` source is the canonical text.
+        let e = app.expert();
+        let (_, file, ty) = experts::EXPERTS
+            .iter()
+            .find(|(n, _, _)| *n == app.name())
+            .expect("listed");
+        assert_eq!((*file, *ty), (e.file, e.type_name), "{}", app.name());
+        let text = experts::expert_text(&root, app.name()).expect("readable");
         let canonical = mapper_core::print::print(&parse::parse_text(&text).program);
-        assert_eq!(
-            canonical,
-            app.expert().source,
-            "corpus/{}.mapper",
-            app.name()
-        );
+        assert_eq!(canonical, e.source, "{}", app.name());
     }
 }
 

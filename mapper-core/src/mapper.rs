@@ -76,6 +76,14 @@ pub trait BoundMapper: Send + Sync {
     fn proc_kind(&self, task: TaskId) -> ProcKind;
     /// Memory-kind priority list for argument `arg` of `task` when run on `kind` (never empty).
     fn memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> &[MemKind];
+    /// The memory kinds the mapper itself lists for argument `arg` of `task` on `kind`, as
+    /// written, before kinds the processor cannot see or the machine lacks are dropped and the
+    /// default list is appended as a fallback; `None` when the mapper says nothing for it. The
+    /// runtime reports an instance placed outside this list as a fallback.
+    fn listed_memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> Option<&[MemKind]> {
+        let _ = (task, arg, kind);
+        None
+    }
     /// Layout of the instance of argument `arg` of `task` on `kind` in memory `mem`.
     fn layout(&self, task: TaskId, arg: usize, kind: ProcKind, mem: MemKind) -> Layout;
     /// Maximum mapped-but-unfinished instances of `task` on `kind` per node, if limited.

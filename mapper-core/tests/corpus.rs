@@ -35,7 +35,15 @@ fn corpus_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus")
 }
 
+#[path = "../corpus/experts.rs"]
+mod experts;
+
+/// A corpus mapper: an app's expert (read from its `mapper!` invocation) or a corpus file.
 fn read(name: &str) -> String {
+    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
+    if experts::expert_file(&root, name).is_some() {
+        return experts::expert_text(&root, name).expect("expert mapper readable");
+    }
     std::fs::read_to_string(corpus_dir().join(format!("{name}.mapper")))
         .expect("corpus file exists")
 }
@@ -159,12 +167,30 @@ fn app_of(name: &str) -> AppInfo {
 
 #[test]
 fn corpus_has_every_benchmark() {
+    // Every benchmark's expert is read from its app, and only from there: no `.mapper` copy.
+    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
     for b in BENCHMARKS {
         assert!(
-            corpus_dir().join(format!("{b}.mapper")).is_file(),
-            "missing corpus/{b}.mapper"
+            experts::expert_file(&root, b).is_some_and(|f| f.is_file()),
+            "no expert source for {b}"
         );
+        assert!(
+            !corpus_dir().join(format!("{b}.mapper")).exists(),
+            "corpus/{b}.mapper would be a second copy of the {b} expert"
+        );
+        assert!(read(b).starts_with('#'), "{b}: {}", read(b));
     }
+    assert_eq!(experts::EXPERTS.len(), BENCHMARKS.len());
+}
+
+#[test]
+fn expert_text_is_the_mapper_body() {
+    let src = "x\nruntime::mapper! {\n    pub Other for n;\n    Task * CPU;\n}\nruntime::mapper! {\n    pub E for names;\n    // head { brace\n    Task * GPU; // trailing\n\n    def f(Task task) {\n        // inner\n        return m[0, 0];\n    }\n}\n";
+    assert_eq!(
+        experts::mapper_body(src, "E").as_deref(),
+        Some("# head { brace\nTask * GPU; // trailing\n\ndef f(Task task) {\n    # inner\n    return m[0, 0];\n}\n")
+    );
+    assert_eq!(experts::mapper_body(src, "Missing"), None);
 }
 
 #[test]
@@ -199,7 +225,16 @@ fn corpus_binds_on_gpu_and_cpu_machines() {
 
 #[test]
 fn circuit_tables_follow_the_expert_strategy() {
-    let out = parse::parse_text(&read("circuit"));
+    // The circuit expert's strategy as a binder fixture (not read from the app: a tuned expert
+    // may change it, this test is about how the binder resolves these statements).
+    let strategy =
+        "Task * GPU,CPU;\nTask init_pieces CPU;\nRegion * * GPU FBMEM;\nRegion * * CPU SYSMEM;\n\
+        Region * rp_shared GPU ZCMEM;\nRegion * rp_ghost GPU ZCMEM;\nLayout * * * SOA C_order;\n\
+        m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);\n\
+        def block1d(Task task) {\n    return m[0, 0];\n}\n\
+        IndexTaskMap calculate_new_currents, distribute_charge, update_voltages block1d;\n";
+    let out = parse::parse_text(strategy);
+    assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
     let app = app_of("circuit");
     let t = Tables::resolve(&out.program, &app, &MachineShape::new(2, 8, 4)).expect("binds");
     let calc = app.task_id("calculate_new_currents").expect("task");

@@ -65,6 +65,50 @@ pub struct CopyRecord {
     pub end_ns: u64,
 }
 
+/// An argument instance placed in a memory the mapper did not list: none of the listed
+/// memories could take it, so the default list (appended as a fallback) did. Recorded whether
+/// or not profiling is on, once per (task, argument, processor kind, memory kind), with a count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fallback {
+    /// Task name.
+    pub task: String,
+    /// Argument name.
+    pub arg: String,
+    /// Region of the first such instance.
+    pub region: String,
+    /// The processor kind the task ran on (`GPU`).
+    pub proc_kind: String,
+    /// The memory kinds the mapper listed, as written (`FBMEM`).
+    pub listed: Vec<String>,
+    /// The memory the instance went to (`ZCMEM[0.0]`).
+    pub placed: String,
+    /// Why each listed memory was not used (`FBMEM[0.1] full: needs 8.00 MiB, 1.00 MiB free of
+    /// 16.00 GiB`, `FBMEM not visible from CPU`, `no SOCKMEM on this machine`).
+    pub why: Vec<String>,
+    /// How many instances fell back this way.
+    pub count: usize,
+}
+
+impl std::fmt::Display for Fallback {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` argument `{}` (region {}) on {} went to {}, a memory the mapper did not list ([{}]): {}",
+            self.task,
+            self.arg,
+            self.region,
+            self.proc_kind,
+            self.placed,
+            self.listed.join(", "),
+            self.why.join("; ")
+        )?;
+        if self.count > 1 {
+            write!(f, " ({} instances)", self.count)?;
+        }
+        Ok(())
+    }
+}
+
 /// Collects records from every thread.
 #[derive(Debug)]
 pub struct Profiler {
@@ -73,6 +117,7 @@ pub struct Profiler {
     enabled: bool,
     tasks: Mutex<Vec<TaskRecord>>,
     copies: Mutex<Vec<CopyRecord>>,
+    fallbacks: Mutex<Vec<Fallback>>,
 }
 
 impl Profiler {
@@ -84,6 +129,7 @@ impl Profiler {
             enabled,
             tasks: Mutex::default(),
             copies: Mutex::default(),
+            fallbacks: Mutex::default(),
         }
     }
 
@@ -126,11 +172,34 @@ impl Profiler {
         }
     }
 
+    /// Records a fallback (always, even when profiling is off); repeats of the same task,
+    /// argument, processor kind and memory kind only count.
+    pub fn fallback(&self, r: Fallback) {
+        if let Ok(mut v) = self.fallbacks.lock() {
+            let kind = |m: &str| m.split('[').next().unwrap_or(m).to_string();
+            match v.iter_mut().find(|f| {
+                f.task == r.task
+                    && f.arg == r.arg
+                    && f.proc_kind == r.proc_kind
+                    && kind(&f.placed) == kind(&r.placed)
+            }) {
+                Some(f) => f.count += r.count,
+                None => v.push(r),
+            }
+        }
+    }
+
+    /// The fallbacks recorded so far.
+    pub fn fallbacks(&self) -> Vec<Fallback> {
+        self.fallbacks.lock().map(|v| v.clone()).unwrap_or_default()
+    }
+
     /// A snapshot of everything recorded so far.
     pub fn snapshot(&self) -> Profile {
         Profile {
             tasks: self.tasks.lock().map(|v| v.clone()).unwrap_or_default(),
             copies: self.copies.lock().map(|v| v.clone()).unwrap_or_default(),
+            fallbacks: self.fallbacks(),
         }
     }
 }
@@ -142,6 +211,8 @@ pub struct Profile {
     pub tasks: Vec<TaskRecord>,
     /// Copies in completion order.
     pub copies: Vec<CopyRecord>,
+    /// Instances placed in a memory the mapper did not list.
+    pub fallbacks: Vec<Fallback>,
 }
 
 fn pair_label(c: &CopyRecord) -> String {
@@ -240,6 +311,9 @@ impl Profile {
         for (t, b, n) in self.copies_by_task().into_iter().take(5) {
             let _ = writeln!(s, "  {t:<20} {b:>12} bytes in {n} copies");
         }
+        for f in &self.fallbacks {
+            let _ = writeln!(s, "fallback: {f}");
+        }
         s
     }
 
@@ -276,6 +350,21 @@ impl Profile {
     }
 }
 
+/// Bytes in B, KiB, MiB or GiB.
+pub fn human_bytes(b: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = b as f64;
+    if f >= K * K * K {
+        format!("{:.2} GiB", f / (K * K * K))
+    } else if f >= K * K {
+        format!("{:.2} MiB", f / (K * K))
+    } else if f >= K {
+        format!("{:.1} KiB", f / K)
+    } else {
+        format!("{b} B")
+    }
+}
+
 fn top(it: impl Iterator<Item = (String, u64)>) -> Vec<(String, u64, usize)> {
     let mut m: BTreeMap<String, (u64, usize)> = BTreeMap::new();
     for (k, b) in it {
@@ -300,6 +389,7 @@ mod tests {
             index: 1,
         };
         Profile {
+            fallbacks: Vec::new(),
             tasks: vec![
                 TaskRecord {
                     name: "a".into(),

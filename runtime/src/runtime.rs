@@ -582,6 +582,77 @@ impl Runtime {
         Ok(name)
     }
 
+    /// Records a fallback when the instance of an argument went to memory `mem` (of kind `mk`)
+    /// although the mapper's own list for it does not name that kind, with why each listed
+    /// kind was not used.
+    #[allow(clippy::too_many_arguments)]
+    fn note_fallback(
+        &self,
+        tid: TaskId,
+        decl: &TaskDecl,
+        arg: usize,
+        ra: &ResolvedArg,
+        region: &Arc<str>,
+        kind: ProcKind,
+        pidx: usize,
+        mk: MemKind,
+        mem: usize,
+        attempts: &[MemoryAttempt],
+    ) {
+        let Some(listed) = self.bound.listed_memories(tid, arg, kind) else {
+            return;
+        };
+        if listed.is_empty() || listed.contains(&mk) {
+            return;
+        }
+        let visible = self.machine.accessible_kinds(pidx);
+        let why = listed
+            .iter()
+            .map(|l| {
+                if !self.machine.mems.iter().any(|m| m.kind == *l) {
+                    format!("this machine has no {l}")
+                } else if !visible.contains(l) {
+                    format!("{l} is not visible from {kind}")
+                } else {
+                    match attempts
+                        .iter()
+                        .find(|a| a.memory.split('[').next() == Some(l.as_str()))
+                    {
+                        Some(a) => format!(
+                            "{} is full (needs {}, {} free of {})",
+                            a.memory,
+                            crate::profile::human_bytes(a.needed),
+                            crate::profile::human_bytes(a.available),
+                            crate::profile::human_bytes(a.capacity)
+                        ),
+                        None => format!("{l} could not take it"),
+                    }
+                }
+            })
+            .collect();
+        self.profiler.fallback(crate::profile::Fallback {
+            task: decl.name.clone(),
+            arg: ra.arg_name.to_string(),
+            region: region.to_string(),
+            proc_kind: kind.to_string(),
+            listed: listed.iter().map(|l| l.to_string()).collect(),
+            placed: self
+                .state
+                .mems
+                .get(mem)
+                .map(|m| m.label.to_string())
+                .unwrap_or_else(|| mk.to_string()),
+            why,
+            count: 1,
+        });
+    }
+
+    /// The fallbacks recorded so far: argument instances placed in a memory the mapper did not
+    /// list (recorded whether or not profiling is on).
+    pub fn fallbacks(&self) -> Vec<crate::profile::Fallback> {
+        self.profiler.fallbacks()
+    }
+
     /// Finds or creates the instance for one argument in the first memory of the mapper's list
     /// that is accessible and can hold it; waits for running tasks to free memory before
     /// failing. Returns (instance, fresh, reduction instance).
@@ -637,6 +708,9 @@ impl Runtime {
                     .map_err(RuntimeError::Launch)?
                 {
                     Found::Inst(d, fresh) => {
+                        self.note_fallback(
+                            tid, decl, arg, ra, name, kind, pidx, mk, mem, &attempts,
+                        );
                         if !reduce {
                             return Ok((d, fresh, None));
                         }

@@ -42,6 +42,26 @@ impl Bench {
     }
 }
 
+/// A privilege as the prompt shows it.
+pub fn privilege_text(p: runtime::Privilege) -> String {
+    use runtime::{Privilege as P, ReduceOp as R};
+    match p {
+        P::Read => "read".into(),
+        P::Write => "write".into(),
+        P::ReadWrite => "read-write".into(),
+        P::WriteDiscard => "write-discard (old contents not copied in)".into(),
+        P::Reduce(op) => format!(
+            "reduction ({}) (private instances folded into the data after the task)",
+            match op {
+                R::Sum => "+",
+                R::Min => "min",
+                R::Max => "max",
+                R::Prod => "*",
+            }
+        ),
+    }
+}
+
 fn failure(e: apps::AppError) -> RunFailure {
     match e {
         apps::AppError::Mapper(m) => RunFailure::Bind(m),
@@ -71,6 +91,23 @@ impl TuneApp for Bench {
             return None;
         }
         self.dims().get(task).copied()
+    }
+
+    fn privilege(&self, task: &str, arg: usize) -> Option<String> {
+        let p = apps::Problem::preset(self.app, "tiny").ok()?;
+        let decl = self.app.declare(&p);
+        let t = decl.tasks.iter().find(|t| t.name == task)?;
+        Some(privilege_text(t.args.get(arg)?.privilege))
+    }
+
+    fn size_text(&self, size: &str) -> Option<String> {
+        let p = apps::Problem::parse(self.app, size).ok()?;
+        Some(format!(
+            "{} ({}, {})",
+            p.preset,
+            p.values_text().replace(',', ", "),
+            p.precision.as_str()
+        ))
     }
 
     fn expert_mapper(&self) -> String {

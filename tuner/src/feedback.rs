@@ -382,6 +382,39 @@ pub fn profile_facts(p: &ProfileFacts) -> Vec<String> {
             p.tasks
         ));
     }
+    if p.span_s > 0.0 && !p.busy_s_per_proc.is_empty() {
+        let parts: Vec<String> = p
+            .busy_s_per_proc
+            .iter()
+            .map(|(proc, s)| format!("{proc} {:.0}%", 100.0 * s / p.span_s))
+            .collect();
+        out.push(format!(
+            "Busy fraction of each processor over the run ({} from first to last event): {}.",
+            format_time(p.span_s),
+            parts.join(", ")
+        ));
+    }
+    for f in &p.fallbacks {
+        out.push(format!("Memory fallback: {f}."));
+    }
+    if !p.waits.is_empty() {
+        let parts: Vec<String> = p
+            .waits
+            .iter()
+            .map(|w| {
+                format!(
+                    "{} idled {} waiting for {}",
+                    w.waiter,
+                    format_time(w.idle_s),
+                    w.on
+                )
+            })
+            .collect();
+        out.push(format!(
+            "Longest waits on the critical path: {}.",
+            parts.join("; ")
+        ));
+    }
     let moved: u64 = p
         .bytes_per_pair
         .iter()
@@ -405,6 +438,15 @@ pub fn profile_facts(p: &ProfileFacts) -> Vec<String> {
         }
     } else if p.copies == 0 || moved == 0 {
         out.push("No data was copied between memories.".to_string());
+    }
+    let pairs: Vec<String> = p
+        .bytes_per_pair
+        .iter()
+        .filter(|(k, b)| !k.starts_with("fill") && **b > 0)
+        .map(|(k, b)| format!("{k} {}", human_bytes(*b)))
+        .collect();
+    if pairs.len() > 1 {
+        out.push(format!("Bytes per memory pair: {}.", pairs.join(", ")));
     }
     if let Some((region, bytes, n)) = p.copies_by_region.first() {
         out.push(format!(
@@ -582,6 +624,15 @@ mod tests {
         p.copies_by_task.push(("gemm".into(), 4 << 20, 16));
         p.tasks = 40;
         p.copies = 30;
+        p.span_s = 4.0;
+        p.busy_s_per_proc.insert("GPU[0, 0]".into(), 3.0);
+        p.busy_s_per_proc.insert("CPU[0, 0]".into(), 1.0);
+        p.waits.push(crate::target::Wait {
+            waiter: "gemm on GPU[0, 0]".into(),
+            on: "copy of a_tiles.v ZCMEM[0.0] -> FBMEM[0.1] (3.00 MiB)".into(),
+            idle_s: 0.5,
+        });
+        p.fallbacks.push("`gemm` argument `a` (region a_tiles[0,0]) on GPU went to ZCMEM[0.0], a memory the mapper did not list ([FBMEM]): FBMEM[0.0] is full (needs 8.00 GiB, 0 B free of 16.00 GiB)".into());
         p
     }
 
@@ -591,8 +642,12 @@ mod tests {
             profile_facts(&facts()),
             vec![
                 "Task time by processor kind: CPU 25% (1.0000 s on 1 processor), GPU 75% (3.0000 s on 4 processors) (40 tasks).",
+                "Busy fraction of each processor over the run (4.000 s from first to last event): CPU[0, 0] 25%, GPU[0, 0] 75%.",
+                "Memory fallback: `gemm` argument `a` (region a_tiles[0,0]) on GPU went to ZCMEM[0.0], a memory the mapper did not list ([FBMEM]): FBMEM[0.0] is full (needs 8.00 GiB, 0 B free of 16.00 GiB).",
+                "Longest waits on the critical path: gemm on GPU[0, 0] idled 500.000 ms waiting for copy of a_tiles.v ZCMEM[0.0] -> FBMEM[0.1] (3.00 MiB).",
                 "Most bytes moved: ZCMEM[0.0] -> FBMEM[0.1] (3.00 MiB, 75% of 4.00 MiB copied).",
                 "Copies ZCMEM -> FBMEM cross the host link; keeping data that GPU tasks use in FBMEM avoids them.",
+                "Bytes per memory pair: FBMEM[0.0] -> FBMEM[0.1] 1.00 MiB, ZCMEM[0.0] -> FBMEM[0.1] 3.00 MiB.",
                 "Region with most copy traffic: `a_tiles` (3.00 MiB in 12 copies).",
                 "Task whose arguments needed most copies: `gemm` (4.00 MiB in 16 copies).",
             ]

@@ -56,6 +56,181 @@ pub struct AppDescription {
     pub regions: Vec<String>,
     /// The machine: nodes, processors, memories, capacities, bandwidths.
     pub machine: String,
+    /// The problem size, in words (empty if unknown).
+    #[serde(default)]
+    pub size: String,
+}
+
+/// The description of `app` at `size` on machine `desc` for prompts: exact kind spellings,
+/// each argument's privilege (reductions included), the problem size, the machine's processors,
+/// memories and bandwidths, and, from `facts` (a profiled run at this size on this machine),
+/// the extents of each task's index launches.
+pub fn describe(
+    app: &dyn crate::target::TuneApp,
+    desc: &runtime::MachineDesc,
+    size: &str,
+    facts: Option<&crate::target::ProfileFacts>,
+) -> AppDescription {
+    let mut d = AppDescription::from_app_info(&app.info(), machine_text(desc));
+    d.summary = app.summary();
+    d.size = app.size_text(size).unwrap_or_else(|| size.to_string());
+    for t in &mut d.tasks {
+        for (i, a) in t.args.iter_mut().enumerate() {
+            if let Some(p) = app.privilege(&t.name, i) {
+                a.privilege = p;
+            }
+        }
+        if t.launch_domain.is_none() {
+            continue;
+        }
+        let ext = facts.and_then(|f| f.launch_extents.get(&t.name));
+        t.launch_domain = Some(match (ext, app.launch_dims(&t.name)) {
+            (Some((e, n)), _) if !e.is_empty() => {
+                let volume: i64 = e.iter().product();
+                let dims: Vec<String> = e.iter().map(i64::to_string).collect();
+                let launches = if volume > 0 {
+                    (*n as i64 + volume - 1) / volume
+                } else {
+                    0
+                };
+                format!(
+                    "{} ({} point{} per launch; {n} points ran in all, about {launches} launch{})",
+                    dims.join("x"),
+                    volume,
+                    if volume == 1 { "" } else { "s" },
+                    if launches == 1 { "" } else { "es" }
+                )
+            }
+            (None, _) if facts.is_some_and(|f| f.tasks > 0) => {
+                "an index space (no point of it ran at this size on this machine)".to_string()
+            }
+            (_, Some(n)) => format!("a {n}-D domain"),
+            _ => "an index space".to_string(),
+        });
+    }
+    d
+}
+
+/// The machine as the prompt shows it: processors per node with their peak rates, memories
+/// with capacities and bandwidths, which processor reaches which memory at what bandwidth, and
+/// the copy bandwidths between memories, as the runtime and the simulator use them.
+pub fn machine_text(d: &runtime::MachineDesc) -> String {
+    use std::collections::BTreeMap;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "`{}`{}: {} node(s); the numbers below are the ones the {} uses.",
+        d.name,
+        if d.simulated { " (simulated)" } else { "" },
+        d.nodes,
+        if d.simulated { "simulator" } else { "runtime" }
+    );
+    let node0 = |n: u32| n == 0;
+    let mut procs: BTreeMap<&str, (usize, f64, u32, f64)> = BTreeMap::new();
+    for p in d.procs.iter().filter(|p| node0(p.id.node)) {
+        let e = procs
+            .entry(p.id.kind.as_str())
+            .or_insert((0, p.gflops, p.threads, p.launch_ns));
+        e.0 += 1;
+    }
+    let parts: Vec<String> = procs
+        .iter()
+        .map(|(k, (n, gf, th, launch))| {
+            let threads = if *th > 1 {
+                format!(", {th} threads")
+            } else {
+                String::new()
+            };
+            format!(
+                "{n} {k} ({gf:.0} GFLOP/s peak{threads}, {:.1} us per task launch)",
+                launch / 1e3
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "Processors per node: {}.", parts.join(", "));
+    let mut mems: BTreeMap<&str, (usize, u64, f64)> = BTreeMap::new();
+    for m in d.mems.iter().filter(|m| node0(m.node)) {
+        let e = mems
+            .entry(m.kind.as_str())
+            .or_insert((0, m.capacity, m.bandwidth));
+        e.0 += 1;
+    }
+    let parts: Vec<String> = mems
+        .iter()
+        .map(|(k, (n, cap, bw))| {
+            format!(
+                "{n} {k} ({} each, {bw:.0} GB/s inside the memory)",
+                crate::feedback::human_bytes(*cap)
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "Memories per node: {}.", parts.join(", "));
+    // Access: (processor kind, memory kind, same index?) -> bandwidth, latency, cached.
+    let mut access: BTreeMap<(String, String), (f64, f64, bool)> = BTreeMap::new();
+    for a in &d.access {
+        let (Some(p), Some(m)) = (d.procs.get(a.proc), d.mems.get(a.mem)) else {
+            continue;
+        };
+        if !node0(p.id.node) || m.node != p.id.node {
+            continue;
+        }
+        let mk = if m.kind == mapper_core::MemKind::Fbmem {
+            if m.index == p.id.index {
+                "its own FBMEM".to_string()
+            } else {
+                "another GPU's FBMEM".to_string()
+            }
+        } else {
+            m.kind.as_str().to_string()
+        };
+        access
+            .entry((p.id.kind.as_str().to_string(), mk))
+            .or_insert((a.bandwidth, a.latency, a.cached));
+    }
+    let parts: Vec<String> = access
+        .iter()
+        .map(|((p, m), (bw, lat, cached))| {
+            format!(
+                "{p} -> {m} {bw:.0} GB/s ({:.1} us latency{})",
+                lat / 1e3,
+                if *cached {
+                    ""
+                } else {
+                    "; not cached: a task pays again for every re-read"
+                }
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "Direct access by tasks (processor -> memory): {}.",
+        parts.join("; ")
+    );
+    let mut paths: Vec<String> = d
+        .paths
+        .iter()
+        .map(|c| {
+            format!(
+                "{} <-> {} {} {:.0} GB/s",
+                c.a.as_str(),
+                c.b.as_str(),
+                if c.same_node {
+                    "same node"
+                } else {
+                    "across nodes"
+                },
+                c.bandwidth
+            )
+        })
+        .collect();
+    paths.dedup();
+    let _ = writeln!(
+        out,
+        "Copies between memories: {}; other pairs {:.0} GB/s.",
+        paths.join("; "),
+        d.default_copy
+    );
+    out
 }
 
 impl AppDescription {
@@ -75,8 +250,8 @@ impl AppDescription {
                         regions: a.regions.clone(),
                     })
                     .collect(),
-                variants: t.variants.iter().map(|k| format!("{k:?}")).collect(),
-                launch_domain: t.index_launch.then(|| "index launch".to_string()),
+                variants: t.variants.iter().map(|k| k.as_str().to_string()).collect(),
+                launch_domain: t.index_launch.then(|| "an index space".to_string()),
             })
             .collect();
         let regions = app.region_names().into_iter().map(str::to_string).collect();
@@ -86,6 +261,7 @@ impl AppDescription {
             tasks,
             regions,
             machine: machine.into(),
+            size: String::new(),
         }
     }
 
@@ -95,6 +271,9 @@ impl AppDescription {
         let _ = writeln!(out, "Application `{}`.", self.name);
         if !self.summary.trim().is_empty() {
             let _ = writeln!(out, "{}", self.summary.trim());
+        }
+        if !self.size.trim().is_empty() {
+            let _ = writeln!(out, "Problem size: {}.", self.size.trim());
         }
         let _ = writeln!(out, "Tasks:");
         for t in &self.tasks {
@@ -221,11 +400,17 @@ impl PromptBuilder {
         let _ = writeln!(u, "\n#Constraints\n{}", self.constraints_text().trim_end());
         let feedback = match last {
             None => "No evaluation yet: this is the starting mapper.".to_string(),
-            Some(a) => format!(
-                "Score of the last attempt: {}\n{}",
-                score_text(a),
-                cut_middle(a.feedback.trim(), self.max_feedback_chars)
-            ),
+            Some(a) => {
+                let change = match history.len().checked_sub(2).map(|i| &history[i]) {
+                    Some(prev) => format!("\n{}", change_line(prev, a)),
+                    None => String::new(),
+                };
+                format!(
+                    "Score of the last attempt: {}{change}\n{}",
+                    score_text(a),
+                    cut_middle(a.feedback.trim(), self.max_feedback_chars)
+                )
+            }
         };
         let _ = writeln!(u, "\n#Feedback\n{}", feedback.trim_end());
         if history.len() > 1 || best_attempt(history).is_some() {
@@ -331,6 +516,63 @@ impl PromptBuilder {
     }
 }
 
+/// One line on what changed from attempt `prev` to attempt `last` (statements removed and
+/// added, in canonical form) and what it did to the score.
+pub fn change_line(prev: &Attempt, last: &Attempt) -> String {
+    let stmts = |t: &str| -> Vec<String> {
+        let out = mapper_core::parse::parse_text(t);
+        if out.diagnostics.iter().any(|d| d.is_error()) {
+            return t.lines().map(|l| l.trim().to_string()).collect();
+        }
+        out.program
+            .stmts
+            .iter()
+            .map(|s| {
+                let p = mapper_core::print::print_stmt(s);
+                p.split_whitespace().collect::<Vec<_>>().join(" ")
+            })
+            .collect()
+    };
+    let (a, b) = (stmts(&prev.mapper), stmts(&last.mapper));
+    let removed: Vec<String> = a
+        .iter()
+        .filter(|s| !b.contains(s))
+        .map(|s| format!("-`{}`", cut_middle(s, 120)))
+        .collect();
+    let added: Vec<String> = b
+        .iter()
+        .filter(|s| !a.contains(s))
+        .map(|s| format!("+`{}`", cut_middle(s, 120)))
+        .collect();
+    let what: Vec<String> = if removed.is_empty() && added.is_empty() {
+        vec!["no statement changed".to_string()]
+    } else {
+        removed.into_iter().chain(added).collect::<Vec<_>>()
+    };
+    let what = if what.len() > 8 {
+        format!("{} and {} more", what[..8].join(" "), what.len() - 8)
+    } else {
+        what.join(" ")
+    };
+    let effect = match (prev.valid_score(), last.valid_score()) {
+        (Some(x), Some(y)) if y > x * 1.005 => {
+            format!("faster ({} -> {})", fmt_score(x), fmt_score(y))
+        }
+        (Some(x), Some(y)) if y < x / 1.005 => {
+            format!("slower ({} -> {})", fmt_score(x), fmt_score(y))
+        }
+        (Some(x), Some(y)) => format!(
+            "no effect on the score ({} -> {})",
+            fmt_score(x),
+            fmt_score(y)
+        ),
+        (Some(x), None) => format!("it failed (score {} -> 0)", fmt_score(x)),
+        (None, Some(y)) => format!("it ran again (score 0 -> {})", fmt_score(y)),
+        (None, None) => "it still fails".to_string(),
+    };
+    format!("Change since the previous attempt: {what}; result: {effect}.")
+}
+
 /// A score for the prompt: the number, or why there is none.
 fn score_text(a: &Attempt) -> String {
     match a.score {
@@ -396,6 +638,7 @@ mod tests {
             }],
             regions: vec!["grid".into(), "p_private".into()],
             machine: "1 node: 4 GPU (16 GiB FBMEM each), 2 CPU".into(),
+            size: String::new(),
         }
     }
 
@@ -437,10 +680,24 @@ mod tests {
         let u = b.optoprime(None, &h)[1].content.clone();
         assert!(u.contains("(mapper) mapper:\n```\nTask * GPX;\n```"), "{u}");
         assert!(u.contains(
-            "#Feedback\nScore of the last attempt: 0 (failed)\nerror: unknown processor kind `GPX`"
-        ));
+            "#Feedback\nScore of the last attempt: 0 (failed)\nChange since the previous attempt: -`Task * CPU;` +`Task * GPX;`; result: it failed (score 1.500 -> 0).\nerror: unknown processor kind `GPX`"
+        ), "{u}");
         assert!(u.contains("Best mapper so far (score 1.500):\n```\nTask * CPU;\n```"));
         assert!(u.contains("Attempt 1 (score 1.500):"));
+    }
+
+    #[test]
+    fn change_lines() {
+        let a = Attempt::scored("Task * GPU;\nRegion * * GPU FBMEM;", 1.0, "");
+        let b = Attempt::scored("Task * GPU;\nRegion  *  * GPU ZCMEM;", 0.5, "");
+        assert_eq!(
+            change_line(&a, &b),
+            "Change since the previous attempt: -`Region * * GPU FBMEM;` +`Region * * GPU ZCMEM;`; result: slower (1.000 -> 0.5000)."
+        );
+        assert_eq!(
+            change_line(&a, &a),
+            "Change since the previous attempt: no statement changed; result: no effect on the score (1.000 -> 1.000)."
+        );
     }
 
     #[test]

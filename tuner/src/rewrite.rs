@@ -626,14 +626,80 @@ impl Verify for CommandVerifier {
 pub struct RewriteOutcome {
     /// The file.
     pub path: PathBuf,
-    /// The canonical mapper text written into the body.
+    /// The canonical mapper text the body now holds.
     pub mapper: String,
-    /// False if the body already held exactly this text (nothing was written or verified).
+    /// False if the body already held this program (nothing was written or verified).
     pub changed: bool,
+    /// A unified diff of the file (empty when unchanged).
+    pub diff: String,
+    /// True when the statements were edited in place (comments and unchanged statements
+    /// kept); false when the whole body had to be replaced.
+    pub minimal: bool,
 }
 
-/// Replaces the body of mapper `name` in `path` with the canonical form of `mapper_text`,
-/// atomically, then verifies; restores the original bytes if verification fails.
+/// The text of the mapper a file holds: the whole file for a `.mapper` file, else the body of
+/// the `mapper!` invocation named `name`.
+pub fn mapper_text_in(path: &Path, name: &str) -> Result<String, RewriteError> {
+    let file = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|source| RewriteError::Io {
+        op: "read",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if is_mapper_file(path) {
+        return Ok(src);
+    }
+    let site = find_mapper(&src, &file, name)?;
+    Ok(src[site.body].to_string())
+}
+
+fn is_mapper_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "mapper")
+}
+
+/// The source with the mapper (a `.mapper` file's whole text, or the body of the `mapper!`
+/// named `name`) changed to the program `canonical` by the smallest edit, and whether that
+/// edit kept the rest (see [`minimal_edit`]); else the body is replaced whole.
+pub fn edit_source(
+    src: &str,
+    file: &str,
+    mapper_file: bool,
+    name: &str,
+    canonical: &str,
+) -> Result<(String, bool), RewriteError> {
+    if mapper_file {
+        return Ok(match minimal_edit(src, canonical) {
+            Some(t) => (t, true),
+            None => (canonical.to_string(), false),
+        });
+    }
+    let site = find_mapper(src, file, name)?;
+    let body = &src[site.body.clone()];
+    match minimal_edit(body, canonical) {
+        Some(new_body) => {
+            let mut out = String::with_capacity(src.len() + 256);
+            out.push_str(&src[..site.body.start]);
+            out.push_str(&new_body);
+            out.push_str(&src[site.body.end..]);
+            Ok((out, true))
+        }
+        None => Ok((replace_body(src, file, name, canonical)?, false)),
+    }
+}
+
+/// The backup kept beside `path` while a rewrite is being verified.
+pub fn backup_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!("{name}.tune-backup"))
+}
+
+/// Changes the mapper in `path` (a `.mapper` file, or the body of the `mapper!` named `name`
+/// in Rust source) to the program of `mapper_text` by the smallest textual edit, then verifies.
+/// The original is copied to [`backup_path`] first; the backup is removed once verification
+/// passes; if it fails, the original bytes are put back (and the backup removed).
 pub fn rewrite_mapper(
     path: &Path,
     name: &str,
@@ -655,33 +721,49 @@ pub fn rewrite_mapper(
         ),
         message: "the file is not valid UTF-8".to_string(),
     })?;
-    let new_src = replace_body(&src, &file, name, &canonical)?;
-    if new_src == src {
+    let current = if is_mapper_file(path) {
+        src.clone()
+    } else {
+        src[find_mapper(&src, &file, name)?.body].to_string()
+    };
+    if canonicalize(&current).ok().as_deref() == Some(canonical.as_str()) {
         return Ok(RewriteOutcome {
             path: path.to_path_buf(),
             mapper: canonical,
             changed: false,
+            diff: String::new(),
+            minimal: true,
         });
     }
-    write_atomic(path, new_src.as_bytes()).map_err(|source| RewriteError::Io {
-        op: "write",
-        path: path.to_path_buf(),
+    let (new_src, minimal) = edit_source(&src, &file, is_mapper_file(path), name, &canonical)?;
+    let diff = unified_diff(&src, &new_src, &file);
+    let backup = backup_path(path);
+    std::fs::write(&backup, &original).map_err(|source| RewriteError::Io {
+        op: "write the backup",
+        path: backup.clone(),
         source,
     })?;
+    if let Err(source) = write_atomic(path, new_src.as_bytes()) {
+        let _ = std::fs::remove_file(&backup);
+        return Err(RewriteError::Io {
+            op: "write",
+            path: path.to_path_buf(),
+            source,
+        });
+    }
     if let Err(output) = verifier.verify() {
         let (restore, restored) = match write_atomic(path, &original) {
-            Ok(()) => ("the original file was restored".to_string(), true),
-            Err(e) => {
-                let backup = path.with_extension("rs.orig");
-                let saved = match std::fs::write(&backup, &original) {
-                    Ok(()) => format!("the original is saved in {}", backup.display()),
-                    Err(e2) => format!("saving it to {} failed too: {e2}", backup.display()),
-                };
-                (
-                    format!("restoring the original failed: {e}; {saved}"),
-                    false,
-                )
+            Ok(()) => {
+                let _ = std::fs::remove_file(&backup);
+                ("the original file was restored".to_string(), true)
             }
+            Err(e) => (
+                format!(
+                    "restoring the original failed: {e}; it is kept in {}",
+                    backup.display()
+                ),
+                false,
+            ),
         };
         return Err(RewriteError::VerificationFailed {
             path: path.to_path_buf(),
@@ -691,11 +773,339 @@ pub fn rewrite_mapper(
             restored,
         });
     }
+    let _ = std::fs::remove_file(&backup);
     Ok(RewriteOutcome {
         path: path.to_path_buf(),
         mapper: canonical,
         changed: true,
+        diff,
+        minimal,
     })
+}
+
+/// The span of a top-level statement.
+fn stmt_span(s: &mapper_core::ast::Stmt) -> mapper_core::span::Span {
+    use mapper_core::ast::Stmt;
+    match s {
+        Stmt::Task { span, .. }
+        | Stmt::Region { span, .. }
+        | Stmt::Layout { span, .. }
+        | Stmt::InstanceLimit { span, .. }
+        | Stmt::CollectMemory { span, .. }
+        | Stmt::IndexTaskMap { span, .. }
+        | Stmt::SingleTaskMap { span, .. }
+        | Stmt::ControlReplicate { span, .. }
+        | Stmt::Assign { span, .. } => *span,
+        Stmt::Def(f) => f.span,
+    }
+}
+
+/// Byte offset of a 1-based line/column (columns counted in characters) in `text`.
+fn offset_of(text: &str, line_starts: &[usize], pos: mapper_core::span::Pos) -> usize {
+    let Some(&start) = line_starts.get((pos.line as usize).saturating_sub(1)) else {
+        return text.len();
+    };
+    let line_end = text[start..].find('\n').map_or(text.len(), |e| start + e);
+    text[start..line_end]
+        .char_indices()
+        .nth((pos.col as usize).saturating_sub(1))
+        .map_or(line_end, |(i, _)| start + i)
+}
+
+/// The top-level statements of a mapper text: canonical text and the byte range it is written
+/// in (through its `;` or closing `}`).
+fn statements(text: &str) -> Result<Vec<(String, Range<usize>)>, String> {
+    let out = mapper_core::parse::parse_text(text);
+    if out.diagnostics.iter().any(|d| d.is_error()) {
+        return Err(mapper_core::diag::render_all(
+            &out.diagnostics,
+            "mapper",
+            text,
+        ));
+    }
+    let mut line_starts = vec![0];
+    line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+    let mut v = Vec::new();
+    for s in &out.program.stmts {
+        let sp = stmt_span(s);
+        let lo = offset_of(text, &line_starts, sp.lo);
+        let mut hi = offset_of(text, &line_starts, sp.hi).max(lo);
+        // Include a `;` the span stops short of.
+        let rest = &text[hi..];
+        let trimmed = rest.trim_start_matches([' ', '\t']);
+        if !text[lo..hi].trim_end().ends_with([';', '}']) && trimmed.starts_with(';') {
+            hi += rest.len() - trimmed.len() + 1;
+        }
+        v.push((mapper_core::print::print_stmt(s), lo..hi));
+    }
+    Ok(v)
+}
+
+/// One step of a line or statement diff.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Keep(usize, usize),
+    Del(usize),
+    Ins(usize),
+}
+
+/// A shortest edit script between `a` and `b` (longest common subsequence).
+fn lcs_script<T: PartialEq>(a: &[T], b: &[T]) -> Vec<Step> {
+    // The common prefix and suffix are kept as they are; the table covers the middle only.
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let mut out: Vec<Step> = (0..pre).map(|i| Step::Keep(i, i)).collect();
+    let (am, bm) = (&a[pre..a.len() - suf], &b[pre..b.len() - suf]);
+    for s in lcs_middle(am, bm) {
+        out.push(match s {
+            Step::Keep(i, j) => Step::Keep(i + pre, j + pre),
+            Step::Del(i) => Step::Del(i + pre),
+            Step::Ins(j) => Step::Ins(j + pre),
+        });
+    }
+    let (an, bn) = (a.len() - suf, b.len() - suf);
+    out.extend((0..suf).map(|k| Step::Keep(an + k, bn + k)));
+    out
+}
+
+fn lcs_middle<T: PartialEq>(a: &[T], b: &[T]) -> Vec<Step> {
+    let (n, m) = (a.len(), b.len());
+    let mut t = vec![0u32; (n + 1) * (m + 1)];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            t[i * (m + 1) + j] = if a[i] == b[j] {
+                t[(i + 1) * (m + 1) + j + 1] + 1
+            } else {
+                t[(i + 1) * (m + 1) + j].max(t[i * (m + 1) + j + 1])
+            };
+        }
+    }
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::new();
+    while i < n || j < m {
+        if i < n && j < m && a[i] == b[j] {
+            out.push(Step::Keep(i, j));
+            i += 1;
+            j += 1;
+        } else if i < n && (j == m || t[(i + 1) * (m + 1) + j] >= t[i * (m + 1) + j + 1]) {
+            out.push(Step::Del(i));
+            i += 1;
+        } else {
+            out.push(Step::Ins(j));
+            j += 1;
+        }
+    }
+    out
+}
+
+/// Leading spaces and tabs of the line holding byte `at`.
+fn indent_at(text: &str, at: usize) -> String {
+    let start = text[..at].rfind('\n').map_or(0, |p| p + 1);
+    text[start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect()
+}
+
+/// A canonical statement (possibly several lines) indented by `indent` after its first line.
+fn indented(stmt: &str, indent: &str, nl: &str) -> String {
+    let mut out = String::new();
+    for (k, line) in stmt.trim_end().lines().enumerate() {
+        if k > 0 {
+            out.push_str(nl);
+            if !line.trim().is_empty() {
+                out.push_str(indent);
+            }
+        }
+        out.push_str(line.trim_end());
+    }
+    out
+}
+
+/// The smallest textual edit of a mapper text `old` (comments, blank lines and unchanged
+/// statements kept byte for byte) whose program is the canonical text `new`: statements are
+/// matched by their canonical form; a changed statement is replaced where it was written
+/// (comments above it stay), removed ones are cut out with their line when nothing else is on
+/// it, added ones go on new lines after the statement before them. `None` when `old` does not
+/// parse or has no statement to anchor the edit (then the caller replaces the whole body).
+pub fn minimal_edit(old: &str, new: &str) -> Option<String> {
+    let olds = statements(old).ok()?;
+    let news = statements(new).ok()?;
+    if olds.is_empty() {
+        return None;
+    }
+    let nl = if old.contains("\r\n") { "\r\n" } else { "\n" };
+    let a: Vec<&str> = olds.iter().map(|(t, _)| t.as_str()).collect();
+    let b: Vec<&str> = news.iter().map(|(t, _)| t.as_str()).collect();
+    let script = lcs_script(&a, &b);
+    // (range of `old`, replacement), in increasing order.
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let mut k = 0;
+    // The last old statement kept or replaced: where insertions go.
+    let mut anchor: Option<usize> = None;
+    while k < script.len() {
+        match script[k] {
+            Step::Keep(i, _) => {
+                anchor = Some(i);
+                k += 1;
+            }
+            _ => {
+                // A run of deletions and insertions between kept statements.
+                let mut dels = Vec::new();
+                let mut inss = Vec::new();
+                while k < script.len() && !matches!(script[k], Step::Keep(..)) {
+                    match script[k] {
+                        Step::Del(i) => dels.push(i),
+                        Step::Ins(j) => inss.push(j),
+                        Step::Keep(..) => {}
+                    }
+                    k += 1;
+                }
+                let mut inss = inss.into_iter().peekable();
+                for &i in &dels {
+                    let r = olds[i].1.clone();
+                    let indent = indent_at(old, r.start);
+                    match inss.next() {
+                        Some(j) => {
+                            edits.push((r, indented(&news[j].0, &indent, nl)));
+                            anchor = Some(i);
+                        }
+                        None => {
+                            // Remove the statement, and its line if nothing else is on it.
+                            let ls = old[..r.start].rfind('\n').map_or(0, |p| p + 1);
+                            let le = old[r.end..].find('\n').map_or(old.len(), |p| r.end + p);
+                            let alone = old[ls..r.start].trim().is_empty()
+                                && old[r.end..le].trim().is_empty();
+                            if alone && le < old.len() {
+                                edits.push((ls..le + 1, String::new()));
+                            } else {
+                                edits.push((r, String::new()));
+                            }
+                        }
+                    }
+                }
+                let rest: Vec<usize> = inss.collect();
+                if !rest.is_empty() {
+                    let (at, indent) = match anchor {
+                        Some(i) => {
+                            let r = &olds[i].1;
+                            let le = old[r.end..].find('\n').map_or(old.len(), |p| r.end + p);
+                            (le, indent_at(old, r.start))
+                        }
+                        None => {
+                            let r = &olds[0].1;
+                            let ls = old[..r.start].rfind('\n').map_or(0, |p| p + 1);
+                            (ls, indent_at(old, r.start))
+                        }
+                    };
+                    let mut text = String::new();
+                    for j in rest {
+                        let s = indented(&news[j].0, &indent, nl);
+                        if anchor.is_some() {
+                            text.push_str(nl);
+                            text.push_str(&indent);
+                            text.push_str(&s);
+                        } else {
+                            text.push_str(&indent);
+                            text.push_str(&s);
+                            text.push_str(nl);
+                        }
+                    }
+                    edits.push((at..at, text));
+                }
+            }
+        }
+    }
+    edits.sort_by_key(|(r, _)| (r.start, r.end));
+    let mut out = String::with_capacity(old.len() + 256);
+    let mut pos = 0;
+    for (r, text) in edits {
+        if r.start < pos {
+            return None;
+        }
+        out.push_str(&old[pos..r.start]);
+        out.push_str(&text);
+        pos = r.end;
+    }
+    out.push_str(&old[pos..]);
+    // A statement removed at the end leaves no blank line behind: the trailing whitespace is
+    // the original's.
+    let trailing = |t: &str| t.len() - t.trim_end().len();
+    let (ot, nt) = (trailing(old), trailing(&out));
+    if out[out.len() - nt..].matches('\n').count() > old[old.len() - ot..].matches('\n').count() {
+        out.truncate(out.len() - nt);
+        out.push_str(&old[old.len() - ot..]);
+    }
+    // The edit must give exactly the new program.
+    let printed = mapper_core::print::print(&mapper_core::parse::parse_text(&out).program);
+    (printed == mapper_core::print::print(&mapper_core::parse::parse_text(new).program))
+        .then_some(out)
+}
+
+/// A unified diff (3 lines of context) of `old` and `new`, both called `path`; empty when they
+/// are equal.
+pub fn unified_diff(old: &str, new: &str, path: &str) -> String {
+    let a: Vec<&str> = old.lines().collect();
+    let b: Vec<&str> = new.lines().collect();
+    if a == b {
+        return String::new();
+    }
+    let script = lcs_script(&a, &b);
+    // Indices of changed steps, grouped into hunks with 3 lines of context.
+    let changed: Vec<usize> = script
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| !matches!(s, Step::Keep(..)))
+        .map(|(k, _)| k)
+        .collect();
+    let mut out = format!("--- {path}\n+++ {path} (new)\n");
+    let mut g = 0;
+    while g < changed.len() {
+        let first = changed[g];
+        let mut last = first;
+        while g + 1 < changed.len() && changed[g + 1] <= last + 7 {
+            g += 1;
+            last = changed[g];
+        }
+        g += 1;
+        let lo = first.saturating_sub(3);
+        let hi = (last + 4).min(script.len());
+        // Line numbers of the hunk's first line in each file.
+        let (mut oi, mut ni) = (0, 0);
+        for s in &script[..lo] {
+            match s {
+                Step::Keep(..) => {
+                    oi += 1;
+                    ni += 1;
+                }
+                Step::Del(_) => oi += 1,
+                Step::Ins(_) => ni += 1,
+            }
+        }
+        let hunk = &script[lo..hi];
+        let ol = hunk.iter().filter(|s| !matches!(s, Step::Ins(_))).count();
+        let nlen = hunk.iter().filter(|s| !matches!(s, Step::Del(_))).count();
+        let _ = std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!("@@ -{},{ol} +{},{nlen} @@\n", oi + 1, ni + 1),
+        );
+        for s in hunk {
+            let (c, line) = match *s {
+                Step::Keep(i, _) => (' ', a[i]),
+                Step::Del(i) => ('-', a[i]),
+                Step::Ins(j) => ('+', b[j]),
+            };
+            out.push(c);
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -147,6 +147,7 @@ fn app() -> AppDescription {
         tasks: vec![],
         regions: vec!["r".into()],
         machine: "1 node, 2 GPUs, 4 CPUs".into(),
+        size: String::new(),
     }
 }
 

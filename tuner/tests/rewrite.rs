@@ -53,7 +53,8 @@ fn only_the_body_changes() {
     };
     let out = rewrite_mapper(&path, "CannonExpert", NEW, &verify).unwrap();
     assert_eq!(calls.get(), 1);
-    assert!(out.changed);
+    assert!(out.changed && out.minimal);
+    assert!(out.diff.contains("-        Task * GPU;\n"), "{}", out.diff);
     assert_eq!(
         out.mapper,
         "Task * GPU,CPU;\nRegion * * GPU ZCMEM;\nLayout * * * AOS;\n"
@@ -64,8 +65,10 @@ fn only_the_body_changes() {
         .unwrap()
         + "        pub CannonExpert for crate::cannon::names;".len();
     let end = SOURCE.find("    }\n\n    mapper!(pub Other").unwrap();
+    // The smallest edit: the comment stays, the three changed statements are replaced where
+    // they were, the rest is removed.
     let expected = format!(
-        "{}\n        Task * GPU,CPU;\n        Region * * GPU ZCMEM;\n        Layout * * * AOS;\n{}",
+        "{}\n        // the expert's choice\n        Task * GPU,CPU;\n        Region * * GPU ZCMEM;\n        Layout * * * AOS;\n{}",
         &SOURCE[..start],
         &SOURCE[end..]
     );
@@ -90,7 +93,7 @@ fn only_the_body_changes() {
         text2,
         expected.replace(
             "mapper!(pub Other; Task * CPU;);",
-            "mapper!(pub Other;\n        Task * OMP;\n    );"
+            "mapper!(pub Other; Task * OMP;);"
         )
     );
 }
@@ -181,4 +184,34 @@ fn bad_inputs_write_nothing() {
     let err = rewrite_mapper(&dir.path().join("nope.rs"), "X", "Task * GPU;", &never).unwrap_err();
     assert!(err.to_string().starts_with("cannot read "), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), SOURCE.as_bytes());
+}
+
+#[test]
+fn a_mapper_file_is_edited_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.mapper");
+    let text = "# header comment\nTask * GPU,CPU;   # kinds\n\n# memories\nRegion * * GPU FBMEM;\nRegion * * CPU SYSMEM;\n\n# placement\nm = Machine(GPU);\ndef f(Task task) {\n    return m[0, 0];\n}\nIndexTaskMap * f;\n";
+    std::fs::write(&path, text).unwrap();
+    let new = "Task * GPU,CPU;\nRegion * * GPU ZCMEM;\nRegion * * CPU SYSMEM;\nLayout * * * SOA F_order;\nm = Machine(GPU);\ndef f(Task task) {\n    return m[0, 0];\n}\nIndexTaskMap * f;\n";
+    let ok = || -> Result<(), String> { Ok(()) };
+    let out = tuner::rewrite::rewrite_mapper(&path, "", new, &ok).unwrap();
+    assert!(out.changed && out.minimal);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "# header comment\nTask * GPU,CPU;   # kinds\n\n# memories\nRegion * * GPU ZCMEM;\nRegion * * CPU SYSMEM;\nLayout * * * SOA F_order;\n\n# placement\nm = Machine(GPU);\ndef f(Task task) {\n    return m[0, 0];\n}\nIndexTaskMap * f;\n"
+    );
+    let p = path.display().to_string();
+    assert_eq!(
+        out.diff,
+        format!("--- {p}\n+++ {p} (new)\n@@ -2,8 +2,9 @@\n Task * GPU,CPU;   # kinds\n \n # memories\n-Region * * GPU FBMEM;\n+Region * * GPU ZCMEM;\n Region * * CPU SYSMEM;\n+Layout * * * SOA F_order;\n \n # placement\n m = Machine(GPU);\n")
+    );
+    // A removed function goes with its lines; the comment above it stays.
+    let fewer = "Task * GPU,CPU;\nRegion * * GPU ZCMEM;\nRegion * * CPU SYSMEM;\nLayout * * * SOA F_order;\nm = Machine(GPU);\n";
+    tuner::rewrite::rewrite_mapper(&path, "", fewer, &ok).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "# header comment\nTask * GPU,CPU;   # kinds\n\n# memories\nRegion * * GPU ZCMEM;\nRegion * * CPU SYSMEM;\nLayout * * * SOA F_order;\n\n# placement\nm = Machine(GPU);\n"
+    );
+    // No backup is left behind.
+    assert!(!dir.path().join("x.mapper.tune-backup").exists());
 }

@@ -120,6 +120,17 @@ fn builtin_optimizer_without_llm_writes_every_report() {
 
 /// A fake chat-completions server answering request i with `script[i]` (status, content).
 fn fake_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>) {
+    let (base, count, _) = recording_server(script);
+    (base, count)
+}
+
+/// The bodies of the requests a fake server received.
+type Bodies = Arc<Mutex<Vec<String>>>;
+
+/// [`fake_server`] that also keeps the body of every request it received.
+fn recording_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>, Bodies) {
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let kept = bodies.clone();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let count = Arc::new(Mutex::new(0usize));
@@ -142,6 +153,9 @@ fn fake_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>) {
             }
             let mut body = vec![0; len];
             let _ = reader.read_exact(&mut body);
+            kept.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&body).into_owned());
             let i = {
                 let mut c = seen.lock().unwrap();
                 *c += 1;
@@ -163,7 +177,7 @@ fn fake_server(script: Vec<(u16, String)>) -> (String, Arc<Mutex<usize>>) {
             );
         }
     });
-    (format!("http://{addr}/v1"), count)
+    (format!("http://{addr}/v1"), count, bodies)
 }
 
 #[test]
@@ -644,4 +658,262 @@ fn key_like_strings_in_server_errors_are_redacted() {
         assert!(!text.contains("sk-leaked"), "{text}");
     }
     assert!(h.contains("[REDACTED]"), "{h}");
+}
+
+#[test]
+fn the_prompt_for_cosma_on_p100x4_is_one_a_model_can_use() {
+    let reply = serde_json::json!({"reasoning": "all on GPU", "mapper": "Task * GPU,CPU;\nRegion * * GPU FBMEM;\n"}).to_string();
+    let (base, count, bodies) = recording_server(vec![(200, reply)]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "cosma",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--iterations",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "--model",
+            "fake",
+        ],
+        &[("OPENAI_BASE_URL", &base)],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // Two seeds, then one proposal from the model.
+    assert_eq!(*count.lock().unwrap(), 1);
+    let body: serde_json::Value = serde_json::from_str(&bodies.lock().unwrap()[0]).unwrap();
+    let prompt = body["messages"][1]["content"].as_str().unwrap();
+    // Kinds as the language spells them.
+    assert!(
+        prompt.contains(
+            "- cosma_gemm (variants: CPU, GPU, OMP; index launch over 2x2x1 (4 points per launch;"
+        ),
+        "{prompt}"
+    );
+    assert!(
+        !prompt.contains("Gpu") && !prompt.contains("Fbmem"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("- init_tiles (variants: CPU, GPU, OMP; index launch over 2x2 ("),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("Problem size: small (n=1536, f64)."),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("arg 2 `c_block`: reduction (+)"),
+        "{prompt}"
+    );
+    // Capacities and bandwidths of the simulated machine.
+    assert!(
+        prompt.contains("Memories per node: 4 FBMEM (16.00 GiB each, 720 GB/s inside the memory)"),
+        "{prompt}"
+    );
+    assert!(prompt.contains("GPU -> its own FBMEM 720 GB/s"), "{prompt}");
+    assert!(
+        prompt.contains("SYSMEM <-> FBMEM same node 12 GB/s"),
+        "{prompt}"
+    );
+    // Per-processor busy time of the last attempt, and what changed since the one before.
+    assert!(
+        prompt.contains("Busy fraction of each processor over the run (")
+            && prompt.contains("GPU[0, 3] "),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("Change since the previous attempt: "),
+        "{prompt}"
+    );
+}
+
+/// A Rust file holding a `mapper!` of the stencil's expert type whose mapper is weak (every
+/// tile on one processor), written with comments and odd spacing, in `dir`. Tests use it as the
+/// expert (`--write-file`), so they depend neither on the app's expert nor on the repository's
+/// sources.
+fn weak_stencil_expert(dir: &Path) -> (std::path::PathBuf, String) {
+    let weak = "//! A copy of an app's expert file.\n\nruntime::mapper! {\n    pub StencilExpert for names;\n    // A weak stencil expert: GPUs if any, else CPUs.\n    Task * GPU,CPU;\n\n    Region * * GPU FBMEM;\n    Region * * CPU SYSMEM;\n    Layout * * * SOA C_order;\n\n    // The processors of the kind the tasks run on.\n    m  =  Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);\n\n    // Every tile on the first processor.\n    def first(Task task) {\n        return m[0, 0];\n    }\n\n    IndexTaskMap init, stencil, increment first;\n}\n\n/// After the mapper.\npub fn after() {}\n";
+    let path = dir.join("expert.rs");
+    std::fs::write(&path, weak).unwrap();
+    (path, weak.to_string())
+}
+
+#[test]
+fn write_refuses_without_a_confirmed_gain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, before) = weak_stencil_expert(dir.path());
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:devbox",
+            "--size",
+            "small",
+            "--optimizer",
+            "coordinate",
+            "--iterations",
+            "3",
+            "--quiet",
+            "--min-gain",
+            "9",
+            "--out",
+            out.to_str().unwrap(),
+            "--write",
+            "--write-file",
+            file.to_str().unwrap(),
+            "--write-check",
+            "true",
+        ],
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error: --write refused: no candidate has a confirmed gain of at least 900.0% beyond noise over the expert; the source is unchanged"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
+    // A winner that maps only where it was tuned (GPU-only tasks) is refused too, with the
+    // machine it fails on: the weak expert here keeps GPU tiles in zero-copy memory.
+    let weak = "runtime::mapper! {\n    pub SummaExpert for names;\n    Task * GPU,CPU;\n    Region * * GPU ZCMEM;\n    Region * * CPU SYSMEM;\n    Layout * * GPU SOA F_order;\n}\n";
+    let file = dir.path().join("summa.rs");
+    std::fs::write(&file, weak).unwrap();
+    let o = tune(
+        &[
+            "--app",
+            "summa",
+            "--machine",
+            "sim:p100x4",
+            "--size",
+            "small",
+            "--optimizer",
+            "coordinate",
+            "--iterations",
+            "4",
+            "--quiet",
+            "--out",
+            dir.path().join("o2").to_str().unwrap(),
+            "--write",
+            "--write-file",
+            file.to_str().unwrap(),
+            "--write-check",
+            "true",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("error: --write refused: the confirmed winner (")
+            && stderr
+                .contains("does not run on `local` (size tiny), where the app's tests run it: "),
+        "{stdout}\n{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), weak);
+}
+
+#[test]
+fn write_edits_only_what_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (file, before) = weak_stencil_expert(dir.path());
+    let out = dir.path().join("o");
+    let o = tune(
+        &[
+            "--app",
+            "stencil",
+            "--machine",
+            "sim:devbox",
+            "--size",
+            "small",
+            "--optimizer",
+            "coordinate",
+            "--iterations",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+            "--write",
+            "--write-file",
+            file.to_str().unwrap(),
+            "--write-check",
+            "true",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(after, before);
+    // The checks ran on the test machines, the diff was printed.
+    assert!(
+        stdout.contains("--write: the new mapper maps and verifies on local (size tiny)\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("--write: the new mapper maps and verifies on emulated:2x4 (size tiny)\n"),
+        "{stdout}"
+    );
+    let path = file.display().to_string();
+    assert!(
+        stdout.contains(&format!("--- {path}\n+++ {path} (new)\n@@ -")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rewrote the mapper `StencilExpert` in ")
+            && stdout.contains("(only the statements that changed; comments kept; "),
+        "{stdout}"
+    );
+    // Every comment of the original is still there, and everything outside the mapper! too.
+    for line in before.lines().filter(|l| l.trim_start().starts_with("//")) {
+        assert!(after.contains(line), "lost comment {line:?}\n{after}");
+    }
+    let head = "//! A copy of an app's expert file.\n\nruntime::mapper! {\n    pub StencilExpert for names;\n";
+    let tail = "\n}\n\n/// After the mapper.\npub fn after() {}\n";
+    assert!(after.starts_with(head) && after.ends_with(tail), "{after}");
+    // The new body is exactly the confirmed best mapper.
+    let best = std::fs::read_to_string(out.join("best.mapper")).unwrap();
+    let body = &after[head.len()..after.len() - tail.len()];
+    let best = tuner::validate::canonicalize(&best).unwrap();
+    assert_eq!(tuner::validate::canonicalize(body).unwrap(), best);
+    // Statements the winner keeps are still written as they were (one-line statements of the
+    // original whose canonical form the winner has, e.g. `m  =  ...` with its odd spacing).
+    let mut kept = 0;
+    for line in before[head.len()..before.len() - tail.len()]
+        .lines()
+        .map(str::trim)
+    {
+        if line.ends_with(';') && !line.starts_with("return") {
+            let c = mapper_core::print::print(&mapper_core::parse::parse_text(line).program);
+            if best.lines().any(|b| format!("{b}\n") == c) {
+                assert!(after.contains(line), "{line:?} was rewritten\n{after}");
+                kept += 1;
+            }
+        }
+    }
+    assert!(
+        kept >= 1,
+        "the winner kept no statement of the expert:\n{best}"
+    );
+    // No backup is left once the check passed.
+    assert!(!dir.path().join("expert.rs.tune-backup").exists());
 }

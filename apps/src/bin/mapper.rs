@@ -401,6 +401,11 @@ fn run_app(a: RunArgs) -> u8 {
             println!("profile: {}", path.display());
         }
     }
+    // The runtime appends the default memories to every list as a fallback; say where that
+    // happened, since it can cost far more than the mapper's choice would have.
+    for f in &report.fallbacks {
+        eprintln!("warning: {f}");
+    }
     if report.verified() {
         0
     } else {

@@ -245,6 +245,10 @@ impl<P: Placer> BoundMapper for Bound<P> {
         self.prepared.tables.memories(task, arg, kind)
     }
 
+    fn listed_memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> Option<&[MemKind]> {
+        self.prepared.tables.listed_memories(task, arg, kind)
+    }
+
     fn layout(&self, task: TaskId, arg: usize, kind: ProcKind, mem: MemKind) -> Layout {
         self.prepared.tables.layout(task, arg, kind, mem)
     }

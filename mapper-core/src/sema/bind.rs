@@ -70,6 +70,11 @@ pub struct Tables {
     funcs: Vec<String>,
     /// Range into `mem_pool` of the default list per processor kind (for out-of-range lookups).
     fallback: Vec<(u32, u32)>,
+    /// Per (global argument, processor kind): range into `listed_pool` of the memory kinds the
+    /// mapper's `Region` statement lists, as written; `None` when no statement applies.
+    listed_ranges: Vec<Option<(u32, u32)>>,
+    /// Memory kinds of `listed_ranges`.
+    listed_pool: Vec<MemKind>,
 }
 
 /// Specificity of a statement for precedence: (task named, region named, kind named).
@@ -209,6 +214,8 @@ impl Tables {
             .map(|&k| default_memories(k, m))
             .collect();
         let mut mem_pool = Vec::new();
+        let mut listed_ranges = Vec::with_capacity(nargs * NPROC);
+        let mut listed_pool = Vec::new();
         let mut fallback = Vec::with_capacity(NPROC);
         for d in &defaults {
             fallback.push((mem_pool.len() as u32, d.len() as u32));
@@ -236,6 +243,18 @@ impl Tables {
                         }
                         _ => None,
                     }));
+                    match list {
+                        Some(l) => {
+                            let ls = listed_pool.len();
+                            for mk in l.iter().map(|x| x.node) {
+                                if !listed_pool[ls..].contains(&mk) {
+                                    listed_pool.push(mk);
+                                }
+                            }
+                            listed_ranges.push(Some((ls as u32, (listed_pool.len() - ls) as u32)));
+                        }
+                        None => listed_ranges.push(None),
+                    }
                     let start = mem_pool.len();
                     for mk in list.into_iter().flatten().map(|x| x.node) {
                         if visible(k, mk)
@@ -347,6 +366,8 @@ impl Tables {
                 single_funcs,
                 funcs,
                 fallback,
+                listed_ranges,
+                listed_pool,
             })
         } else {
             errors.sort_by_key(|d| (d.span.lo.line, d.span.lo.col));
@@ -372,6 +393,15 @@ impl Tables {
     }
 
     /// Memory-kind priority list for argument `arg` of `task` on `kind` (never empty).
+    /// The memory kinds the mapper's `Region` statement lists for argument `arg` of `task` on
+    /// `kind`, as written (before kinds that are not visible or not present are dropped and the
+    /// default list is appended); `None` when no statement applies.
+    pub fn listed_memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> Option<&[MemKind]> {
+        let g = self.garg(task, arg)?;
+        let (s, n) = (*self.listed_ranges.get(g * NPROC + kind as usize)?)?;
+        self.listed_pool.get(s as usize..(s + n) as usize)
+    }
+
     pub fn memories(&self, task: TaskId, arg: usize, kind: ProcKind) -> &[MemKind] {
         let range = self
             .garg(task, arg)

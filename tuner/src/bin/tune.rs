@@ -29,7 +29,7 @@ use tuner::search::{SearchKind, SpaceSearch};
 use tuner::session::{read_history, run_session, Plan, Progress};
 use tuner::space::Space;
 use tuner::target::{is_simulated, TuneApp};
-use tuner::{AppDescription, LlmOptimizer, PromptBuilder, PromptMode};
+use tuner::{LlmOptimizer, PromptBuilder, PromptMode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum OptimizerArg {
@@ -109,6 +109,19 @@ struct Args {
     /// rewritten in DIR. Pass the same app, machine, size, optimizer and seed as before.
     #[arg(long, value_name = "DIR")]
     resume: Option<PathBuf>,
+    /// With --write: rewrite this file instead of the app's own source (a `.mapper` file, or a
+    /// Rust file holding the app's `mapper!`); the mapper written there is then the expert the
+    /// run starts from and compares against.
+    #[arg(long, value_name = "FILE")]
+    write_file: Option<PathBuf>,
+    /// With --write: the build check run after rewriting (split at spaces; default `cargo check
+    /// -p apps` in the workspace); the original is restored if it fails.
+    #[arg(long, value_name = "COMMAND")]
+    write_check: Option<String>,
+    /// With --write: machines the new mapper must map and verify on (at the app's smallest size)
+    /// before anything is written; comma-separated.
+    #[arg(long, value_name = "MACHINES", default_value = "local,emulated:2x4")]
+    write_machines: String,
     /// Do not draw progress bars.
     #[arg(long)]
     quiet: bool,
@@ -162,20 +175,12 @@ fn timeout_of(t: f64) -> Duration {
     Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)
 }
 
-fn description(app: &dyn TuneApp, machine: &str) -> AppDescription {
-    let mut d = AppDescription::from_app_info(&app.info(), machine);
-    d.summary = app.summary();
-    for t in &mut d.tasks {
-        if let Some(n) = app.launch_dims(&t.name) {
-            t.launch_domain = Some(format!("a {n}-D domain"));
-        }
-    }
-    d
-}
-
 fn run(a: &Args) -> Result<(), String> {
     let app = tuner::registry::find(&a.app)?;
-    let app: Arc<dyn TuneApp> = Arc::from(app);
+    let mut app: Arc<dyn TuneApp> = Arc::from(app);
+    if let Some(file) = &a.write_file {
+        app = Arc::new(FileExpert::new(app, file)?);
+    }
     let sizes = app.sizes();
     let size = a.size.clone().unwrap_or_else(|| {
         if sizes.iter().any(|s| s == "small") {
@@ -233,7 +238,23 @@ fn run(a: &Args) -> Result<(), String> {
                     "LLM: {described}; prompts and replies are logged to {}",
                     out.join("llm.jsonl").display()
                 );
-                let prompts = PromptBuilder::new(description(app.as_ref(), &desc.to_string()));
+                // One profiled run of the expert (the same child-process evaluation) shows the
+                // launch extents at this size on this machine.
+                let mut probe_settings = eval_settings(a, &size, &out)?;
+                probe_settings.work_dir = out.join("probe");
+                let mut probe = ChildEvaluator::new(app.as_ref(), probe_settings);
+                let facts = match tuner::eval::Evaluate::evaluate(&mut probe, &app.expert_mapper())
+                    .outcome
+                {
+                    tuner::feedback::Outcome::Ran { report, .. } => Some(report.profile),
+                    _ => None,
+                };
+                let prompts = PromptBuilder::new(tuner::prompt::describe(
+                    app.as_ref(),
+                    &desc,
+                    &size,
+                    facts.as_ref(),
+                ));
                 llm_plan = Some(Plan {
                     optimizer: Box::new(LlmOptimizer::new(
                         client,
@@ -279,16 +300,7 @@ fn run(a: &Args) -> Result<(), String> {
         }
         plans
     };
-    let settings = EvalSettings {
-        exe: own_exe()?,
-        app: a.app.clone(),
-        machine: a.machine.clone(),
-        size: size.clone(),
-        runs: a.runs,
-        timeout: timeout_of(a.timeout),
-        work_dir: out.join("candidates"),
-    };
-    let mut eval = ChildEvaluator::new(app.as_ref(), settings);
+    let mut eval = ChildEvaluator::new(app.as_ref(), eval_settings(a, &size, &out)?);
     let runs = if is_simulated(&a.machine) {
         1
     } else {
@@ -422,37 +434,202 @@ fn run(a: &Args) -> Result<(), String> {
             .join(", ")
     );
     if a.write {
-        let best = match &result.confirmation {
-            Some(c) => c.winner().map(|w| w.mapper.clone()),
-            None => result.best().map(|b| b.mapper.clone()),
-        };
-        let Some(best) = best else {
-            return Err(
-                "--write: no candidate with a confirmed gain; the source is unchanged".into(),
-            );
-        };
-        let src = app
-            .mapper_source()
-            .ok_or_else(|| format!("--write: app `{}` has no mapper! source to rewrite", a.app))?;
-        let dir = workspace_root(&src.path);
-        let verifier = CommandVerifier::cargo_check(&dir, &src.package);
-        let done = rewrite_mapper(&src.path, &src.type_name, &best, &verifier)
-            .map_err(|e| format!("--write: {e}"))?;
-        if done.changed {
-            println!(
-                "rewrote the body of `{}` in {} (cargo check -p {} passed)",
-                src.type_name,
-                done.path.display(),
-                src.package
-            );
-        } else {
-            println!(
-                "{} already holds the best mapper; nothing to write",
-                done.path.display()
-            );
-        }
+        write_back(a, app.as_ref(), &result, &size, &out)?;
     }
     Ok(())
+}
+
+/// `--write`: the confirmed winner, if its gain clears the threshold and it maps and verifies
+/// on every check machine, replaces the expert by the smallest edit (diff printed), then the
+/// build check runs (the original is restored if it fails).
+fn write_back(
+    a: &Args,
+    app: &dyn TuneApp,
+    result: &tuner::session::SessionResult,
+    size: &str,
+    out: &std::path::Path,
+) -> Result<(), String> {
+    let refuse = |why: String| Err(format!("--write refused: {why}; the source is unchanged"));
+    let Some(c) = &result.confirmation else {
+        return refuse(
+            "no confirmation step ran (--confirm-rounds 0, or no baseline ran), so no gain is confirmed".into(),
+        );
+    };
+    let Some(w) = c.winner() else {
+        return refuse(format!(
+            "no candidate has a confirmed gain of at least {:.1}% beyond noise over the {}",
+            a.min_gain * 100.0,
+            c.baseline
+        ));
+    };
+    let gain = w.median().unwrap_or(0.0);
+    if gain < 1.0 + a.min_gain {
+        return refuse(format!(
+            "the confirmed gain {gain:.3}x is below the threshold {:.3}x (--min-gain)",
+            1.0 + a.min_gain
+        ));
+    }
+    let best = w.mapper.clone();
+    let src = app
+        .mapper_source()
+        .ok_or_else(|| format!("--write: app `{}` has no mapper! source to rewrite", a.app))?;
+    // The new mapper must still map where the app's tests run it (CPU-only and emulated
+    // machines), at the app's smallest size, through the same child-process evaluation.
+    let sizes = app.sizes();
+    let check_size = if sizes.iter().any(|s| s == "tiny") {
+        "tiny".to_string()
+    } else {
+        sizes.first().cloned().unwrap_or_else(|| size.to_string())
+    };
+    for m in a
+        .write_machines
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        let settings = EvalSettings {
+            exe: own_exe()?,
+            app: a.app.clone(),
+            machine: m.to_string(),
+            size: check_size.clone(),
+            runs: 1,
+            timeout: timeout_of(a.timeout),
+            work_dir: out.join("write-check"),
+        };
+        let mut eval = ChildEvaluator::new(app, settings);
+        let e = tuner::eval::Evaluate::evaluate(&mut eval, &best);
+        if e.outcome.time_s().is_none() {
+            return refuse(format!(
+                "the confirmed winner ({gain:.3}x) does not run on `{m}` (size {check_size}), where the app's tests run it: {}",
+                e.outcome.raw().lines().next().unwrap_or("failed")
+            ));
+        }
+        println!("--write: the new mapper maps and verifies on {m} (size {check_size})");
+    }
+    let dir = workspace_root(&src.path);
+    let verifier = match &a.write_check {
+        Some(cmd) => {
+            let mut words = cmd.split_whitespace();
+            let program = words
+                .next()
+                .ok_or("--write-check: empty command; give e.g. `cargo check -p apps`")?;
+            CommandVerifier::new(program, words, &dir)
+        }
+        None => CommandVerifier::cargo_check(&dir, &src.package),
+    };
+    let done = rewrite_mapper(&src.path, &src.type_name, &best, &verifier)
+        .map_err(|e| format!("--write: {e}"))?;
+    if done.changed {
+        print!("{}", done.diff);
+        println!(
+            "rewrote the mapper `{}` in {} ({}; {gain:.3}x the {}, confirmed; `{}` passed)",
+            src.type_name,
+            done.path.display(),
+            if done.minimal {
+                "only the statements that changed; comments kept"
+            } else {
+                "the whole body replaced"
+            },
+            c.baseline,
+            tuner::rewrite::Verify::describe(&verifier)
+        );
+    } else {
+        println!(
+            "{} already holds the best mapper; nothing to write",
+            done.path.display()
+        );
+    }
+    Ok(())
+}
+
+/// An app whose expert is the mapper written in a file (`--write-file`), which `--write` then
+/// rewrites.
+struct FileExpert {
+    inner: Arc<dyn TuneApp>,
+    expert: String,
+    source: tuner::target::MapperSource,
+}
+
+impl FileExpert {
+    fn new(inner: Arc<dyn TuneApp>, file: &std::path::Path) -> Result<FileExpert, String> {
+        let own = inner.mapper_source();
+        let type_name = own
+            .as_ref()
+            .map(|s| s.type_name.clone())
+            .unwrap_or_default();
+        let package = own
+            .as_ref()
+            .map(|s| s.package.clone())
+            .unwrap_or_else(|| "apps".into());
+        let text = tuner::rewrite::mapper_text_in(file, &type_name)
+            .map_err(|e| format!("--write-file: {e}"))?;
+        let expert = tuner::validate::canonicalize(&text).map_err(|e| {
+            format!(
+                "--write-file: the mapper in {} is not valid:\n{e}",
+                file.display()
+            )
+        })?;
+        Ok(FileExpert {
+            inner,
+            expert,
+            source: tuner::target::MapperSource {
+                path: file.to_path_buf(),
+                type_name,
+                package,
+            },
+        })
+    }
+}
+
+impl TuneApp for FileExpert {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn summary(&self) -> String {
+        self.inner.summary()
+    }
+    fn info(&self) -> mapper_core::AppInfo {
+        self.inner.info()
+    }
+    fn launch_dims(&self, task: &str) -> Option<usize> {
+        self.inner.launch_dims(task)
+    }
+    fn layouts(&self, task: &str, arg: usize, kind: mapper_core::ProcKind) -> Vec<String> {
+        self.inner.layouts(task, arg, kind)
+    }
+    fn expert_mapper(&self) -> String {
+        self.expert.clone()
+    }
+    fn mapper_source(&self) -> Option<tuner::target::MapperSource> {
+        Some(self.source.clone())
+    }
+    fn sizes(&self) -> Vec<String> {
+        self.inner.sizes()
+    }
+    fn check_size(&self, size: &str) -> Result<(), String> {
+        self.inner.check_size(size)
+    }
+    fn run(
+        &self,
+        mapper: &tuner::target::MapperSpec,
+        machine: &str,
+        size: &str,
+    ) -> Result<tuner::target::RunReport, tuner::target::RunFailure> {
+        self.inner.run(mapper, machine, size)
+    }
+}
+
+/// Settings of the child-process evaluator for the tuned machine and size.
+fn eval_settings(a: &Args, size: &str, out: &std::path::Path) -> Result<EvalSettings, String> {
+    Ok(EvalSettings {
+        exe: own_exe()?,
+        app: a.app.clone(),
+        machine: a.machine.clone(),
+        size: size.to_string(),
+        runs: a.runs,
+        timeout: timeout_of(a.timeout),
+        work_dir: out.join("candidates"),
+    })
 }
 
 /// The nearest ancestor of `file` with a `Cargo.toml` that declares a workspace, else its

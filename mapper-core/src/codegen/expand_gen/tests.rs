@@ -2,6 +2,9 @@
 
 use super::*;
 
+#[path = "../../../corpus/experts.rs"]
+mod experts;
+
 /// The generated code of `body` (a mapper without errors).
 fn gen(body: &str) -> String {
     let out = crate::parse::parse_text(body);
@@ -40,9 +43,10 @@ fn join_is_the_least_upper_bound() {
 
 #[test]
 fn typed_placement_functions_have_no_dynamic_values() {
-    let code = gen(&std::fs::read_to_string("corpus/cosma.mapper")
+    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
+    let code = gen(&experts::expert_text(&root, "cosma")
         .map(|s| crate::text::strip_comments(&s))
-        .expect("corpus file"));
+        .expect("the COSMA expert is readable"));
     for id in 0..2 {
         let f = body_fn(&code, id);
         assert!(
