@@ -41,3 +41,4 @@ pub use diag::{Diagnostic, Severity};
 pub use kinds::{Constraint, Layout, MemKind, ProcKind};
 pub use machine::{MachineShape, Placement, ProcId};
 pub use mapper::{BoundMapper, MapError, Mapper, PointCtx};
+pub use sema::checked::Checked;

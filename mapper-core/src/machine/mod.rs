@@ -55,7 +55,13 @@ impl MachineShape {
 }
 
 /// One processor: node, kind and index among the processors of that kind on the node.
+///
+/// Laid out as two whole 8-byte words, so that a `ProcId`, a [`Placement`] and a placement
+/// result (`Result<Placement, Box<_>>`) are copied with word moves and returned in registers:
+/// a 12-byte layout made the compiler copy them in 4- and 8-byte pieces that stall store
+/// forwarding on the placement hot path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(C, align(8))]
 pub struct ProcId {
     /// Node index.
     pub node: u32,

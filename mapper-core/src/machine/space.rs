@@ -412,6 +412,26 @@ impl Space {
         Ok(())
     }
 
+    /// The processor at point `idx`, or `None` when [`Space::get`] would fail (the fast path
+    /// of placement: no error message is built).
+    #[inline]
+    pub fn try_get(&self, idx: &[i64]) -> Option<ProcId> {
+        if idx.len() != self.size.len() {
+            return None;
+        }
+        let mut flat: i64 = 0;
+        for ((&i, &s), &st) in idx.iter().zip(&self.size).zip(&self.strides) {
+            if i < 0 || i >= s {
+                return None;
+            }
+            flat += i * st;
+        }
+        match &self.table {
+            Some(t) => t.get(flat as usize).copied(),
+            None => Some(self.resolve(idx, idx.len())),
+        }
+    }
+
     /// The processor at point `idx` (one index per dimension; out-of-range is an error).
     #[inline]
     pub fn get(&self, idx: &[i64]) -> Result<ProcId, String> {

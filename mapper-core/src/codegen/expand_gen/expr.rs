@@ -782,13 +782,11 @@ impl Gen<'_> {
         if typed_ok {
             let (s, bind) = self.bind_tmp(&xg);
             let site = self.fresh("SITE");
-            if !self.infer {
-                self.sites.extend(quote! {
-                    ::std::thread_local! {
-                        static #site: #k::ops::SiteCache = const { ::core::cell::RefCell::new(::core::option::Option::None) };
-                    }
-                });
-            }
+            self.sites.extend(quote! {
+                ::std::thread_local! {
+                    static #site: #k::ops::SiteCache = const { ::core::cell::RefCell::new(::core::option::Option::None) };
+                }
+            });
             let mut lets = TokenStream::new();
             let mut a = Vec::new();
             for (_, e, _) in &ag {
