@@ -106,13 +106,15 @@ impl Ex {
     }
 }
 
-/// The type a parameter of declared type `p` has inside the function.
+/// The type a parameter of declared type `p` has inside the function. Tuples are borrowed
+/// slices and machine spaces borrowed `Arc`s (see [`Gen::param_rust_ty`]): a call copies no
+/// tuple and touches no reference count.
 fn param_t(p: ParamType) -> T {
     match p {
         ParamType::Task => T::Task,
         ParamType::Int => T::Int,
         ParamType::Bool => T::Bool,
-        ParamType::IPoint | ParamType::ISpace | ParamType::Tuple => T::Tup,
+        ParamType::IPoint | ParamType::ISpace | ParamType::Tuple => T::Slice,
         ParamType::MSpace => T::Space,
     }
 }
@@ -124,7 +126,8 @@ struct Gen<'p> {
     rets: Vec<T>,
     /// Globals visible here: name -> (field, type).
     globals: HashMap<String, (Ident, T)>,
-    scope: Vec<(String, Ident, T)>,
+    /// Variables in scope: name, the code of the place that holds it, type.
+    scope: Vec<(String, TokenStream, T)>,
     counter: usize,
     sites: TokenStream,
 }
@@ -153,6 +156,15 @@ impl Gen<'_> {
             T::Proc => quote!(#k::Placement),
             T::Task => quote!(#k::eval::TaskRef),
             T::Bot | T::Val => quote!(#k::eval::Value),
+        }
+    }
+
+    /// The Rust type of a parameter of declared type `p`.
+    fn param_rust_ty(&self, p: ParamType) -> TokenStream {
+        let k = &self.k;
+        match param_t(p) {
+            T::Space => quote!(&::std::sync::Arc<#k::space::Space>),
+            t => self.rust_ty(t),
         }
     }
 
@@ -311,8 +323,14 @@ impl Gen<'_> {
         let mut params = Vec::new();
         for (i, p) in f.params.iter().enumerate() {
             let id = format_ident!("__p{}", i);
-            self.scope
-                .push((p.name.node.clone(), id.clone(), param_t(p.ty.node)));
+            let t = param_t(p.ty.node);
+            // A machine-space parameter is a `&Arc<Space>`: its place is `(*p)`.
+            let place = if t == T::Space {
+                quote!((*#id))
+            } else {
+                quote!(#id)
+            };
+            self.scope.push((p.name.node.clone(), place, t));
             params.push(id);
         }
         let mut out = TokenStream::new();
@@ -327,7 +345,7 @@ impl Gen<'_> {
                     let o = self.own(&e);
                     let ty = self.rust_ty(e.ty);
                     out.extend(quote!(let #v: #ty = #o;));
-                    self.scope.push((name.node.clone(), v, e.ty));
+                    self.scope.push((name.node.clone(), quote!(#v), e.ty));
                 }
                 FnStmt::Return { value, .. } => {
                     let e = self.expr(value);
@@ -427,7 +445,7 @@ pub fn generate(
         let ptys: Vec<TokenStream> = f
             .params
             .iter()
-            .map(|p| g.rust_ty(param_t(p.ty.node)))
+            .map(|p| g.param_rust_ty(p.ty.node))
             .collect();
         let ret = g.rust_ty(g.rets[id]);
         let (fi, bi) = (format_ident!("__f{}", id), format_ident!("__b{}", id));
