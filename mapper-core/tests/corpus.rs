@@ -263,7 +263,7 @@ fn place(
     point: &[i64],
     domain: &[i64],
     parent: mapper_core::ProcId,
-) -> Result<mapper_core::Placement, mapper_core::MapError> {
+) -> mapper_core::PlaceResult {
     use mapper_core::Mapper;
     let app = app_of(name);
     let interp = mapper_core::interp::Interpreted::from_text(name, &read(name)).expect("valid");

@@ -590,7 +590,7 @@ pub fn generate(
                     func: usize,
                     ctx: &#k::PointCtx<'_>,
                     task_name: &str,
-                ) -> ::core::result::Result<#k::Placement, #k::MapError> {
+                ) -> #k::PlaceResult {
                     match func {
                         #arms
                         _ => prepared.ev.place(func, ctx, task_name),

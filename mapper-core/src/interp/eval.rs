@@ -18,7 +18,7 @@
 use crate::ast::{self, BinOp, ExprKind, FnStmt, ParamType, Stmt, UnOp};
 use crate::diag::Diagnostic;
 use crate::kinds::ProcKind;
-use crate::machine::{MachineShape, Placement};
+use crate::machine::MachineShape;
 use crate::mapper::{MapError, PointCtx};
 use crate::ops::{self, fail, Field, IdxBuf, Method, TupBuilder, R};
 use crate::sema::checked::Checked;
@@ -422,13 +422,15 @@ impl Evaluator {
         func: usize,
         ctx: &PointCtx<'_>,
         task_name: &str,
-    ) -> Result<Placement, MapError> {
-        let err = |function: Option<&str>, message: String, at: Option<Pos>| MapError {
-            task: task_name.to_string(),
-            point: ctx.point.to_vec(),
-            function: function.map(str::to_string),
-            message,
-            at,
+    ) -> crate::mapper::PlaceResult {
+        let err = |function: Option<&str>, message: String, at: Option<Pos>| {
+            Box::new(MapError {
+                task: task_name.to_string(),
+                point: ctx.point.to_vec(),
+                function: function.map(str::to_string),
+                message,
+                at,
+            })
         };
         let Some(f) = self.funcs.get(func) else {
             return Err(err(

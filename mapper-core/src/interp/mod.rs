@@ -163,7 +163,7 @@ pub trait Placer: Send + Sync {
         func: usize,
         ctx: &PointCtx<'_>,
         task_name: &str,
-    ) -> Result<Placement, MapError>;
+    ) -> crate::mapper::PlaceResult;
 }
 
 /// The interpreter as a [`Placer`].
@@ -178,7 +178,7 @@ impl Placer for EvalPlacer {
         func: usize,
         ctx: &PointCtx<'_>,
         task_name: &str,
-    ) -> Result<Placement, MapError> {
+    ) -> crate::mapper::PlaceResult {
         prepared.ev.place(func, ctx, task_name)
     }
 }
@@ -214,7 +214,7 @@ impl<P: Placer> BoundMapper for Bound<P> {
         self.prepared.tables.collect(task, arg)
     }
 
-    fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError> {
+    fn place(&self, ctx: &PointCtx<'_>) -> crate::mapper::PlaceResult {
         let p = &self.prepared;
         let name = p.names.get(ctx.task).map(String::as_str).unwrap_or("?");
         let kind = p.tables.proc_kind(ctx.task);
@@ -232,13 +232,13 @@ impl<P: Placer> BoundMapper for Bound<P> {
             Placement::AnyOnNode { kind, .. } => kind,
         };
         if got != kind {
-            return Err(MapError {
+            return Err(Box::new(MapError {
                 task: name.to_string(),
                 point: ctx.point.to_vec(),
                 function: p.ev.func_name(f).map(str::to_string),
                 message: format!("placement function returned a {got} processor but task `{name}` runs on {kind}"),
                 at: None,
-            });
+            }));
         }
         Ok(placed)
     }

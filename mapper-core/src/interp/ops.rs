@@ -74,15 +74,15 @@ pub fn map_error<'n>(
     ctx: &PointCtx<'_>,
     top: &'n str,
     name_of: impl Fn(usize) -> Option<&'n str>,
-) -> MapError {
+) -> Box<MapError> {
     let name = f.func.and_then(name_of).unwrap_or(top);
-    MapError {
+    Box::new(MapError {
         task: task_name.to_string(),
         point: ctx.point.to_vec(),
         function: Some(name.to_string()),
         message: f.msg,
         at: Some(f.pos),
-    }
+    })
 }
 
 /// The error of a placement function that returned `v` instead of a processor.
@@ -94,8 +94,8 @@ pub fn not_a_processor(
     ctx: &PointCtx<'_>,
     top: &str,
     pos: Pos,
-) -> MapError {
-    MapError {
+) -> Box<MapError> {
+    Box::new(MapError {
         task: task_name.to_string(),
         point: ctx.point.to_vec(),
         function: Some(top.to_string()),
@@ -104,7 +104,7 @@ pub fn not_a_processor(
             v.type_name()
         ),
         at: Some(pos),
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

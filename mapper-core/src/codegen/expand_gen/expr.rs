@@ -871,10 +871,7 @@ impl Gen<'_> {
         pos: &TokenStream,
     ) -> (TokenStream, TokenStream) {
         let k = self.k.clone();
-        let tuple_param = matches!(
-            p,
-            ParamType::IPoint | ParamType::ISpace | ParamType::Tuple
-        );
+        let tuple_param = matches!(p, ParamType::IPoint | ParamType::ISpace | ParamType::Tuple);
         match (p, a.ty) {
             (ParamType::Int, T::Int)
             | (ParamType::Bool, T::Bool)

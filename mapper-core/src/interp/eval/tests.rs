@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::ast::{Expr, FuncDef, Param, Program};
-use crate::machine::ProcId;
+use crate::machine::{Placement, ProcId};
 use crate::span::Spanned;
 
 // ---- hand-built AST helpers (the parser is developed in parallel) ----
@@ -200,7 +200,7 @@ fn ev_with(body: Vec<FnStmt>) -> Evaluator {
     .unwrap()
 }
 
-fn run(body: Vec<FnStmt>, point: &[i64], domain: &[i64]) -> Result<Placement, MapError> {
+fn run(body: Vec<FnStmt>, point: &[i64], domain: &[i64]) -> crate::mapper::PlaceResult {
     let ev = ev_with(body);
     ev.place(ev.func_id("f").unwrap(), &ctx(point, domain), "t")
 }
