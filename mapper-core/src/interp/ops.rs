@@ -713,9 +713,10 @@ pub fn tuple_index_value(t: &[i64], iv: &Value, ipos: Pos, pos: Pos) -> R<i64> {
 /// `sp[idx...]` without wildcards.
 #[inline]
 pub fn space_get(sp: &Space, idx: &[i64], pos: Pos) -> R<Placement> {
-    match sp.try_get(idx) {
-        Some(p) => Ok(Placement::Proc(p)),
-        None => Err(space_get_fail(sp, idx, pos)),
+    if sp.contains(idx) {
+        Ok(Placement::Proc(sp.at(idx)))
+    } else {
+        Err(space_get_fail(sp, idx, pos))
     }
 }
 

@@ -412,23 +412,21 @@ impl Space {
         Ok(())
     }
 
-    /// The processor at point `idx`, or `None` when [`Space::get`] would fail (the fast path
-    /// of placement: no error message is built).
+    /// True if `idx` names a point of the space (one in-range index per dimension): then
+    /// [`Space::at`] gives its processor and [`Space::get`] cannot fail.
     #[inline]
-    pub fn try_get(&self, idx: &[i64]) -> Option<ProcId> {
-        if idx.len() != self.size.len() {
-            return None;
-        }
-        let mut flat: i64 = 0;
-        for ((&i, &s), &st) in idx.iter().zip(&self.size).zip(&self.strides) {
-            if i < 0 || i >= s {
-                return None;
-            }
-            flat += i * st;
-        }
-        match &self.table {
-            Some(t) => t.get(flat as usize).copied(),
-            None => Some(self.resolve(idx, idx.len())),
+    pub fn contains(&self, idx: &[i64]) -> bool {
+        idx.len() == self.size.len() && idx.iter().zip(&self.size).all(|(&i, &s)| i >= 0 && i < s)
+    }
+
+    /// The processor at point `idx`, which must be [`Space::contains`]ed (the placement hot
+    /// path: no error value is built or inspected).
+    #[inline]
+    pub fn at(&self, idx: &[i64]) -> ProcId {
+        let flat: i64 = idx.iter().zip(&self.strides).map(|(i, s)| i * s).sum();
+        match self.table.as_ref().and_then(|t| t.get(flat as usize)) {
+            Some(&p) => p,
+            None => self.resolve(idx, idx.len()),
         }
     }
 
