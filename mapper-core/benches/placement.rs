@@ -30,7 +30,9 @@ fn bench(c: &mut Criterion) {
     let parsed = parse_text(SRC);
     assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
     let machine = MachineShape::new(4, 8, 4);
-    let ev = Evaluator::new(&parsed.program, &machine).expect("benchmark program compiles");
+    let checked =
+        mapper_core::check::check_program(parsed.program, None).expect("benchmark program checks");
+    let ev = Evaluator::new(&checked, &machine).expect("benchmark program compiles");
     let parent = ProcId {
         node: 0,
         kind: ProcKind::Cpu,

@@ -40,4 +40,5 @@ pub use app::{AppInfo, ArgInfo, TaskId, TaskInfo};
 pub use diag::{Diagnostic, Severity};
 pub use kinds::{Constraint, Layout, MemKind, ProcKind};
 pub use machine::{MachineShape, Placement, ProcId};
-pub use mapper::{BoundMapper, MapError, Mapper, PointCtx};
+pub use mapper::{BoundMapper, MapError, Mapper, PlaceResult, PointCtx};
+pub use sema::checked::Checked;

@@ -57,6 +57,10 @@ impl fmt::Display for MapError {
 
 impl std::error::Error for MapError {}
 
+/// The result of placing one task point. The error is boxed so that the whole result is two
+/// machine words, returned in registers: placement is the runtime's hot path.
+pub type PlaceResult = Result<Placement, Box<MapError>>;
+
 /// A mapping policy, before it is bound to an application and machine.
 pub trait Mapper: Send + Sync {
     /// A short name for reports.
@@ -91,5 +95,5 @@ pub trait BoundMapper: Send + Sync {
     /// True if read-only instances of argument `arg` of `task` are collected after the task.
     fn collect(&self, task: TaskId, arg: usize) -> bool;
     /// The processor for one task point.
-    fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError>;
+    fn place(&self, ctx: &PointCtx<'_>) -> PlaceResult;
 }

@@ -217,7 +217,7 @@ fn corpus_binds_on_gpu_and_cpu_machines() {
         let out = parse::parse_text(&read(b));
         let app = app_of(b);
         for m in [MachineShape::new(2, 8, 4), MachineShape::new(1, 4, 0)] {
-            let t = Tables::resolve(&out.program, &app, &m);
+            let t = Tables::resolve_program(&out.program, &app, &m);
             assert!(t.is_ok(), "{b} on {m:?}: {:?}", t.err());
         }
     }
@@ -236,7 +236,8 @@ fn circuit_tables_follow_the_expert_strategy() {
     let out = parse::parse_text(strategy);
     assert!(out.diagnostics.is_empty(), "{:?}", out.diagnostics);
     let app = app_of("circuit");
-    let t = Tables::resolve(&out.program, &app, &MachineShape::new(2, 8, 4)).expect("binds");
+    let t =
+        Tables::resolve_program(&out.program, &app, &MachineShape::new(2, 8, 4)).expect("binds");
     let calc = app.task_id("calculate_new_currents").expect("task");
     let init = app.task_id("init_pieces").expect("task");
     assert_eq!(t.proc_kind(calc), ProcKind::Gpu);
@@ -297,7 +298,7 @@ fn place(
     point: &[i64],
     domain: &[i64],
     parent: mapper_core::ProcId,
-) -> Result<mapper_core::Placement, mapper_core::MapError> {
+) -> mapper_core::PlaceResult {
     use mapper_core::Mapper;
     let app = app_of(name);
     let interp = mapper_core::interp::Interpreted::from_text(name, &read(name)).expect("valid");
@@ -324,7 +325,7 @@ fn circuit_hetero_places_by_name_then_by_kind() {
         id("distribute_charge"),
     );
     // GPUs: the entry by name wins, the other tasks take the GPU entry.
-    let t = Tables::resolve(&p, &app, &MachineShape::new(2, 8, 4)).expect("binds");
+    let t = Tables::resolve_program(&p, &app, &MachineShape::new(2, 8, 4)).expect("binds");
     assert_eq!(t.proc_kind(dist), ProcKind::Gpu);
     assert_eq!(t.index_func(calc), Some("currents"));
     assert_eq!(t.index_func(dist), Some("gpu_block"));
@@ -335,7 +336,7 @@ fn circuit_hetero_places_by_name_then_by_kind() {
     // No GPUs: OpenMP groups, their memory list, limit and combined alignment.
     let mut m = MachineShape::new(2, 8, 0);
     m.mems.push(MemKind::Sockmem);
-    let t = Tables::resolve(&p, &app, &m).expect("binds");
+    let t = Tables::resolve_program(&p, &app, &m).expect("binds");
     assert_eq!(t.proc_kind(dist), ProcKind::Omp);
     assert_eq!(t.index_func(dist), Some("omp_block"));
     assert_eq!(t.index_func(calc), Some("currents"));
@@ -354,7 +355,7 @@ fn circuit_hetero_places_by_name_then_by_kind() {
     assert!((0..4).all(|a| t.collect(calc, a)));
     assert!(!t.collect(dist, 0));
     // One core per node (no OpenMP groups): the CPU entry.
-    let t = Tables::resolve(&p, &app, &MachineShape::new(2, 1, 0)).expect("binds");
+    let t = Tables::resolve_program(&p, &app, &MachineShape::new(2, 1, 0)).expect("binds");
     assert_eq!(t.proc_kind(dist), ProcKind::Cpu);
     assert_eq!(t.index_func(dist), Some("cpu_cyclic"));
 }

@@ -6,18 +6,15 @@
 
 use mapper_core::default::{default_kind, default_memories, default_placement};
 use mapper_core::{
-    AppInfo, BoundMapper, Diagnostic, Layout, MachineShape, MapError, Mapper, MemKind, Placement,
-    PointCtx, ProcKind, TaskId,
+    AppInfo, BoundMapper, Diagnostic, Layout, MachineShape, Mapper, MemKind, PlaceResult, PointCtx,
+    ProcKind, TaskId,
 };
 use std::collections::HashMap;
 use std::sync::Arc;
 
 /// A placement function: task name, point context, machine shape, chosen kind.
-pub type PlaceFn = Arc<
-    dyn Fn(&str, &PointCtx<'_>, &MachineShape, ProcKind) -> Result<Placement, MapError>
-        + Send
-        + Sync,
->;
+pub type PlaceFn =
+    Arc<dyn Fn(&str, &PointCtx<'_>, &MachineShape, ProcKind) -> PlaceResult + Send + Sync>;
 
 /// A table-driven mapper.
 #[derive(Clone, Default)]
@@ -157,7 +154,7 @@ impl BoundMapper for Bound {
         self.collect.get(&(task, arg)).copied().unwrap_or(false)
     }
 
-    fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError> {
+    fn place(&self, ctx: &PointCtx<'_>) -> PlaceResult {
         let kind = self.proc_kind(ctx.task);
         match &self.place {
             Some(f) => f(

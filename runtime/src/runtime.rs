@@ -522,7 +522,7 @@ impl Runtime {
         } else {
             "SingleTaskMap"
         };
-        let placement = self.bound.place(&ctx).map_err(RuntimeError::Map)?;
+        let placement = self.bound.place(&ctx).map_err(|e| RuntimeError::Map(*e))?;
         let proc = match placement {
             Placement::Proc(p) => p,
             Placement::AnyOnNode { node, kind: k } => {

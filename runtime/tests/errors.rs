@@ -59,7 +59,7 @@ fn setup(m: &TableMapper, machine: &str) -> (Runtime, RegionId, App) {
 }
 
 fn placing(
-    f: impl Fn(ProcKind) -> Result<Placement, MapError> + Send + Sync + 'static,
+    f: impl Fn(ProcKind) -> mapper_core::mapper::PlaceResult + Send + Sync + 'static,
 ) -> TableMapper {
     let mut m = TableMapper::new("p");
     m.place = Some(Arc::new(move |_, _, _, k| f(k)));
@@ -107,13 +107,13 @@ fn placement_on_missing_processor() {
 #[test]
 fn map_error_from_place_is_reported() {
     let m = placing(|_| {
-        Err(MapError {
+        Err(Box::new(MapError {
             task: "t".into(),
             point: vec![0],
             function: Some("block1d".into()),
             message: "division by zero".into(),
             at: None,
-        })
+        }))
     });
     let (mut rt, r, a) = setup(&m, "emulated:1x2");
     let e = rt

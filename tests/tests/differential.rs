@@ -5,8 +5,8 @@
 
 use mapper_core::interp::Interpreted;
 use mapper_core::{
-    AppInfo, ArgInfo, BoundMapper, MachineShape, MapError, Mapper, MemKind, Placement, PointCtx,
-    ProcId, ProcKind, TaskInfo,
+    AppInfo, ArgInfo, BoundMapper, MachineShape, Mapper, MemKind, PointCtx, ProcId, ProcKind,
+    TaskInfo,
 };
 use workspace_tests::{app_from_header, corpus::CORPUS, Rng};
 
@@ -134,7 +134,7 @@ fn differential(
                 },
                 seq: q as u64,
             };
-            let a: Result<Placement, MapError> = bi.place(&ctx);
+            let a: mapper_core::mapper::PlaceResult = bi.place(&ctx);
             let b = bg.place(&ctx);
             assert_eq!(
                 a, b,

@@ -367,7 +367,7 @@ impl Space {
         if parsed.has_errors() {
             return;
         }
-        let Ok(tables) = Tables::resolve(&parsed.program, info, &self.shape) else {
+        let Ok(tables) = Tables::resolve_program(&parsed.program, info, &self.shape) else {
             return;
         };
         let mut prelude = String::new();

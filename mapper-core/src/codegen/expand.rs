@@ -1,6 +1,6 @@
 //! Code generation for the `mapper!` and `app_names!` macros (the compile-time back end).
 //!
-//! `mapper!`: header -> [`crate::parse::parse_tokens`] -> [`crate::check::check`] -> Rust code.
+//! `mapper!`: header -> [`crate::parse::parse_tokens`] -> [`crate::check::check_program`] -> Rust code.
 //! Diagnostics become `compile_error!`s spanned onto the DSL tokens they point at; task and
 //! region names are checked by emitting path references into the application's `app_names!`
 //! module, each spanned onto the DSL token, so a typo is an unresolved name under that token.
@@ -112,12 +112,16 @@ pub fn expand_mapper(input: TokenStream) -> TokenStream {
     // The checker also runs after the parse errors that leave the program whole (an unknown
     // kind or constraint is replaced and its statement kept), so that every error is reported
     // at once; after other syntax errors it would report the holes recovery left.
+    let mut checked = None;
     if diags
         .iter()
         .filter(|d| d.is_error())
         .all(is_soft_parse_error)
     {
-        diags.extend(crate::check::check(&parsed.program, None));
+        match crate::check::check_program(parsed.program.clone(), None) {
+            Ok(c) => checked = Some(c),
+            Err(d) => diags.extend(d),
+        }
     }
     let spans = &parsed.token_spans;
     let span_of = |i: u32| {
@@ -144,14 +148,15 @@ pub fn expand_mapper(input: TokenStream) -> TokenStream {
         .as_ref()
         .map(|app| name_checks(&parsed.program, app, &span_of))
         .unwrap_or_default();
-    if !errors.is_empty() {
-        return stub(&header, errors);
-    }
+    let checked = match checked {
+        Some(c) if errors.is_empty() => c,
+        _ => return stub(&header, errors),
+    };
     crate::expand_gen::generate(
         &header.krate,
         &header.vis,
         &header.name,
-        &parsed.program,
+        &checked,
         name_checks,
         &positioned,
     )

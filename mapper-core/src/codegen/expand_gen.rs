@@ -2,12 +2,14 @@
 //! [`crate::Mapper`] whose placement functions are native Rust.
 //!
 //! Binding goes through the same [`crate::interp::Prepared`] as the interpreter (statement
-//! tables, globals, placement-function checks), from a text of the body that keeps every token
-//! at its line and column, so bind-time diagnostics and evaluation-error positions are the
+//! tables, globals), from the checked program itself: the macro lifts its [`Checked`] program
+//! into code that rebuilds it ([`super::lift`]), with every span, so binding parses and checks
+//! nothing again and bind-time diagnostics and evaluation-error positions are the
 //! interpreter's. Placement then runs generated functions instead of the evaluator.
 //!
-//! Lowering: a static type inference (a fixpoint over function return types and global types)
-//! gives every expression one of [`T`]; integers become `i64` with checked [`crate::ops`]
+//! Lowering: the types of globals and function results are the checker's ([`Checked::funcs`],
+//! [`Checked::globals`]); from them every expression gets one of [`T`], bottom-up while its
+//! code is generated (no second inference); integers become `i64` with checked [`crate::ops`]
 //! arithmetic, tuples of statically known length `[i64; N]` (tuple comprehensions over such
 //! tuples are unrolled), other tuples [`crate::eval::Tup`], machine spaces `Arc<Space>` (borrowed
 //! where possible), processors [`crate::Placement`]. Transforms go through a per-call-site,
@@ -16,9 +18,10 @@
 //! every error (message, function, position) is the interpreter's. Evaluation order is the
 //! interpreter's, including the order in which operands are checked.
 
-use crate::ast::{BinOp, Expr, ExprKind, FnStmt, FuncDef, ParamType, Program, Stmt, UnOp};
+use crate::ast::{BinOp, Expr, ExprKind, FnStmt, FuncDef, ParamType, Stmt, UnOp};
 use crate::kinds::ProcKind;
 use crate::ops::{Field, Method};
+use crate::sema::checked::{Checked, Type};
 use crate::space::MAX_DIMS;
 use crate::span::Pos;
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -28,7 +31,7 @@ use std::collections::HashMap;
 /// Static type of an expression in generated code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum T {
-    /// No value yet (inference only): the expression never completes normally.
+    /// No value: the expression never completes normally.
     Bot,
     /// `i64`
     Int,
@@ -71,12 +74,17 @@ fn is_tuple(t: T) -> bool {
     matches!(t, T::TupN(_) | T::Tup | T::Slice)
 }
 
-/// The type a function returns or a global holds: borrowed slices become owned tuples.
-fn stored(t: T) -> T {
-    if t == T::Slice {
-        T::Tup
-    } else {
-        t
+/// The representation of a value of the checker's type `t`.
+pub fn of_type(t: Type) -> T {
+    match t {
+        Type::Int => T::Int,
+        Type::Bool => T::Bool,
+        Type::Tuple(Some(n)) => T::TupN(n),
+        Type::Tuple(None) => T::Tup,
+        Type::Space(_) => T::Space,
+        Type::Proc => T::Proc,
+        Type::Task | Type::Parent => T::Task,
+        Type::Str | Type::Unknown => T::Val,
     }
 }
 
@@ -98,13 +106,15 @@ impl Ex {
     }
 }
 
-/// The type a parameter of declared type `p` has inside the function.
+/// The type a parameter of declared type `p` has inside the function. Tuples are borrowed
+/// slices and machine spaces borrowed `Arc`s (see [`Gen::param_rust_ty`]): a call copies no
+/// tuple and touches no reference count.
 fn param_t(p: ParamType) -> T {
     match p {
         ParamType::Task => T::Task,
         ParamType::Int => T::Int,
         ParamType::Bool => T::Bool,
-        ParamType::IPoint | ParamType::ISpace | ParamType::Tuple => T::Tup,
+        ParamType::IPoint | ParamType::ISpace | ParamType::Tuple => T::Slice,
         ParamType::MSpace => T::Space,
     }
 }
@@ -116,10 +126,10 @@ struct Gen<'p> {
     rets: Vec<T>,
     /// Globals visible here: name -> (field, type).
     globals: HashMap<String, (Ident, T)>,
-    scope: Vec<(String, Ident, T)>,
+    /// Variables in scope: name, the code of the place that holds it, type.
+    scope: Vec<(String, TokenStream, T)>,
     counter: usize,
     sites: TokenStream,
-    infer: bool,
 }
 
 impl Gen<'_> {
@@ -146,6 +156,15 @@ impl Gen<'_> {
             T::Proc => quote!(#k::Placement),
             T::Task => quote!(#k::eval::TaskRef),
             T::Bot | T::Val => quote!(#k::eval::Value),
+        }
+    }
+
+    /// The Rust type of a parameter of declared type `p`.
+    fn param_rust_ty(&self, p: ParamType) -> TokenStream {
+        let k = &self.k;
+        match param_t(p) {
+            T::Space => quote!(&::std::sync::Arc<#k::space::Space>),
+            t => self.rust_ty(t),
         }
     }
 
@@ -201,8 +220,20 @@ impl Gen<'_> {
                 T::Task => quote!(#k::eval::Value::Task(#o)),
                 T::Bot | T::Val => o,
             },
-            // Not an upcast: never requested by the generator.
-            _ => o,
+            // Narrowing to the checker's more precise type (the value is checked, so a
+            // disagreement between the checker and the code is an internal error, not UB).
+            (_, to) => {
+                let v = self.val(e);
+                match to {
+                    T::Int => quote!(#k::ops::as_int(#v)?),
+                    T::Bool => quote!(#k::ops::as_bool(#v)?),
+                    T::TupN(n) => quote!(#k::ops::as_array::<#n>(#v)?),
+                    T::Space => quote!(#k::ops::as_space(#v)?),
+                    T::Proc => quote!(#k::ops::as_proc(#v)?),
+                    T::Task => quote!(#k::ops::as_task(#v)?),
+                    _ => quote!(#k::ops::as_tup(#v)?),
+                }
+            }
         }
     }
 
@@ -292,8 +323,14 @@ impl Gen<'_> {
         let mut params = Vec::new();
         for (i, p) in f.params.iter().enumerate() {
             let id = format_ident!("__p{}", i);
-            self.scope
-                .push((p.name.node.clone(), id.clone(), param_t(p.ty.node)));
+            let t = param_t(p.ty.node);
+            // A machine-space parameter is a `&Arc<Space>`: its place is `(*p)`.
+            let place = if t == T::Space {
+                quote!((*#id))
+            } else {
+                quote!(#id)
+            };
+            self.scope.push((p.name.node.clone(), place, t));
             params.push(id);
         }
         let mut out = TokenStream::new();
@@ -308,21 +345,16 @@ impl Gen<'_> {
                     let o = self.own(&e);
                     let ty = self.rust_ty(e.ty);
                     out.extend(quote!(let #v: #ty = #o;));
-                    self.scope.push((name.node.clone(), v, e.ty));
+                    self.scope.push((name.node.clone(), quote!(#v), e.ty));
                 }
                 FnStmt::Return { value, .. } => {
                     let e = self.expr(value);
                     if e.ty == T::Bot {
                         return (out, T::Bot, params);
                     }
-                    let ret = if self.infer {
-                        stored(e.ty)
-                    } else {
-                        self.rets[id]
-                    };
-                    let c = self.conv(&e, ret);
+                    let c = self.conv(&e, self.rets[id]);
                     out.extend(quote!(return ::core::result::Result::Ok(#c);));
-                    return (out, stored(e.ty), params);
+                    return (out, self.rets[id], params);
                 }
                 FnStmt::Print { format, args, .. } => {
                     let pieces: Vec<&str> = format.node.split("{}").collect();
@@ -356,93 +388,54 @@ impl Gen<'_> {
     }
 }
 
-/// Generates the mapper type `name` for the checked program `p`. `positioned` is the body's
-/// text with every token at its source line and column (parsed again at bind time).
+/// Generates the mapper type `name` for the checked program. `positioned` is the body's text
+/// with every token at its source line and column (kept as `__POSITIONED` for tests that run
+/// the interpreter on the same text; binding does not read it).
 pub fn generate(
     krate: &TokenStream,
     vis: &TokenStream,
     name: &Ident,
-    p: &Program,
+    checked: &Checked,
     name_checks: TokenStream,
     positioned: &str,
 ) -> TokenStream {
     let k = krate.clone();
-    // Functions by definition order (the first of duplicates, as the evaluator does).
+    let p = &checked.program;
+    // Functions by the checker's ids (definition order, the first of duplicates).
     let mut funcs: Vec<&FuncDef> = Vec::new();
     let mut func_ids: HashMap<String, usize> = HashMap::new();
     for s in &p.stmts {
         if let Stmt::Def(f) = s {
-            if !func_ids.contains_key(&f.name.node) {
+            if checked.func_id(&f.name.node) == Some(funcs.len()) {
                 func_ids.insert(f.name.node.clone(), funcs.len());
                 funcs.push(f);
             }
         }
     }
-    // Globals, in order of first assignment.
-    let mut global_names: Vec<String> = Vec::new();
-    for s in &p.stmts {
-        if let Stmt::Assign { name, .. } = s {
-            if !global_names.contains(&name.node) {
-                global_names.push(name.node.clone());
-            }
-        }
-    }
+    // Globals by the checker's ids, with the checker's types.
+    let global_names: Vec<String> = checked.globals.iter().map(|g| g.name.clone()).collect();
+    let final_globals: HashMap<String, (Ident, T)> = checked
+        .globals
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.name.clone(), (format_ident!("__g{}", i), of_type(g.ty))))
+        .collect();
     let gfield = |n: &str| {
         format_ident!(
             "__g{}",
             global_names.iter().position(|x| x == n).unwrap_or(0)
         )
     };
-
     let mut g = Gen {
         k: k.clone(),
         funcs: funcs.clone(),
         func_ids: func_ids.clone(),
-        rets: vec![T::Bot; funcs.len()],
-        globals: HashMap::new(),
+        rets: checked.funcs.iter().map(|f| of_type(f.ret)).collect(),
+        globals: final_globals.clone(),
         scope: Vec::new(),
         counter: 0,
         sites: TokenStream::new(),
-        infer: true,
     };
-    // Fixpoint of global and return types.
-    let mut converged = false;
-    let mut final_globals: HashMap<String, (Ident, T)> = HashMap::new();
-    for _ in 0..64 {
-        g.globals.clear();
-        for s in &p.stmts {
-            if let Stmt::Assign { name, value, .. } = s {
-                g.scope.clear();
-                let t = stored(g.expr(value).ty);
-                g.globals.insert(name.node.clone(), (gfield(&name.node), t));
-            }
-        }
-        final_globals = g.globals.clone();
-        let rets: Vec<T> = (0..funcs.len()).map(|i| g.body(i).1).collect();
-        if rets == g.rets {
-            converged = true;
-            break;
-        }
-        g.rets = rets;
-    }
-    if !converged {
-        g.rets = vec![T::Val; funcs.len()];
-        for v in final_globals.values_mut() {
-            v.1 = T::Val;
-        }
-    }
-    for r in &mut g.rets {
-        if *r == T::Bot {
-            *r = T::Val;
-        }
-    }
-    for v in final_globals.values_mut() {
-        if v.1 == T::Bot {
-            v.1 = T::Val;
-        }
-    }
-    g.globals = final_globals.clone();
-    g.infer = false;
 
     // Functions.
     let mut fns = TokenStream::new();
@@ -452,7 +445,7 @@ pub fn generate(
         let ptys: Vec<TokenStream> = f
             .params
             .iter()
-            .map(|p| g.rust_ty(param_t(p.ty.node)))
+            .map(|p| g.param_rust_ty(p.ty.node))
             .collect();
         let ret = g.rust_ty(g.rets[id]);
         let (fi, bi) = (format_ident!("__f{}", id), format_ident!("__b{}", id));
@@ -544,6 +537,7 @@ pub fn generate(
         })
         .collect();
     let canonical = crate::print::print(p);
+    let lifted = super::lift::Lift::lift(checked, &k);
     let name_str = name.to_string();
     quote! {
         #name_checks
@@ -581,6 +575,11 @@ pub fn generate(
                 }
             }
 
+            /// The checked program, as the macro checked it.
+            fn __checked() -> #k::sema::checked::Checked {
+                #lifted
+            }
+
             #sites
             #fns
 
@@ -591,7 +590,7 @@ pub fn generate(
                     func: usize,
                     ctx: &#k::PointCtx<'_>,
                     task_name: &str,
-                ) -> ::core::result::Result<#k::Placement, #k::MapError> {
+                ) -> #k::PlaceResult {
                     match func {
                         #arms
                         _ => prepared.ev.place(func, ctx, task_name),
@@ -609,11 +608,7 @@ pub fn generate(
                     app: &#k::AppInfo,
                     machine: &#k::MachineShape,
                 ) -> ::core::result::Result<::std::boxed::Box<dyn #k::BoundMapper>, ::std::vec::Vec<#k::Diagnostic>> {
-                    let parsed = #k::parse::parse_text(#name::__POSITIONED);
-                    if parsed.has_errors() {
-                        return ::core::result::Result::Err(parsed.diagnostics);
-                    }
-                    let prepared = #k::interp::Prepared::new(&parsed.program, app, machine)?;
+                    let prepared = #k::interp::Prepared::new(&__checked(), app, machine)?;
                     let placer = __G::new(&prepared.ev)?;
                     ::core::result::Result::Ok(::std::boxed::Box::new(#k::interp::Bound { prepared, placer }))
                 }

@@ -4,3 +4,4 @@
 
 pub mod expand;
 pub mod expand_gen;
+pub mod lift;

@@ -1,6 +1,6 @@
 //! The expression evaluator: the interpreter back end of the mapping language (DSL.md §3).
 //!
-//! [`Evaluator::new`] compiles a [`Program`]'s globals and functions into a small slot-based
+//! [`Evaluator::new`] lowers a checked program's ([`Checked`]) globals and functions into a small slot-based
 //! tree IR: every variable is resolved to a local slot or a global index at construction, field
 //! and method names become enums, and globals (`mgpu = Machine(GPU);`) are evaluated once, in
 //! source order. [`Evaluator::place`] then runs one placement function for one task point with a
@@ -15,12 +15,13 @@
 //! statements run in order, so a global initializer sees only globals assigned before it; inside
 //! a function a name refers to a local once it has been assigned, and to the global before that.
 
-use crate::ast::{self, BinOp, ExprKind, FnStmt, ParamType, Program, Stmt, UnOp};
-use crate::diag::{closest, Diagnostic};
+use crate::ast::{self, BinOp, ExprKind, FnStmt, ParamType, Stmt, UnOp};
+use crate::diag::Diagnostic;
 use crate::kinds::ProcKind;
-use crate::machine::{MachineShape, Placement};
+use crate::machine::MachineShape;
 use crate::mapper::{MapError, PointCtx};
 use crate::ops::{self, fail, Field, IdxBuf, Method, TupBuilder, R};
+use crate::sema::checked::Checked;
 use crate::space::Space;
 use crate::span::{Pos, Span};
 use std::cell::RefCell;
@@ -103,27 +104,11 @@ pub struct Evaluator {
 
 struct Compiler<'a> {
     func_ids: &'a HashMap<String, usize>,
-    func_arity: &'a [usize],
     globals: &'a HashMap<String, usize>,
     spaces: &'a [Arc<Space>],
     scope: Vec<(String, usize)>,
     nslots: usize,
     diags: Vec<Diagnostic>,
-}
-
-fn not_defined(name: &str, span: Span, candidates: Vec<&str>) -> Diagnostic {
-    let d = Diagnostic::error(span, crate::diag::not_defined(name));
-    if let Some(c) = closest(name, candidates) {
-        return d.with_help(format!("did you mean `{c}`?"));
-    }
-    // `mgpu`, `mcpu`, `momp`, ...: suggest the usual machine-space binding.
-    if let Some(k) = name
-        .strip_prefix('m')
-        .and_then(|k| ProcKind::parse(&k.to_uppercase()))
-    {
-        return d.with_help(format!("add `{name} = Machine({k});` before its first use"));
-    }
-    d.with_help(format!("assign `{name} = ...;` before using it"))
 }
 
 impl Compiler<'_> {
@@ -149,8 +134,13 @@ impl Compiler<'_> {
         s
     }
 
-    fn err(&mut self, span: Span, msg: impl Into<String>) -> E {
-        self.diags.push(Diagnostic::error(span, msg));
+    /// A construct the checker rejects reached lowering: an internal error (the checker and
+    /// the evaluator disagree), never a user-facing diagnostic of its own.
+    fn err(&mut self, span: Span, what: impl std::fmt::Display) -> E {
+        self.diags.push(Diagnostic::error(
+            span,
+            format!("internal error: the checker accepted {what}"),
+        ));
         E {
             node: Node::Const(Value::Int(0)),
             pos: span.lo,
@@ -182,16 +172,8 @@ impl Compiler<'_> {
                     Node::Local(s)
                 } else if let Some(g) = self.globals.get(name) {
                     Node::Global(*g)
-                } else if self.func_ids.contains_key(name) {
-                    return self.err(
-                        e.span,
-                        format!("`{name}` is a function; call it as `{name}(...)`"),
-                    );
                 } else {
-                    let mut cands: Vec<&str> = self.scope.iter().map(|(n, _)| n.as_str()).collect();
-                    cands.extend(self.globals.keys().map(|s| s.as_str()));
-                    self.diags.push(not_defined(name, e.span, cands));
-                    Node::Const(Value::Int(0))
+                    return self.err(e.span, format_args!("an undefined name `{name}`"));
                 }
             }
             ExprKind::Machine(k) => match ProcKind::ALL
@@ -200,21 +182,11 @@ impl Compiler<'_> {
                 .and_then(|i| self.spaces.get(i))
             {
                 Some(sp) => Node::Const(Value::Space(Arc::clone(sp))),
-                None => return self.err(e.span, format!("no machine space for `{}`", k.node)),
+                None => return self.err(e.span, format_args!("`Machine({})`", k.node)),
             },
             ExprKind::Tuple(es) => Node::Tuple(self.items(es, false)),
-            ExprKind::Splat(_) => {
-                return self.err(
-                    e.span,
-                    "`*` splat is only allowed inside a tuple, an index list or call arguments",
-                )
-            }
-            ExprKind::Wildcard => {
-                return self.err(
-                    e.span,
-                    "`*` wildcard is only allowed as a machine-space index",
-                )
-            }
+            ExprKind::Splat(_) => return self.err(e.span, "a misplaced `*` splat"),
+            ExprKind::Wildcard => return self.err(e.span, "a misplaced `*` wildcard"),
             ExprKind::Unary(UnOp::Neg, x) => Node::Neg(self.boxed(x)),
             ExprKind::Unary(UnOp::Not, x) => Node::Not(self.boxed(x)),
             ExprKind::Binary(op, a, b) => Node::Bin(*op, self.boxed(a), self.boxed(b)),
@@ -230,87 +202,20 @@ impl Compiler<'_> {
             }
             ExprKind::Field(x, f) => {
                 let Some(field) = Field::parse(&f.node) else {
-                    let mut d = Diagnostic::error(f.span, format!("unknown field `{}`", f.node));
-                    d = match closest(&f.node, Field::NAMES.iter().copied()) {
-                        Some(c) => d.with_help(format!("did you mean `{c}`?")),
-                        None => d.with_help(
-                            "spaces and tuples have `size`, `len`, `volume`; tasks `ipoint`, `ispace`, `parent`",
-                        ),
-                    };
-                    self.diags.push(d);
-                    return E {
-                        node: Node::Const(Value::Int(0)),
-                        pos,
-                    };
+                    return self.err(f.span, format_args!("an unknown field `{}`", f.node));
                 };
                 Node::Field(self.boxed(x), field)
             }
             ExprKind::Method(x, m, args) => {
                 let Some(method) = Method::parse(&m.node) else {
-                    let mut d = Diagnostic::error(m.span, format!("unknown method `{}`", m.node));
-                    if let Some(c) = closest(&m.node, Method::NAMES.iter().copied()) {
-                        d = d.with_help(format!("did you mean `{c}`?"));
-                    } else if Field::parse(&m.node).is_some() {
-                        d = d.with_help(format!(
-                            "`{}` is a field; write it without parentheses",
-                            m.node
-                        ));
-                    }
-                    self.diags.push(d);
-                    return E {
-                        node: Node::Const(Value::Int(0)),
-                        pos,
-                    };
+                    return self.err(m.span, format_args!("an unknown method `{}`", m.node));
                 };
-                let has_splat = args.iter().any(|a| matches!(a.kind, ExprKind::Splat(_)));
-                if !has_splat && args.len() != method.arity() {
-                    self.diags.push(
-                        Diagnostic::error(
-                            m.span,
-                            format!(
-                                "`{}` takes {} argument(s), got {}",
-                                m.node,
-                                method.arity(),
-                                args.len()
-                            ),
-                        )
-                        .with_help(format!(
-                            "call it as `.{}{}`",
-                            m.node,
-                            method.signature()
-                        )),
-                    );
-                }
                 Node::Method(self.boxed(x), method, self.items(args, false))
             }
-            ExprKind::Call(f, args) => {
-                let has_splat = args.iter().any(|a| matches!(a.kind, ExprKind::Splat(_)));
-                if let Some(&id) = self.func_ids.get(&f.node) {
-                    let arity = self.func_arity.get(id).copied().unwrap_or(0);
-                    if !has_splat && args.len() != arity {
-                        self.diags.push(Diagnostic::error(
-                            f.span,
-                            format!(
-                                "function `{}` takes {arity} argument(s), got {}",
-                                f.node,
-                                args.len()
-                            ),
-                        ));
-                    }
-                    Node::Call(id, self.items(args, false))
-                } else {
-                    let cands: Vec<&str> = self.func_ids.keys().map(|s| s.as_str()).collect();
-                    let mut d = Diagnostic::error(f.span, format!("unknown function `{}`", f.node));
-                    if let Some(c) = closest(&f.node, cands) {
-                        d = d.with_help(format!("did you mean `{c}`?"));
-                    }
-                    self.diags.push(d);
-                    return E {
-                        node: Node::Const(Value::Int(0)),
-                        pos,
-                    };
-                }
-            }
+            ExprKind::Call(f, args) => match self.func_ids.get(&f.node) {
+                Some(&id) => Node::Call(id, self.items(args, false)),
+                None => return self.err(f.span, format_args!("an unknown function `{}`", f.node)),
+            },
             ExprKind::TupleComp { body, var, iter } => {
                 let iter = self.boxed(iter);
                 let slot = self.alloc();
@@ -335,16 +240,6 @@ impl Compiler<'_> {
                 FnStmt::Return { value, .. } => out.push(FStmt::Return(self.expr(value))),
                 FnStmt::Print { format, args, .. } => {
                     let pieces: Vec<String> = format.node.split("{}").map(str::to_string).collect();
-                    if pieces.len() - 1 != args.len() {
-                        self.diags.push(Diagnostic::error(
-                            format.span,
-                            format!(
-                                "the format string has {} `{{}}` placeholder(s) but {} argument(s) follow",
-                                pieces.len() - 1,
-                                args.len()
-                            ),
-                        ));
-                    }
                     let args = args.iter().map(|a| self.expr(a)).collect();
                     out.push(FStmt::Print { pieces, args });
                 }
@@ -355,9 +250,12 @@ impl Compiler<'_> {
 }
 
 impl Evaluator {
-    /// Compiles the globals and functions of `p` and evaluates the globals on `machine`.
-    /// Other statements are ignored (they are resolved by [`crate::bind`]).
-    pub fn new(p: &Program, machine: &MachineShape) -> Result<Evaluator, Vec<Diagnostic>> {
+    /// Lowers the globals and functions of the checked program to the evaluator's slot IR and
+    /// evaluates the globals on `machine`. Other statements are ignored (they are resolved by
+    /// [`crate::bind`]). The checker has already rejected every name, arity and placement error,
+    /// so lowering itself cannot fail; only evaluating a global can.
+    pub fn new(checked: &Checked, machine: &MachineShape) -> Result<Evaluator, Vec<Diagnostic>> {
+        let p = &checked.program;
         // Base spaces for `Machine(KIND)`.
         let mut spaces = Vec::with_capacity(ProcKind::ALL.len());
         for &k in ProcKind::ALL {
@@ -372,45 +270,32 @@ impl Evaluator {
             }
         }
         let mut diags = Vec::new();
-        // Functions first: they may be called before their definition.
-        let mut func_ids: HashMap<String, usize> = HashMap::new();
-        let mut defs: Vec<&ast::FuncDef> = Vec::new();
+        // Functions and globals by the checker's ids.
+        let func_ids: HashMap<String, usize> = checked
+            .funcs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
+            .collect();
+        let mut defs: Vec<&ast::FuncDef> = Vec::with_capacity(checked.funcs.len());
         for s in &p.stmts {
             if let Stmt::Def(f) = s {
-                if func_ids.contains_key(&f.name.node) {
-                    diags.push(Diagnostic::error(
-                        f.name.span,
-                        format!("function `{}` is defined twice", f.name.node),
-                    ));
-                    continue;
-                }
-                func_ids.insert(f.name.node.clone(), defs.len());
-                defs.push(f);
-            }
-        }
-        let func_arity: Vec<usize> = defs.iter().map(|f| f.params.len()).collect();
-        // Every global (for function bodies), in order of first assignment.
-        let mut all_globals: HashMap<String, usize> = HashMap::new();
-        let mut global_names: Vec<String> = Vec::new();
-        for s in &p.stmts {
-            if let Stmt::Assign { name, .. } = s {
-                if func_ids.contains_key(&name.node) {
-                    diags.push(Diagnostic::error(
-                        name.span,
-                        format!("`{}` is both a function and a global variable", name.node),
-                    ));
-                }
-                if !all_globals.contains_key(&name.node) {
-                    all_globals.insert(name.node.clone(), global_names.len());
-                    global_names.push(name.node.clone());
+                if func_ids.get(&f.name.node) == Some(&defs.len()) {
+                    defs.push(f);
                 }
             }
         }
+        let all_globals: HashMap<String, usize> = checked
+            .globals
+            .iter()
+            .enumerate()
+            .map(|(i, g)| (g.name.clone(), i))
+            .collect();
+        let global_names: Vec<String> = checked.globals.iter().map(|g| g.name.clone()).collect();
         let mut funcs = Vec::with_capacity(defs.len());
         for f in &defs {
             let mut c = Compiler {
                 func_ids: &func_ids,
-                func_arity: &func_arity,
                 globals: &all_globals,
                 spaces: &spaces,
                 scope: Vec::new(),
@@ -418,12 +303,6 @@ impl Evaluator {
                 diags: Vec::new(),
             };
             for prm in &f.params {
-                if c.scope.iter().any(|(n, _)| *n == prm.name.node) {
-                    c.diags.push(Diagnostic::error(
-                        prm.name.span,
-                        format!("parameter `{}` is declared twice", prm.name.node),
-                    ));
-                }
                 let s = c.alloc();
                 c.scope.push((prm.name.node.clone(), s));
             }
@@ -444,7 +323,6 @@ impl Evaluator {
             if let Stmt::Assign { name, value, span } = s {
                 let mut c = Compiler {
                     func_ids: &func_ids,
-                    func_arity: &func_arity,
                     globals: &visible,
                     spaces: &spaces,
                     scope: Vec::new(),
@@ -544,13 +422,15 @@ impl Evaluator {
         func: usize,
         ctx: &PointCtx<'_>,
         task_name: &str,
-    ) -> Result<Placement, MapError> {
-        let err = |function: Option<&str>, message: String, at: Option<Pos>| MapError {
-            task: task_name.to_string(),
-            point: ctx.point.to_vec(),
-            function: function.map(str::to_string),
-            message,
-            at,
+    ) -> crate::mapper::PlaceResult {
+        let err = |function: Option<&str>, message: String, at: Option<Pos>| {
+            Box::new(MapError {
+                task: task_name.to_string(),
+                point: ctx.point.to_vec(),
+                function: function.map(str::to_string),
+                message,
+                at,
+            })
         };
         let Some(f) = self.funcs.get(func) else {
             return Err(err(

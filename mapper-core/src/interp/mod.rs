@@ -1,13 +1,13 @@
 //! The Interpreted mapper: a mapper program held as an AST and run by the [`Evaluator`].
 //!
-//! [`Interpreted::from_text`] parses (and, once the checker is merged, checks) a `.mapper` text;
+//! [`Interpreted::from_text`] parses and checks a `.mapper` text into a [`Checked`] program;
 //! [`Mapper::bind`] resolves the statement tables for an application and machine and compiles
 //! the functions; [`BoundMapper::place`] runs the task's `IndexTaskMap`/`SingleTaskMap` function
 //! or falls back to the default placement ([`crate::default`]). A placement function that names a
 //! processor of another kind than the task runs on is a [`MapError`].
 
 use crate::app::{AppInfo, TaskId};
-use crate::ast::{ParamType, Program, Stmt};
+use crate::ast::Program;
 use crate::bind::Tables;
 use crate::check;
 use crate::default::default_placement;
@@ -17,7 +17,7 @@ use crate::kinds::{Layout, MemKind, ProcKind};
 use crate::machine::{MachineShape, Placement};
 use crate::mapper::{BoundMapper, MapError, Mapper, PointCtx};
 use crate::parse;
-use crate::span::Span;
+use crate::sema::checked::Checked;
 
 pub mod eval;
 #[doc(hidden)]
@@ -29,14 +29,14 @@ pub mod value;
 pub struct Interpreted {
     name: String,
     source: String,
-    program: Program,
+    checked: Checked,
 }
 
 impl Interpreted {
     /// Parses `src` (a `.mapper` text). Syntax errors are returned as diagnostics with spans
     /// into `src`.
     pub fn from_text(name: &str, src: &str) -> Result<Interpreted, Vec<Diagnostic>> {
-        Self::checked(name, src, None)
+        Self::build(name, src, None)
     }
 
     /// As [`Interpreted::from_text`], with the checks that know `app` too (unknown task and
@@ -46,10 +46,10 @@ impl Interpreted {
         src: &str,
         app: &AppInfo,
     ) -> Result<Interpreted, Vec<Diagnostic>> {
-        Self::checked(name, src, Some(app))
+        Self::build(name, src, Some(app))
     }
 
-    fn checked(
+    fn build(
         name: &str,
         src: &str,
         app: Option<&AppInfo>,
@@ -58,23 +58,19 @@ impl Interpreted {
         if out.diagnostics.iter().any(Diagnostic::is_error) {
             return Err(out.diagnostics);
         }
-        let diags = check::check(&out.program, app);
-        if diags.iter().any(Diagnostic::is_error) {
-            return Err(diags);
-        }
         Ok(Interpreted {
             name: name.to_string(),
             source: src.to_string(),
-            program: out.program,
+            checked: check::check_program(out.program, app)?,
         })
     }
 
-    /// Wraps an already parsed (and checked) program; `source` is kept for diagnostics.
-    pub fn from_program(name: &str, source: &str, program: Program) -> Interpreted {
+    /// Wraps a checked program; `source` is kept for diagnostics.
+    pub fn from_checked(name: &str, source: &str, checked: Checked) -> Interpreted {
         Interpreted {
             name: name.to_string(),
             source: source.to_string(),
-            program,
+            checked,
         }
     }
 
@@ -85,7 +81,12 @@ impl Interpreted {
 
     /// The mapper's AST.
     pub fn program(&self) -> &Program {
-        &self.program
+        &self.checked.program
+    }
+
+    /// The checked program.
+    pub fn checked(&self) -> &Checked {
+        &self.checked
     }
 }
 
@@ -99,7 +100,7 @@ impl Mapper for Interpreted {
         app: &AppInfo,
         machine: &MachineShape,
     ) -> Result<Box<dyn BoundMapper>, Vec<Diagnostic>> {
-        let prepared = Prepared::new(&self.program, app, machine)?;
+        let prepared = Prepared::new(&self.checked, app, machine)?;
         Ok(Box::new(Bound {
             prepared,
             placer: EvalPlacer,
@@ -127,39 +128,28 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    /// Resolves `program` for `app` on `machine`: statement tables, globals and placement
-    /// functions (each must exist and take exactly one `Task` parameter).
+    /// Resolves the checked program for `app` on `machine`: statement tables, globals and
+    /// placement functions (the checker has made sure each exists and takes one `Task`).
     pub fn new(
-        program: &Program,
+        checked: &Checked,
         app: &AppInfo,
         machine: &MachineShape,
     ) -> Result<Prepared, Vec<Diagnostic>> {
-        let tables = Tables::resolve(program, app, machine)?;
-        let ev = Evaluator::new(program, machine)?;
+        let tables = Tables::resolve(checked, app, machine)?;
+        let ev = Evaluator::new(checked, machine)?;
         let mut diags = Vec::new();
         let mut resolve_fn = |name: Option<&str>| -> Option<usize> {
             let name = name?;
-            let span = func_span(program, name);
-            let Some(id) = ev.func_id(name) else {
-                diags.push(
-                    Diagnostic::error(span, crate::diag::not_defined(name))
-                        .with_help(format!("define it: `def {name}(Task task) {{ ... }}`")),
-                );
-                return None;
-            };
-            if ev.func_params(id) != Some(&[ParamType::Task][..]) {
-                diags.push(
-                    Diagnostic::error(
-                        span,
-                        format!(
-                            "placement function `{name}` must take exactly one `Task` parameter"
-                        ),
-                    )
-                    .with_help(format!("declare it as `def {name}(Task task) {{ ... }}`")),
-                );
-                return None;
+            let id = checked.func_id(name);
+            if id.is_none() {
+                diags.push(Diagnostic::error(
+                    crate::span::Span::default(),
+                    format!(
+                        "internal error: placement function `{name}` is not in the checked program"
+                    ),
+                ));
             }
-            Some(id)
+            id
         };
         let mut index_fn = Vec::with_capacity(app.tasks.len());
         let mut single_fn = Vec::with_capacity(app.tasks.len());
@@ -191,7 +181,7 @@ pub trait Placer: Send + Sync {
         func: usize,
         ctx: &PointCtx<'_>,
         task_name: &str,
-    ) -> Result<Placement, MapError>;
+    ) -> crate::mapper::PlaceResult;
 }
 
 /// The interpreter as a [`Placer`].
@@ -206,24 +196,9 @@ impl Placer for EvalPlacer {
         func: usize,
         ctx: &PointCtx<'_>,
         task_name: &str,
-    ) -> Result<Placement, MapError> {
+    ) -> crate::mapper::PlaceResult {
         prepared.ev.place(func, ctx, task_name)
     }
-}
-
-/// Where `IndexTaskMap`/`SingleTaskMap` first names function `name` (for bind diagnostics).
-fn func_span(p: &Program, name: &str) -> Span {
-    p.stmts
-        .iter()
-        .find_map(|s| match s {
-            Stmt::IndexTaskMap { func, .. } | Stmt::SingleTaskMap { func, .. }
-                if func.node == name =>
-            {
-                Some(func.span)
-            }
-            _ => None,
-        })
-        .unwrap_or_default()
 }
 
 /// A [`Prepared`] program with a [`Placer`]: the bound mapper of both back ends. Placement runs
@@ -261,7 +236,7 @@ impl<P: Placer> BoundMapper for Bound<P> {
         self.prepared.tables.collect(task, arg)
     }
 
-    fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError> {
+    fn place(&self, ctx: &PointCtx<'_>) -> crate::mapper::PlaceResult {
         let p = &self.prepared;
         let name = p.names.get(ctx.task).map(String::as_str).unwrap_or("?");
         let kind = p.tables.proc_kind(ctx.task);
@@ -279,13 +254,13 @@ impl<P: Placer> BoundMapper for Bound<P> {
             Placement::AnyOnNode { kind, .. } => kind,
         };
         if got != kind {
-            return Err(MapError {
+            return Err(Box::new(MapError {
                 task: name.to_string(),
                 point: ctx.point.to_vec(),
                 function: p.ev.func_name(f).map(str::to_string),
                 message: format!("placement function returned a {got} processor but task `{name}` runs on {kind}"),
                 at: None,
-            });
+            }));
         }
         Ok(placed)
     }

@@ -74,15 +74,15 @@ pub fn map_error<'n>(
     ctx: &PointCtx<'_>,
     top: &'n str,
     name_of: impl Fn(usize) -> Option<&'n str>,
-) -> MapError {
+) -> Box<MapError> {
     let name = f.func.and_then(name_of).unwrap_or(top);
-    MapError {
+    Box::new(MapError {
         task: task_name.to_string(),
         point: ctx.point.to_vec(),
         function: Some(name.to_string()),
         message: f.msg,
         at: Some(f.pos),
-    }
+    })
 }
 
 /// The error of a placement function that returned `v` instead of a processor.
@@ -94,8 +94,8 @@ pub fn not_a_processor(
     ctx: &PointCtx<'_>,
     top: &str,
     pos: Pos,
-) -> MapError {
-    MapError {
+) -> Box<MapError> {
+    Box::new(MapError {
         task: task_name.to_string(),
         point: ctx.point.to_vec(),
         function: Some(top.to_string()),
@@ -104,7 +104,7 @@ pub fn not_a_processor(
             v.type_name()
         ),
         at: Some(pos),
-    }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -713,9 +713,23 @@ pub fn tuple_index_value(t: &[i64], iv: &Value, ipos: Pos, pos: Pos) -> R<i64> {
 /// `sp[idx...]` without wildcards.
 #[inline]
 pub fn space_get(sp: &Space, idx: &[i64], pos: Pos) -> R<Placement> {
+    if sp.contains(idx) {
+        Ok(Placement::Proc(sp.at(idx)))
+    } else {
+        Err(space_get_fail(sp, idx, pos))
+    }
+}
+
+/// The error of `sp[idx...]` (out of line: only failures build a message).
+#[cold]
+#[inline(never)]
+fn space_get_fail(sp: &Space, idx: &[i64], pos: Pos) -> Box<Fail> {
     match sp.get(idx) {
-        Ok(p) => Ok(Placement::Proc(p)),
-        Err(m) => fail(pos, m),
+        Err(m) => err(pos, m),
+        Ok(p) => err(
+            pos,
+            format!("internal error: {p} is in the space but its fast lookup failed"),
+        ),
     }
 }
 
@@ -1260,4 +1274,87 @@ pub fn arg_space(v: Value, fallback: &Arc<Space>) -> Arc<Space> {
 #[inline(never)]
 pub fn print_line(line: &str) {
     eprintln!("{line}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Narrowing to the checker's types (generated code)
+
+/// A value whose run-time type is not the one the checker gave its expression.
+#[cold]
+#[inline(never)]
+fn narrow_fail(v: &Value, want: &str) -> Box<Fail> {
+    err(
+        Pos::default(),
+        format!(
+            "internal error: the checker typed {} as {want}",
+            v.type_name()
+        ),
+    )
+}
+
+/// `v` as an integer, which the checker says it is.
+#[inline]
+pub fn as_int(v: Value) -> R<i64> {
+    match v {
+        Value::Int(i) => Ok(i),
+        other => Err(narrow_fail(&other, "an integer")),
+    }
+}
+
+/// `v` as a boolean, which the checker says it is.
+#[inline]
+pub fn as_bool(v: Value) -> R<bool> {
+    match v {
+        Value::Bool(b) => Ok(b),
+        other => Err(narrow_fail(&other, "a boolean")),
+    }
+}
+
+/// `v` as a tuple, which the checker says it is.
+#[inline]
+pub fn as_tup(v: Value) -> R<Tup> {
+    match v {
+        Value::Tuple(t) => Ok(t),
+        other => Err(narrow_fail(&other, "a tuple")),
+    }
+}
+
+/// `v` as a tuple of `N` elements, which the checker says it is.
+#[inline]
+pub fn as_array<const N: usize>(v: Value) -> R<[i64; N]> {
+    match &v {
+        Value::Tuple(t) if t.as_slice().len() == N => {
+            let mut a = [0i64; N];
+            a.copy_from_slice(t.as_slice());
+            Ok(a)
+        }
+        other => Err(narrow_fail(other, &format!("a tuple of {N} elements"))),
+    }
+}
+
+/// `v` as a machine space, which the checker says it is.
+#[inline]
+pub fn as_space(v: Value) -> R<Arc<Space>> {
+    match v {
+        Value::Space(s) => Ok(s),
+        other => Err(narrow_fail(&other, "a machine space")),
+    }
+}
+
+/// `v` as a processor, which the checker says it is.
+#[inline]
+pub fn as_proc(v: Value) -> R<Placement> {
+    match v {
+        Value::Proc(p) => Ok(p),
+        other => Err(narrow_fail(&other, "a processor")),
+    }
+}
+
+/// `v` as a task, which the checker says it is.
+#[inline]
+pub fn as_task(v: Value) -> R<TaskRef> {
+    match v {
+        Value::Task(t) => Ok(t),
+        other => Err(narrow_fail(&other, "a task")),
+    }
 }

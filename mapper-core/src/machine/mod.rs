@@ -55,14 +55,34 @@ impl MachineShape {
 }
 
 /// One processor: node, kind and index among the processors of that kind on the node.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Laid out as two whole 8-byte words with the kind first, so that a `ProcId`, a [`Placement`]
+/// and a placement result (`Result<Placement, Box<_>>`, whose discriminant lives in the kind)
+/// are copied with word moves and tested at offset 0: a 12-byte layout made the compiler copy
+/// them in 4- and 8-byte pieces, and a discriminant at offset 4 was read back from a wider
+/// store, both of which stall store forwarding on the placement hot path. Ordered by node,
+/// then kind, then index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(C, align(8))]
 pub struct ProcId {
-    /// Node index.
-    pub node: u32,
     /// Processor kind.
     pub kind: ProcKind,
+    /// Node index.
+    pub node: u32,
     /// Index among processors of `kind` on `node`.
     pub index: u32,
+}
+
+impl PartialOrd for ProcId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ProcId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.node, self.kind, self.index).cmp(&(other.node, other.kind, other.index))
+    }
 }
 
 impl fmt::Display for ProcId {

@@ -412,6 +412,24 @@ impl Space {
         Ok(())
     }
 
+    /// True if `idx` names a point of the space (one in-range index per dimension): then
+    /// [`Space::at`] gives its processor and [`Space::get`] cannot fail.
+    #[inline]
+    pub fn contains(&self, idx: &[i64]) -> bool {
+        idx.len() == self.size.len() && idx.iter().zip(&self.size).all(|(&i, &s)| i >= 0 && i < s)
+    }
+
+    /// The processor at point `idx`, which must be [`Space::contains`]ed (the placement hot
+    /// path: no error value is built or inspected).
+    #[inline]
+    pub fn at(&self, idx: &[i64]) -> ProcId {
+        let flat: i64 = idx.iter().zip(&self.strides).map(|(i, s)| i * s).sum();
+        match self.table.as_ref().and_then(|t| t.get(flat as usize)) {
+            Some(&p) => p,
+            None => self.resolve(idx, idx.len()),
+        }
+    }
+
     /// The processor at point `idx` (one index per dimension; out-of-range is an error).
     #[inline]
     pub fn get(&self, idx: &[i64]) -> Result<ProcId, String> {

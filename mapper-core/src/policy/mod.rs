@@ -62,14 +62,14 @@ pub fn default_kind(variants: &[ProcKind], machine: &MachineShape) -> Option<Pro
         .find(|k| variants.contains(k) && machine.has(*k))
 }
 
-fn map_err(message: String, point: &[i64]) -> MapError {
-    MapError {
+fn map_err(message: String, point: &[i64]) -> Box<MapError> {
+    Box::new(MapError {
         task: String::new(),
         point: point.to_vec(),
         function: None,
         message,
         at: None,
-    }
+    })
 }
 
 /// The default placement of `point` of an index launch over `domain` (extents) on processors of
@@ -80,7 +80,7 @@ pub fn default_index_placement(
     domain: &[i64],
     kind: ProcKind,
     machine: &MachineShape,
-) -> Result<Placement, MapError> {
+) -> crate::mapper::PlaceResult {
     let procs = machine.count(kind);
     if procs == 0 {
         return Err(map_err(
@@ -212,7 +212,7 @@ pub fn default_placement(
     kind: ProcKind,
     machine: &MachineShape,
     task_name: &str,
-) -> Result<Placement, MapError> {
+) -> crate::mapper::PlaceResult {
     let r = if ctx.index_launch {
         default_index_placement(ctx.point, ctx.domain, kind, machine)
     } else {
@@ -319,7 +319,7 @@ impl BoundMapper for DefaultBound {
         false
     }
 
-    fn place(&self, ctx: &PointCtx<'_>) -> Result<Placement, MapError> {
+    fn place(&self, ctx: &PointCtx<'_>) -> crate::mapper::PlaceResult {
         let name = self.names.get(ctx.task).map(String::as_str).unwrap_or("?");
         default_placement(ctx, self.proc_kind(ctx.task), &self.machine, name)
     }

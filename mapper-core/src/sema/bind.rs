@@ -32,6 +32,7 @@ use crate::check;
 use crate::diag::Diagnostic;
 use crate::kinds::{Constraint, Layout, MemKind, ProcKind};
 use crate::machine::MachineShape;
+use crate::sema::checked::Checked;
 use crate::span::Span;
 
 /// Number of processor kinds (table stride).
@@ -132,15 +133,26 @@ fn best<T>(cands: impl Iterator<Item = (Rank, T)>) -> Option<T> {
 }
 
 impl Tables {
-    /// Resolves `p` for `app` on machine `m`. Fails with every error of [`check::check`] (with
-    /// the application) plus binding errors (a named task with no runnable variant in its list,
-    /// a task with no runnable variant at all).
-    pub fn resolve(
+    /// Checks `p` ([`check::check_program`]) and resolves it ([`Tables::resolve`]).
+    pub fn resolve_program(
         p: &Program,
         app: &AppInfo,
         m: &MachineShape,
     ) -> Result<Tables, Vec<Diagnostic>> {
-        let mut errors: Vec<Diagnostic> = check::check(p, Some(app))
+        let checked = check::check_program(p.clone(), Some(app))?;
+        Tables::resolve(&checked, app, m)
+    }
+
+    /// Resolves the checked program for `app` on machine `m`. Fails with the errors of its task
+    /// and region names against `app` ([`check::check_app`]) plus binding errors (a named task
+    /// with no runnable variant in its list, a task with no runnable variant at all).
+    pub fn resolve(
+        checked: &Checked,
+        app: &AppInfo,
+        m: &MachineShape,
+    ) -> Result<Tables, Vec<Diagnostic>> {
+        let p = &checked.program;
+        let mut errors: Vec<Diagnostic> = check::check_app(checked, app)
             .into_iter()
             .filter(Diagnostic::is_error)
             .collect();
@@ -589,13 +601,13 @@ mod tests {
         MachineShape::new(1, 4, 2)
     }
     fn tables(stmts: Vec<Stmt>) -> Tables {
-        match Tables::resolve(&Program { stmts }, &app(), &gpu_machine()) {
+        match Tables::resolve_program(&Program { stmts }, &app(), &gpu_machine()) {
             Ok(t) => t,
             Err(e) => panic!("{e:?}"),
         }
     }
     fn errors(stmts: Vec<Stmt>, m: &MachineShape) -> Vec<(String, Option<String>)> {
-        match Tables::resolve(&Program { stmts }, &app(), m) {
+        match Tables::resolve_program(&Program { stmts }, &app(), m) {
             Ok(_) => vec![],
             Err(e) => e.into_iter().map(|d| (d.message, d.help)).collect(),
         }
@@ -654,7 +666,7 @@ mod tests {
         );
         let mut one_app = app();
         one_app.tasks.truncate(2);
-        let t = Tables::resolve(
+        let t = Tables::resolve_program(
             &Program {
                 stmts: vec![task(&["*"], &[Gpu])],
             },

@@ -19,17 +19,49 @@ use crate::kinds::{combined_align, AlignOp, Constraint, ProcKind, MAX_ALIGN};
 use crate::machine::{visible, visible_mems};
 use crate::span::{Ident, Span};
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 
 /// Checks `p` (and, with `app`, its task and region names); returns errors and warnings sorted
 /// in source order, at most [`MAX_DIAGNOSTICS`] of them.
 pub fn check(p: &Program, app: Option<&AppInfo>) -> Vec<Diagnostic> {
     let mut c = Checker::new(p, app);
     c.run();
-    let mut diags = c.diags;
+    sorted(c.diags)
+}
+
+/// Diagnostics in source order, at most [`MAX_DIAGNOSTICS`] of them.
+fn sorted(mut diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     diags.sort_by_key(|d| (d.span.lo.line, d.span.lo.col));
     diags.truncate(MAX_DIAGNOSTICS);
     diags
+}
+
+/// Checks `p` (and, with `app`, its task and region names) and returns the checked program
+/// every later stage consumes, or every diagnostic when there is an error.
+pub fn check_program(p: Program, app: Option<&AppInfo>) -> Result<Checked, Vec<Diagnostic>> {
+    let (funcs, globals, diags) = {
+        let mut c = Checker::new(&p, app);
+        c.run();
+        let diags = sorted(std::mem::take(&mut c.diags));
+        if has_errors(&diags) {
+            return Err(diags);
+        }
+        (c.func_sigs(), c.global_sigs(), diags)
+    };
+    Ok(Checked {
+        program: p,
+        funcs,
+        globals,
+        warnings: diags,
+    })
+}
+
+/// The application-dependent diagnostics of a checked program: task and region names checked
+/// against `app` (what binding to an application adds to [`check_program`]).
+pub fn check_app(checked: &Checked, app: &AppInfo) -> Vec<Diagnostic> {
+    let mut c = Checker::new(&checked.program, Some(app));
+    c.names_only = true;
+    c.run();
+    sorted(c.diags)
 }
 
 /// True if any diagnostic is an error.
@@ -37,37 +69,7 @@ pub fn has_errors(diags: &[Diagnostic]) -> bool {
     diags.iter().any(Diagnostic::is_error)
 }
 
-/// Statically known type of an expression (`Unknown` when the checker cannot tell).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ty {
-    Int,
-    Bool,
-    Str,
-    /// A tuple of integers, with its length when known.
-    Tuple(Option<usize>),
-    /// A machine space, with its number of dimensions when known.
-    Space(Option<usize>),
-    Proc,
-    Task,
-    /// `task.parent`: only its processor is known.
-    Parent,
-    Unknown,
-}
-
-impl fmt::Display for Ty {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Ty::Int => "int",
-            Ty::Bool => "bool",
-            Ty::Str => "string",
-            Ty::Tuple(_) => "tuple",
-            Ty::Space(_) => "machine space",
-            Ty::Proc => "processor",
-            Ty::Task | Ty::Parent => "task",
-            Ty::Unknown => "unknown",
-        })
-    }
-}
+use super::checked::{Checked, FuncSig, GlobalSig, Type as Ty};
 
 impl Ty {
     fn of_param(t: ParamType) -> Ty {
@@ -280,6 +282,10 @@ struct Checker<'a> {
     used: HashSet<&'a str>,
     /// True while computing `globals_final` (calls are not resolved yet).
     prepass: bool,
+    /// Type of each global after the main pass (calls resolved).
+    globals_out: HashMap<&'a str, Ty>,
+    /// Only the statements' task and region names are checked ([`check_app`]).
+    names_only: bool,
 }
 
 impl<'a> Checker<'a> {
@@ -296,7 +302,56 @@ impl<'a> Checker<'a> {
             in_progress: HashSet::new(),
             used: HashSet::new(),
             prepass: false,
+            globals_out: HashMap::new(),
+            names_only: false,
         }
+    }
+
+    /// Every function in definition order (the first of duplicates), with its return type.
+    fn func_sigs(&self) -> Vec<FuncSig> {
+        let mut out: Vec<FuncSig> = Vec::new();
+        for s in &self.prog.stmts {
+            if let Stmt::Def(f) = s {
+                if out.iter().any(|g| g.name == f.name.node) {
+                    continue;
+                }
+                let ret = self
+                    .infos
+                    .get(f.name.node.as_str())
+                    .and_then(|i| i.ret)
+                    .map_or(Ty::Unknown, |r| r.0);
+                out.push(FuncSig {
+                    name: f.name.node.clone(),
+                    params: f.params.iter().map(|p| p.ty.node).collect(),
+                    ret,
+                    span: f.name.span,
+                });
+            }
+        }
+        out
+    }
+
+    /// Every global in order of first assignment, with its final type and constant value.
+    fn global_sigs(&self) -> Vec<GlobalSig> {
+        let mut out: Vec<GlobalSig> = Vec::new();
+        for s in &self.prog.stmts {
+            if let Stmt::Assign { name, value, .. } = s {
+                if let Some(g) = out.iter_mut().find(|g| g.name == name.node) {
+                    g.constant = None;
+                    continue;
+                }
+                out.push(GlobalSig {
+                    name: name.node.clone(),
+                    ty: self
+                        .globals_out
+                        .get(name.node.as_str())
+                        .copied()
+                        .unwrap_or(Ty::Unknown),
+                    constant: const_int(value),
+                });
+            }
+        }
+        out
     }
 
     fn emit(&mut self, d: Diagnostic) {
@@ -331,6 +386,14 @@ impl<'a> Checker<'a> {
                 }
             }
         }
+        if self.names_only {
+            for s in &self.prog.stmts {
+                if !matches!(s, Stmt::Assign { .. } | Stmt::Def(_)) {
+                    self.stmt_names(s);
+                }
+            }
+            return;
+        }
         // Global types after the whole file (what function bodies see).
         self.prepass = true;
         let mut sc = self.top_scope(HashMap::new());
@@ -348,78 +411,9 @@ impl<'a> Checker<'a> {
         let mut globals: HashMap<&'a str, Ty> = HashMap::new();
         for s in &self.prog.stmts {
             match s {
-                Stmt::Task { tasks, kinds, .. } => {
-                    self.task_names(tasks);
-                    self.dup_list(kinds.iter().map(|k| (k.node.as_str(), k.span)));
-                }
-                Stmt::Region {
-                    task,
-                    region,
-                    proc,
-                    mems,
-                    span,
-                } => {
-                    self.task_sel(task);
-                    self.region_sel(task, region);
-                    if mems.is_empty() {
-                        self.err_help(
-                            *span,
-                            "a Region statement needs at least one memory kind",
-                            "list memory kinds after the processor kind, e.g. `Region * * GPU FBMEM;`",
-                        );
-                    }
-                    self.dup_list(mems.iter().map(|m| (m.node.as_str(), m.span)));
-                    if let ProcSel::Kind(k) = proc {
-                        if let Some(mut d) = region_visibility(k.node, mems) {
-                            if let Some(args) = self.mapped_args(task, region, k.node) {
-                                d.message = format!("{}, where this puts {args}", d.message);
-                            }
-                            self.emit(d);
-                        }
-                    }
-                }
-                Stmt::Layout {
-                    task,
-                    region,
-                    constraints,
-                    ..
-                } => {
-                    self.task_sel(task);
-                    self.region_sel(task, region);
-                    self.layout(constraints);
-                }
-                Stmt::InstanceLimit { task, limit, .. } => {
-                    self.task_sel(task);
-                    if limit.node <= 0 {
-                        self.err_help(
-                            limit.span,
-                            format!("InstanceLimit must be positive, found {}", limit.node),
-                            "use a limit of at least 1, or remove the statement",
-                        );
-                    } else if limit.node > i64::from(u32::MAX) {
-                        self.err_help(
-                            limit.span,
-                            format!("InstanceLimit {} is too large", limit.node),
-                            format!("the largest limit is {}", u32::MAX),
-                        );
-                    }
-                }
-                Stmt::CollectMemory { task, region, span } => {
-                    self.task_sel(task);
-                    self.region_sel(task, region);
-                    self.collect_readonly(task, region, *span);
-                }
-                Stmt::IndexTaskMap { tasks, func, .. }
-                | Stmt::SingleTaskMap { tasks, func, .. } => {
-                    self.task_names(tasks);
+                Stmt::IndexTaskMap { func, .. } | Stmt::SingleTaskMap { func, .. } => {
+                    self.stmt_names(s);
                     placement.push(func);
-                }
-                Stmt::ControlReplicate { tasks, span } => {
-                    self.task_names(tasks);
-                    self.emit(
-                        Diagnostic::warning(*span, "ControlReplicate has no effect on a single-node run")
-                            .with_help("the statement is accepted and ignored until multi-node execution exists"),
-                    );
                 }
                 Stmt::Assign { name, value, .. } => {
                     if self.funcs.contains_key(name.node.as_str()) {
@@ -434,8 +428,10 @@ impl<'a> Checker<'a> {
                     globals.insert(&name.node, t);
                 }
                 Stmt::Def(f) => self.def(f),
+                _ => self.stmt_names(s),
             }
         }
+        self.globals_out = globals;
         // Placement functions: existence, signature, return.
         let mut sig_done: HashSet<&str> = HashSet::new();
         for func in placement {
@@ -500,6 +496,90 @@ impl<'a> Checker<'a> {
                 ),
                 format!("end `{}` with a `return` statement", f.name.node),
             );
+        }
+    }
+
+    /// Checks one table statement (everything but assignments and definitions): names, kinds,
+    /// priority lists, layouts and limits.
+    fn stmt_names(&mut self, s: &'a Stmt) {
+        match s {
+            Stmt::Task { tasks, kinds, .. } => {
+                self.task_names(tasks);
+                self.dup_list(kinds.iter().map(|k| (k.node.as_str(), k.span)));
+            }
+            Stmt::Region {
+                task,
+                region,
+                proc,
+                mems,
+                span,
+            } => {
+                self.task_sel(task);
+                self.region_sel(task, region);
+                if mems.is_empty() {
+                    self.err_help(
+                        *span,
+                        "a Region statement needs at least one memory kind",
+                        "list memory kinds after the processor kind, e.g. `Region * * GPU FBMEM;`",
+                    );
+                }
+                self.dup_list(mems.iter().map(|m| (m.node.as_str(), m.span)));
+                if let ProcSel::Kind(k) = proc {
+                    if let Some(mut d) = region_visibility(k.node, mems) {
+                        if let Some(args) = self.mapped_args(task, region, k.node) {
+                            d.message = format!("{}, where this puts {args}", d.message);
+                        }
+                        self.emit(d);
+                    }
+                }
+            }
+            Stmt::Layout {
+                task,
+                region,
+                constraints,
+                ..
+            } => {
+                self.task_sel(task);
+                self.region_sel(task, region);
+                self.layout(constraints);
+            }
+            Stmt::InstanceLimit { task, limit, .. } => {
+                self.task_sel(task);
+                if limit.node <= 0 {
+                    self.err_help(
+                        limit.span,
+                        format!("InstanceLimit must be positive, found {}", limit.node),
+                        "use a limit of at least 1, or remove the statement",
+                    );
+                } else if limit.node > i64::from(u32::MAX) {
+                    self.err_help(
+                        limit.span,
+                        format!("InstanceLimit {} is too large", limit.node),
+                        format!("the largest limit is {}", u32::MAX),
+                    );
+                }
+            }
+            Stmt::CollectMemory { task, region, span } => {
+                self.task_sel(task);
+                self.region_sel(task, region);
+                self.collect_readonly(task, region, *span);
+            }
+            Stmt::IndexTaskMap { tasks, .. } | Stmt::SingleTaskMap { tasks, .. } => {
+                self.task_names(tasks);
+            }
+            Stmt::ControlReplicate { tasks, span } => {
+                self.task_names(tasks);
+                self.emit(
+                    Diagnostic::warning(
+                        *span,
+                        "ControlReplicate has no effect on a single-node run",
+                    )
+                    .with_help(
+                        "the statement is accepted and ignored until multi-node execution exists",
+                    ),
+                );
+            }
+            Stmt::Assign { .. } | Stmt::Def(_) => {}
         }
     }
 

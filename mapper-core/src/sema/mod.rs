@@ -4,3 +4,4 @@
 
 pub mod bind;
 pub mod check;
+pub mod checked;

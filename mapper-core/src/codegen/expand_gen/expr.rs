@@ -21,9 +21,9 @@ impl Gen<'_> {
                 T::Val,
             ),
             ExprKind::Var(name) => {
-                if let Some((_, id, t)) = self.scope.iter().rev().find(|(n, _, _)| n == name) {
+                if let Some((_, place, t)) = self.scope.iter().rev().find(|(n, _, _)| n == name) {
                     return Ex {
-                        code: quote!(#id),
+                        code: place.clone(),
                         ty: *t,
                         place: true,
                     };
@@ -178,7 +178,7 @@ impl Gen<'_> {
                     return self.bot();
                 }
                 let v = self.fresh("v");
-                self.scope.push((var.node.clone(), v.clone(), T::Int));
+                self.scope.push((var.node.clone(), quote!(#v), T::Int));
                 let b = self.expr(body);
                 self.scope.pop();
                 let elem = if b.ty == T::Int || b.ty == T::Bot {
@@ -782,13 +782,11 @@ impl Gen<'_> {
         if typed_ok {
             let (s, bind) = self.bind_tmp(&xg);
             let site = self.fresh("SITE");
-            if !self.infer {
-                self.sites.extend(quote! {
-                    ::std::thread_local! {
-                        static #site: #k::ops::SiteCache = const { ::core::cell::RefCell::new(::core::option::Option::None) };
-                    }
-                });
-            }
+            self.sites.extend(quote! {
+                ::std::thread_local! {
+                    static #site: #k::ops::SiteCache = const { ::core::cell::RefCell::new(::core::option::Option::None) };
+                }
+            });
             let mut lets = TokenStream::new();
             let mut a = Vec::new();
             for (_, e, _) in &ag {
@@ -860,7 +858,9 @@ impl Gen<'_> {
         Ex::new(code, T::Val)
     }
 
-    /// Converts argument value `a` (bound to `t`) for parameter `i` of declared type `p`.
+    /// Converts argument value `a` (bound to `t`) for parameter `i` of declared type `p`:
+    /// the statements that prepare it and the expression passed (tuples as slices, machine
+    /// spaces as `&Arc`, see [`param_t`]).
     pub(super) fn arg_for(
         &mut self,
         a: &Ex,
@@ -869,28 +869,39 @@ impl Gen<'_> {
         p: ParamType,
         fname: &str,
         pos: &TokenStream,
-    ) -> TokenStream {
+    ) -> (TokenStream, TokenStream) {
         let k = self.k.clone();
+        let tuple_param = matches!(p, ParamType::IPoint | ParamType::ISpace | ParamType::Tuple);
         match (p, a.ty) {
             (ParamType::Int, T::Int)
             | (ParamType::Bool, T::Bool)
             | (ParamType::Task, T::Task)
-            | (ParamType::MSpace, T::Space)
-            | (ParamType::IPoint | ParamType::ISpace | ParamType::Tuple, T::Tup) => quote!(#t),
-            (ParamType::IPoint | ParamType::ISpace | ParamType::Tuple, T::TupN(_)) => {
-                quote!(#k::eval::Tup::from_slice(&#t))
-            }
-            (ParamType::IPoint | ParamType::ISpace | ParamType::Tuple, T::Slice) => {
-                quote!(#k::eval::Tup::from_slice(#t))
-            }
+            | (ParamType::MSpace, T::Space) => (TokenStream::new(), quote!(#t)),
+            (_, T::Tup) if tuple_param => (TokenStream::new(), quote!(#t.as_slice())),
+            (_, T::TupN(_)) if tuple_param => (TokenStream::new(), quote!(&#t[..])),
+            (_, T::Slice) if tuple_param => (TokenStream::new(), quote!(#t)),
             _ => {
                 let tv = Ex::new(quote!(#t), a.ty);
                 let v = self.conv(&tv, T::Val);
                 let pt = self.param_tok(p);
                 let vv = self.fresh("v");
+                let ci = self.fresh("c");
                 let ex = self.extract(p, &vv);
-                quote!({ let #vv = #v; #k::ops::check_arg(&#vv, #i, #fname, #pt, #pos)?; #ex })
+                let pass = self.pass(p, &ci);
+                (
+                    quote!(let #ci = { let #vv = #v; #k::ops::check_arg(&#vv, #i, #fname, #pt, #pos)?; #ex };),
+                    pass,
+                )
             }
+        }
+    }
+
+    /// How an owned, extracted argument `ci` is passed to a parameter of declared type `p`.
+    fn pass(&self, p: ParamType, ci: &Ident) -> TokenStream {
+        match p {
+            ParamType::IPoint | ParamType::ISpace | ParamType::Tuple => quote!(#ci.as_slice()),
+            ParamType::MSpace => quote!(&#ci),
+            _ => quote!(#ci),
         }
     }
 
@@ -927,19 +938,23 @@ impl Gen<'_> {
             }
             let mut lets = TokenStream::new();
             let mut temps = Vec::new();
-            for (_, e, _) in &ag {
+            for (i, (_, e, _)) in ag.iter().enumerate() {
                 let t = self.fresh("a");
-                let o = self.own(e);
+                // A machine space passed as one is borrowed (no reference count).
+                let o = if params[i] == ParamType::MSpace && e.ty == T::Space {
+                    self.borrow(e)
+                } else {
+                    self.own(e)
+                };
                 lets.extend(quote!(let #t = #o;));
                 temps.push(t);
             }
             let mut conv = TokenStream::new();
             let mut pass = Vec::new();
             for (i, ((_, e, _), t)) in ag.iter().zip(&temps).enumerate() {
-                let c = self.arg_for(e, t, i, params[i], fname, &pos);
-                let ci = self.fresh("c");
-                conv.extend(quote!(let #ci = #c;));
-                pass.push(ci);
+                let (prep, arg) = self.arg_for(e, t, i, params[i], fname, &pos);
+                conv.extend(prep);
+                pass.push(arg);
             }
             return Ex::new(
                 quote!({
@@ -977,7 +992,7 @@ impl Gen<'_> {
                 #k::ops::check_arg(&#v, #i, #fname, #pt, #pos)?;
                 let #ci = #ex;
             });
-            pass.push(ci);
+            pass.push(self.pass(*p, &ci));
         }
         Ex::new(
             quote!({

@@ -1,8 +1,8 @@
 //! Evaluator unit tests over hand-built ASTs.
 
 use super::*;
-use crate::ast::{Expr, FuncDef, Param};
-use crate::machine::ProcId;
+use crate::ast::{Expr, FuncDef, Param, Program};
+use crate::machine::{Placement, ProcId};
 use crate::span::Spanned;
 
 // ---- hand-built AST helpers (the parser is developed in parallel) ----
@@ -130,6 +130,49 @@ fn gpu(node: u32, index: u32) -> Placement {
     })
 }
 
+/// `p` with the checker's function and global tables but none of its checks and no static
+/// types: these tests reach the evaluator's run-time errors with programs whose errors the
+/// checker would already report from constants.
+fn unchecked(p: &Program) -> Checked {
+    use crate::sema::checked::{FuncSig, GlobalSig, Type};
+    let mut funcs: Vec<FuncSig> = Vec::new();
+    let mut globals: Vec<GlobalSig> = Vec::new();
+    for s in &p.stmts {
+        match s {
+            Stmt::Def(f) if !funcs.iter().any(|g| g.name == f.name.node) => funcs.push(FuncSig {
+                name: f.name.node.clone(),
+                params: f.params.iter().map(|p| p.ty.node).collect(),
+                ret: Type::Unknown,
+                span: f.name.span,
+            }),
+            Stmt::Assign { name, .. } if !globals.iter().any(|g| g.name == name.node) => globals
+                .push(GlobalSig {
+                    name: name.node.clone(),
+                    ty: Type::Unknown,
+                    constant: None,
+                }),
+            _ => {}
+        }
+    }
+    Checked {
+        program: p.clone(),
+        funcs,
+        globals,
+        warnings: Vec::new(),
+    }
+}
+
+/// Lowers `p` for `m` without checking it (see [`unchecked`]).
+fn ev_new(p: &Program, m: &MachineShape) -> Result<Evaluator, Vec<Diagnostic>> {
+    Evaluator::new(&unchecked(p), m)
+}
+
+/// Checks `p` and lowers it for `m` (the way every mapper reaches the evaluator).
+fn ev_checked(p: &Program, m: &MachineShape) -> Result<Evaluator, Vec<Diagnostic>> {
+    let checked = crate::check::check_program(p.clone(), None)?;
+    Evaluator::new(&checked, m)
+}
+
 fn ctx<'a>(point: &'a [i64], domain: &'a [i64]) -> PointCtx<'a> {
     PointCtx {
         task: 0,
@@ -147,7 +190,7 @@ fn ctx<'a>(point: &'a [i64], domain: &'a [i64]) -> PointCtx<'a> {
 
 /// `mgpu = Machine(GPU);` plus function `f(Task task) { body }`.
 fn ev_with(body: Vec<FnStmt>) -> Evaluator {
-    Evaluator::new(
+    ev_new(
         &prog(vec![
             assign("mgpu", machine(ProcKind::Gpu)),
             task_def("f", body),
@@ -157,7 +200,7 @@ fn ev_with(body: Vec<FnStmt>) -> Evaluator {
     .unwrap()
 }
 
-fn run(body: Vec<FnStmt>, point: &[i64], domain: &[i64]) -> Result<Placement, MapError> {
+fn run(body: Vec<FnStmt>, point: &[i64], domain: &[i64]) -> crate::mapper::PlaceResult {
     let ev = ev_with(body);
     ev.place(ev.func_id("f").unwrap(), &ctx(point, domain), "t")
 }
@@ -165,7 +208,7 @@ fn run(body: Vec<FnStmt>, point: &[i64], domain: &[i64]) -> Result<Placement, Ma
 /// Evaluates `e` inside f and returns it wrapped as the index of a 1-node machine? No: we
 /// evaluate expressions by returning `mgpu[0, 0]` only if `e == expected`.
 fn eval_expr(e: Expr) -> Result<Value, String> {
-    let ev = Evaluator::new(
+    let ev = ev_new(
         &prog(vec![assign("mgpu", machine(ProcKind::Gpu)), assign("x", e)]),
         &shape(),
     )
@@ -392,8 +435,15 @@ fn space_fields_and_transforms() {
 }
 
 #[test]
-fn compile_errors_are_diagnostics() {
-    let r = Evaluator::new(
+fn compile_errors_are_the_checkers() {
+    // Lowering never reports a user error of its own: what the checker rejects is an
+    // internal error if it ever reached the evaluator.
+    let d = ev_new(&prog(vec![task_def("f", vec![ret(var("nope"))])]), &shape()).unwrap_err();
+    assert_eq!(
+        d[0].message,
+        "internal error: the checker accepted an undefined name `nope`"
+    );
+    let r = ev_checked(
         &prog(vec![task_def(
             "f",
             vec![ret(index(var("mgpu"), ints(&[0, 0])))],
@@ -406,7 +456,7 @@ fn compile_errors_are_diagnostics() {
         d[0].help.as_deref(),
         Some("add `mgpu = Machine(GPU);` before its first use")
     );
-    let r = Evaluator::new(
+    let r = ev_checked(
         &prog(vec![
             assign("mgpu", machine(ProcKind::Gpu)),
             task_def("f", vec![ret(field(var("mgpu"), "sise"))]),
@@ -414,9 +464,9 @@ fn compile_errors_are_diagnostics() {
         &shape(),
     );
     let d = r.unwrap_err();
-    assert_eq!(d[0].message, "unknown field `sise`");
+    assert_eq!(d[0].message, "no field `sise` on a machine space");
     assert_eq!(d[0].help.as_deref(), Some("did you mean `size`?"));
-    let r = Evaluator::new(
+    let r = ev_checked(
         &prog(vec![
             assign("mgpu", machine(ProcKind::Gpu)),
             task_def("f", vec![ret(method(var("mgpu"), "split", ints(&[1])))]),
@@ -425,21 +475,21 @@ fn compile_errors_are_diagnostics() {
     );
     assert_eq!(
         r.unwrap_err()[0].message,
-        "`split` takes 2 argument(s), got 1"
+        "split takes 2 arguments but 1 was given"
     );
-    let r = Evaluator::new(
+    let r = ev_checked(
         &prog(vec![task_def("f", vec![ret(call("g", vec![]))])]),
         &shape(),
     );
-    assert_eq!(r.unwrap_err()[0].message, "unknown function `g`");
+    assert_eq!(r.unwrap_err()[0].message, "g is not defined");
     // A global initializer only sees earlier globals.
-    let r = Evaluator::new(
+    let r = ev_checked(
         &prog(vec![assign("a", var("b")), assign("b", int(1))]),
         &shape(),
     );
-    assert_eq!(r.unwrap_err()[0].message, "b is not defined");
+    assert_eq!(r.unwrap_err()[0].message, "b is used before it is defined");
     // Global evaluation errors are diagnostics at the failing expression.
-    let r = Evaluator::new(
+    let r = ev_new(
         &prog(vec![assign("a", at(bin(Div, int(1), int(0)), 3, 5))]),
         &shape(),
     );
@@ -609,7 +659,7 @@ fn parent_processor_and_wildcards() {
             ))],
         ),
     ]);
-    let ev = Evaluator::new(&p, &shape()).unwrap();
+    let ev = ev_new(&p, &shape()).unwrap();
     // The parent runs on CPU[1, 2]: node 1.
     assert_eq!(
         ev.place(ev.func_id("f").unwrap(), &ctx(&[0], &[1]), "t")
@@ -641,14 +691,14 @@ fn user_functions_recursion_and_types() {
             ),
         ))],
     );
-    let ev = Evaluator::new(
+    let ev = ev_new(
         &prog(vec![fact.clone(), assign("x", call("fact", vec![int(10)]))]),
         &shape(),
     )
     .unwrap();
     assert!(matches!(ev.global("x"), Some(Value::Int(3628800))));
     // Unbounded recursion hits the depth limit.
-    let r = Evaluator::new(
+    let r = ev_new(
         &prog(vec![fact, assign("x", call("fact", vec![int(1000)]))]),
         &shape(),
     );
@@ -663,7 +713,7 @@ fn user_functions_recursion_and_types() {
         &[(ParamType::MSpace, "m")],
         vec![ret(field(var("m"), "volume"))],
     );
-    let r = Evaluator::new(
+    let r = ev_new(
         &prog(vec![g, assign("x", call("g", vec![int(3)]))]),
         &shape(),
     );
@@ -691,7 +741,7 @@ fn locals_shadow_globals_after_assignment() {
             ],
         ),
     ]);
-    let ev = Evaluator::new(&p, &shape()).unwrap();
+    let ev = ev_new(&p, &shape()).unwrap();
     assert_eq!(
         ev.place(ev.func_id("f").unwrap(), &ctx(&[0], &[1]), "t")
             .unwrap(),
@@ -710,7 +760,7 @@ fn depth_limit_fits_a_small_thread_stack() {
     let p = prog(vec![r, assign("x", call("r", vec![int(0)]))]);
     let h = std::thread::Builder::new()
         .stack_size(1 << 20)
-        .spawn(move || Evaluator::new(&p, &shape()).map(|_| ()));
+        .spawn(move || ev_new(&p, &shape()).map(|_| ()));
     let d = h.unwrap().join().unwrap().unwrap_err();
     assert!(
         d[0].message.starts_with("call depth limit of 64 exceeded"),
