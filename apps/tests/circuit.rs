@@ -135,7 +135,7 @@ fn shared_nodes_in_a_memory_the_gpu_cannot_reach_are_a_mapping_error() {
     match apps::run(app(), &cfg("emulated:1x2", "tiny", text("sys.mapper", &src))) {
         Err(AppError::Mapper(m)) => assert_eq!(
             m,
-            "error: GPU tasks cannot use SYSMEM\n  --> sys.mapper:20:24\n   |\n20 | Region * rp_shared GPU SYSMEM;\n   |                        ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
+            "error: GPU tasks cannot use SYSMEM\n  --> sys.mapper:21:24\n   |\n21 | Region * rp_shared GPU SYSMEM;\n   |                        ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
         ),
         Err(e) => panic!("expected a mapping error, got {e}"),
         Ok(r) => panic!("expected a mapping error, got {r}"),
