@@ -331,9 +331,9 @@ impl SpaceSearch {
             }
         }
         let mut best: Option<(usize, f64)> = None;
-        for i in 0..pool.len() {
-            let c = pool[i].0.clone();
-            if let Some(r) = self.screen_rate(screen, &c) {
+        let drawn: Vec<Candidate> = pool.iter().map(|p| p.0.clone()).collect();
+        for (i, c) in drawn.iter().enumerate() {
+            if let Some(r) = self.screen_rate(screen, c) {
                 if best.is_none_or(|b| r > b.1) {
                     best = Some((i, r));
                 }

@@ -199,7 +199,23 @@ fn screen_of(
     let machine = match &a.screen_machine {
         Some(m) => m.clone(),
         None if is_simulated(&a.machine) => a.machine.clone(),
-        None if a.machine.trim() == "local" => "sim:local".to_string(),
+        None if a.machine.trim() == "local" => {
+            // The implicit screen of `local`: without a usable description of this host (e.g.
+            // one with GPUs, which the measurement does not describe), search without it.
+            let usable = apps::host::ensure_local_sim(false).and_then(|_| {
+                let d = runtime::MachineDesc::parse("sim:local")?;
+                if d.shape() == *shape {
+                    Ok(())
+                } else {
+                    Err("its processors or memories differ from this machine's".to_string())
+                }
+            });
+            if let Err(e) = usable {
+                println!("no pre-screen: sim:local is not usable here ({e})");
+                return Ok(None);
+            }
+            "sim:local".to_string()
+        }
         None => {
             println!(
                 "no pre-screen: no simulated description of {} (pass --screen-machine)",
