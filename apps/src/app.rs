@@ -819,6 +819,10 @@ pub fn run(app: &dyn Application, cfg: &RunConfig) -> Result<RunReport, AppError
         )));
     }
     let mapper = make_mapper(app, &cfg.mapper)?;
+    if cfg.machine.trim() == "sim:local" {
+        // The description of this host is measured on first use and cached.
+        crate::host::ensure_local_sim(false).map_err(AppError::Config)?;
+    }
     let machine = runtime::MachineDesc::parse(&cfg.machine).map_err(AppError::Config)?;
     let decl = app.declare(&cfg.problem);
     let rt = Runtime::new(

@@ -19,6 +19,7 @@
 
 pub mod app;
 pub mod circuit;
+pub mod host;
 pub mod matmul;
 pub mod pennant;
 pub mod stencil;

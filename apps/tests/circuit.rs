@@ -126,15 +126,18 @@ fn random_mappers_never_change_the_result() {
     assert_eq!(ran, 200);
 }
 
-/// The error a mapper ending in `stmt` (line 20, after the expert's text) gets on
-/// `emulated:1x2`.
+/// The error a mapper ending in `stmt` (after the expert's text) gets on `emulated:1x2`, with
+/// `{line}` in it standing for the statement's line.
 fn mapping_error(stmt: &str) -> String {
     let src = format!("{}\n{stmt}\n", app().expert().source);
+    let line = src.lines().position(|l| l == stmt).expect("the statement") + 1;
     match apps::run(
         app(),
         &cfg("emulated:1x2", "tiny", text("sys.mapper", &src)),
     ) {
-        Err(AppError::Mapper(m)) => m,
+        Err(AppError::Mapper(m)) => m
+            .replace(&format!("sys.mapper:{line}:"), "sys.mapper:{line}:")
+            .replace(&format!("\n{line} | "), "\n{line} | "),
         Err(e) => panic!("expected a mapping error, got {e}"),
         Ok(r) => panic!("expected a mapping error, got {r}"),
     }
@@ -145,12 +148,12 @@ fn shared_nodes_in_a_memory_the_gpu_cannot_reach_are_a_mapping_error() {
     // `*` for the task: the error names every task whose argument the statement maps.
     assert_eq!(
         mapping_error("Region * rp_shared GPU SYSMEM;"),
-        "error: GPU tasks cannot use SYSMEM, where this puts argument `shared_nodes` of tasks `calculate_new_currents`, `distribute_charge`, `update_voltages`\n  --> sys.mapper:20:24\n   |\n20 | Region * rp_shared GPU SYSMEM;\n   |                        ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
+        "error: GPU tasks cannot use SYSMEM, where this puts argument `shared_nodes` of tasks `calculate_new_currents`, `distribute_charge`, `update_voltages`\n  --> sys.mapper:{line}:24\n   |\n{line} | Region * rp_shared GPU SYSMEM;\n   |                        ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
     );
     // A named task and argument.
     assert_eq!(
         mapping_error("Region distribute_charge ghost_nodes GPU SYSMEM;"),
-        "error: GPU tasks cannot use SYSMEM, where this puts argument `ghost_nodes` of task `distribute_charge`\n  --> sys.mapper:20:42\n   |\n20 | Region distribute_charge ghost_nodes GPU SYSMEM;\n   |                                          ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
+        "error: GPU tasks cannot use SYSMEM, where this puts argument `ghost_nodes` of task `distribute_charge`\n  --> sys.mapper:{line}:42\n   |\n{line} | Region distribute_charge ghost_nodes GPU SYSMEM;\n   |                                          ^^^^^^\n   = help: use FBMEM or ZCMEM\n\nerror: could not check `sys.mapper` due to 1 previous error\n"
     );
 }
 

@@ -614,3 +614,74 @@ fn run_warns_about_memory_fallbacks() {
         "{err}"
     );
 }
+
+fn mapper_env(args: &[&str], dir: &Path, key: &str, val: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mapper"))
+        .args(args)
+        .current_dir(dir)
+        .env(key, val)
+        .output()
+        .expect("mapper runs")
+}
+
+#[test]
+fn sim_local_is_measured_once_cached_and_checked() {
+    let d = scratch("sim-local");
+    let file = d.join("host.toml");
+    let _ = std::fs::remove_file(&file);
+    // First use measures this host and writes the description.
+    let o = mapper_env(&["calibrate-host"], &d, "MAPPER_SIM_LOCAL", &file);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&file).expect("description written");
+    assert_eq!(stdout(&o), text);
+    assert!(text.contains("kind = \"CPU\"") && text.contains("curve = [["));
+    let desc = runtime::machine::file::parse_str(&text, "host", "sim:local").expect("parses");
+    assert_eq!(desc.shape(), runtime::MachineDesc::local().shape());
+    // It is reused: a run on sim:local is simulated and leaves the file as it was.
+    let o = mapper_env(
+        &[
+            "run",
+            "--app",
+            "cannon",
+            "--machine",
+            "sim:local",
+            "--size",
+            "tiny",
+            "--json",
+        ],
+        &d,
+        "MAPPER_SIM_LOCAL",
+        &file,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("\"machine\":\"sim:local\""),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stdout(&o).contains("\"simulated\":true"), "{}", stdout(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), text);
+    // A cached description of another machine is refused, with the fix.
+    std::fs::write(&file, runtime::machine::presets::source("p100x4").unwrap()).unwrap();
+    let o = mapper_env(
+        &[
+            "run",
+            "--app",
+            "cannon",
+            "--machine",
+            "sim:local",
+            "--size",
+            "tiny",
+        ],
+        &d,
+        "MAPPER_SIM_LOCAL",
+        &file,
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("describes another machine")
+            && stderr(&o).contains("mapper calibrate-host --force"),
+        "{}",
+        stderr(&o)
+    );
+}

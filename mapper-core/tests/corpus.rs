@@ -258,9 +258,10 @@ fn circuit_tables_follow_the_expert_strategy() {
         t.memories(calc, 3, ProcKind::Gpu),
         &[MemKind::Zcmem, MemKind::Fbmem]
     );
+    // The graph is built in pinned zero-copy memory, SYSMEM where there is none.
     assert_eq!(
         t.memories(init, 0, ProcKind::Cpu),
-        &[MemKind::Sysmem, MemKind::Zcmem]
+        &[MemKind::Zcmem, MemKind::Sysmem]
     );
     assert_eq!(t.index_func(calc), Some("block1d"));
     assert_eq!(t.index_func(init), None);

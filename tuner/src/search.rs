@@ -6,12 +6,40 @@
 //! comes from one seeded generator, so the same seed and a deterministic evaluator give the same
 //! history. Every optimizer first evaluates two seeds, the starting point (the expert projected
 //! into the space) and the runtime default expressed in the space, then never repeats a candidate.
+//!
+//! With a [`Screen`] (a cheap, deterministic estimate of a candidate's rate, e.g. a run in the
+//! simulator), each proposal after the seeds is chosen from many: the optimizer's operator
+//! draws a pool of `width` new candidates, the screen rates each, and the best one is then
+//! improved by a greedy climb in the screen (single-decision changes, up to `width` more
+//! screened candidates) before it is proposed for the real evaluation.
 
 use crate::attempt::Attempt;
 use crate::optimizer::{Optimizer, OptimizerError};
 use crate::space::{Candidate, Decision, Space};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+
+/// Rates a mapper text cheaply (work per second, higher is better; e.g. one simulated run in
+/// this process), or `None` if it fails there.
+pub type ScreenFn = Arc<dyn Fn(&str) -> Option<f64> + Send + Sync>;
+
+/// The pre-screen of a search: many candidates rated cheaply, the best evaluated for real.
+#[derive(Clone)]
+pub struct Screen {
+    /// The cheap rating.
+    pub rate: ScreenFn,
+    /// Candidates drawn and screened per proposal (the greedy climb screens up to as many
+    /// more).
+    pub width: usize,
+}
+
+impl std::fmt::Debug for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Screen")
+            .field("width", &self.width)
+            .finish()
+    }
+}
 
 /// Which built-in optimizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,6 +90,10 @@ pub struct SpaceSearch {
     arms: [(u32, f64); ARMS.len()],
     /// Which arms made each proposal, for reports.
     log: Vec<String>,
+    /// The pre-screen, if any.
+    screen: Option<Screen>,
+    /// Screened candidates and their screen rates (`None`: failed in the screen).
+    screened: HashMap<Candidate, Option<f64>>,
 }
 
 impl SpaceSearch {
@@ -78,7 +110,21 @@ impl SpaceSearch {
             neighbours: Vec::new(),
             arms: [(0, 0.0); ARMS.len()],
             log: Vec::new(),
+            screen: None,
+            screened: HashMap::new(),
         }
+    }
+
+    /// The same search choosing each proposal after the seeds through `screen` (a `width` of
+    /// 0 turns the screen off).
+    pub fn with_screen(mut self, screen: Screen) -> SpaceSearch {
+        self.screen = (screen.width > 0).then_some(screen);
+        self
+    }
+
+    /// Candidates rated by the screen so far.
+    pub fn screened_count(&self) -> usize {
+        self.screened.len()
     }
 
     /// The operator that made each proposal so far (`start`, `random`, `coordinate`, ...).
@@ -238,6 +284,112 @@ impl SpaceSearch {
         best.0
     }
 
+    /// One candidate from the optimizer's operator (the ensemble's arm: `arm`, or the bandit's
+    /// pick), with the arm that made it.
+    fn draw(&mut self, arm: Option<usize>) -> (Option<Candidate>, usize) {
+        match self.kind {
+            SearchKind::Random => (Some(self.space.random(&mut self.rng)), 0),
+            SearchKind::Coordinate => (self.coordinate_step(), 1),
+            SearchKind::Ensemble => {
+                let arm = arm.unwrap_or_else(|| self.pick_arm());
+                (self.propose_with_arm(arm), arm)
+            }
+        }
+    }
+
+    /// The screen's rate of `c` (cached).
+    fn screen_rate(&mut self, screen: &Screen, c: &Candidate) -> Option<f64> {
+        if let Some(r) = self.screened.get(c) {
+            return *r;
+        }
+        let r = (screen.rate)(&self.space.render(c)).filter(|r| r.is_finite() && *r > 0.0);
+        self.screened.insert(c.clone(), r);
+        r
+    }
+
+    /// The next proposal through the screen: a pool of `width` unseen candidates from the
+    /// operator (the ensemble deals its arms in turn, starting at the bandit's pick), the best
+    /// by the screen, then a greedy climb from it over single-decision changes while the screen
+    /// rates a change strictly higher. Falls back to the first drawn if none ran in the screen.
+    fn screened_next(&mut self, screen: &Screen) -> Option<(Candidate, usize, String)> {
+        let mut pool: Vec<(Candidate, usize, String)> = Vec::new();
+        let first_arm = (self.kind == SearchKind::Ensemble).then(|| self.pick_arm());
+        let mut tries = 0;
+        while pool.len() < screen.width && tries < screen.width.saturating_mul(8).max(8) {
+            let arm = first_arm.map(|a| (a + tries) % ARMS.len());
+            tries += 1;
+            let (c, arm) = self.draw(arm);
+            let c = match c {
+                Some(c) => (c, arm, ARMS[arm].to_string()),
+                None if self.kind == SearchKind::Coordinate => {
+                    (self.space.random(&mut self.rng), 0, "restart".into())
+                }
+                None => continue,
+            };
+            if !self.seen.contains(&c.0) && !pool.iter().any(|p| p.0 == c.0) {
+                pool.push(c);
+            }
+        }
+        let mut best: Option<(usize, f64)> = None;
+        let drawn: Vec<Candidate> = pool.iter().map(|p| p.0.clone()).collect();
+        for (i, c) in drawn.iter().enumerate() {
+            if let Some(r) = self.screen_rate(screen, c) {
+                if best.is_none_or(|b| r > b.1) {
+                    best = Some((i, r));
+                }
+            }
+        }
+        let Some((bi, mut rate)) = best else {
+            return pool.into_iter().next();
+        };
+        let (mut cur, arm, op) = pool.swap_remove(bi);
+        // Greedy climb in the screen.
+        let mut budget = screen.width;
+        let mut climbed = false;
+        'climb: while budget > 0 {
+            let mut moves = Vec::new();
+            for d in self.space.decisions() {
+                let now = self.space.get(&cur, d);
+                for v in 0..self.space.options(&cur, d) {
+                    if v != now {
+                        moves.push((d, v));
+                    }
+                }
+            }
+            self.rng.shuffle(&mut moves);
+            for (d, v) in moves {
+                let mut c = cur.clone();
+                self.space.set(&mut c, d, v);
+                if self.seen.contains(&c) {
+                    continue;
+                }
+                let cached = self.screened.contains_key(&c);
+                let r = self.screen_rate(screen, &c);
+                if !cached {
+                    budget -= 1;
+                }
+                if let Some(r) = r {
+                    if r > rate {
+                        cur = c;
+                        rate = r;
+                        climbed = true;
+                        continue 'climb;
+                    }
+                }
+                if budget == 0 {
+                    break 'climb;
+                }
+            }
+            break;
+        }
+        let label = if climbed {
+            format!("{op}+screen+climb")
+        } else {
+            format!("{op}+screen")
+        };
+        Some((cur, arm, label))
+    }
+
     fn next(&mut self) -> Option<(Candidate, usize, String)> {
         // Seeds: the starting mapper, then the runtime default expressed in the space.
         let seeds = [
@@ -249,15 +401,11 @@ impl SpaceSearch {
                 return Some((s, usize::MAX, label.into()));
             }
         }
+        if let Some(screen) = self.screen.clone() {
+            return self.screened_next(&screen);
+        }
         for _ in 0..200 {
-            let (c, arm) = match self.kind {
-                SearchKind::Random => (Some(self.space.random(&mut self.rng)), 0),
-                SearchKind::Coordinate => (self.coordinate_step(), 1),
-                SearchKind::Ensemble => {
-                    let arm = self.pick_arm();
-                    (self.propose_with_arm(arm), arm)
-                }
-            };
+            let (c, arm) = self.draw(None);
             match c {
                 Some(c) if !self.seen.contains(&c) => {
                     return Some((c, arm, ARMS[arm].to_string()));
@@ -368,6 +516,44 @@ mod tests {
             .iter()
             .skip(2)
             .all(|o| o == "coordinate" || o == "restart"));
+    }
+
+    #[test]
+    fn screened_searches_propose_the_screens_best() {
+        // The screen is the evaluator itself (as on a simulated target): every proposal after
+        // the seeds is the best of a pool, climbed, so each search beats its seeds at once.
+        let screen = Screen {
+            rate: Arc::new(|t: &str| score(t).valid_score()),
+            width: 16,
+        };
+        for kind in SearchKind::ALL {
+            let mut plain = SpaceSearch::new(kind, space(), 2);
+            let p = run_loop(&mut plain, score, 4);
+            let mut s = SpaceSearch::new(kind, space(), 2).with_screen(screen.clone());
+            let r = run_loop(&mut s, score, 4);
+            let seeds = r.history[0]
+                .score
+                .unwrap()
+                .max(r.history[1].score.unwrap_or(0.0));
+            let best = r.best.as_ref().unwrap().score.unwrap();
+            let third = r.history[2].score.unwrap();
+            assert!(third > seeds, "{kind:?}: {third} <= {seeds}");
+            assert!(best >= p.best.unwrap().score.unwrap(), "{kind:?}");
+            assert!(s.screened_count() >= 16, "{kind:?}");
+            assert!(s.operators()[2].contains("+screen"), "{:?}", s.operators());
+            // Reproducible: the same seed gives the same history.
+            let mut again = SpaceSearch::new(kind, space(), 2).with_screen(screen.clone());
+            assert_eq!(run_loop(&mut again, score, 4), r, "{kind:?}");
+        }
+        // A screen where everything fails still proposes (the first drawn candidate).
+        let failing = Screen {
+            rate: Arc::new(|_: &str| None),
+            width: 4,
+        };
+        let mut s = SpaceSearch::new(SearchKind::Random, space(), 2).with_screen(failing);
+        let r = run_loop(&mut s, score, 5);
+        assert_eq!(r.history.len(), 5);
+        assert_eq!(s.operators()[2], "random");
     }
 
     #[test]

@@ -95,6 +95,14 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Measure this host (GEMM kernel by size on one and on all cores, copy bandwidths,
+    /// runtime overheads) and cache its simulator description for `sim:local`; prints the
+    /// description and where it is.
+    CalibrateHost {
+        /// Measure again even if a cached description exists.
+        #[arg(long)]
+        force: bool,
+    },
     /// Print the canonical text of a mapper file to stdout.
     Fmt {
         /// Mapper file to format.
@@ -251,6 +259,23 @@ fn run(cli: Cli) -> u8 {
             reps,
             json,
         }),
+        Cmd::CalibrateHost { force } => match apps::host::ensure_local_sim(force) {
+            Ok(path) => match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    print!("{text}");
+                    eprintln!("sim:local: {}", path.display());
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: cannot read {}: {e}", path.display());
+                    1
+                }
+            },
+            Err(e) => {
+                eprintln!("error: {e}");
+                1
+            }
+        },
         Cmd::Fmt { file, check } => match load(&file, None) {
             Loaded::Ok(program, src) => {
                 let text = print::print(&program);

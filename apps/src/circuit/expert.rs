@@ -28,7 +28,8 @@ runtime::mapper! {
     //
     // GPUs first, CPUs where there are none; a piece's wires and private nodes in the
     // framebuffer; shared and ghost nodes, which every iteration exchanges between pieces, in
-    // zero-copy memory; the initialisation on a CPU.
+    // zero-copy memory; the initialisation on a CPU, building the graph in pinned zero-copy memory
+    // (where the machine has it), from which the GPUs' first copies run at the pinned rate.
 
     Task * GPU,CPU;
     Task init_pieces CPU;
@@ -37,6 +38,7 @@ runtime::mapper! {
     Region * * CPU SYSMEM;
     Region * rp_shared GPU ZCMEM;
     Region * rp_ghost GPU ZCMEM;
+    Region init_pieces * CPU ZCMEM,SYSMEM;
 
     Layout * * * SOA C_order;
 

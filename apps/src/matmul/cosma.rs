@@ -30,12 +30,15 @@ runtime::mapper! {
     //   cosma_gemm_k(a_block, b_block, c_block)  the same over (pm, pn, pk) when k is split in
     //                                            parallel: products reduced (sum) into c(i, j)
     // Regions a, b, c; partitions a_blocks, b_blocks, c_blocks.
-    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else CPUs.
+    // GPUs when the machine has them (their cuBLAS variant takes column-major tiles), else the OMP
+    // processors (one multi-threaded GEMM per block beats one single-core GEMM per CPU, which
+    // also doubles the sequential k steps), else CPUs.
 
-    Task * GPU,CPU;
+    Task * GPU,OMP,CPU;
 
     Region * * GPU FBMEM;
     Region * * CPU SYSMEM;
+    Region * * OMP SOCKMEM,SYSMEM;
     Region * c_block GPU FBMEM,ZCMEM;
 
     Layout * * * SOA C_order;
@@ -48,23 +51,25 @@ runtime::mapper! {
     CollectMemory cosma_gemm_k a_block;
     CollectMemory cosma_gemm_k b_block;
 
-    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(OMP).volume > 0 ? Machine(OMP) : Machine(CPU);
     mflat = m.merge(0, 1);
 
-    // Blocks of the (m, n, k) grid go to a 3-D grid of processors with the same aspect ratio
-    // (blocked), so the partial sums of one C block meet on neighbouring processors.
+    // Owner computes: the (m, n, k) grid of GEMMs and every matrix's block grid are numbered
+    // row-major and cut into equal consecutive runs, one per processor (over all nodes). GEMM
+    // (i, j, 0) then runs where init put C block (i, j), and the k-split partial sums of one C
+    // block land on neighbouring processors.
     def cosma3d(Task task) {
         ip = task.ipoint;
         is = task.ispace;
-        g = mflat.auto_split(0, is);
-        cell = tuple(ip[i] * g.size[i] / is[i] for i in (0, 1, 2));
-        return g[*cell];
+        lin = (ip[0] * is[1] + ip[1]) * is[2] + ip[2];
+        return mflat[lin * mflat.size[0] / (is[0] * is[1] * is[2])];
     }
 
-    // 2-D launches (init): rows of blocks cycle over nodes, columns over a node's processors.
+    // 2-D launches (init): the same row-major blocks over a matrix's block grid.
     def cosma2d(Task task) {
         ip = task.ipoint;
-        return m[ip[0] % m.size[0], ip[1] % m.size[1]];
+        is = task.ispace;
+        return mflat[(ip[0] * is[1] + ip[1]) * mflat.size[0] / (is[0] * is[1])];
     }
 
     IndexTaskMap cosma_gemm, cosma_gemm_k cosma3d;

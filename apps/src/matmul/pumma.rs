@@ -44,23 +44,27 @@ runtime::mapper! {
     Layout * * * SOA C_order;
     Layout * * GPU SOA F_order Align==128;
 
-    InstanceLimit gemm GPU 8;
-    InstanceLimit broadcast_a GPU 8;
-    CollectMemory gemm a_block;
+    // No instance limit and no early collection: a tile grid fits the framebuffers at every
+    // preset, and a limit (8 per GPU) stalls the mapping of the next step's broadcast and gemm
+    // until instances are freed, which serialises copies behind kernels.
 
     m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
     mflat = m.merge(0, 1);
 
-    // Block-cyclic: tiles are dealt cyclically over a 2-D grid of all processors built by the
-    // greedy prime-factor split, so every processor holds tiles from all over the matrix and the
-    // rolls stay balanced.
-    def block_cyclic(Task task) {
+    // Blocked: the tile grid is cut into a 2-D grid of blocks, one per processor (greedy
+    // prime-factor split), numbered row-major over all processors. Each processor owns a
+    // contiguous block of tiles, so a B tile's roll up its column stays on its processor except
+    // at block edges (block-cyclic tiles cross a processor boundary at every roll), and row i's A
+    // broadcast (launch (t, 1), one row per processor in order) runs on a processor of the block
+    // row that reads it.
+    def block2d(Task task) {
         ip = task.ipoint;
-        g = mflat.greedy_split(0, task.ispace);
-        return g[ip[0] % g.size[0], ip[1] % g.size[1]];
+        is = task.ispace;
+        g = mflat.greedy_split(0, is).size;
+        return mflat[(ip[0] * g[0] / is[0]) * g[1] + ip[1] * g[1] / is[1]];
     }
 
-    IndexTaskMap init_tiles, broadcast_a, roll_b, gemm block_cyclic;
+    IndexTaskMap init_tiles, broadcast_a, roll_b, gemm block2d;
 }
 
 /// The app.

@@ -11,7 +11,7 @@ runtime::app_names! {
 
 runtime::mapper! {
     pub StencilExpert for names;
-    // PRK star stencil: expert mapper.
+    // Stencil (PRK 2-D star stencil, radius 2): expert mapper.
     //
     // App `stencil` (tasks and region arguments, in order):
     //   init(tile)              index launch over the tile grid: input = x + y, output = 0
@@ -21,19 +21,21 @@ runtime::mapper! {
     //   increment(tile)         index launch: input += 1 on the tile
     // The tile grid has one tile per processor of the kind the stencil runs on.
     //
-    // GPUs when the machine has them, else CPUs; tiles and halos in the fastest memory of the
+    // GPUs when the machine has them, else the OMP processors (one tile per socket: no halo copies
+    // between the cores of a socket), else CPUs; tiles and halos in the fastest memory of the
     // processor; unit stride along x (C order), which the GPU kernel needs.
 
-    Task * GPU,CPU;
+    Task * GPU,OMP,CPU;
 
     Region * * GPU FBMEM;
     Region * * CPU SYSMEM;
+    Region * * OMP SOCKMEM,SYSMEM;
 
     Layout * * * SOA C_order;
 
     // Tile rows are blocked over nodes, then a node's tiles (row-major) are blocked over its
     // processors, so that neighbouring tiles share a node and, where possible, a processor.
-    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);
+    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(OMP).volume > 0 ? Machine(OMP) : Machine(CPU);
 
     def block_nodes(Task task) {
         ip = task.ipoint;

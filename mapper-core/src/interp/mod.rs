@@ -49,11 +49,7 @@ impl Interpreted {
         Self::build(name, src, Some(app))
     }
 
-    fn build(
-        name: &str,
-        src: &str,
-        app: Option<&AppInfo>,
-    ) -> Result<Interpreted, Vec<Diagnostic>> {
+    fn build(name: &str, src: &str, app: Option<&AppInfo>) -> Result<Interpreted, Vec<Diagnostic>> {
         let out = parse::parse_text(src);
         if out.diagnostics.iter().any(Diagnostic::is_error) {
             return Err(out.diagnostics);

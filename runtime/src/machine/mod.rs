@@ -257,6 +257,9 @@ impl MachineDesc {
             if rest.ends_with(".toml") {
                 return file::load(std::path::Path::new(rest));
             }
+            if rest == "local" {
+                return local_sim();
+            }
             return presets::preset(rest);
         }
         if spec.ends_with(".toml") {
@@ -518,6 +521,50 @@ impl fmt::Display for MachineDesc {
             s.mems.iter().map(|m| m.as_str()).collect::<Vec<_>>()
         )
     }
+}
+
+/// Where the measured description of this host (`sim:local`) is cached: `$MAPPER_SIM_LOCAL` if
+/// set, else `sim-local.toml` in `$XDG_CACHE_HOME/mapper` (or `$HOME/.cache/mapper`), else in
+/// the system's temporary directory.
+pub fn local_sim_path() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("MAPPER_SIM_LOCAL").filter(|p| !p.is_empty()) {
+        return p.into();
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|p| !p.is_empty())
+                .map(|h| std::path::PathBuf::from(h).join(".cache"))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("mapper").join("sim-local.toml")
+}
+
+/// `sim:local`: the cached measured description of this host ([`local_sim_path`]), named
+/// `sim:local`. It must have `local`'s processors and memories (a description measured on
+/// another host is refused).
+fn local_sim() -> Result<MachineDesc, String> {
+    let path = local_sim_path();
+    if !path.exists() {
+        return Err(format!(
+            "sim:local: this host has not been measured yet ({} does not exist); run `mapper calibrate-host` (or any app run on sim:local through the apps crate, which measures it first)",
+            path.display()
+        ));
+    }
+    let mut d = file::load(&path)?;
+    let here = MachineDesc::local().shape();
+    if d.shape() != here {
+        return Err(format!(
+            "sim:local: {} describes another machine (its shape {:?}, this host's {:?}); measure again with `mapper calibrate-host --force`",
+            path.display(),
+            d.shape(),
+            here
+        ));
+    }
+    d.name = "sim:local".into();
+    Ok(d)
 }
 
 #[cfg(test)]

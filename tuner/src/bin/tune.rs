@@ -5,6 +5,7 @@
 //!     [--optimizer llm|random|coordinate|ensemble|all] [--iterations N] [--runs R] [--seed S]
 //!     [--out DIR] [--write] [--model MODEL] [--prompt optoprime|opro] [--timeout SECS|inf]
 //!     [--confirm-rounds N] [--confirm-top K] [--min-gain F] [--resume DIR]
+//!     [--screen N] [--screen-machine M]
 //! ```
 //!
 //! Every candidate is checked with mapper-core, then run in a child process (this executable
@@ -25,10 +26,10 @@ use tuner::llm::{LlmClient, LlmConfig, NO_LLM_MESSAGE};
 use tuner::optimizer::Seeded;
 use tuner::report::{confirmation_table, table, write_outputs};
 use tuner::rewrite::{rewrite_mapper, CommandVerifier};
-use tuner::search::{SearchKind, SpaceSearch};
+use tuner::search::{Screen, SearchKind, SpaceSearch};
 use tuner::session::{read_history, run_session, Plan, Progress};
 use tuner::space::Space;
-use tuner::target::{is_simulated, TuneApp};
+use tuner::target::{is_simulated, MapperSpec, TuneApp};
 use tuner::{LlmOptimizer, PromptBuilder, PromptMode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -125,6 +126,16 @@ struct Args {
     /// Do not draw progress bars.
     #[arg(long)]
     quiet: bool,
+    /// Candidates the built-in searches rate in the simulator per iteration before the best one
+    /// is evaluated on the target (a pool of this many, then a greedy climb of up to as many
+    /// more); 0: no pre-screen.
+    #[arg(long, default_value_t = 32)]
+    screen: usize,
+    /// Simulated machine of the pre-screen (default: the target itself when it is simulated,
+    /// `sim:local` when it is `local`; no pre-screen otherwise). It must have the target's
+    /// processors and memories.
+    #[arg(long)]
+    screen_machine: Option<String>,
 }
 
 fn main() {
@@ -175,6 +186,84 @@ fn timeout_of(t: f64) -> Duration {
     Duration::try_from_secs_f64(t).unwrap_or(Duration::MAX)
 }
 
+/// The pre-screen of the built-in searches: `--screen` candidates per iteration rated by one run
+/// in this process on the screen machine (rate: the app's throughput, or 1 / time), or `None`
+/// (with a line saying why) when there is no simulated description of the target.
+fn screen_of(
+    a: &Args,
+    app: Arc<dyn TuneApp>,
+    shape: &mapper_core::machine::MachineShape,
+    size: &str,
+) -> Result<Option<Screen>, String> {
+    if a.screen == 0 {
+        return Ok(None);
+    }
+    let machine = match &a.screen_machine {
+        Some(m) => m.clone(),
+        None if is_simulated(&a.machine) => a.machine.clone(),
+        None if a.machine.trim() == "local" => {
+            // The implicit screen of `local`: without a usable description of this host (e.g.
+            // one with GPUs, which the measurement does not describe), search without it.
+            let usable = apps::host::ensure_local_sim(false).and_then(|_| {
+                let d = runtime::MachineDesc::parse("sim:local")?;
+                if d.shape() == *shape {
+                    Ok(())
+                } else {
+                    Err("its processors or memories differ from this machine's".to_string())
+                }
+            });
+            if let Err(e) = usable {
+                println!("no pre-screen: sim:local is not usable here ({e})");
+                return Ok(None);
+            }
+            "sim:local".to_string()
+        }
+        None => {
+            println!(
+                "no pre-screen: no simulated description of {} (pass --screen-machine)",
+                a.machine
+            );
+            return Ok(None);
+        }
+    };
+    if !is_simulated(&machine) {
+        return Err(format!(
+            "--screen-machine {machine}: the pre-screen needs a simulated machine (sim:PRESET, sim:FILE.toml or sim:local)"
+        ));
+    }
+    if machine.trim() == "sim:local" {
+        apps::host::ensure_local_sim(false)?;
+    }
+    let desc =
+        runtime::MachineDesc::parse(&machine).map_err(|e| format!("pre-screen machine: {e}"))?;
+    if desc.shape() != *shape {
+        return Err(format!(
+            "--screen-machine {machine} does not have the processors and memories of {} (its shape: {:?}; the target's: {:?})",
+            a.machine,
+            desc.shape(),
+            shape
+        ));
+    }
+    println!(
+        "pre-screen: the built-in searches rate {} candidates per iteration on {machine} and evaluate the best",
+        a.screen
+    );
+    let size = size.to_string();
+    let rate = Arc::new(move |text: &str| {
+        let r = app
+            .run(&MapperSpec::Text(text.to_string()), &machine, &size)
+            .ok()?;
+        match r.throughput {
+            Some(t) if t > 0.0 => Some(t),
+            _ => (r.time_s > 0.0).then(|| 1.0 / r.time_s),
+        }
+    });
+    Ok(Some(Screen {
+        rate,
+        width: a.screen,
+    }))
+}
+
 fn run(a: &Args) -> Result<(), String> {
     let app = tuner::registry::find(&a.app)?;
     let mut app: Arc<dyn TuneApp> = Arc::from(app);
@@ -190,6 +279,9 @@ fn run(a: &Args) -> Result<(), String> {
         }
     });
     app.check_size(&size)?;
+    if a.machine.trim() == "sim:local" {
+        apps::host::ensure_local_sim(false)?;
+    }
     let desc = runtime::MachineDesc::parse(&a.machine)?;
     let shape = desc.shape();
     let out = match (&a.resume, &a.out) {
@@ -272,6 +364,11 @@ fn run(a: &Args) -> Result<(), String> {
         OptimizerArg::All => searches.extend(SearchKind::ALL),
     }
     let n_plans = usize::from(llm_plan.is_some()) + searches.len();
+    let screen = if searches.is_empty() {
+        None
+    } else {
+        screen_of(a, app.clone(), &shape, &size)?
+    };
     let expert_text = app.expert_mapper();
     let mut make_plans = |dims: &BTreeMap<String, usize>| {
         let space = Arc::new(Space::with_dims(
@@ -294,7 +391,10 @@ fn run(a: &Args) -> Result<(), String> {
             .collect();
         for k in &searches {
             plans.push(Plan {
-                optimizer: Box::new(SpaceSearch::new(*k, space.clone(), a.seed)),
+                optimizer: Box::new(match &screen {
+                    Some(sc) => SpaceSearch::new(*k, space.clone(), a.seed).with_screen(sc.clone()),
+                    None => SpaceSearch::new(*k, space.clone(), a.seed),
+                }),
                 expert_in_history: false,
             });
         }

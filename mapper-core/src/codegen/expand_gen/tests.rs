@@ -43,10 +43,24 @@ fn join_is_the_least_upper_bound() {
 
 #[test]
 fn typed_placement_functions_have_no_dynamic_values() {
-    let root = experts::workspace_root(env!("CARGO_MANIFEST_DIR"));
-    let code = gen(&experts::expert_text(&root, "cosma")
-        .map(|s| crate::text::strip_comments(&s))
-        .expect("the COSMA expert is readable"));
+    // Placement functions in the style of an expert mapper: a comprehension over a tuple and
+    // a machine-space transform (COSMA's expert used these before it became owner-computes).
+    let code = gen("Task * GPU,CPU;\n\
+                    m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);\n\
+                    mflat = m.merge(0, 1);\n\
+                    def cosma3d(Task task) {\n\
+                        ip = task.ipoint;\n\
+                        is = task.ispace;\n\
+                        g = mflat.auto_split(0, is);\n\
+                        cell = tuple(ip[i] * g.size[i] / is[i] for i in (0, 1, 2));\n\
+                        return g[*cell];\n\
+                    }\n\
+                    def cosma2d(Task task) {\n\
+                        ip = task.ipoint;\n\
+                        return m[ip[0] % m.size[0], ip[1] % m.size[1]];\n\
+                    }\n\
+                    IndexTaskMap cosma_gemm cosma3d;\n\
+                    IndexTaskMap init_tiles cosma2d;\n");
     for id in 0..2 {
         let f = body_fn(&code, id);
         assert!(
