@@ -118,7 +118,7 @@ fn valid_volume(
 
 impl MapState {
     /// The state for `machine` with no instances; memories are virtual (accounted, never
-    /// allocated) when `sim` is given.
+    /// allocated) when `sim` is given, and so are other nodes' memories in a distributed run.
     pub fn new(machine: &MachineDesc, sim: Option<Arc<SimModel>>) -> MapState {
         MapState {
             mems: machine
@@ -126,7 +126,9 @@ impl MapState {
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
-                    let mut m = if sim.is_some() {
+                    // In a distributed run, memories of other nodes (ranks) are virtual here.
+                    let remote = machine.local_node.is_some_and(|n| n != d.node);
+                    let mut m = if sim.is_some() || remote {
                         Memory::new_virtual(i, d)
                     } else {
                         Memory::new(i, d)
