@@ -91,6 +91,8 @@ pub struct Runtime {
     dist: Option<(Arc<dyn crate::dist::Transport>, u32)>,
     /// Control reads ([`Runtime::read_field`]) so far (a distributed run's message ids).
     reads: u64,
+    /// FNV-1a hash of every value the control program read ([`Runtime::read_digest`]).
+    digest: u64,
 }
 
 /// Per-point working buffers of [`Runtime::map_point`], kept between points so that mapping a
@@ -212,6 +214,7 @@ impl Runtime {
             sim,
             dist,
             reads: 0,
+            digest: 0xcbf2_9ce4_8422_2325,
         })
     }
 
@@ -1266,7 +1269,20 @@ impl Runtime {
                 }
             }
         }
+        // SAFETY: `out` holds plain old data; its bytes are initialized.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(out.as_ptr() as *const u8, std::mem::size_of_val(&out[..]))
+        };
+        for &b in bytes {
+            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
         Ok(out)
+    }
+
+    /// A hash (FNV-1a, 64 bits) of every value [`Runtime::read_field`] returned so far, in
+    /// order: equal digests mean bit-identical results (e.g. across machines and mappers).
+    pub fn read_digest(&self) -> u64 {
+        self.digest
     }
 
     /// Waits for all tasks, then stores `data` (C order of the region's points) into `field`
