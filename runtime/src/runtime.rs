@@ -1227,9 +1227,9 @@ impl Runtime {
                         let i = match single {
                             Some(r) => {
                                 let e = r.extents();
-                                (0..r.dim()).fold(0i64, |acc, d| {
-                                    acc * e[d] + (pt.get(d) - r.lo.get(d))
-                                }) as usize
+                                (0..r.dim())
+                                    .fold(0i64, |acc, d| acc * e[d] + (pt.get(d) - r.lo.get(d)))
+                                    as usize
                             }
                             None => index.get(&pt).copied().unwrap_or(0),
                         };

@@ -487,6 +487,8 @@ fn run_replicated(a: &RunArgs, link: &dyn runtime::dist::Transport, rank: u32) -
     let report = match (agreed, result) {
         (Ok(()), Ok(r)) => r,
         (Err(e), _) | (Ok(()), Err(e)) => {
+            // The job's first failure (the message of the rank where it happened), else this.
+            let e = link.failure().unwrap_or(e);
             if rank == 0 {
                 if e.starts_with("error") {
                     eprintln!("{}", e.trim_end());

@@ -510,7 +510,8 @@ impl Executor for DistExecutor {
                                 let a = t2.args.get(i).ok_or("fold argument")?;
                                 let f = a.folds.get(j).ok_or("fold")?;
                                 let start = s2.profiler.now();
-                                let _g = f.target.fold_lock.lock().unwrap_or_else(|p| p.into_inner());
+                                let _g =
+                                    f.target.fold_lock.lock().unwrap_or_else(|p| p.into_inner());
                                 let bytes = f.target.fold_packed(f.field, &f.space, op, &b)?;
                                 let field = a
                                     .field_space

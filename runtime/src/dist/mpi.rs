@@ -107,11 +107,7 @@ impl Transport for MpiTransport {
     fn finish(&self) {
         self.stop.store(true, Ordering::Release);
         self.wake.notify_one();
-        let h = self
-            .thread
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let h = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = h {
             let _ = h.join();
         }
@@ -149,7 +145,12 @@ pub fn start(time_limit: Option<Duration>) -> Result<Arc<MpiTransport>, String> 
                 thread: Mutex::new(None),
             });
             let _ = tx.send(Ok(t.clone()));
-            serve(&t, &world, time_limit.map(|d| Instant::now() + d), time_limit);
+            serve(
+                &t,
+                &world,
+                time_limit.map(|d| Instant::now() + d),
+                time_limit,
+            );
             drop(world);
             drop(universe);
         })
@@ -200,16 +201,14 @@ fn serve(
         let batch = std::mem::take(&mut *t.out.lock().unwrap_or_else(|p| p.into_inner()));
         for (to, m) in batch {
             let (own, buf) = Owned::new(m);
-            let req = world
-                .process_at_rank(to as i32)
-                .immediate_send_with_tag(StaticScope, &*buf, TAG);
+            let req =
+                world
+                    .process_at_rank(to as i32)
+                    .immediate_send_with_tag(StaticScope, &*buf, TAG);
             sends.push((req, own));
             busy = true;
         }
-        while let Some((msg, status)) = world
-            .any_process()
-            .immediate_matched_probe_with_tag(TAG)
-        {
+        while let Some((msg, status)) = world.any_process().immediate_matched_probe_with_tag(TAG) {
             let n = status.count(u8::equivalent_datatype()).max(0) as usize;
             let (own, buf) = Owned::new(vec![0u8; n]);
             let req = msg.immediate_matched_receive_into(StaticScope, buf);

@@ -173,49 +173,45 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// The options of `emulated:NxG[,key=value]...` (`rest` follows `emulated:` in `spec`).
 fn emulated_opts(spec: &str, rest: &str) -> Result<EmulatedOpts, String> {
-        let mut parts = rest.split(',');
-        let shape = parts.next().unwrap_or("");
-        let (n, g) = shape
-            .split_once('x')
-            .and_then(|(n, g)| {
-                Some((n.trim().parse::<u32>().ok()?, g.trim().parse::<u32>().ok()?))
-            })
-            .ok_or_else(|| {
-                format!("bad machine `{spec}`: expected emulated:NxG, e.g. emulated:2x4")
-            })?;
-        if n == 0 || n > 64 || g > 16 {
-            return Err(format!(
-                "bad machine `{spec}`: need 1..=64 nodes and 0..=16 GPUs per node"
-            ));
-        }
-        let mut o = EmulatedOpts {
-            nodes: n,
-            gpus: g,
-            ..EmulatedOpts::default()
-        };
-        for kv in parts {
-            let (k, v) = kv.split_once('=').ok_or_else(|| {
-                format!("bad machine option `{kv}` in `{spec}`: expected key=value")
-            })?;
-            match k.trim() {
-                "cpus" => {
-                    o.cpus = v
-                        .trim()
-                        .parse()
-                        .ok()
-                        .filter(|c| (1..=64).contains(c))
-                        .ok_or_else(|| format!("bad cpus `{v}` in `{spec}`: expected 1..=64"))?
-                }
-                "fb" => o.fb = parse_size(v)?,
-                "zc" => o.zc = parse_size(v)?,
-                "sys" => o.sys = parse_size(v)?,
-                other => {
-                    return Err(format!(
+    let mut parts = rest.split(',');
+    let shape = parts.next().unwrap_or("");
+    let (n, g) = shape
+        .split_once('x')
+        .and_then(|(n, g)| Some((n.trim().parse::<u32>().ok()?, g.trim().parse::<u32>().ok()?)))
+        .ok_or_else(|| format!("bad machine `{spec}`: expected emulated:NxG, e.g. emulated:2x4"))?;
+    if n == 0 || n > 64 || g > 16 {
+        return Err(format!(
+            "bad machine `{spec}`: need 1..=64 nodes and 0..=16 GPUs per node"
+        ));
+    }
+    let mut o = EmulatedOpts {
+        nodes: n,
+        gpus: g,
+        ..EmulatedOpts::default()
+    };
+    for kv in parts {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("bad machine option `{kv}` in `{spec}`: expected key=value"))?;
+        match k.trim() {
+            "cpus" => {
+                o.cpus = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|c| (1..=64).contains(c))
+                    .ok_or_else(|| format!("bad cpus `{v}` in `{spec}`: expected 1..=64"))?
+            }
+            "fb" => o.fb = parse_size(v)?,
+            "zc" => o.zc = parse_size(v)?,
+            "sys" => o.sys = parse_size(v)?,
+            other => {
+                return Err(format!(
                     "unknown machine option `{other}` in `{spec}`; known: cpus, fb, zc, sys"
                 ))
-                }
             }
         }
+    }
     Ok(o)
 }
 
@@ -295,20 +291,23 @@ impl MachineDesc {
         let t = crate::dist::transport().ok_or_else(|| {
             format!("machine `{spec}` needs the `mapper` binary built with `--features mpi` and started by mpirun or srun (see docs/multinode.md)")
         })?;
-        let mut o = match spec.strip_prefix("mpi:") {
-            None | Some("local") => {
-                let mut o = local_opts();
-                let (_, on_host) = crate::dist::local_rank();
-                o.cpus = (o.cpus / on_host.max(1)).max(1);
-                o.sys /= u64::from(on_host.max(1));
-                o.zc /= u64::from(on_host.max(1));
-                o
-            }
-            Some(rest) => match rest.strip_prefix("emulated:") {
-                Some(e) => emulated_opts(rest, e)?,
-                None => return Err(format!("bad machine `{spec}`: expected `mpi` or `mpi:emulated:1xG[,key=value...]`")),
-            },
-        };
+        let mut o =
+            match spec.strip_prefix("mpi:") {
+                None | Some("local") => {
+                    let mut o = local_opts();
+                    let (_, on_host) = crate::dist::local_rank();
+                    o.cpus = (o.cpus / on_host.max(1)).max(1);
+                    o.sys /= u64::from(on_host.max(1));
+                    o.zc /= u64::from(on_host.max(1));
+                    o
+                }
+                Some(rest) => match rest.strip_prefix("emulated:") {
+                    Some(e) => emulated_opts(rest, e)?,
+                    None => return Err(format!(
+                        "bad machine `{spec}`: expected `mpi` or `mpi:emulated:1xG[,key=value...]`"
+                    )),
+                },
+            };
         if o.nodes != 1 {
             return Err(format!("bad machine `{spec}`: describe one node per rank (emulated:1xG); the ranks are the nodes"));
         }
@@ -321,7 +320,11 @@ impl MachineDesc {
         o.sys = all.iter().map(|v| v[4]).min().unwrap_or(0);
         o.nodes = t.size();
         let mut d = MachineDesc::emulated(&o, spec);
-        d.name = if spec.starts_with("mpi:emulated:") { spec.to_string() } else { "mpi".into() };
+        d.name = if spec.starts_with("mpi:emulated:") {
+            spec.to_string()
+        } else {
+            "mpi".into()
+        };
         d.local_node = Some(t.rank());
         Ok(d)
     }
@@ -356,10 +359,10 @@ fn local_opts() -> EmulatedOpts {
 }
 
 impl MachineDesc {
-
     /// True for a `local` machine whose GPUs are real CUDA devices.
     pub fn has_real_gpus(&self) -> bool {
-        (self.name == "local" || self.name == "mpi") && self.procs.iter().any(|p| p.id.kind == ProcKind::Gpu)
+        (self.name == "local" || self.name == "mpi")
+            && self.procs.iter().any(|p| p.id.kind == ProcKind::Gpu)
     }
 
     /// An emulated machine.
