@@ -88,7 +88,7 @@ fn random_mappers_under_two_ranks_never_change_results() {
     ] {
         let a = apps::find(app).expect("app");
         for seed in seeds {
-            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ (seed + 1) * 7919);
+            let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((seed + 1) * 7919));
             let mut text = random_mapper(a, true, matches!(app, "stencil" | "circuit"), &mut rng);
             if app == "circuit" {
                 // Circuit's launches are 1-D.

@@ -415,7 +415,7 @@ impl<'a> Checker<'a> {
                     self.task_names(tasks);
                     self.emit(
                         Diagnostic::warning(*span, "ControlReplicate has no effect on a single-node run")
-                            .with_help("the statement is accepted and ignored until multi-node execution exists"),
+                            .with_help("control replication covers the whole top-level program: every rank of a `--machine mpi` run replicates it (docs/multinode.md)"),
                     );
                 }
                 Stmt::Assign { name, value, .. } => {

@@ -291,23 +291,24 @@ impl MachineDesc {
         let t = crate::dist::transport().ok_or_else(|| {
             format!("machine `{spec}` needs the `mapper` binary built with `--features mpi` and started by mpirun or srun (see docs/multinode.md)")
         })?;
-        let mut o =
-            match spec.strip_prefix("mpi:") {
-                None | Some("local") => {
-                    let mut o = local_opts();
-                    let (_, on_host) = crate::dist::local_rank();
-                    o.cpus = (o.cpus / on_host.max(1)).max(1);
-                    o.sys /= u64::from(on_host.max(1));
-                    o.zc /= u64::from(on_host.max(1));
-                    o
-                }
-                Some(rest) => match rest.strip_prefix("emulated:") {
-                    Some(e) => emulated_opts(rest, e)?,
-                    None => return Err(format!(
+        let mut o = match spec.strip_prefix("mpi:") {
+            None | Some("local") => {
+                let mut o = local_opts();
+                let (_, on_host) = crate::dist::local_rank();
+                o.cpus = (o.cpus / on_host.max(1)).max(1);
+                o.sys /= u64::from(on_host.max(1));
+                o.zc /= u64::from(on_host.max(1));
+                o
+            }
+            Some(rest) => match rest.strip_prefix("emulated:") {
+                Some(e) => emulated_opts(rest, e)?,
+                None => {
+                    return Err(format!(
                         "bad machine `{spec}`: expected `mpi` or `mpi:emulated:1xG[,key=value...]`"
-                    )),
-                },
-            };
+                    ))
+                }
+            },
+        };
         if o.nodes != 1 {
             return Err(format!("bad machine `{spec}`: describe one node per rank (emulated:1xG); the ranks are the nodes"));
         }
