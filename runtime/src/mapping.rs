@@ -84,6 +84,11 @@ pub struct MapState {
     /// Simulated time (ns) the control thread spent in synchronous write-backs since the
     /// runtime last took it (simulated runs only).
     pub blocked_ns: u64,
+    /// In a distributed run, the scheduler to drain before deciding that a memory is full:
+    /// bytes are released when the last operation using an instance finishes, which differs
+    /// between ranks, while a drained graph leaves the same instances on every rank, so
+    /// evictions (and memory-full errors) stay replicated.
+    pub drain: Option<Arc<Scheduler>>,
 }
 
 /// Outcome of an instance request in one memory.
@@ -147,6 +152,7 @@ impl MapState {
             clock: 0,
             sim,
             blocked_ns: 0,
+            drain: None,
         }
     }
 
@@ -273,6 +279,11 @@ impl MapState {
             )
         })?;
         let needed = layout.bytes as u64;
+        if needed > memory.available() {
+            if let Some(s) = &self.drain {
+                s.wait_idle();
+            }
+        }
         if needed > memory.available() && evict {
             self.evict(mem, needed, profiler);
         }

@@ -187,6 +187,10 @@ impl Runtime {
             )),
             (None, None) => sched.set_executor(Box::new(HostExecutor::new(&machine))),
         }
+        let mut state = MapState::new(&machine, sim.as_ref().map(|s| s.model().clone()));
+        if dist.is_some() {
+            state.drain = Some(sched.clone());
+        }
         Ok(Runtime {
             task_names: app
                 .tasks
@@ -195,7 +199,7 @@ impl Runtime {
                 .collect(),
             seq: vec![0; app.tasks.len()],
             app,
-            state: MapState::new(&machine, sim.as_ref().map(|s| s.model().clone())),
+            state,
             machine,
             shape,
             bound,
