@@ -11,6 +11,8 @@
 //! - `mapper run --app NAME [--mapper expert|default|NAME|FILE] [--machine M] [--size S]
 //!   [--set k=v]... [--fp32] [--profile FILE] [--json]` runs an app, verifies it and prints
 //!   the time and the rate in the app's unit of work.
+//! - `mpirun -np N mapper run ... --machine mpi [--time-limit SECS]` (feature `mpi`) runs the
+//!   app on N ranks, one node each (docs/multinode.md); rank 0 prints the report or the error.
 //! - `mapper bench [--apps A,B] ...` runs apps interleaved with each app's measured baseline
 //!   (one GEMM of the whole problem, the memory bandwidth, ...) and prints the ratios.
 

@@ -614,3 +614,69 @@ impl Executor for DistExecutor {
 fn fold_sub(i: usize, j: usize) -> u32 {
     ((i as u32) << 16) | (j as u32 & 0xffff)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(class: Class, id: u64, sub: u32) -> Key {
+        Key {
+            epoch: 3,
+            class,
+            id,
+            sub,
+        }
+    }
+
+    #[test]
+    fn keys_and_results_round_trip() {
+        for k in [
+            key(Class::Done, 1, 0),
+            key(Class::Fold, u64::MAX, fold_sub(2, 5)),
+            key(Class::Abort, 0, u32::MAX),
+        ] {
+            assert_eq!(Key::decode(&k.encode()), Some(k));
+        }
+        assert_eq!(Key::decode(&[9; KEY_BYTES]), None);
+        assert_eq!(Key::decode(&[1, 0]), None);
+        for r in [
+            Ok(Value::None),
+            Ok(Value::F64(-0.1)),
+            Ok(Value::I64(i64::MIN)),
+            Ok(Value::Bytes(vec![1, 2, 3])),
+            Err("task `x` failed".to_string()),
+        ] {
+            assert_eq!(decode_result(&encode_result(&r)), r);
+        }
+        assert_eq!(
+            decode_result(&[1, 2]),
+            Err("a task result message of 2 bytes is malformed".to_string())
+        );
+    }
+
+    #[test]
+    fn mailbox_matches_messages_in_either_order_and_fails_waiters() {
+        let m = Mailbox::default();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = |g: &Arc<Mutex<Vec<Result<Vec<u8>, String>>>>| -> Then {
+            let g = g.clone();
+            Box::new(move |r| g.lock().unwrap().push(r))
+        };
+        // Arrived first, then expected; expected first, then arrived; same key from another
+        // rank is a different message.
+        m.deliver(1, key(Class::Copy, 7, 0), vec![7]);
+        m.expect(1, key(Class::Copy, 7, 0), sink(&got));
+        m.expect(2, key(Class::Copy, 7, 0), sink(&got));
+        m.deliver(2, key(Class::Copy, 7, 0), vec![8]);
+        m.expect(1, key(Class::Done, 9, 0), sink(&got));
+        assert_eq!(*got.lock().unwrap(), vec![Ok(vec![7]), Ok(vec![8])]);
+        // An abort fails the waiting continuation and every later one with its text.
+        m.deliver(3, key(Class::Abort, 0, 0), b"rank 3 failed".to_vec());
+        m.expect(1, key(Class::Done, 10, 0), sink(&got));
+        assert!(!m.fail("a later failure"));
+        assert_eq!(m.failure().as_deref(), Some("rank 3 failed"));
+        let g = got.lock().unwrap();
+        assert_eq!(g[2], Err("rank 3 failed".to_string()));
+        assert_eq!(g[3], Err("rank 3 failed".to_string()));
+    }
+}
