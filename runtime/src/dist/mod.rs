@@ -656,9 +656,10 @@ mod tests {
 
     #[test]
     fn mailbox_matches_messages_in_either_order_and_fails_waiters() {
+        type Log = Arc<Mutex<Vec<Result<Vec<u8>, String>>>>;
         let m = Mailbox::default();
-        let got = Arc::new(Mutex::new(Vec::new()));
-        let sink = |g: &Arc<Mutex<Vec<Result<Vec<u8>, String>>>>| -> Then {
+        let got: Log = Arc::new(Mutex::new(Vec::new()));
+        let sink = |g: &Log| -> Then {
             let g = g.clone();
             Box::new(move |r| g.lock().unwrap().push(r))
         };
