@@ -1132,6 +1132,142 @@ unsafe fn fold_run(prim: Prim, op: ReduceOp, dst: *mut u8, src: *const u8, n: us
     }
 }
 
+/// Packing for transfers between processes ([`crate::dist`]): the values of one field at some
+/// points as bytes in a layout-independent order (the rectangles of the space in turn, each in
+/// C order), staged through host memory (a framebuffer instance's host mirror).
+impl Instance {
+    /// Calls `f(offset, points)` for the runs of points of `r`, in C order, that are contiguous
+    /// in this instance (rows along the last dimension when it is the fastest and the field is
+    /// packed, else single points).
+    fn c_runs(&self, slot: &FieldSlot, r: &Rect, mut f: impl FnMut(usize, usize)) {
+        let d = r.dim();
+        if d == 0 || r.is_empty() {
+            return;
+        }
+        let last = d - 1;
+        let size = slot.ty.size();
+        let step = self.layout.strides[last] as usize * slot.stride;
+        let run = r.extents()[last] as usize;
+        let mut lead = *r;
+        lead.hi = set_coord(r.hi, last, r.lo.get(last));
+        for p in lead.iter() {
+            let off = self.layout.offset(slot, &p);
+            if step == size {
+                f(off, run);
+            } else {
+                for j in 0..run {
+                    f(off + j * step, 1);
+                }
+            }
+        }
+    }
+
+    /// The bytes of `field` at the points of `space` (see the block comment above for the
+    /// order); empty for a virtual instance.
+    pub fn pack(&self, field: FieldId, space: &IndexSpace) -> Result<Vec<u8>, String> {
+        let slot = *self.slot(field)?;
+        let size = slot.ty.size();
+        for r in space.rects() {
+            self.check_rect(r)?;
+        }
+        if self.is_virtual() {
+            return Ok(Vec::new());
+        }
+        self.host_acquire(field, space, HostAccess::Read)?;
+        let mut out = Vec::with_capacity(space.volume() as usize * size);
+        let base = self.base_ptr();
+        for r in space.rects() {
+            self.c_runs(&slot, r, |off, n| {
+                // SAFETY: the run lies inside the instance rectangle (checked above).
+                let s = unsafe { std::slice::from_raw_parts(base.add(off), n * size) };
+                out.extend_from_slice(s);
+            });
+        }
+        Ok(out)
+    }
+
+    /// Stores bytes made by [`Instance::pack`] (of another instance of the same field) at the
+    /// points of `space`; returns the bytes stored.
+    pub fn unpack(&self, field: FieldId, space: &IndexSpace, bytes: &[u8]) -> Result<u64, String> {
+        let slot = *self.slot(field)?;
+        let size = slot.ty.size();
+        let want = space.volume() as usize * size;
+        if bytes.len() != want {
+            return Err(format!(
+                "{self:?}: received {} bytes for {} points of field #{field} ({want} expected)",
+                bytes.len(),
+                space.volume()
+            ));
+        }
+        for r in space.rects() {
+            self.check_rect(r)?;
+        }
+        if self.is_virtual() {
+            return Ok(want as u64);
+        }
+        self.host_acquire(field, space, HostAccess::Overwrite)?;
+        let base = self.base_ptr();
+        let mut at = 0usize;
+        for r in space.rects() {
+            self.c_runs(&slot, r, |off, n| {
+                let len = n * size;
+                if let Some(src) = bytes.get(at..at + len) {
+                    // SAFETY: the run lies inside the instance rectangle (checked above).
+                    unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), base.add(off), len) };
+                }
+                at += len;
+            });
+        }
+        self.host_release(field, space)?;
+        Ok(want as u64)
+    }
+
+    /// Folds bytes made by [`Instance::pack`] (of a reduction instance) into `field` at the
+    /// points of `space` with `op`; returns the bytes folded.
+    pub fn fold_packed(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        op: ReduceOp,
+        bytes: &[u8],
+    ) -> Result<u64, String> {
+        let slot = *self.slot(field)?;
+        let size = slot.ty.size();
+        let want = space.volume() as usize * size;
+        if bytes.len() != want {
+            return Err(format!(
+                "{self:?}: received {} bytes of reductions for {} points of field #{field} ({want} expected)",
+                bytes.len(),
+                space.volume()
+            ));
+        }
+        for r in space.rects() {
+            self.check_rect(r)?;
+        }
+        if self.is_virtual() {
+            return Ok(want as u64);
+        }
+        self.host_acquire(field, space, HostAccess::ReadWrite)?;
+        let base = self.base_ptr();
+        let prim = slot.ty.prim;
+        let per = slot.ty.count as usize;
+        let mut at = 0usize;
+        for r in space.rects() {
+            self.c_runs(&slot, r, |off, n| {
+                let len = n * size;
+                if let Some(src) = bytes.get(at..at + len) {
+                    // SAFETY: the run of `n` values lies inside the instance rectangle and
+                    // `src` holds as many values of the same type.
+                    unsafe { fold_run(prim, op, base.add(off), src.as_ptr(), n * per) };
+                }
+                at += len;
+            });
+        }
+        self.host_release(field, space)?;
+        Ok(want as u64)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

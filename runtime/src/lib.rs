@@ -16,6 +16,7 @@ pub mod analysis;
 pub mod coherence;
 pub mod context;
 pub mod cuda;
+pub mod dist;
 pub mod error;
 pub mod exec;
 pub mod fasthash;

@@ -84,6 +84,11 @@ pub struct MapState {
     /// Simulated time (ns) the control thread spent in synchronous write-backs since the
     /// runtime last took it (simulated runs only).
     pub blocked_ns: u64,
+    /// In a distributed run, the scheduler to drain before deciding that a memory is full:
+    /// bytes are released when the last operation using an instance finishes, which differs
+    /// between ranks, while a drained graph leaves the same instances on every rank, so
+    /// evictions (and memory-full errors) stay replicated.
+    pub drain: Option<Arc<Scheduler>>,
 }
 
 /// Outcome of an instance request in one memory.
@@ -118,7 +123,7 @@ fn valid_volume(
 
 impl MapState {
     /// The state for `machine` with no instances; memories are virtual (accounted, never
-    /// allocated) when `sim` is given.
+    /// allocated) when `sim` is given, and so are other nodes' memories in a distributed run.
     pub fn new(machine: &MachineDesc, sim: Option<Arc<SimModel>>) -> MapState {
         MapState {
             mems: machine
@@ -126,7 +131,9 @@ impl MapState {
                 .iter()
                 .enumerate()
                 .map(|(i, d)| {
-                    let mut m = if sim.is_some() {
+                    // In a distributed run, memories of other nodes (ranks) are virtual here.
+                    let remote = machine.local_node.is_some_and(|n| n != d.node);
+                    let mut m = if sim.is_some() || remote {
                         Memory::new_virtual(i, d)
                     } else {
                         Memory::new(i, d)
@@ -145,6 +152,7 @@ impl MapState {
             clock: 0,
             sim,
             blocked_ns: 0,
+            drain: None,
         }
     }
 
@@ -271,6 +279,11 @@ impl MapState {
             )
         })?;
         let needed = layout.bytes as u64;
+        if needed > memory.available() {
+            if let Some(s) = &self.drain {
+                s.wait_idle();
+            }
+        }
         if needed > memory.available() && evict {
             self.evict(mem, needed, profiler);
         }

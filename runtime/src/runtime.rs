@@ -87,6 +87,12 @@ pub struct Runtime {
     sim_future: Option<Future>,
     /// Buffers reused across points.
     scratch: Scratch,
+    /// In a distributed run: the transport and this runtime's epoch ([`crate::dist`]).
+    dist: Option<(Arc<dyn crate::dist::Transport>, u32)>,
+    /// Control reads ([`Runtime::read_field`]) so far (a distributed run's message ids).
+    reads: u64,
+    /// FNV-1a hash of every value the control program read ([`Runtime::read_digest`]).
+    digest: u64,
 }
 
 /// Per-point working buffers of [`Runtime::map_point`], kept between points so that mapping a
@@ -153,9 +159,37 @@ impl Runtime {
                 best_mem[p * nk + k as usize] = machine.best_memory(p, k);
             }
         }
-        match &sim {
-            Some(s) => sched.set_executor(Box::new(SimExecutor::new(s.clone()))),
-            None => sched.set_executor(Box::new(HostExecutor::new(&machine))),
+        let dist = match machine.local_node {
+            Some(node) if sim.is_none() => {
+                let t = crate::dist::transport().ok_or_else(|| {
+                    RuntimeError::Config(format!(
+                        "machine `{}` runs one node per process, but this process has no transport (start it with mpirun and a build with `--features mpi`)",
+                        machine.name
+                    ))
+                })?;
+                if t.rank() != node || t.size() != machine.nodes {
+                    return Err(RuntimeError::Config(format!(
+                        "machine `{}` has {} nodes and runs node {node} here, but this is rank {} of {}",
+                        machine.name,
+                        machine.nodes,
+                        t.rank(),
+                        t.size()
+                    )));
+                }
+                Some((t, crate::dist::next_epoch()))
+            }
+            _ => None,
+        };
+        match (&sim, &dist) {
+            (Some(s), _) => sched.set_executor(Box::new(SimExecutor::new(s.clone()))),
+            (None, Some((t, epoch))) => sched.set_executor(Box::new(
+                crate::dist::DistExecutor::new(&machine, t.clone(), *epoch),
+            )),
+            (None, None) => sched.set_executor(Box::new(HostExecutor::new(&machine))),
+        }
+        let mut state = MapState::new(&machine, sim.as_ref().map(|s| s.model().clone()));
+        if dist.is_some() {
+            state.drain = Some(sched.clone());
         }
         Ok(Runtime {
             task_names: app
@@ -165,7 +199,7 @@ impl Runtime {
                 .collect(),
             seq: vec![0; app.tasks.len()],
             app,
-            state: MapState::new(&machine, sim.as_ref().map(|s| s.model().clone())),
+            state,
             machine,
             shape,
             bound,
@@ -182,6 +216,9 @@ impl Runtime {
             sim_future: sim.as_ref().map(|_| Future::ready(Value::None)),
             scratch: Scratch::default(),
             sim,
+            dist,
+            reads: 0,
+            digest: 0xcbf2_9ce4_8422_2325,
         })
     }
 
@@ -1149,6 +1186,7 @@ impl Runtime {
             promise,
             limit,
             cost,
+            after: None,
         };
         self.sched
             .submit(id, Work::Task(Box::new(work)), &mut scratch.task_deps);
@@ -1220,7 +1258,9 @@ impl Runtime {
             HashMap::new()
         };
         let st = self.state.field_state(root, fid, &root_space).clone();
-        for p in &st.pieces {
+        let read = self.reads;
+        self.reads += 1;
+        for (k, p) in st.pieces.iter().enumerate() {
             let inter = p.space.intersection(&space);
             if inter.is_empty() {
                 continue;
@@ -1233,6 +1273,52 @@ impl Runtime {
             else {
                 continue;
             };
+            if let Some((t, epoch)) = &self.dist {
+                // The rank holding the piece sends it to every other rank.
+                let key = crate::dist::Key {
+                    epoch: *epoch,
+                    class: crate::dist::Class::Read,
+                    id: read,
+                    sub: u32::try_from(k).unwrap_or(u32::MAX),
+                };
+                let owner = inst.mem.node;
+                let bytes = if owner == t.rank() {
+                    let b = inst.pack(fid, &inter).map_err(RuntimeError::Exec)?;
+                    for r in (0..t.size()).filter(|&r| r != owner) {
+                        t.send(r, key, b.clone());
+                    }
+                    b
+                } else {
+                    t.recv(owner, key).map_err(RuntimeError::Exec)?
+                };
+                let size = std::mem::size_of::<T>();
+                let mut chunks = bytes.chunks_exact(size);
+                for r in inter.rects() {
+                    for pt in r.iter() {
+                        let Some(c) = chunks.next() else {
+                            return Err(RuntimeError::Exec(format!(
+                                "read_field `{field}`: rank {owner} sent {} bytes for {} points",
+                                bytes.len(),
+                                inter.volume()
+                            )));
+                        };
+                        let i = match single {
+                            Some(r) => {
+                                let e = r.extents();
+                                (0..r.dim())
+                                    .fold(0i64, |acc, d| acc * e[d] + (pt.get(d) - r.lo.get(d)))
+                                    as usize
+                            }
+                            None => index.get(&pt).copied().unwrap_or(0),
+                        };
+                        if let Some(o) = out.get_mut(i) {
+                            // SAFETY: `c` holds the bytes of one `T` (plain old data).
+                            *o = unsafe { std::ptr::read_unaligned(c.as_ptr() as *const T) };
+                        }
+                    }
+                }
+                continue;
+            }
             let slot = *inst.slot(fid).map_err(RuntimeError::Exec)?;
             inst.host_acquire(fid, &inter, crate::instance::HostAccess::Read)
                 .map_err(RuntimeError::Exec)?;
@@ -1261,7 +1347,20 @@ impl Runtime {
                 }
             }
         }
+        // SAFETY: `out` holds plain old data; its bytes are initialized.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(out.as_ptr() as *const u8, std::mem::size_of_val(&out[..]))
+        };
+        for &b in bytes {
+            self.digest = (self.digest ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
         Ok(out)
+    }
+
+    /// A hash (FNV-1a, 64 bits) of every value [`Runtime::read_field`] returned so far, in
+    /// order: equal digests mean bit-identical results (e.g. across machines and mappers).
+    pub fn read_digest(&self) -> u64 {
+        self.digest
     }
 
     /// Waits for all tasks, then stores `data` (C order of the region's points) into `field`

@@ -11,6 +11,8 @@
 //! - `mapper run --app NAME [--mapper expert|default|NAME|FILE] [--machine M] [--size S]
 //!   [--set k=v]... [--fp32] [--profile FILE] [--json]` runs an app, verifies it and prints
 //!   the time and the rate in the app's unit of work.
+//! - `mpirun -np N mapper run ... --machine mpi [--time-limit SECS]` (feature `mpi`) runs the
+//!   app on N ranks, one node each (docs/multinode.md); rank 0 prints the report or the error.
 //! - `mapper bench [--apps A,B] ...` runs apps interleaved with each app's measured baseline
 //!   (one GEMM of the whole problem, the memory bandwidth, ...) and prints the ratios.
 
@@ -72,6 +74,9 @@ enum Cmd {
         /// Print one JSON line instead of the text report.
         #[arg(long)]
         json: bool,
+        /// With `--machine mpi`: stop every rank with an error after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        time_limit: Option<f64>,
     },
     /// Benchmark apps against each app's measured baseline on this machine (one GEMM of the
     /// whole problem, the memory bandwidth, ...): best of `--reps`, runs interleaved with the
@@ -236,14 +241,22 @@ fn run(cli: Cli) -> u8 {
             problem,
             profile,
             json,
-        } => run_app(RunArgs {
-            app,
-            mapper,
-            machine,
-            problem,
-            profile,
-            json,
-        }),
+            time_limit,
+        } => {
+            let a = RunArgs {
+                app,
+                mapper,
+                machine,
+                problem,
+                profile,
+                json,
+            };
+            if a.machine == "mpi" || a.machine.starts_with("mpi:") {
+                run_distributed(a, time_limit)
+            } else {
+                run_app(a)
+            }
+        }
         Cmd::Bench {
             apps,
             mapper,
@@ -441,6 +454,124 @@ fn run_app(a: RunArgs) -> u8 {
         );
         EXIT_ERRORS
     }
+}
+
+/// `mapper run --machine mpi`: every rank runs the app (control replication); rank 0 prints
+/// the report, or the error of the job (once) when any rank failed.
+#[cfg(feature = "mpi")]
+fn run_distributed(a: RunArgs, time_limit: Option<f64>) -> u8 {
+    use runtime::dist::Transport;
+    let limit = match time_limit {
+        Some(s) if !(s > 0.0 && s.is_finite()) => {
+            eprintln!("error: `--time-limit {s}`: expected a positive number of seconds");
+            return EXIT_ERRORS;
+        }
+        s => s.map(std::time::Duration::from_secs_f64),
+    };
+    let t = match runtime::dist::mpi::start(limit) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_ERRORS;
+        }
+    };
+    let (index, of) = t.local();
+    runtime::cuda::share_gpus(index, of);
+    let link: std::sync::Arc<dyn Transport> = t.clone();
+    runtime::dist::install(link.clone());
+    let rank = link.rank();
+    let code = run_replicated(&a, &*link, rank);
+    link.finish();
+    code
+}
+
+/// The body of [`run_distributed`] between starting and stopping the transport.
+#[cfg(feature = "mpi")]
+fn run_replicated(a: &RunArgs, link: &dyn runtime::dist::Transport, rank: u32) -> u8 {
+    let (app, problem, mapper) = match setup(&a.app, &a.problem, &a.mapper) {
+        Ok(x) => x,
+        Err(code) => {
+            link.fail("a rank could not set up the run (see its message above)");
+            let _ = link.agree(Err("set-up failed".into()));
+            return code;
+        }
+    };
+    let cfg = RunConfig {
+        machine: a.machine.clone(),
+        problem,
+        mapper,
+        profile: a.profile.is_some(),
+    };
+    let result = apps::run(app, &cfg).map_err(|e| e.to_string());
+    let mine = match &result {
+        Ok(r) if !r.verified() => Err(format!(
+            "{} result is wrong on rank {rank}: {}",
+            r.app,
+            r.outcome.verification.note()
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(e.clone()),
+    };
+    if let Err(e) = &mine {
+        link.fail(e);
+    }
+    let agreed = link.agree(mine);
+    let report = match (agreed, result) {
+        (Ok(()), Ok(r)) => r,
+        (Err(e), _) | (Ok(()), Err(e)) => {
+            // The job's first failure (the message of the rank where it happened), else this.
+            let e = link.failure().unwrap_or(e);
+            if rank == 0 {
+                if e.starts_with("error") {
+                    eprintln!("{}", e.trim_end());
+                } else {
+                    eprintln!("error: {}", e.trim_end());
+                }
+            }
+            return EXIT_ERRORS;
+        }
+    };
+    let moved = runtime::dist::exchange(link, &[link.bytes_sent()])
+        .map(|v| v.iter().filter_map(|x| x.first()).sum::<u64>())
+        .unwrap_or(0);
+    if let (Some(path), Some(prof)) = (&a.profile, &report.profile) {
+        let path = if rank == 0 {
+            path.clone()
+        } else {
+            PathBuf::from(format!("{}.rank{rank}", path.display()))
+        };
+        if let Err(e) = std::fs::write(&path, prof.chrome_trace().to_string()) {
+            eprintln!(
+                "error: rank {rank} cannot write the profile to `{}`: {e}",
+                path.display()
+            );
+        }
+    }
+    if rank == 0 {
+        if a.json {
+            let mut v = report.json();
+            v["ranks"] = serde_json::json!(link.size());
+            v["bytes_between_ranks"] = serde_json::json!(moved);
+            println!("{v}");
+        } else {
+            println!("{report}");
+            println!(
+                "{} ranks; {moved} bytes of region data moved between ranks",
+                link.size()
+            );
+        }
+    }
+    0
+}
+
+/// `mapper run --machine mpi` in a build without MPI.
+#[cfg(not(feature = "mpi"))]
+fn run_distributed(a: RunArgs, _time_limit: Option<f64>) -> u8 {
+    eprintln!(
+        "error: machine `{}` needs a `mapper` built with MPI support: `cargo build --release --bin mapper --features mpi`, then start it with mpirun or srun (docs/multinode.md)",
+        a.machine
+    );
+    EXIT_ERRORS
 }
 
 /// Arguments of `mapper bench`.

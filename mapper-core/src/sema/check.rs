@@ -575,7 +575,7 @@ impl<'a> Checker<'a> {
                         "ControlReplicate has no effect on a single-node run",
                     )
                     .with_help(
-                        "the statement is accepted and ignored until multi-node execution exists",
+                        "control replication covers the whole top-level program: every rank of a `--machine mpi` run replicates it (docs/multinode.md)",
                     ),
                 );
             }

@@ -257,7 +257,10 @@ fn discover() -> Result<System, String> {
 /// The real GPUs of this machine (discovered on first use), or why there are none.
 pub fn gpus() -> Result<&'static [Arc<Gpu>], String> {
     match SYSTEM.get_or_init(discover) {
-        Ok(s) => Ok(&s.gpus),
+        Ok(s) => Ok(s
+            .gpus
+            .get(super::share_range(s.gpus.len()))
+            .unwrap_or_default()),
         Err(e) => Err(e.clone()),
     }
 }
@@ -267,8 +270,8 @@ pub fn peer_access(from: usize, to: usize) -> bool {
     match SYSTEM.get_or_init(discover) {
         Ok(s) => s
             .peer
-            .get(from)
-            .and_then(|r| r.get(to))
+            .get(from + super::share_range(s.gpus.len()).start)
+            .and_then(|r| r.get(to + super::share_range(s.gpus.len()).start))
             .copied()
             .unwrap_or(false),
         Err(_) => false,

@@ -32,6 +32,28 @@ pub use kernels::{KArg, Kernel};
 #[cfg(feature = "cuda")]
 pub use memory::{DeviceBuffer, PinnedBuffer};
 
+/// This process's share of the host's GPUs when several processes run on one host (`mpi`
+/// machines): `(index, of)`; process `index` uses the `index`-th of `of` equal slices.
+static SHARE: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+
+/// Makes this process use only its share of the host's GPUs (call before any GPU is used;
+/// later calls are ignored).
+pub fn share_gpus(index: u32, of: u32) {
+    let _ = SHARE.set((index, of.max(1)));
+}
+
+/// The range of the host's `n` GPUs this process uses (all of them unless [`share_gpus`]).
+pub fn share_range(n: usize) -> std::ops::Range<usize> {
+    match SHARE.get() {
+        Some(&(i, of)) if of > 1 => {
+            let per = n / of as usize;
+            let lo = (i as usize * per).min(n);
+            lo..(lo + per).min(n)
+        }
+        _ => 0..n,
+    }
+}
+
 /// Why no real GPU can be used here, or `None` when at least one is available. GPU tests print
 /// `skipped: <reason>` and return when this is `Some`.
 pub fn unavailable() -> Option<String> {

@@ -154,7 +154,13 @@ pub struct TaskWork {
     pub limit: Option<LimitGuard>,
     /// The cost of this point from the task's cost model (simulated runs only).
     pub cost: Option<Cost>,
+    /// Runs after the body and the folds, before the result is published and the task counts
+    /// as done (distributed runs send the result and remote reductions from here).
+    pub after: Option<AfterTask>,
 }
+
+/// A hook run with a finished task and its result (see [`TaskWork::after`]).
+pub type AfterTask = Box<dyn FnOnce(&TaskWork, &Result<Value, String>) + Send + Sync>;
 
 /// A copy (or, without a source, a zero fill) of one field over some points.
 pub struct CopyWork {
@@ -290,19 +296,22 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
 /// task bodies are skipped and their futures fail.
 pub fn run_work(work: Work, sched: &Scheduler) {
     match work {
-        Work::Task(t) => {
-            if let Some(e) = sched.error() {
-                t.promise
-                    .set(Err(format!("not run: an earlier operation failed: {e}")));
-                return;
-            }
-            match run_task(&t, sched) {
-                Ok(v) => t.promise.set(Ok(v)),
-                Err(e) => {
-                    sched.fail(e.clone());
-                    t.promise.set(Err(e));
+        Work::Task(mut t) => {
+            let after = t.after.take();
+            let result = match sched.error() {
+                Some(e) => Err(format!("not run: an earlier operation failed: {e}")),
+                None => {
+                    let r = run_task(&t, sched);
+                    if let Err(e) = &r {
+                        sched.fail(e.clone());
+                    }
+                    r
                 }
+            };
+            if let Some(f) = after {
+                f(&t, &result);
             }
+            t.promise.set(result);
         }
         Work::Copy(c) => {
             if let Err(e) = do_copy(&c, sched) {

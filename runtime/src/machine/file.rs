@@ -578,6 +578,7 @@ pub fn build(f: &MachineFile, origin: &str, name: &str) -> Result<MachineDesc, S
         default_latency,
         simulated: true,
         map_ns: non_negative(origin, "map_us", f.map_us)? * 1e3,
+        local_node: None,
     })
 }
 

@@ -149,6 +149,9 @@ pub struct MachineDesc {
     pub simulated: bool,
     /// Simulated time (ns) the control thread spends mapping one point task (0: free).
     pub map_ns: f64,
+    /// In a distributed run (`mpi`), the node this process executes (its rank); `None` when
+    /// every node runs in this process.
+    pub local_node: Option<u32>,
 }
 
 /// Parses sizes like `256M`, `4K`, `1G`, `4096`.
@@ -166,6 +169,50 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         .ok_or_else(|| {
             format!("bad size `{s}`: expected a number with an optional K, M or G suffix")
         })
+}
+
+/// The options of `emulated:NxG[,key=value]...` (`rest` follows `emulated:` in `spec`).
+fn emulated_opts(spec: &str, rest: &str) -> Result<EmulatedOpts, String> {
+    let mut parts = rest.split(',');
+    let shape = parts.next().unwrap_or("");
+    let (n, g) = shape
+        .split_once('x')
+        .and_then(|(n, g)| Some((n.trim().parse::<u32>().ok()?, g.trim().parse::<u32>().ok()?)))
+        .ok_or_else(|| format!("bad machine `{spec}`: expected emulated:NxG, e.g. emulated:2x4"))?;
+    if n == 0 || n > 64 || g > 16 {
+        return Err(format!(
+            "bad machine `{spec}`: need 1..=64 nodes and 0..=16 GPUs per node"
+        ));
+    }
+    let mut o = EmulatedOpts {
+        nodes: n,
+        gpus: g,
+        ..EmulatedOpts::default()
+    };
+    for kv in parts {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("bad machine option `{kv}` in `{spec}`: expected key=value"))?;
+        match k.trim() {
+            "cpus" => {
+                o.cpus = v
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|c| (1..=64).contains(c))
+                    .ok_or_else(|| format!("bad cpus `{v}` in `{spec}`: expected 1..=64"))?
+            }
+            "fb" => o.fb = parse_size(v)?,
+            "zc" => o.zc = parse_size(v)?,
+            "sys" => o.sys = parse_size(v)?,
+            other => {
+                return Err(format!(
+                    "unknown machine option `{other}` in `{spec}`; known: cpus, fb, zc, sys"
+                ))
+            }
+        }
+    }
+    Ok(o)
 }
 
 /// Options of an emulated machine.
@@ -206,50 +253,11 @@ impl MachineDesc {
         if spec == "local" {
             return Ok(MachineDesc::local());
         }
+        if spec == "mpi" || spec.starts_with("mpi:") {
+            return MachineDesc::mpi(spec);
+        }
         if let Some(rest) = spec.strip_prefix("emulated:") {
-            let mut parts = rest.split(',');
-            let shape = parts.next().unwrap_or("");
-            let (n, g) = shape
-                .split_once('x')
-                .and_then(|(n, g)| {
-                    Some((n.trim().parse::<u32>().ok()?, g.trim().parse::<u32>().ok()?))
-                })
-                .ok_or_else(|| {
-                    format!("bad machine `{spec}`: expected emulated:NxG, e.g. emulated:2x4")
-                })?;
-            if n == 0 || n > 64 || g > 16 {
-                return Err(format!(
-                    "bad machine `{spec}`: need 1..=64 nodes and 0..=16 GPUs per node"
-                ));
-            }
-            let mut o = EmulatedOpts {
-                nodes: n,
-                gpus: g,
-                ..EmulatedOpts::default()
-            };
-            for kv in parts {
-                let (k, v) = kv.split_once('=').ok_or_else(|| {
-                    format!("bad machine option `{kv}` in `{spec}`: expected key=value")
-                })?;
-                match k.trim() {
-                    "cpus" => {
-                        o.cpus = v
-                            .trim()
-                            .parse()
-                            .ok()
-                            .filter(|c| (1..=64).contains(c))
-                            .ok_or_else(|| format!("bad cpus `{v}` in `{spec}`: expected 1..=64"))?
-                    }
-                    "fb" => o.fb = parse_size(v)?,
-                    "zc" => o.zc = parse_size(v)?,
-                    "sys" => o.sys = parse_size(v)?,
-                    other => {
-                        return Err(format!(
-                        "unknown machine option `{other}` in `{spec}`; known: cpus, fb, zc, sys"
-                    ))
-                    }
-                }
-            }
+            let o = emulated_opts(spec, rest)?;
             return Ok(MachineDesc::emulated(&o, spec));
         }
         if let Some(rest) = spec.strip_prefix("sim:") {
@@ -273,6 +281,62 @@ impl MachineDesc {
 
     /// The discovered host: `available_parallelism` CPUs, one OMP group, one SYSMEM.
     pub fn local() -> MachineDesc {
+        let mut d = MachineDesc::emulated(&local_opts(), "local");
+        d.name = "local".into();
+        d
+    }
+
+    /// A distributed machine (`mpi`, or `mpi:emulated:1xG[,...]` for emulated GPUs on every
+    /// rank): one node per rank of the installed transport ([`crate::dist`]), each described as
+    /// the smallest of the ranks' own nodes (the host's CPUs shared among the ranks on it, its
+    /// GPUs split among them), so that every rank builds the same description.
+    pub fn mpi(spec: &str) -> Result<MachineDesc, String> {
+        let t = crate::dist::transport().ok_or_else(|| {
+            format!("machine `{spec}` needs the `mapper` binary built with `--features mpi` and started by mpirun or srun (see docs/multinode.md)")
+        })?;
+        let mut o = match spec.strip_prefix("mpi:") {
+            None | Some("local") => {
+                let mut o = local_opts();
+                let (_, on_host) = crate::dist::local_rank();
+                o.cpus = (o.cpus / on_host.max(1)).max(1);
+                o.sys /= u64::from(on_host.max(1));
+                o.zc /= u64::from(on_host.max(1));
+                o
+            }
+            Some(rest) => match rest.strip_prefix("emulated:") {
+                Some(e) => emulated_opts(rest, e)?,
+                None => {
+                    return Err(format!(
+                        "bad machine `{spec}`: expected `mpi` or `mpi:emulated:1xG[,key=value...]`"
+                    ))
+                }
+            },
+        };
+        if o.nodes != 1 {
+            return Err(format!("bad machine `{spec}`: describe one node per rank (emulated:1xG); the ranks are the nodes"));
+        }
+        let mine = [o.cpus as u64, o.gpus as u64, o.fb, o.zc, o.sys];
+        let all = crate::dist::exchange(&*t, &mine)?;
+        o.cpus = all.iter().map(|v| v[0]).min().unwrap_or(1) as u32;
+        o.gpus = all.iter().map(|v| v[1]).min().unwrap_or(0) as u32;
+        o.fb = all.iter().map(|v| v[2]).min().unwrap_or(0);
+        o.zc = all.iter().map(|v| v[3]).min().unwrap_or(0);
+        o.sys = all.iter().map(|v| v[4]).min().unwrap_or(0);
+        o.nodes = t.size();
+        let mut d = MachineDesc::emulated(&o, spec);
+        d.name = if spec.starts_with("mpi:emulated:") {
+            spec.to_string()
+        } else {
+            "mpi".into()
+        };
+        d.local_node = Some(t.rank());
+        Ok(d)
+    }
+}
+
+/// The options of the discovered host (see [`MachineDesc::local`]).
+fn local_opts() -> EmulatedOpts {
+    {
         let cpus = std::thread::available_parallelism()
             .map(|n| n.get() as u32)
             .unwrap_or(1);
@@ -287,24 +351,22 @@ impl MachineDesc {
             .unwrap_or(4 << 30);
         // Real GPUs with the `cuda` feature and a driver (else none; see `cuda::unavailable`).
         let (gpus, fb) = crate::cuda::local_gpus();
-        let mut d = MachineDesc::emulated(
-            &EmulatedOpts {
-                nodes: 1,
-                gpus,
-                cpus,
-                fb,
-                zc: if gpus > 0 { sys / 4 } else { 0 },
-                sys,
-            },
-            "local",
-        );
-        d.name = "local".into();
-        d
+        EmulatedOpts {
+            nodes: 1,
+            gpus,
+            cpus,
+            fb,
+            zc: if gpus > 0 { sys / 4 } else { 0 },
+            sys,
+        }
     }
+}
 
+impl MachineDesc {
     /// True for a `local` machine whose GPUs are real CUDA devices.
     pub fn has_real_gpus(&self) -> bool {
-        self.name == "local" && self.procs.iter().any(|p| p.id.kind == ProcKind::Gpu)
+        (self.name == "local" || self.name == "mpi")
+            && self.procs.iter().any(|p| p.id.kind == ProcKind::Gpu)
     }
 
     /// An emulated machine.
@@ -422,6 +484,7 @@ impl MachineDesc {
             default_latency: 5_000.0,
             simulated: false,
             map_ns: 0.0,
+            local_node: None,
         }
     }
 
