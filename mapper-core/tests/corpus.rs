@@ -229,7 +229,8 @@ fn circuit_tables_follow_the_expert_strategy() {
     // may change it, this test is about how the binder resolves these statements).
     let strategy =
         "Task * GPU,CPU;\nTask init_pieces CPU;\nRegion * * GPU FBMEM;\nRegion * * CPU SYSMEM;\n\
-        Region * rp_shared GPU ZCMEM;\nRegion * rp_ghost GPU ZCMEM;\nLayout * * * SOA C_order;\n\
+        Region * rp_shared GPU ZCMEM;\nRegion * rp_ghost GPU ZCMEM;\nRegion init_pieces * CPU ZCMEM,SYSMEM;\n\
+        Layout * * * SOA C_order;\n\
         m = Machine(GPU).volume > 0 ? Machine(GPU) : Machine(CPU);\n\
         def block1d(Task task) {\n    return m[0, 0];\n}\n\
         IndexTaskMap calculate_new_currents, distribute_charge, update_voltages block1d;\n";
