@@ -1186,15 +1186,20 @@ impl Instance {
         Ok(out)
     }
 
-    /// Stores bytes made by [`Instance::pack`] (of another instance of the same field) at the
-    /// points of `space`; returns the bytes stored.
-    pub fn unpack(&self, field: FieldId, space: &IndexSpace, bytes: &[u8]) -> Result<u64, String> {
+    /// Checks that `bytes` (made by [`Instance::pack`]) hold exactly the points of `space` for
+    /// `field`, all inside this instance; returns the field's slot and the byte count.
+    fn check_packed(
+        &self,
+        field: FieldId,
+        space: &IndexSpace,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<(FieldSlot, usize), String> {
         let slot = *self.slot(field)?;
-        let size = slot.ty.size();
-        let want = space.volume() as usize * size;
+        let want = space.volume() as usize * slot.ty.size();
         if bytes.len() != want {
             return Err(format!(
-                "{self:?}: received {} bytes for {} points of field #{field} ({want} expected)",
+                "{self:?}: received {} bytes{what} for {} points of field #{field} ({want} expected)",
                 bytes.len(),
                 space.volume()
             ));
@@ -1202,6 +1207,14 @@ impl Instance {
         for r in space.rects() {
             self.check_rect(r)?;
         }
+        Ok((slot, want))
+    }
+
+    /// Stores bytes made by [`Instance::pack`] (of another instance of the same field) at the
+    /// points of `space`; returns the bytes stored.
+    pub fn unpack(&self, field: FieldId, space: &IndexSpace, bytes: &[u8]) -> Result<u64, String> {
+        let (slot, want) = self.check_packed(field, space, bytes, "")?;
+        let size = slot.ty.size();
         if self.is_virtual() {
             return Ok(want as u64);
         }
@@ -1231,19 +1244,8 @@ impl Instance {
         op: ReduceOp,
         bytes: &[u8],
     ) -> Result<u64, String> {
-        let slot = *self.slot(field)?;
+        let (slot, want) = self.check_packed(field, space, bytes, " of reductions")?;
         let size = slot.ty.size();
-        let want = space.volume() as usize * size;
-        if bytes.len() != want {
-            return Err(format!(
-                "{self:?}: received {} bytes of reductions for {} points of field #{field} ({want} expected)",
-                bytes.len(),
-                space.volume()
-            ));
-        }
-        for r in space.rects() {
-            self.check_rect(r)?;
-        }
         if self.is_virtual() {
             return Ok(want as u64);
         }
