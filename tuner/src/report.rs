@@ -143,7 +143,7 @@ pub fn confirmation_rows(r: &SessionResult) -> Vec<[String; 5]> {
 pub fn confirmation_heading(c: &Confirmation) -> String {
     let b = &c.baseline;
     format!(
-        "confirmation: {} round(s), each running the {b} and then every candidate once; ratio = {}; \
+        "confirmation: {} round(s), each running the {b} and every candidate once (the {b} first in odd rounds, last in even ones); ratio = {}; \
          median and spread (min-max) over the rounds; a gain counts if the whole spread is above \
          1.0 and the median at least {:.1}% above it",
         c.rounds,

@@ -89,7 +89,7 @@ fn builtin_optimizer_without_llm_writes_every_report() {
             .starts_with("Outcome: ok.\nRaw: ran in "));
     }
     assert!(
-        stdout.contains("\nconfirmation: 2 round(s), each running the expert and then every candidate once; ratio = expert time / candidate time; median and spread (min-max)"),
+        stdout.contains("\nconfirmation: 2 round(s), each running the expert and every candidate once (the expert first in odd rounds, last in even ones); ratio = expert time / candidate time; median and spread (min-max)"),
         "{stdout}"
     );
     let confirmed = stdout
