@@ -18,7 +18,7 @@ use crate::analysis::OpId;
 use crate::exec::cpu::HostExecutor;
 use crate::exec::{Executor, Ready, Work};
 use crate::machine::MachineDesc;
-use crate::profile::{CopyKind, CopyRecord};
+use crate::profile::CopyRecord;
 use crate::sched::Scheduler;
 use crate::task::{Privilege, Value};
 use std::collections::HashMap;
@@ -513,23 +513,10 @@ impl Executor for DistExecutor {
                                 let _g =
                                     f.target.fold_lock.lock().unwrap_or_else(|p| p.into_inner());
                                 let bytes = f.target.fold_packed(f.field, &f.space, op, &b)?;
-                                let field = a
-                                    .field_space
-                                    .get(f.field)
-                                    .map(|x| x.name.as_str())
-                                    .unwrap_or("?");
-                                s2.profiler.copy(CopyRecord {
-                                    kind: CopyKind::Fold,
-                                    src: Some(Arc::from(a.inst.mem.label.as_str())),
-                                    dst: Arc::from(f.target.mem.label.as_str()),
-                                    node: f.target.mem.node,
-                                    bytes,
-                                    region: a.region_name.clone(),
-                                    field: Arc::from(field),
-                                    task: t2.name.clone(),
-                                    start_ns: start,
-                                    end_ns: s2.profiler.now(),
-                                });
+                                let end = s2.profiler.now();
+                                s2.profiler.copy(crate::exec::fold_record(
+                                    a, f, bytes, &t2.name, start, end,
+                                ));
                                 Ok(())
                             });
                             if let Err(e) = r {

@@ -270,26 +270,42 @@ fn run_task(t: &TaskWork, sched: &Scheduler) -> Result<Value, String> {
                     .fold_from(&a.inst, fold.field, &fold.space, op)
                     .map_err(fail)?
             };
-            let field = a
-                .field_space
-                .get(fold.field)
-                .map(|f| f.name.as_str())
-                .unwrap_or("?");
-            sched.profiler.copy(CopyRecord {
-                kind: CopyKind::Fold,
-                src: Some(Arc::from(a.inst.mem.label.as_str())),
-                dst: Arc::from(fold.target.mem.label.as_str()),
-                node: fold.target.mem.node,
-                bytes,
-                region: a.region_name.clone(),
-                field: Arc::from(field),
-                task: t.name.clone(),
-                start_ns: s,
-                end_ns: sched.profiler.now(),
-            });
+            let end = sched.profiler.now();
+            sched
+                .profiler
+                .copy(fold_record(a, fold, bytes, &t.name, s, end));
         }
     }
     Ok(value)
+}
+
+/// The profile record of `fold` (of argument `a` of task `task`): `bytes` folded from `a`'s
+/// instance into the fold's target between `start_ns` and `end_ns`.
+pub(crate) fn fold_record(
+    a: &ArgInst,
+    fold: &Fold,
+    bytes: u64,
+    task: &Arc<str>,
+    start_ns: u64,
+    end_ns: u64,
+) -> CopyRecord {
+    let field = a
+        .field_space
+        .get(fold.field)
+        .map(|f| f.name.as_str())
+        .unwrap_or("?");
+    CopyRecord {
+        kind: CopyKind::Fold,
+        src: Some(Arc::from(a.inst.mem.label.as_str())),
+        dst: Arc::from(fold.target.mem.label.as_str()),
+        node: fold.target.mem.node,
+        bytes,
+        region: a.region_name.clone(),
+        field: Arc::from(field),
+        task: task.clone(),
+        start_ns,
+        end_ns,
+    }
 }
 
 /// Runs one unit of work with the shared host semantics. After a failure anywhere in the run,
