@@ -618,6 +618,21 @@ fn flag(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<DeviceBuffer, TaskError> {
     DeviceBuffer::new(gpu, 8).map_err(|e| err(ctx, e))
 }
 
+/// Runs `launch` with a fresh volume flag, then checks the flag (see [`check_flag`]).
+fn with_volume_flag(
+    ctx: &TaskCtx,
+    gpu: &Arc<Gpu>,
+    launch: impl FnOnce(&DeviceBuffer) -> Result<(), TaskError>,
+) -> Result<Value, TaskError> {
+    let fl = flag(ctx, gpu)?;
+    let launched = launch(&fl);
+    // Wait for the kernels before the flag goes, even after a failed launch.
+    let checked = check_flag(ctx, gpu, &fl);
+    launched?;
+    checked?;
+    Ok(Value::None)
+}
+
 /// Waits for the kernels, then fails with the host variant's message if the flag is set.
 fn check_flag(ctx: &TaskCtx, gpu: &Arc<Gpu>, f: &DeviceBuffer) -> Result<(), TaskError> {
     gpu.sync().map_err(|e| err(ctx, e))?;
@@ -737,26 +752,22 @@ pub fn calc_ctrs_vols(s: &Setup, ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value,
     let sd = Dev::new(ctx, 0, &["exp_x", "exp_y", "sareap", "elen"])?;
     let z = Dev::new(ctx, 1, &["zxp_x", "zxp_y", "zareap", "zvolp", "zdl"])?;
     let pts = point_pair(ctx, 2, 3, &["pxp_x", "pxp_y"])?;
-    let fl = flag(ctx, gpu)?;
-    let launched = over_rects(ctx, gpu, 1, "pn_ctrs", |_| {
-        let mut a = vec![
-            KArg::I64(z.lo),
-            KArg::I64(z.st),
-            KArg::I64(sd.lo),
-            KArg::I64(sd.st),
-            KArg::I64(s.mesh.nzx as i64),
-        ];
-        a.extend(pts.iter().copied());
-        a.extend(sd.ptr_args());
-        a.extend(z.ptr_args());
-        a.push(KArg::Ptr(fl.ptr));
-        a
-    });
-    // Wait for the kernels before the flag goes, even after a failed launch.
-    let checked = check_flag(ctx, gpu, &fl);
-    launched?;
-    checked?;
-    Ok(Value::None)
+    with_volume_flag(ctx, gpu, |fl| {
+        over_rects(ctx, gpu, 1, "pn_ctrs", |_| {
+            let mut a = vec![
+                KArg::I64(z.lo),
+                KArg::I64(z.st),
+                KArg::I64(sd.lo),
+                KArg::I64(sd.st),
+                KArg::I64(s.mesh.nzx as i64),
+            ];
+            a.extend(pts.iter().copied());
+            a.extend(sd.ptr_args());
+            a.extend(z.ptr_args());
+            a.push(KArg::Ptr(fl.ptr));
+            a
+        })
+    })
 }
 
 /// `calc_forces` on a GPU.
@@ -910,27 +921,23 @@ pub fn update_zones(s: &Setup, ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, T
             "px_x", "px_y", "pxp_x", "pxp_y", "pu_x", "pu_y", "pu0_x", "pu0_y",
         ],
     )?;
-    let fl = flag(ctx, gpu)?;
-    let launched = over_rects(ctx, gpu, 0, "pn_update", |_| {
-        let mut a = vec![
-            KArg::I64(z.lo),
-            KArg::I64(z.st),
-            KArg::I64(sd.lo),
-            KArg::I64(sd.st),
-            KArg::I64(s.mesh.nzx as i64),
-            KArg::F64(dt),
-        ];
-        a.extend(pts.iter().copied());
-        a.extend(sd.ptr_args());
-        a.extend(z.ptr_args());
-        a.push(KArg::Ptr(fl.ptr));
-        a
-    });
-    // Wait for the kernels before the flag goes, even after a failed launch.
-    let checked = check_flag(ctx, gpu, &fl);
-    launched?;
-    checked?;
-    Ok(Value::None)
+    with_volume_flag(ctx, gpu, |fl| {
+        over_rects(ctx, gpu, 0, "pn_update", |_| {
+            let mut a = vec![
+                KArg::I64(z.lo),
+                KArg::I64(z.st),
+                KArg::I64(sd.lo),
+                KArg::I64(sd.st),
+                KArg::I64(s.mesh.nzx as i64),
+                KArg::F64(dt),
+            ];
+            a.extend(pts.iter().copied());
+            a.extend(sd.ptr_args());
+            a.extend(z.ptr_args());
+            a.push(KArg::Ptr(fl.ptr));
+            a
+        })
+    })
 }
 
 /// `calc_dt` on a GPU: a minimum per block on the device, the minimum of the blocks here.
