@@ -1,8 +1,9 @@
 //! Dependence analysis of the sequential top-level program. For every (root region, field) the
 //! analysis keeps the list of earlier users (point set, access, operation); a new user depends on
 //! every overlapping user it conflicts with. Read/read never conflicts and reductions with the
-//! same operator commute. Lists stay short: a write prunes the users it covers, and a list that
-//! grows past a threshold is replaced by one join operation, so per-launch cost stays flat.
+//! same operator commute. Lists stay short: a write removes its points from the earlier users
+//! (dropping the users it covers), and a list that grows past a threshold is replaced by one
+//! join operation, so per-launch cost stays flat.
 //! A spatial index over the users' bounding boxes makes lookups visit only nearby users.
 
 use crate::fasthash::FastMap;
@@ -110,12 +111,54 @@ impl Users {
         }
     }
 
+    /// Removes the points of a write (`space`, bounding box `bbox`) from the user at `pos`:
+    /// the write waits for that user, and every later access to those points conflicts with
+    /// the write, so it is ordered after the user through the write. A user the write covers
+    /// is dropped; one it overlaps keeps only the points outside it (unless that would split it
+    /// into more than [`MAX_RECTS`] rectangles: keeping more points is always safe).
+    fn cut(&mut self, pos: usize, space: &IndexSpace, bbox: &Rect) {
+        let Some(Some(u)) = self.list.get(pos) else {
+            return;
+        };
+        if !u.bbox.overlaps(bbox) {
+            return;
+        }
+        if bbox.contains_rect(&u.bbox) && space.contains_space(&u.space) {
+            self.remove(pos);
+            return;
+        }
+        if !u.space.overlaps(space) {
+            return;
+        }
+        let rest = u.space.difference(space);
+        if rest.is_empty() {
+            self.remove(pos);
+            return;
+        }
+        if rest.rects().len() > MAX_RECTS {
+            return;
+        }
+        let old = u.bbox;
+        let nb = rest.bounds();
+        if let Some(Some(u)) = self.list.get_mut(pos) {
+            u.space = Arc::new(rest);
+            u.bbox = nb;
+        }
+        if nb != old {
+            self.index.remove(pos as u64, &old);
+            self.index.insert(pos as u64, &nb);
+        }
+    }
+
     fn clear(&mut self) {
         self.list.clear();
         self.live = 0;
         self.index.clear();
     }
 }
+
+/// The most rectangles a user's remaining points may take after writes cut it.
+const MAX_RECTS: usize = 8;
 
 /// The per-field user lists.
 #[derive(Debug)]
@@ -194,11 +237,7 @@ impl Analysis {
         if access == Access::Write {
             let cand = users.candidates(&bbox);
             for &pos in &cand {
-                let covered = matches!(users.list.get(pos as usize), Some(Some(u))
-                    if bbox.contains_rect(&u.bbox) && space.contains_space(&u.space));
-                if covered {
-                    users.remove(pos as usize);
-                }
+                users.cut(pos as usize, space, &bbox);
             }
             users.scratch = cand;
             users.compact();
@@ -302,6 +341,68 @@ mod tests {
         assert_eq!(a.len(r, 0), 10);
         a.register(r, 0, &root, Access::Write, 11, &root, &mut |_| 0);
         assert_eq!(a.len(r, 0), 1);
+    }
+
+    #[test]
+    fn writes_cut_the_readers_they_overlap() {
+        use Access::*;
+        // A ghost read of 10..=29 stays only where no later write covered it.
+        let deps = run(&[
+            (sp(10, 29), Read),  // 1
+            (sp(0, 19), Write),  // 2: WAR on 1; 1 keeps 20..=29
+            (sp(15, 15), Read),  // 3: only 2 wrote 15
+            (sp(25, 25), Write), // 4: WAR on 1; 1 keeps 20..=24 and 26..=29
+            (sp(24, 26), Write), // 5: 1 (at 24 and 26) and 4
+            (sp(0, 99), Write),  // 6: 1 is gone; 2, 3, 5
+        ]);
+        assert_eq!(
+            deps,
+            vec![
+                vec![],
+                vec![1],
+                vec![2],
+                vec![1],
+                vec![1, 4],
+                vec![1, 2, 3, 5]
+            ]
+        );
+    }
+
+    #[test]
+    fn ghost_readers_do_not_accumulate() {
+        // Task Bench's stencil: each step reads ghosts (i-1..=i+1) of one field and writes the
+        // points (i) of the other; after the neighbours' writes nothing is left of a reader.
+        let mut a = Analysis {
+            join_threshold: 64,
+            ..Analysis::default()
+        };
+        let root = sp(0, 7);
+        let mut op = 0;
+        for _ in 0..100 {
+            for f in 0..2 {
+                for i in 0..8 {
+                    op += 1;
+                    let g = sp((i - 1).max(0), (i + 1).min(7));
+                    a.register(RegionId(0), f, &g, Access::Read, op, &root, &mut |_| {
+                        unreachable!("no join needed")
+                    });
+                }
+                for i in 0..8 {
+                    op += 1;
+                    let own = sp(i, i);
+                    a.register(
+                        RegionId(0),
+                        1 - f,
+                        &own,
+                        Access::Write,
+                        op,
+                        &root,
+                        &mut |_| unreachable!("no join needed"),
+                    );
+                }
+            }
+        }
+        assert!(a.len(RegionId(0), 0) <= 16 && a.len(RegionId(0), 1) <= 16);
     }
 
     #[test]

@@ -382,6 +382,8 @@ impl<'a> TaskCtx<'a> {
         }
         let chunk = (len + n as i64 - 1) / n as i64;
         let f = &f;
+        // The pool's threads besides the calling worker count as busy while they run.
+        let _busy = crate::exec::cpu::activity().scoped(n - 1);
         std::thread::scope(|s| {
             for t in 0..n as i64 {
                 let lo = range.start + t * chunk;

@@ -45,6 +45,10 @@ struct Graph {
     unsubmitted: usize,
     /// Reused buffer for the operations a completion releases.
     ready: Vec<(OpId, Work)>,
+    /// Threads waiting on [`Scheduler::progress`] for any completion, and for the graph to
+    /// drain: a completion wakes them only if one of them waits for what it brings.
+    waiters: usize,
+    idle_waiters: usize,
 }
 
 impl Graph {
@@ -136,6 +140,8 @@ impl Scheduler {
                 completed: 0,
                 unsubmitted: 0,
                 ready: Vec::new(),
+                waiters: 0,
+                idle_waiters: 0,
             }),
             progress: Condvar::new(),
             executor: OnceLock::new(),
@@ -225,6 +231,7 @@ impl Scheduler {
 
     /// Marks `id` finished and releases its successors.
     pub fn complete(self: &Arc<Self>, id: OpId) {
+        let wake;
         let mut ready = {
             let mut g = self.lock();
             let g = &mut *g;
@@ -249,9 +256,18 @@ impl Scheduler {
                     }
                 }
             }
+            wake = g.waiters > 0 || (g.idle_waiters > 0 && g.live == g.unsubmitted);
+            if wake {
+                // Count the waiter in now, so that polling workers leave it a core.
+                if let Some(e) = self.executor.get() {
+                    e.control_waits(false);
+                }
+            }
             ready
         };
-        self.progress.notify_all();
+        if wake {
+            self.progress.notify_all();
+        }
         for (s, w) in ready.drain(..) {
             self.dispatch(s, w);
         }
@@ -300,7 +316,7 @@ impl Scheduler {
         }
         let mut g = self.lock();
         while g.completed <= seen && g.live > g.unsubmitted {
-            g = self.progress.wait(g).unwrap_or_else(|p| p.into_inner());
+            g = self.wait(g, false);
         }
         g.completed
     }
@@ -313,8 +329,30 @@ impl Scheduler {
         }
         let mut g = self.lock();
         while g.live > g.unsubmitted {
-            g = self.progress.wait(g).unwrap_or_else(|p| p.into_inner());
+            g = self.wait(g, true);
         }
+    }
+
+    /// Sleeps until a completion (registered as a waiter, so that completions notify).
+    fn wait<'a>(&self, mut g: MutexGuard<'a, Graph>, idle: bool) -> MutexGuard<'a, Graph> {
+        fn count(g: &mut Graph, idle: bool) -> &mut usize {
+            if idle {
+                &mut g.idle_waiters
+            } else {
+                &mut g.waiters
+            }
+        }
+        *count(&mut g, idle) += 1;
+        let e = self.executor.get();
+        if let Some(e) = e {
+            e.control_waits(true);
+        }
+        let mut g = self.progress.wait(g).unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = e {
+            e.control_waits(false);
+        }
+        *count(&mut g, idle) -= 1;
+        g
     }
 
     /// Records the first failure of the run.

@@ -592,6 +592,10 @@ impl Executor for DistExecutor {
         }
     }
 
+    fn control_waits(&self, waiting: bool) {
+        self.host.control_waits(waiting);
+    }
+
     fn shutdown(&self) {
         self.host.shutdown();
     }

@@ -63,6 +63,9 @@ pub trait Executor: Send + Sync {
     fn step(&self) -> bool {
         false
     }
+    /// The control thread starts (`true`) or stops (`false`) waiting for completions, so
+    /// that idle workers may use its core meanwhile (repeating a state is harmless).
+    fn control_waits(&self, _waiting: bool) {}
 }
 
 /// One unit of work.
