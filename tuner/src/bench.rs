@@ -259,4 +259,73 @@ mod tests {
             Err(RunFailure::Config(_))
         ));
     }
+
+    /// The stencil as the tuner runs it: the expert verifies on two emulated GPUs, and the
+    /// report carries the profile facts the feedback is built from.
+    #[test]
+    fn stencil_runs_verify_and_report_profile_facts() {
+        let s = crate::registry::find("stencil").unwrap();
+        let m = MapperSpec::Text(s.expert_mapper());
+        let r = s.run(&m, "emulated:1x2", "tiny").unwrap();
+        assert!(r.verified, "{}", r.check);
+        assert_eq!(
+            r.check,
+            "all 2304 cells exact after 4 steps; 2x1 tiles on 2 GPU"
+        );
+        assert_eq!(r.unit, "cell updates");
+        // `init` on the 2 tiles, then 4 steps of `stencil` and `increment` on each.
+        assert_eq!(r.profile.tasks, 2 + 4 * 2 * 2);
+        let used: Vec<(&str, usize)> = r
+            .profile
+            .procs_used_per_kind
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(used, vec![("GPU", 2)]);
+        let dims: Vec<(&str, usize)> = r
+            .profile
+            .launch_dims
+            .iter()
+            .map(|(k, v)| (k.as_str(), *v))
+            .collect();
+        assert_eq!(dims, vec![("increment", 2), ("init", 2), ("stencil", 2)]);
+        assert_eq!(
+            r.profile.launch_extents.get("stencil"),
+            Some(&(vec![2, 1], 8))
+        );
+        // Simulated runs are deterministic and say that nothing was verified.
+        let a = s.run(&m, "sim:p100x4", "small").unwrap();
+        assert_eq!(a, s.run(&m, "sim:p100x4", "small").unwrap());
+        assert!(a.time_s > 0.0 && a.verified, "{a:?}");
+        assert_eq!(
+            a.check,
+            "simulated run (no data to verify); 2x2 tiles on 4 GPU"
+        );
+        assert_eq!(
+            s.run(&m, "local", "huge").unwrap_err(),
+            RunFailure::Config(
+                "unknown size `huge` for stencil; (presets: tiny, small, large, gpu, multigpu)"
+                    .into()
+            )
+        );
+    }
+
+    /// A placement function that names a processor the machine lacks is a mapping failure
+    /// naming the function.
+    #[test]
+    fn stencil_mapping_error_is_classified() {
+        let s = crate::registry::find("stencil").unwrap();
+        let m = MapperSpec::Text(
+            "Task * CPU;\nm = Machine(CPU);\ndef f(Task t) { return m[0, 99]; }\nIndexTaskMap * f;"
+                .into(),
+        );
+        match s.run(&m, "emulated:1x2,cpus=2", "tiny") {
+            Err(RunFailure::Map(msg)) => assert_eq!(
+                msg,
+                "mapping task `init` at point [0, 0] in function `f` (line 3:24): index 99 out \
+                 of bound for dimension 1 of size 2"
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
 }

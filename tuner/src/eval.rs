@@ -464,7 +464,6 @@ pub fn exe_exists(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::{Demo, DEMO_EXPERT};
 
     #[test]
     fn time_limit_covers_the_child_fixed_cost() {
@@ -477,7 +476,7 @@ mod tests {
 
     #[test]
     fn precheck_rejects_and_canonicalizes() {
-        let info = Demo.info();
+        let info = crate::registry::find("stencil").unwrap().info();
         match precheck("Task stencl GPU;", &info).map_err(|o| *o) {
             Err(Outcome::Rejected { messages, rendered }) => {
                 assert!(messages[0].contains("stencl"), "{messages:?}");
@@ -496,13 +495,20 @@ mod tests {
     fn run_once_in_process() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("m.mapper");
-        std::fs::write(&p, DEMO_EXPERT).unwrap();
-        match run_once(&Demo, &MapperChoice::File(p), "emulated:1x2", "tiny") {
-            ChildMessage::Ok(r) => assert!(r.verified),
+        let app = crate::registry::find("stencil").unwrap();
+        std::fs::write(&p, app.expert_mapper()).unwrap();
+        match run_once(&*app, &MapperChoice::File(p), "emulated:1x2", "tiny") {
+            ChildMessage::Ok(r) => {
+                assert!(r.verified, "{}", r.check);
+                assert_eq!(
+                    r.check,
+                    "all 2304 cells exact after 4 steps; 2x1 tiles on 2 GPU"
+                );
+            }
             other => panic!("{other:?}"),
         }
         match run_once(
-            &Demo,
+            &*app,
             &MapperChoice::File(dir.path().join("none")),
             "local",
             "tiny",

@@ -29,8 +29,6 @@ pub mod search;
 pub mod session;
 pub mod space;
 pub mod target;
-#[cfg(test)]
-pub mod toy;
 pub mod validate;
 
 pub use attempt::{best_attempt, Attempt};

@@ -460,27 +460,32 @@ impl Optimizer for SpaceSearch {
 mod tests {
     use super::*;
     use crate::optimizer::run_loop;
-    use crate::toy::{Demo, DEMO_EXPERT};
     use mapper_core::machine::MachineShape;
 
-    /// A deterministic score: prefers GPU, FBMEM-only memories, cyclic placement.
+    /// A deterministic score: prefers GPU, FBMEM-only memories, cyclic placement; instance
+    /// limits on `increment` fail.
     fn score(text: &str) -> Attempt {
         let mut s = 1.0;
         s += 0.1 * text.matches(" GPU FBMEM;").count() as f64;
         s += 0.5 * text.matches("tune_cyclic").count() as f64;
         s -= 0.3 * text.matches(" CPU;").count() as f64;
-        if text.contains("InstanceLimit copy") {
+        if text.contains("InstanceLimit increment") {
             return Attempt::failed(text, "out of memory");
         }
         Attempt::scored(text, s, "ok")
     }
 
+    /// The stencil's space on one node with 2 CPUs and 2 GPUs, starting from its expert with
+    /// an instance limit added (built once: the launch dimensions come from a run).
     fn space() -> Arc<Space> {
-        Arc::new(Space::new(
-            &Demo,
-            &MachineShape::new(1, 2, 2),
-            Some(&format!("{DEMO_EXPERT}InstanceLimit stencil GPU 2;\n")),
-        ))
+        static SPACE: std::sync::OnceLock<Arc<Space>> = std::sync::OnceLock::new();
+        SPACE
+            .get_or_init(|| {
+                let app = crate::registry::find("stencil").unwrap();
+                let base = format!("{}\nInstanceLimit stencil GPU 2;\n", app.expert_mapper());
+                Arc::new(Space::new(&*app, &MachineShape::new(1, 2, 2), Some(&base)))
+            })
+            .clone()
     }
 
     #[test]

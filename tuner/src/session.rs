@@ -315,24 +315,51 @@ mod tests {
     use crate::eval::{finish, precheck};
     use crate::search::{SearchKind, SpaceSearch};
     use crate::space::Space;
-    use crate::target::{ProfileFacts, RunReport};
-    use crate::toy::{Demo, DEMO_EXPERT};
+    use crate::target::{ProfileFacts, RunReport, TuneApp};
     use mapper_core::machine::MachineShape;
-    use std::sync::Arc;
+    use std::sync::{Arc, OnceLock};
 
-    /// A deterministic evaluator: time from the text (GPU placements and FBMEM are faster,
-    /// instance limits on `copy` run out of memory).
+    /// The stencil app, shared so that its launch dimensions are measured once.
+    fn stencil() -> &'static dyn TuneApp {
+        static APP: OnceLock<Box<dyn TuneApp>> = OnceLock::new();
+        APP.get_or_init(|| crate::registry::find("stencil").unwrap())
+            .as_ref()
+    }
+
+    /// The plans of a session: each built-in search over the stencil's space on one node with
+    /// 2 CPUs and 2 GPUs, from its expert, with `seed`.
+    fn plans(seed: u64) -> impl FnMut(&BTreeMap<String, usize>) -> Vec<Plan> {
+        move |dims: &BTreeMap<String, usize>| -> Vec<Plan> {
+            let app = stencil();
+            let space = Arc::new(Space::with_dims(
+                app,
+                &MachineShape::new(1, 2, 2),
+                Some(&app.expert_mapper()),
+                dims,
+            ));
+            SearchKind::ALL
+                .iter()
+                .map(|k| Plan {
+                    optimizer: Box::new(SpaceSearch::new(*k, space.clone(), seed)),
+                    expert_in_history: false,
+                })
+                .collect()
+        }
+    }
+
+    /// A deterministic evaluator: time from the text (cyclic placements are faster, ZCMEM is
+    /// slower, instance limits on `increment` run out of memory).
     struct Model {
         reference: Option<f64>,
     }
 
     impl Evaluate for Model {
         fn evaluate(&mut self, text: &str) -> Evaluation {
-            let canonical = match precheck(text, &Demo.info()) {
+            let canonical = match precheck(text, &stencil().info()) {
                 Ok(c) => c,
                 Err(o) => return finish(text.into(), None, *o, self.reference),
             };
-            let outcome = if text.contains("InstanceLimit copy") {
+            let outcome = if text.contains("InstanceLimit increment") {
                 Outcome::Failed {
                     failure: crate::target::RunFailure::MemoryFull("FBMEM full".into()),
                 }
@@ -366,28 +393,13 @@ mod tests {
     }
 
     fn session(seed: u64) -> SessionResult {
-        let mut plans = |dims: &BTreeMap<String, usize>| -> Vec<Plan> {
-            let space = Arc::new(Space::with_dims(
-                &Demo,
-                &MachineShape::new(1, 2, 2),
-                Some(DEMO_EXPERT),
-                dims,
-            ));
-            SearchKind::ALL
-                .iter()
-                .map(|k| Plan {
-                    optimizer: Box::new(SpaceSearch::new(*k, space.clone(), seed)),
-                    expert_in_history: false,
-                })
-                .collect()
-        };
         let mut events = 0;
         let r = run_session(
-            &Demo,
+            stencil(),
             &mut Model { reference: None },
             "model",
             "tiny",
-            &mut plans,
+            &mut plans(seed),
             10,
             &[],
             &mut |p| {
@@ -403,21 +415,6 @@ mod tests {
     #[test]
     fn resumed_runs_continue_where_they_stopped() {
         let full = session(5);
-        let mut plans = |dims: &BTreeMap<String, usize>| -> Vec<Plan> {
-            let space = Arc::new(Space::with_dims(
-                &Demo,
-                &MachineShape::new(1, 2, 2),
-                Some(DEMO_EXPERT),
-                dims,
-            ));
-            SearchKind::ALL
-                .iter()
-                .map(|k| Plan {
-                    optimizer: Box::new(SpaceSearch::new(*k, space.clone(), 5)),
-                    expert_in_history: false,
-                })
-                .collect()
-        };
         // The first 4 iterations of each run, as a history file would hold them.
         let prior: Vec<IterationRecord> = full
             .runs_by_optimizer
@@ -434,11 +431,11 @@ mod tests {
             .starts_with("history.jsonl line 1:"));
         let mut updates = 0;
         let r = run_session(
-            &Demo,
+            stencil(),
             &mut Model { reference: None },
             "model",
             "tiny",
-            &mut plans,
+            &mut plans(5),
             10,
             &prior,
             &mut |p| {

@@ -790,49 +790,57 @@ fn template(p: &Place, kind: ProcKind, dims: usize) -> (String, String, Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::toy::{Demo, DEMO_EXPERT};
+    use crate::target::{MapperSource, MapperSpec, RunFailure, RunReport};
     use crate::validate::check_text_for;
     use mapper_core::interp::Interpreted;
     use mapper_core::machine::{Placement, ProcId};
     use mapper_core::mapper::{Mapper, PointCtx};
 
-    /// The demo app with 2-D launches, to exercise the grid templates.
-    struct Demo2d;
-    impl TuneApp for Demo2d {
+    /// The stencil app (tasks `init`, `stencil`, `increment`, all with 2-D index launches).
+    fn stencil() -> Box<dyn TuneApp> {
+        crate::registry::find("stencil").unwrap()
+    }
+
+    /// The stencil app with 3-D launches of `stencil`, to exercise the 3-D grid templates too.
+    struct Stencil3d(Box<dyn TuneApp>);
+    impl TuneApp for Stencil3d {
         fn name(&self) -> &str {
-            "demo2d"
+            self.0.name()
         }
         fn summary(&self) -> String {
-            String::new()
+            self.0.summary()
         }
         fn info(&self) -> mapper_core::AppInfo {
-            Demo.info()
+            self.0.info()
         }
         fn launch_dims(&self, task: &str) -> Option<usize> {
-            Some(if task == "stencil" { 3 } else { 2 })
+            if task == "stencil" {
+                Some(3)
+            } else {
+                self.0.launch_dims(task)
+            }
         }
         fn expert_mapper(&self) -> String {
-            String::new()
+            self.0.expert_mapper()
         }
-        fn mapper_source(&self) -> Option<crate::target::MapperSource> {
-            None
+        fn mapper_source(&self) -> Option<MapperSource> {
+            self.0.mapper_source()
         }
         fn sizes(&self) -> Vec<String> {
-            vec![]
+            self.0.sizes()
         }
-        fn run(
-            &self,
-            _: &crate::target::MapperSpec,
-            _: &str,
-            _: &str,
-        ) -> Result<crate::target::RunReport, crate::target::RunFailure> {
-            Err(crate::target::RunFailure::Config("not runnable".into()))
+        fn run(&self, m: &MapperSpec, machine: &str, size: &str) -> Result<RunReport, RunFailure> {
+            self.0.run(m, machine, size)
         }
     }
 
     #[test]
     fn zero_candidate_renders_exactly() {
-        let s = Space::new(&Demo, &MachineShape::new(1, 2, 2), None);
+        let app = stencil();
+        let s = Space::new(&*app, &MachineShape::new(1, 2, 2), None);
+        let names: Vec<&str> = s.tasks.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, vec!["init", "stencil", "increment"]);
+        assert!(s.tasks.iter().all(|t| t.dims == Some(2)));
         assert_eq!(
             s.tasks[0].kinds,
             vec![ProcKind::Gpu, ProcKind::Omp, ProcKind::Cpu]
@@ -843,27 +851,37 @@ mod tests {
         );
         let mut c = s.zero();
         assert_eq!(
-            s.render(&c).lines().take(3).collect::<Vec<_>>(),
-            vec![
-                "Task init GPU;",
-                "Region init out GPU FBMEM;",
-                "Layout init out GPU SOA C_order;"
-            ]
+            s.render(&c),
+            "Task init GPU;\n\
+             Region init tile GPU FBMEM;\n\
+             Layout init tile GPU SOA C_order;\n\
+             Task stencil GPU;\n\
+             Region stencil ghost GPU FBMEM;\n\
+             Layout stencil ghost GPU SOA C_order;\n\
+             Region stencil out GPU FBMEM;\n\
+             Layout stencil out GPU SOA C_order;\n\
+             Task increment GPU;\n\
+             Region increment tile GPU FBMEM;\n\
+             Layout increment tile GPU SOA C_order;\n"
         );
         s.set(&mut c, Decision::Place(1), 2);
         s.set(&mut c, Decision::Limit(1), 2);
         s.set(&mut c, Decision::Collect(1, 0), 1);
         let text = s.render(&c);
         assert!(text.contains("InstanceLimit stencil GPU 2;\n"), "{text}");
-        assert!(text.contains("CollectMemory stencil 0;\n"), "{text}");
-        assert!(text.contains("tune_m_GPU = Machine(GPU);\ndef tune_cyclic_GPU_1d(Task task) {\n    ip = task.ipoint;\n    is = task.ispace;\n    i = (ip[0]) % tune_m_GPU.volume;\n    return tune_m_GPU[i / tune_m_GPU.size[1], i % tune_m_GPU.size[1]];\n}\nIndexTaskMap stencil tune_cyclic_GPU_1d;\n"), "{text}");
+        assert!(text.contains("CollectMemory stencil ghost;\n"), "{text}");
+        assert!(text.contains("tune_m_GPU = Machine(GPU);\ndef tune_cyclic_GPU_2d(Task task) {\n    ip = task.ipoint;\n    is = task.ispace;\n    i = (ip[0] * is[1] + ip[1]) % tune_m_GPU.volume;\n    return tune_m_GPU[i / tune_m_GPU.size[1], i % tune_m_GPU.size[1]];\n}\nIndexTaskMap stencil tune_cyclic_GPU_2d;\n"), "{text}");
         assert_eq!(s.describe(&c, Decision::Place(1)), "stencil placed cyclic");
         assert_eq!(s.describe(&c, Decision::Mem(1, 1)), "stencil.out in FBMEM");
+        assert_eq!(
+            s.describe(&c, Decision::Collect(1, 0)),
+            "stencil.ghost collected early"
+        );
     }
 
     fn place_all(text: &str, shape: &MachineShape, task: usize, domain: &[i64]) -> Vec<ProcId> {
         let m = Interpreted::from_text("c", text).unwrap();
-        let b = m.bind(&Demo.info(), shape).unwrap();
+        let b = m.bind(&stencil().info(), shape).unwrap();
         let mut out = Vec::new();
         let n: i64 = domain.iter().product();
         for lin in 0..n {
@@ -896,17 +914,21 @@ mod tests {
     #[test]
     fn every_template_checks_and_places_in_range() {
         let shape = MachineShape::new(2, 2, 2);
-        let s = Space::new(&Demo2d, &shape, None);
+        let app = Stencil3d(stencil());
+        let info = app.info();
+        let s = Space::new(&app, &shape, None);
+        assert_eq!(s.tasks[1].dims, Some(3));
+        assert_eq!(s.tasks[0].dims, Some(2));
         assert_eq!(s.tasks[1].places.len(), 7);
         for p in 0..7 {
             for k in 0..3 {
                 let mut c = s.zero();
-                for t in 0..4 {
+                for t in 0..3 {
                     s.set(&mut c, Decision::Kind(t), k);
                     s.set(&mut c, Decision::Place(t), p);
                 }
                 let text = s.render(&c);
-                let checked = check_text_for(&text, Some(&Demo.info()));
+                let checked = check_text_for(&text, Some(&info));
                 assert!(checked.is_valid(), "{text}\n{:?}", checked.diagnostics());
                 let procs = place_all(&text, &shape, 1, &[2, 3, 4]);
                 assert_eq!(procs.len(), 24);
@@ -938,22 +960,23 @@ mod tests {
 
     #[test]
     fn projection_of_a_base_mapper() {
-        let base = "SingleTaskMap init f;\nTask * GPU,CPU;\nRegion * * GPU FBMEM,ZCMEM;\nLayout stencil * GPU SOA F_order Align==128;\nInstanceLimit copy GPU 3;\nCollectMemory stencil 0;\nmg = Machine(GPU);\ndef f(Task task) { return mg[0, task.ipoint[0] % mg.size[1]]; }\nIndexTaskMap stencil f;\n";
+        let app = stencil();
+        let base = "SingleTaskMap init f;\nTask * GPU,CPU;\nRegion * * GPU FBMEM,ZCMEM;\nLayout stencil * GPU SOA F_order Align==128;\nInstanceLimit increment GPU 3;\nCollectMemory stencil ghost;\nmg = Machine(GPU);\ndef f(Task task) { return mg[0, task.ipoint[0] % mg.size[1]]; }\nIndexTaskMap stencil f;\n";
         let shape = MachineShape::new(1, 2, 2);
-        let s = Space::new(&Demo, &shape, Some(base));
+        let s = Space::new(&*app, &shape, Some(base));
         let c = s.start();
-        assert_eq!(c.kind, vec![0, 0, 0, 0]);
+        assert_eq!(c.kind, vec![0, 0, 0]);
         assert_eq!(c.mem[1], vec![0, 0]);
         assert_eq!(c.layout[1], vec![2, 2]);
-        assert_eq!(c.limit, vec![0, 0, 4, 0]);
+        assert_eq!(c.limit, vec![0, 0, 4]);
         assert_eq!(c.collect[1], vec![1, 0]);
         assert_eq!(s.tasks[1].places.last(), Some(&Place::Base("f".into())));
         let text = s.render(&c);
         assert!(
-            text.contains("Layout stencil 0 GPU SOA F_order Align==128;"),
+            text.contains("Layout stencil ghost GPU SOA F_order Align==128;"),
             "{text}"
         );
-        assert!(text.contains("InstanceLimit copy GPU 3;"), "{text}");
+        assert!(text.contains("InstanceLimit increment GPU 3;"), "{text}");
         assert!(
             text.contains("mg = Machine(GPU);\ndef f(Task task) {"),
             "{text}"
@@ -964,24 +987,37 @@ mod tests {
             "{text}"
         );
         assert!(
-            check_text_for(&text, Some(&Demo.info())).is_valid(),
+            check_text_for(&text, Some(&app.info())).is_valid(),
             "{text}"
         );
         // Same placements as the base.
         assert_eq!(
-            place_all(&text, &shape, 1, &[6]),
-            place_all(base, &shape, 1, &[6])
+            place_all(&text, &shape, 1, &[3, 2]),
+            place_all(base, &shape, 1, &[3, 2])
         );
         // Moving the task to CPU moves its data and drops the GPU-only function.
         let mut c2 = c.clone();
         s.set(&mut c2, Decision::Kind(1), 2);
         assert_eq!(c2.mem[1], vec![0, 0]);
         assert_eq!(s.tasks[1].places[c2.place[1]], Place::Block);
-        // The demo expert projects too, and an unparsable base is ignored.
-        let e = Space::new(&Demo, &shape, Some(DEMO_EXPERT)).start();
-        assert_eq!(e.kind, vec![0; 4]);
+        // The stencil's expert projects too (GPUs, its own placement function, the same
+        // placements), and an unparsable base is ignored.
+        let expert = app.expert_mapper();
+        let x = Space::new(&*app, &shape, Some(&expert));
+        let e = x.start();
+        assert_eq!(e.kind, vec![0; 3]);
+        for t in 0..3 {
+            assert_eq!(
+                x.tasks[t].places[e.place[t]],
+                Place::Base("block_nodes".into())
+            );
+        }
         assert_eq!(
-            Space::new(&Demo, &shape, Some("Task * GPX;")).start(),
+            place_all(&x.render(&e), &shape, 1, &[2, 2]),
+            place_all(&expert, &shape, 1, &[2, 2])
+        );
+        assert_eq!(
+            Space::new(&*app, &shape, Some("Task * GPX;")).start(),
             s.zero()
         );
     }
@@ -989,17 +1025,17 @@ mod tests {
     #[test]
     fn random_candidates_are_valid_mappers() {
         let shape = MachineShape::new(2, 4, 2);
-        let s = Space::new(&Demo2d, &shape, None);
+        let app = Stencil3d(stencil());
+        let info = app.info();
+        let s = Space::new(&app, &shape, None);
         let mut rng = fastrand::Rng::with_seed(7);
         for _ in 0..50 {
             let c = s.random(&mut rng);
             let text = s.render(&c);
-            assert!(
-                check_text_for(&text, Some(&Demo.info())).is_valid(),
-                "{text}"
-            );
+            assert!(check_text_for(&text, Some(&info)).is_valid(), "{text}");
         }
-        // 4 kinds + 4 placements + 4 limits + 6 memories + 6 layouts + 3 collections.
-        assert_eq!(s.decisions().len(), 27);
+        // 3 kinds + 3 placements + 3 limits + 4 memories + 4 layouts + 1 collection (the
+        // stencil's `ghost`, its only read-only argument).
+        assert_eq!(s.decisions().len(), 18);
     }
 }

@@ -3,8 +3,8 @@
 //! lives in the source, and a way to run it once with any mapper on a machine at a size,
 //! returning the time, whether the result verified, and facts from the profile.
 //!
-//! [`TuneApp`] is implemented by the benchmark applications (through the registry) and by the
-//! tuner's own small demo app ([`crate::toy`]); everything else in the tuner only sees this trait.
+//! [`TuneApp`] is implemented by the benchmark applications (through the registry, see
+//! [`crate::bench`]); everything else in the tuner only sees this trait.
 
 use mapper_core::kinds::ProcKind;
 use mapper_core::{AppInfo, Mapper};
@@ -356,7 +356,7 @@ impl std::fmt::Display for RunFailure {
 
 /// An application the tuner can optimize.
 pub trait TuneApp: Send + Sync {
-    /// Registry name (`cannon`, `demo`, ...).
+    /// Registry name (`cannon`, `stencil`, ...).
     fn name(&self) -> &str;
     /// One paragraph for prompts and reports.
     fn summary(&self) -> String;
