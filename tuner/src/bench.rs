@@ -3,7 +3,7 @@
 //! of each task read from one tiny profiled run with the default mapper.
 
 use crate::target::{MapperSource, MapperSpec, ProfileFacts, RunFailure, RunReport, TuneApp};
-use mapper_core::AppInfo;
+use mapper_core::{AppInfo, Layout, ProcKind};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
@@ -91,6 +91,43 @@ impl TuneApp for Bench {
             return None;
         }
         self.dims().get(task).copied()
+    }
+
+    /// Both SOA orders, less those the app's layout rules refuse for this variant (the GPU
+    /// stencil kernel and the cuBLAS tile GEMMs take C order only), so that the search does
+    /// not spend runs on mappers the app refuses before running.
+    fn layouts(&self, task: &str, arg: usize, kind: ProcKind) -> Vec<String> {
+        let info = self.app.info();
+        let arg_name = info
+            .tasks
+            .iter()
+            .find(|t| t.name == task)
+            .and_then(|t| t.args.get(arg))
+            .map(|a| a.name.as_str());
+        let rules: Vec<_> = self
+            .app
+            .layout_rules()
+            .iter()
+            .filter(|r| {
+                r.task == task
+                    && (r.arg == "*" || Some(r.arg) == arg_name)
+                    && r.kind.is_none_or(|k| k == kind)
+            })
+            .collect();
+        [("SOA C_order", true), ("SOA F_order", false)]
+            .into_iter()
+            .filter(|(_, c_order)| {
+                let l = Layout {
+                    soa: true,
+                    c_order: *c_order,
+                    align: 0,
+                    compact: false,
+                    exact: false,
+                };
+                rules.iter().all(|r| r.need.accepts(&l))
+            })
+            .map(|(text, _)| text.to_string())
+            .collect()
     }
 
     fn privilege(&self, task: &str, arg: usize) -> Option<String> {
@@ -308,6 +345,21 @@ mod tests {
                     .into()
             )
         );
+    }
+
+    /// The search offers only the layouts the app's variants take.
+    #[test]
+    fn layouts_follow_the_apps_rules() {
+        let s = crate::registry::find("stencil").unwrap();
+        let both = vec!["SOA C_order".to_string(), "SOA F_order".to_string()];
+        // `stencil(ghost, out)`: the GPU kernel needs unit stride along x.
+        assert_eq!(s.layouts("stencil", 0, ProcKind::Gpu), vec!["SOA C_order"]);
+        assert_eq!(s.layouts("stencil", 1, ProcKind::Gpu), vec!["SOA C_order"]);
+        assert_eq!(s.layouts("stencil", 0, ProcKind::Cpu), both);
+        assert_eq!(s.layouts("increment", 0, ProcKind::Gpu), both);
+        // The tile GEMMs take SOA in either order.
+        let c = crate::registry::find("cannon").unwrap();
+        assert_eq!(c.layouts("gemm", 0, ProcKind::Gpu), both);
     }
 
     /// A placement function that names a processor the machine lacks is a mapping failure

@@ -961,19 +961,23 @@ mod tests {
     #[test]
     fn projection_of_a_base_mapper() {
         let app = stencil();
-        let base = "SingleTaskMap init f;\nTask * GPU,CPU;\nRegion * * GPU FBMEM,ZCMEM;\nLayout stencil * GPU SOA F_order Align==128;\nInstanceLimit increment GPU 3;\nCollectMemory stencil ghost;\nmg = Machine(GPU);\ndef f(Task task) { return mg[0, task.ipoint[0] % mg.size[1]]; }\nIndexTaskMap stencil f;\n";
+        let base = "SingleTaskMap init f;\nTask * GPU,CPU;\nRegion * * GPU FBMEM,ZCMEM;\nLayout increment * GPU SOA F_order Align==128;\nInstanceLimit increment GPU 3;\nCollectMemory stencil ghost;\nmg = Machine(GPU);\ndef f(Task task) { return mg[0, task.ipoint[0] % mg.size[1]]; }\nIndexTaskMap stencil f;\n";
         let shape = MachineShape::new(1, 2, 2);
         let s = Space::new(&*app, &shape, Some(base));
         let c = s.start();
         assert_eq!(c.kind, vec![0, 0, 0]);
         assert_eq!(c.mem[1], vec![0, 0]);
-        assert_eq!(c.layout[1], vec![2, 2]);
+        // `increment` takes both SOA orders on GPU (the stencil kernel only C order): the
+        // base's F order with its alignment becomes a third option.
+        assert_eq!(c.layout[2], vec![2]);
+        assert_eq!(c.layout[1], vec![0, 0]);
+        assert_eq!(s.tasks[1].args[0].layouts[0].len(), 1);
         assert_eq!(c.limit, vec![0, 0, 4]);
         assert_eq!(c.collect[1], vec![1, 0]);
         assert_eq!(s.tasks[1].places.last(), Some(&Place::Base("f".into())));
         let text = s.render(&c);
         assert!(
-            text.contains("Layout stencil ghost GPU SOA F_order Align==128;"),
+            text.contains("Layout increment tile GPU SOA F_order Align==128;"),
             "{text}"
         );
         assert!(text.contains("InstanceLimit increment GPU 3;"), "{text}");
