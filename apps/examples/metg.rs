@@ -46,7 +46,7 @@ struct Args {
     #[arg(long, default_value_t = 16)]
     min_k: u64,
     /// Largest k (the sweep starts here; the peak rate is the best of the sweep).
-    #[arg(long, default_value_t = 1 << 24)]
+    #[arg(long, default_value_t = 1 << 18)]
     max_k: u64,
     /// Print JSON lines.
     #[arg(long)]
