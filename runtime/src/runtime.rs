@@ -487,10 +487,6 @@ impl Runtime {
         let mut futures = Vec::with_capacity(points.len());
         let mut regions = Vec::with_capacity(args.len());
         for p in points {
-            // Workers with work but no core go first: the control thread is ahead of them.
-            if crate::exec::cpu::activity().oversubscribed() {
-                std::thread::yield_now();
-            }
             regions.clear();
             for (a, d) in args.iter().zip(&decl.args) {
                 let r = match a {

@@ -70,11 +70,6 @@ impl Activity {
         ActiveGuard(n)
     }
 
-    /// True if more threads have work than the process has cores.
-    pub fn oversubscribed(&self) -> bool {
-        !self.spare_core()
-    }
-
     fn spare_core(&self) -> bool {
         let cores = *self
             .cores
