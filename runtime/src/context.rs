@@ -371,6 +371,13 @@ impl<'a> TaskCtx<'a> {
         })
     }
 
+    /// Counts the processor's other threads as busy until the guard drops, for a body that
+    /// runs its own thread pool on them (a multithreaded GEMM), so that idle workers do not
+    /// poll on their cores meanwhile ([`TaskCtx::parallel_for`] does this itself).
+    pub fn pool_busy(&self) -> crate::exec::cpu::ActiveGuard {
+        crate::exec::cpu::activity().scoped(self.threads().saturating_sub(1))
+    }
+
     /// Runs `f(i)` for every `i` in `range`, split over the task's threads (the OMP pool on an
     /// OMP processor, sequential elsewhere).
     pub fn parallel_for(&self, range: std::ops::Range<i64>, f: impl Fn(i64) + Sync) {

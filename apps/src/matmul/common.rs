@@ -182,6 +182,7 @@ pub fn tile_gemm<T: Elem>(
         1 => Par::Seq,
         n => Par::rayon(n),
     };
+    let _pool = ctx.pool_busy();
     // SAFETY: each pointer is the start of a slice covering the argument's bounding rectangle
     // with the given strides (checked by the runtime); A, B and C are distinct instances.
     unsafe {
