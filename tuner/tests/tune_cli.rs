@@ -822,7 +822,11 @@ fn write_refuses_without_a_confirmed_gain() {
     assert!(
         stderr.contains("error: --write refused: the confirmed winner (")
             && stderr
-                .contains("does not run on `local` (size tiny), where the app's tests run it: "),
+                .contains("does not run on `local` (size tiny), where the app's tests run it: ")
+            && !stderr.contains("run it: error:")
+            && stderr.contains(
+                "(--write-machines sets the machines it must run on); the source is unchanged"
+            ),
         "{stdout}\n{stderr}"
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), weak);

@@ -599,9 +599,11 @@ fn write_back(
         let mut eval = ChildEvaluator::new(app, settings);
         let e = tuner::eval::Evaluate::evaluate(&mut eval, &best);
         if e.outcome.time_s().is_none() {
+            let raw = e.outcome.raw();
+            let why = raw.lines().next().unwrap_or("failed");
             return refuse(format!(
-                "the confirmed winner ({gain:.3}x) does not run on `{m}` (size {check_size}), where the app's tests run it: {}",
-                e.outcome.raw().lines().next().unwrap_or("failed")
+                "the confirmed winner ({gain:.3}x) does not run on `{m}` (size {check_size}), where the app's tests run it: {} (--write-machines sets the machines it must run on)",
+                why.trim_start_matches("error: ")
             ));
         }
         println!("--write: the new mapper maps and verifies on {m} (size {check_size})");
