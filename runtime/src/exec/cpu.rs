@@ -11,7 +11,7 @@ use crate::machine::MachineDesc;
 use mapper_core::ProcKind;
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -94,6 +94,8 @@ pub struct Queue {
     cv: Condvar,
     /// Operations queued (read without the lock by the polling worker).
     len: AtomicUsize,
+    /// Set by [`Queue::close`] (read without the lock by the polling worker).
+    closing: AtomicBool,
 }
 
 #[derive(Default)]
@@ -118,6 +120,7 @@ impl Queue {
             items: Mutex::default(),
             cv: Condvar::new(),
             len: AtomicUsize::new(0),
+            closing: AtomicBool::new(false),
         }
     }
 
@@ -144,6 +147,7 @@ impl Queue {
     pub fn close(&self) {
         let mut g = self.lock();
         g.closed = true;
+        self.closing.store(true, Ordering::Release);
         drop(g);
         self.cv.notify_all();
     }
@@ -167,6 +171,9 @@ impl Queue {
         let (start, limit) = (Instant::now(), spin());
         let mut polls = 0u32;
         while self.len.load(Ordering::Acquire) == 0 {
+            if self.closing.load(Ordering::Acquire) {
+                return false;
+            }
             std::hint::spin_loop();
             polls += 1;
             if polls.is_multiple_of(64) && (start.elapsed() > limit || !ACTIVITY.spare_core()) {
@@ -243,8 +250,8 @@ impl Worker {
         }
     }
 
-    fn stop(&self) {
-        self.queue.close();
+    /// Waits for the thread to end (after [`Queue::close`]).
+    fn join(&self) {
         if let Some(h) = self.handle.lock().ok().and_then(|mut h| h.take()) {
             let _ = h.join();
         }
@@ -400,8 +407,12 @@ impl Executor for HostExecutor {
     }
 
     fn shutdown(&self) {
+        // Close every queue first, so that the threads finish at once, then join them.
         for w in self.procs.iter().chain(self.dma.iter()) {
-            w.stop();
+            w.queue.close();
+        }
+        for w in self.procs.iter().chain(self.dma.iter()) {
+            w.join();
         }
         self.control_waits(true);
     }
