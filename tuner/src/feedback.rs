@@ -9,6 +9,7 @@
 
 use crate::report::format_time;
 use crate::target::{ProfileFacts, RunFailure, RunReport};
+pub use runtime::profile::human_bytes;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
@@ -461,21 +462,6 @@ pub fn profile_facts(p: &ProfileFacts) -> Vec<String> {
         ));
     }
     out
-}
-
-/// Bytes in B, KiB, MiB or GiB.
-pub fn human_bytes(b: u64) -> String {
-    const K: f64 = 1024.0;
-    let f = b as f64;
-    if f >= K * K * K {
-        format!("{:.2} GiB", f / (K * K * K))
-    } else if f >= K * K {
-        format!("{:.2} MiB", f / (K * K))
-    } else if f >= K {
-        format!("{:.1} KiB", f / K)
-    } else {
-        format!("{b} B")
-    }
 }
 
 /// The full feedback text: raw outcome, explanation and suggestion (for failures), score against

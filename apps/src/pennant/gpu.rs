@@ -732,14 +732,25 @@ pub fn init_mesh(s: &Setup, ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, Task
 
 /// `adv_pos_half` on a GPU.
 pub fn adv_pos_half(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, TaskError> {
-    let dth = 0.5 * ctx.f64(0)?;
     let f = [
         "px_x", "px_y", "pu_x", "pu_y", "pu0_x", "pu0_y", "pxp_x", "pxp_y", "pf_x", "pf_y", "pmass",
     ];
+    advance_points(ctx, gpu, "pn_adv_half", 0.5 * ctx.f64(0)?, &f)
+}
+
+/// Runs point kernel `kernel` with time step `dt` over both point arguments (private and
+/// shared points), passing `fields` of each.
+fn advance_points(
+    ctx: &TaskCtx,
+    gpu: &Arc<Gpu>,
+    kernel: &str,
+    dt: f64,
+    fields: &[&str],
+) -> Result<Value, TaskError> {
     for arg in [0, 1] {
-        let d = Dev::new(ctx, arg, &f)?;
-        over_rects(ctx, gpu, arg, "pn_adv_half", |_| {
-            let mut a = vec![KArg::I64(d.lo), KArg::I64(d.st), KArg::F64(dth)];
+        let d = Dev::new(ctx, arg, fields)?;
+        over_rects(ctx, gpu, arg, kernel, |_| {
+            let mut a = vec![KArg::I64(d.lo), KArg::I64(d.st), KArg::F64(dt)];
             a.extend(d.ptr_args());
             a
         })?;
@@ -889,19 +900,10 @@ pub fn apply_bcs(s: &Setup, ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, Task
 
 /// `adv_pos_full` on a GPU.
 pub fn adv_pos_full(ctx: &TaskCtx, gpu: &Arc<Gpu>) -> Result<Value, TaskError> {
-    let dt = ctx.f64(0)?;
     let f = [
         "px_x", "px_y", "pu_x", "pu_y", "pu0_x", "pu0_y", "pf_x", "pf_y", "pmass",
     ];
-    for arg in [0, 1] {
-        let d = Dev::new(ctx, arg, &f)?;
-        over_rects(ctx, gpu, arg, "pn_adv_full", |_| {
-            let mut a = vec![KArg::I64(d.lo), KArg::I64(d.st), KArg::F64(dt)];
-            a.extend(d.ptr_args());
-            a
-        })?;
-    }
-    Ok(Value::None)
+    advance_points(ctx, gpu, "pn_adv_full", ctx.f64(0)?, &f)
 }
 
 /// `update_zones` on a GPU.

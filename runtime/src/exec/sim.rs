@@ -21,7 +21,7 @@
 
 use super::{Executor, Ready, Work};
 use crate::machine::{MachineDesc, MemId, ProcDesc};
-use crate::profile::{CopyKind, CopyRecord, Profiler, TaskRecord};
+use crate::profile::{CopyRecord, Profiler, TaskRecord};
 use crate::task::{Cost, Privilege, Value};
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -465,19 +465,7 @@ fn finish(work: Work, start: u64, end: u64, profiler: &Profiler, m: &SimModel) {
                     let bytes = fold_bytes(a, f);
                     let d = m.copy_ns(a.inst.mem.id, f.target.mem.id, bytes);
                     body_end = body_end.saturating_sub(d);
-                    let field = a.field_space.get(f.field).map_or("?", |x| x.name.as_str());
-                    folds.push(CopyRecord {
-                        kind: CopyKind::Fold,
-                        src: Some(Arc::from(a.inst.mem.label.as_str())),
-                        dst: Arc::from(f.target.mem.label.as_str()),
-                        node: f.target.mem.node,
-                        bytes,
-                        region: a.region_name.clone(),
-                        field: Arc::from(field),
-                        task: t.name.clone(),
-                        start_ns: 0,
-                        end_ns: d,
-                    });
+                    folds.push(super::fold_record(a, f, bytes, &t.name, 0, d));
                 }
             }
             profiler.task(TaskRecord {
